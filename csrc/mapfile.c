@@ -1,0 +1,57 @@
+/* mapfile.c - read-only file mapping (POSIX mmap). */
+#define _POSIX_C_SOURCE 200809L
+#include "tg_mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+tg_status tg_mapfile_open(const char *path, tg_mapfile **out) {
+    *out = NULL;
+    if (path == NULL) return tg_fail(TG_ERR_VALUE, "NULL path");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tg_fail(TG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return tg_fail(TG_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return tg_fail(TG_ERR_VALUE, "'%s' is not a regular file", path);
+    }
+    if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX) {
+        close(fd);
+        return tg_fail(TG_ERR_OVERFLOW, "'%s' is too large to map", path);
+    }
+    tg_mapfile *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        close(fd);
+        return tg_fail(TG_ERR_NOMEM, "out of memory mapping '%s'", path);
+    }
+    m->size = (size_t)sb.st_size;
+    if (m->size > 0) {
+        void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            free(m);
+            return tg_fail(TG_ERR_IO, "cannot map '%s': %s", path, strerror(e));
+        }
+        m->data = p;
+    }
+    close(fd);
+    *out = m;
+    return TG_OK;
+}
+
+void tg_mapfile_close(tg_mapfile *m) {
+    if (m == NULL) return;
+    if (m->data != NULL) munmap((void *)m->data, m->size);
+    free(m);
+}

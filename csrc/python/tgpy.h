@@ -1,0 +1,47 @@
+/*
+ * tgpy.h - shared by the files of csrc/python/, the only folder that includes Python.h.
+ *
+ * Each part of the binding lives in its own file and registers itself from module.c:
+ *   int tg_py_init_<part>(PyObject *module);   returns 0, or -1 with an exception set.
+ *
+ * Errors cross the boundary once: a core call returns tg_status, the binding calls
+ * tg_py_raise(status) which maps the code to the matching tokgeo exception class (the one
+ * table lives in module.c) with the core's thread-local detail as the message.
+ *
+ * Pattern for a heavy call:
+ *     tg_status st;
+ *     Py_BEGIN_ALLOW_THREADS
+ *     st = tg_something(...);          // no Python objects touched in here
+ *     Py_END_ALLOW_THREADS
+ *     if (st != TG_OK) return tg_py_raise(st);
+ */
+#ifndef TGPY_H
+#define TGPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_22_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL tokgeo_ARRAY_API
+#ifndef TG_PY_MODULE_MAIN
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "../tokgeo.h"
+
+/* Sets the tokgeo exception for `st` (message: the core's detail, or `fallback` if the
+ * detail is empty) and returns NULL.  TG_ERR_INTERRUPTED keeps a pending
+ * KeyboardInterrupt if the interrupt hook already raised one. */
+PyObject *tg_py_raise(tg_status st);
+/* The same, returning -1 (for init functions and setters). */
+int tg_py_raise_int(tg_status st);
+/* Raises tokgeo.<class_name>(message). Returns NULL. */
+PyObject *tg_py_error(const char *class_name, const char *fmt, ...);
+
+int tg_py_init_tokenizer(PyObject *m);
+int tg_py_init_model(PyObject *m);
+int tg_py_init_metrics(PyObject *m);
+int tg_py_init_reduce(PyObject *m);
+
+#endif /* TGPY_H */

@@ -1,0 +1,47 @@
+/*
+ * tokgeo.h - the whole public C API of the tokgeo core (no Python needed).
+ *
+ * A worked example (error handling shortened; every call returns tg_status and puts a
+ * human-readable detail in tg_last_error() on failure):
+ *
+ *   #include "tokgeo.h"
+ *
+ *   tg_tokenizer *tok;
+ *   tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json", "tokgeo/data/gpt2/vocab.bpe");
+ *   ... encode text into caller-owned id buffers ...
+ *
+ *   tg_gpt2 *model;
+ *   tg_gpt2_open(&model, "gpt2-folder/");          // weights: views into a read-only mmap
+ *   ... size a workspace for the captures you want, run the forward pass into it ...
+ *
+ *   double cos;  // metrics read any strided float32/float64 view (tg_view)
+ *
+ * Ownership: the caller owns every buffer it passes in; objects created by the *_open and *_load
+ * are released by the matching *_close or *_free.  Nothing here calls exit/abort/assert on
+ * input.  Threads: tg_set_num_threads() drives our OpenMP loops and BLIS together.
+ *
+ * Sections (each header documents its own functions):
+ *   tg_common.h      status codes, errors, checked arithmetic, views, threads, interrupts
+ *   tg_json.h        strict JSON reader
+ *   tg_mapfile.h     read-only file mapping
+ *   tg_tokenizer.h   GPT-2 byte-level BPE (pre-tokenizer scanner + merges)
+ *   tg_gpt2.h        safetensors loading and the fp32 GPT-2 forward pass with captures
+ *   tg_metrics.h     geometry, statistics, softmax, PCA and t-SNE on strided views
+ */
+#ifndef TOKGEO_H
+#define TOKGEO_H
+
+#include "tg_common.h"
+#include "tg_json.h"
+#include "tg_mapfile.h"
+#if __has_include("tg_tokenizer.h")
+#include "tg_tokenizer.h"
+#endif
+#if __has_include("tg_gpt2.h")
+#include "tg_gpt2.h"
+#endif
+#if __has_include("tg_metrics.h")
+#include "tg_metrics.h"
+#endif
+
+#endif /* TOKGEO_H */

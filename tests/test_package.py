@@ -1,0 +1,93 @@
+"""The package itself: import, exception hierarchy, threads, the shipped vocabulary."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import tokgeo
+from tokgeo import errors
+
+from conftest import require_all
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_exceptions_are_also_builtins() -> None:
+    pairs = {
+        errors.InvalidInputError: ValueError,
+        errors.InvalidTypeError: TypeError,
+        errors.TokenIdError: IndexError,
+        errors.FormatError: ValueError,
+        errors.SpecialTokenError: ValueError,
+        errors.TextEncodingError: UnicodeError,
+        errors.TokgeoIOError: OSError,
+        errors.HubError: OSError,
+        errors.OfflineError: errors.HubError,
+        errors.SizeOverflowError: OverflowError,
+        errors.TokgeoMemoryError: MemoryError,
+        errors.MemoryBudgetError: MemoryError,
+        errors.TargetNotFoundError: LookupError,
+    }
+    for cls, builtin in pairs.items():
+        assert issubclass(cls, tokgeo.TokgeoError)
+        assert issubclass(cls, builtin)
+    assert set(errors.__all__) <= set(tokgeo.__all__)
+
+
+def test_threads_round_trip_and_bad_value() -> None:
+    before = tokgeo.get_num_threads()
+    try:
+        tokgeo.set_num_threads(1)
+        assert tokgeo.get_num_threads() == 1
+        tokgeo.set_num_threads(0)
+        assert tokgeo.get_num_threads() == (os.cpu_count() or 1)
+        with pytest.raises(errors.InvalidInputError, match="between 0"):
+            tokgeo.set_num_threads(-1)
+        with pytest.raises(TypeError):
+            tokgeo.set_num_threads("two")  # type: ignore[arg-type]
+    finally:
+        tokgeo.set_num_threads(before)
+
+
+def test_vocabulary_is_shipped_intact_with_licence() -> None:
+    data = importlib.resources.files("tokgeo") / "data" / "gpt2"
+    sums = {}
+    for line in (data / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        sums[name] = digest
+    # the checksums tiktoken pins for the GPT-2 files
+    assert sums["encoder.json"] == "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
+    assert sums["vocab.bpe"] == "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
+    for name, digest in sums.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest
+    assert "Permission is hereby granted" in (data / "LICENSE").read_text()
+
+
+def test_py_typed_marker() -> None:
+    assert (importlib.resources.files("tokgeo") / "py.typed").is_file()
+
+
+def test_c_core_under_sanitizers(tmp_path: Path) -> None:
+    """Builds csrc/ with ASan+UBSan and runs the C test runner (ctest)."""
+    if os.environ.get("TOKGEO_SKIP_C_TESTS") == "1" and not require_all():
+        pytest.skip("TOKGEO_SKIP_C_TESTS=1")
+    for tool in ("cmake", "ninja", "cc"):
+        if shutil.which(tool) is None:
+            if require_all():
+                pytest.fail(f"{tool} is missing: run scripts/setup.sh")
+            pytest.skip(f"{tool} not installed")
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "c-tests.sh"), str(tmp_path / "build")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-8000:]
+    assert "tests passed" in proc.stdout

@@ -1,0 +1,19 @@
+"""tokgeo: the geometry of tokens inside GPT-2, with a C core.
+
+Quick start::
+
+    import tokgeo
+    tok = tokgeo.Tokenizer.gpt2()
+    tok.encode("She gave her book away")
+
+See the README for the tour.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._version import __version__
+from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
+from ._C import get_num_threads, set_num_threads
+
+__all__ = ["__version__", "errors", "get_num_threads", "set_num_threads", *errors.__all__]
