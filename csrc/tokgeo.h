@@ -25,8 +25,10 @@
  *   tg_json.h        strict JSON reader
  *   tg_mapfile.h     read-only file mapping
  *   tg_tokenizer.h   GPT-2 byte-level BPE (pre-tokenizer scanner + merges)
- *   tg_gpt2.h        safetensors loading and the fp32 GPT-2 forward pass with captures
- *   tg_metrics.h     geometry, statistics, softmax, PCA and t-SNE on strided views
+ *   tg_safetensors.h validating safetensors reader over a read-only mapping
+ *   tg_gpt2.h        GPT-2 weights (views) and the fp32 forward pass with captures
+ *   tg_metrics.h     geometry, statistics and softmax on strided views
+ *   tg_reduce.h      PCA (covariance eigenstructure, randomized) and t-SNE
  */
 #ifndef TOKGEO_H
 #define TOKGEO_H
@@ -37,11 +39,17 @@
 #if __has_include("tg_tokenizer.h")
 #include "tg_tokenizer.h"
 #endif
+#if __has_include("tg_safetensors.h")
+#include "tg_safetensors.h"
+#endif
 #if __has_include("tg_gpt2.h")
 #include "tg_gpt2.h"
 #endif
 #if __has_include("tg_metrics.h")
 #include "tg_metrics.h"
+#endif
+#if __has_include("tg_reduce.h")
+#include "tg_reduce.h"
 #endif
 
 #endif /* TOKGEO_H */
