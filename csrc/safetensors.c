@@ -368,8 +368,10 @@ static tg_status parse_tensor(const ctx *c, const tg_json_member *m, size_t buf_
     if (nd > TG_ST_MAX_NDIM)
         return tfail(c, nm, nl, "shape has %zu dimensions, more than the %d tokgeo supports", nd, TG_ST_MAX_NDIM);
     t->ndim = (int)nd;
-    size_t elems = 1;
-    bool overflow = false;
+    /* The product of the non-zero dimensions times the item size must fit a ptrdiff_t even
+     * when another dimension is 0: strides are computed from it (NumPy refuses it too). */
+    size_t prod = 1;
+    bool overflow = false, empty = false;
     for (size_t i = 0; i < nd; i++) {
         int64_t d;
         if (!as_nonneg(&shape->u.array.items[i], &d)) {
@@ -377,22 +379,17 @@ static tg_status parse_tensor(const ctx *c, const tg_json_member *m, size_t buf_
             return tfail(c, nm, nl, "shape[%zu] must be a non-negative integer, got %s", i, vs);
         }
         t->shape[i] = d;
-        if (!overflow && (uint64_t)d > SIZE_MAX) overflow = true;
-        if (!overflow && !tg_mul_size(elems, (size_t)d, &elems)) overflow = true;
+        if (d == 0) empty = true;
+        else if (!overflow && ((uint64_t)d > SIZE_MAX || !tg_mul_size(prod, (size_t)d, &prod))) overflow = true;
     }
-    /* a zero dimension makes the product 0 whatever the others are; otherwise overflow is fatal */
-    for (size_t i = 0; i < nd; i++)
-        if (t->shape[i] == 0) {
-            overflow = false;
-            elems = 0;
-        }
     char shp[200];
     size_t es = tg_st_dtype_size(t->dtype);
-    size_t nbytes = 0;
-    if (overflow || !tg_mul_size(elems, es, &nbytes)) {
+    size_t span = 0;
+    if (overflow || !tg_mul_size(prod, es, &span) || span > (size_t)PTRDIFF_MAX) {
         shape_str(shp, sizeof shp, t->shape, t->ndim);
         return tfail(c, nm, nl, "shape %s of %s overflows the address space", shp, tg_st_dtype_name(t->dtype));
     }
+    size_t nbytes = empty ? 0 : span;
     if (offs->type != TG_JSON_ARRAY || offs->u.array.count != 2)
         return tfail(c, nm, nl, "data_offsets must be an array [begin, end] of two integers, got %s",
                      offs->type == TG_JSON_ARRAY ? "an array of another length" : json_type_name(offs));
