@@ -684,7 +684,7 @@ def _check_mutant(data: bytes) -> None:
             assert raw == ours[name].tobytes()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_files_load_exactly_or_raise_format_error(data: bytes) -> None:
     _check_mutant(data)

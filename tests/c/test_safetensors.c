@@ -91,7 +91,7 @@ static void test_edge_shapes(void) {
     const char *h =
         "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,8]},"
         "\"e1\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]},"
-        "\"e2\":{\"dtype\":\"U8\",\"shape\":[4,0,9223372036854775807],\"data_offsets\":[8,8]},"
+        "\"e2\":{\"dtype\":\"U8\",\"shape\":[4,0,5],\"data_offsets\":[8,8]},"
         "\"x\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[8,10]},"
         "\"e3\":{\"dtype\":\"BOOL\",\"shape\":[0],\"data_offsets\":[10,10]}}";
     buf b = make_file(h, 10);
@@ -228,6 +228,11 @@ static void test_rejects_tensor_fields(void) {
     EXPECT_FORMAT(b, "overflows");
     b = make_file(T1("\"F64\"", "[2305843009213693952]", "[0,4]"), 4);
     EXPECT_FORMAT(b, "overflows");
+    /* empty, but the other dimensions would overflow the strides */
+    b = make_file(T1("\"F32\"", "[0,4611686018427387904]", "[0,0]"), 0);
+    EXPECT_FORMAT(b, "shape [0, 4611686018427387904] of F32 overflows");
+    b = make_file(T1("\"U8\"", "[4,0,9223372036854775807]", "[0,0]"), 0);
+    EXPECT_FORMAT(b, "overflows");
     b = make_file(T1("\"F32\"", "[1]", "[0]"), 4);
     EXPECT_FORMAT(b, "data_offsets must be an array [begin, end]");
     b = make_file(T1("\"F32\"", "[1]", "[-4,0]"), 4);
@@ -330,6 +335,8 @@ static void test_rejects_offsets(void) {
     EXPECT_FORMAT(b, "out of range");
     b = make_file(T1("\"U8\"", "[9223372036854775807]", "[0,9223372036854775807]"), 4);
     EXPECT_FORMAT(b, "truncated");
+    b = make_file(T1("\"U8\"", "[9223372036854775806]", "[1,9223372036854775807]"), 4);
+    EXPECT_FORMAT(b, "out of range");
 }
 
 static const char *tmpdir(void) {
