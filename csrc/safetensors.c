@@ -25,6 +25,14 @@
 #include "tg_json.h"
 #include "tg_mapfile.h"
 
+/* Name indexes: arrays of (key, length, index) sorted with qsort; the key pointer travels
+ * with the entry so the comparator needs no context (qsort_r is not portable). */
+typedef struct keyed {
+    const char *key;
+    size_t len;
+    size_t idx;
+} keyed;
+
 struct tg_safetensors {
     tg_mapfile *map;            /* NULL for a borrowed buffer */
     const unsigned char *base;  /* whole file */
@@ -34,7 +42,7 @@ struct tg_safetensors {
     const tg_json *metadata;    /* an object, or NULL */
     tg_st_tensor *tensors;      /* sorted by (begin, end) */
     size_t count;
-    size_t *by_name;            /* indices into tensors, sorted by name (strcmp) */
+    keyed *by_name;             /* (name, length, index into tensors), sorted by name */
 };
 
 static const struct {
@@ -260,34 +268,11 @@ static int cmp_offsets(const void *a, const void *b) {
     return 0;
 }
 
-static int cmp_names_idx(const void *a, const void *b, const tg_st_tensor *t) {
-    return strcmp(t[*(const size_t *)a].name, t[*(const size_t *)b].name);
-}
-
-/* The name index is sorted without qsort_r (not portable): a heap sort on indices. */
-static void sift(size_t *idx, size_t start, size_t end, const tg_st_tensor *t) {
-    size_t root = start;
-    while (2 * root + 1 < end) {
-        size_t child = 2 * root + 1, sw = root;
-        if (cmp_names_idx(&idx[sw], &idx[child], t) < 0) sw = child;
-        if (child + 1 < end && cmp_names_idx(&idx[sw], &idx[child + 1], t) < 0) sw = child + 1;
-        if (sw == root) return;
-        size_t tmp = idx[root];
-        idx[root] = idx[sw];
-        idx[sw] = tmp;
-        root = sw;
-    }
-}
-
-static void sort_names(size_t *idx, size_t n, const tg_st_tensor *t) {
-    if (n < 2) return;
-    for (size_t s = n / 2; s-- > 0;) sift(idx, s, n, t);
-    for (size_t end = n - 1; end > 0; end--) {
-        size_t tmp = idx[0];
-        idx[0] = idx[end];
-        idx[end] = tmp;
-        sift(idx, 0, end, t);
-    }
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    if (c != 0) return c;
+    return x->len < y->len ? -1 : x->len > y->len;
 }
 
 /* Integer in [0, INT64_MAX] from a JSON value. */
@@ -424,23 +409,36 @@ static tg_status parse_metadata(const ctx *c, const tg_json *v) {
     if (v->type == TG_JSON_NULL) return TG_OK;
     if (v->type != TG_JSON_OBJECT)
         return ffail(c, "__metadata__ must be an object of string values, got %s", json_type_name(v));
-    for (size_t i = 0; i < v->u.object.count; i++) {
-        const tg_json_member *m = &v->u.object.members[i];
-        for (size_t j = 0; j < i; j++) {
-            const tg_json_member *p = &v->u.object.members[j];
-            if (p->key_len == m->key_len && memcmp(p->key, m->key, m->key_len) == 0) {
-                char q[QUOTE_CAP];
-                quote(q, m->key, m->key_len);
-                return ffail(c, "__metadata__ has the key %s twice", q);
-            }
-        }
-        if (m->value.type != TG_JSON_STRING) {
-            char q[QUOTE_CAP];
-            quote(q, m->key, m->key_len);
-            return ffail(c, "__metadata__ value of %s must be a string, got %s", q, json_type_name(&m->value));
+    size_t n = v->u.object.count;
+    const tg_json_member *mem = v->u.object.members;
+    char q[QUOTE_CAP];
+    for (size_t i = 0; i < n; i++) {
+        if (mem[i].value.type != TG_JSON_STRING) {
+            quote(q, mem[i].key, mem[i].key_len);
+            return ffail(c, "__metadata__ value of %s must be a string, got %s", q, json_type_name(&mem[i].value));
         }
     }
-    return TG_OK;
+    if (n < 2) return TG_OK;
+    /* duplicate keys: sort an index (a header may hold millions of keys: no quadratic scan) */
+    keyed *idx = calloc(n, sizeof *idx);
+    if (idx == NULL) return tg_fail(TG_ERR_NOMEM, "%s: out of memory checking __metadata__", c->where);
+    for (size_t i = 0; i < n; i++) idx[i] = (keyed){mem[i].key, mem[i].key_len, i};
+    qsort(idx, n, sizeof *idx, cmp_keyed);
+    tg_status r = TG_OK;
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_keyed(&idx[i - 1], &idx[i]) == 0) {
+            quote(q, idx[i].key, idx[i].len);
+            r = ffail(c, "__metadata__ has the key %s twice", q);
+            break;
+        }
+    }
+    free(idx);
+    return r;
+}
+
+static void index_names(tg_safetensors *st) {
+    for (size_t i = 0; i < st->count; i++) st->by_name[i] = (keyed){st->tensors[i].name, strlen(st->tensors[i].name), i};
+    if (st->count > 1) qsort(st->by_name, st->count, sizeof *st->by_name, cmp_keyed);
 }
 
 static tg_status parse(const ctx *c, tg_safetensors *st) {
@@ -507,12 +505,10 @@ static tg_status parse(const ctx *c, tg_safetensors *st) {
     }
 
     /* names: sorted index, duplicates rejected */
-    for (size_t i = 0; i < ntensors; i++) st->by_name[i] = i;
-    sort_names(st->by_name, ntensors, st->tensors);
+    index_names(st);
     for (size_t i = 1; i < ntensors; i++) {
-        const tg_st_tensor *a = &st->tensors[st->by_name[i - 1]], *b = &st->tensors[st->by_name[i]];
-        if (strcmp(a->name, b->name) == 0)
-            return tfail(c, b->name, strlen(b->name), "the name appears twice in the header");
+        if (cmp_keyed(&st->by_name[i - 1], &st->by_name[i]) == 0)
+            return tfail(c, st->by_name[i].key, st->by_name[i].len, "the name appears twice in the header");
     }
 
     /* offsets: sorted by (begin, end) they must tile [0, buf_size) exactly */
@@ -563,8 +559,7 @@ static tg_status parse(const ctx *c, tg_safetensors *st) {
         t->data = s + t->file_offset;
     }
     /* the sort moved the tensors: rebuild the name index */
-    for (size_t i = 0; i < ntensors; i++) st->by_name[i] = i;
-    sort_names(st->by_name, ntensors, st->tensors);
+    index_names(st);
     return TG_OK;
 }
 
@@ -628,17 +623,10 @@ const tg_st_tensor *tg_st_at(const tg_safetensors *st, size_t i) {
 }
 
 const tg_st_tensor *tg_st_find(const tg_safetensors *st, const char *name) {
-    if (st == NULL || name == NULL) return NULL;
-    size_t lo = 0, hi = st->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const tg_st_tensor *t = &st->tensors[st->by_name[mid]];
-        int c = strcmp(name, t->name);
-        if (c == 0) return t;
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return NULL;
+    if (st == NULL || name == NULL || st->count == 0) return NULL;
+    keyed k = {name, strlen(name), 0};
+    const keyed *hit = bsearch(&k, st->by_name, st->count, sizeof *st->by_name, cmp_keyed);
+    return hit ? &st->tensors[hit->idx] : NULL;
 }
 
 const char *tg_st_metadata(const tg_safetensors *st, const char *key) {
