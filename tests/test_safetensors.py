@@ -234,6 +234,23 @@ def test_mapping_released_with_the_last_array(tmp_path: Path) -> None:
     del view
     gc.collect()
     assert not mapped()
+    # failed opens (mapped, then rejected) leave nothing mapped either
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(path.read_bytes()[:-1])
+    for _ in range(20):
+        with pytest.raises(FormatError):
+            tst.load(bad)
+    assert str(bad) not in Path("/proc/self/maps").read_text()
+
+
+def test_buffer_views_keep_and_pin_the_buffer() -> None:
+    data = bytearray(ref_np.save({"a": np.arange(4, dtype=np.int32)}))
+    arr = tst.loads(data)["a"]
+    with pytest.raises(BufferError):
+        data.extend(b"xx")  # the buffer is pinned while a view exists: no dangling pointer
+    del data
+    gc.collect()
+    assert arr.tolist() == [0, 1, 2, 3]
 
 
 def test_tensor_data_is_not_copied(tmp_path: Path) -> None:

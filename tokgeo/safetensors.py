@@ -19,6 +19,10 @@ Rules worth knowing:
   array stays valid after the dict, the :class:`SafetensorsFile` and everything else are gone
   (closing a :class:`SafetensorsFile` only drops its own reference; the mapping is released
   when the last array is garbage-collected).
+* **Do not overwrite a file while arrays from it are alive.**  The arrays read the file through
+  the mapping; if another program truncates or rewrites it in place (``save_file`` to the same
+  path), reading them can crash the process (SIGBUS).  Write a new file and rename it over the
+  old one instead (what ``huggingface_hub`` does), or ``.copy()`` what you keep.
 * **Byte order.** safetensors is little-endian; on a little-endian machine arrays have the
   native dtype, elsewhere they carry an explicit little-endian dtype (still a view).
 * **Alignment** (``unaligned=``). The official writer aligns every tensor, but a file may

@@ -339,6 +339,55 @@ static void test_rejects_offsets(void) {
     EXPECT_FORMAT(b, "out of range");
 }
 
+/* Many tensors listed in a scrambled order, many metadata keys: the sorted name index finds
+ * every one, and a duplicate far from its twin is still caught. */
+static void test_many_entries(void) {
+    const size_t n = 20000;
+    size_t cap = n * 160 + 64, o = 0;
+    char *h = malloc(cap);
+    o += (size_t)snprintf(h + o, cap - o, "{\"__metadata__\":{");
+    for (size_t i = 0; i < n; i++) o += (size_t)snprintf(h + o, cap - o, "%s\"key%zu\":\"%zu\"", i ? "," : "", i, i * 7);
+    o += (size_t)snprintf(h + o, cap - o, "}");
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (k * 7919) % n; /* a permutation: n and 7919 are coprime */
+        o += (size_t)snprintf(h + o, cap - o, ",\"w.%zu\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}", i,
+                              2 * i, 2 * i + 2);
+    }
+    o += (size_t)snprintf(h + o, cap - o, "}");
+    buf b = make_file(h, 2 * n);
+    tg_safetensors *st = NULL;
+    CHECK_OK(tg_st_open_buffer(b.p, b.n, &st));
+    if (st) {
+        CHECK(tg_st_count(st) == n && tg_st_metadata_count(st) == n);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            char name[32], want[32];
+            snprintf(name, sizeof name, "w.%zu", i);
+            const tg_st_tensor *t = tg_st_find(st, name);
+            if (!t || t != tg_st_at(st, i) || strcmp(t->name, name) != 0) bad++;
+            snprintf(name, sizeof name, "key%zu", i);
+            snprintf(want, sizeof want, "%zu", i * 7);
+            const char *v = tg_st_metadata(st, name);
+            if (!v || strcmp(v, want) != 0) bad++;
+        }
+        CHECK(bad == 0);
+        CHECK(tg_st_find(st, "w.") == NULL && tg_st_find(st, "w.20000") == NULL && tg_st_find(st, "") == NULL);
+        tg_st_close(st);
+    }
+    free(b.p);
+    /* the same with the first metadata key repeated at the very end of the metadata */
+    char *dup = strstr(h, "}");
+    size_t at = (size_t)(dup - h);
+    char *h2 = malloc(o + 32);
+    memcpy(h2, h, at);
+    size_t o2 = at + (size_t)sprintf(h2 + at, ",\"key0\":\"x\"");
+    memcpy(h2 + o2, h + at, o - at + 1);
+    b = make_file(h2, 2 * n);
+    EXPECT_FORMAT(b, "__metadata__ has the key 'key0' twice");
+    free(h2);
+    free(h);
+}
+
 static const char *tmpdir(void) {
     const char *t = getenv("TMPDIR");
     return (t && *t) ? t : "/tmp";
@@ -396,4 +445,4 @@ static void test_paths_and_many_open(void) {
 TG_TEST_MAIN(TG_CASE(test_valid_file), TG_CASE(test_edge_shapes), TG_CASE(test_unaligned_is_accepted),
              TG_CASE(test_dtypes), TG_CASE(test_rejects_header_structure), TG_CASE(test_rejects_tensor_fields),
              TG_CASE(test_rejects_names_and_metadata), TG_CASE(test_rejects_offsets),
-             TG_CASE(test_paths_and_many_open))
+             TG_CASE(test_many_entries), TG_CASE(test_paths_and_many_open))
