@@ -11,9 +11,9 @@ See the README for the tour.
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, safetensors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import get_num_threads, set_num_threads
 
-__all__ = ["__version__", "errors", "get_num_threads", "set_num_threads", *errors.__all__]
+__all__ = ["__version__", "errors", "safetensors", "get_num_threads", "set_num_threads", *errors.__all__]

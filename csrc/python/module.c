@@ -3,6 +3,7 @@
 #include "tgpy.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 /* The one table from core status codes to tokgeo exception classes (tokgeo/errors.py). */
 static const struct {
@@ -41,7 +42,14 @@ PyObject *tg_py_error(const char *class_name, const char *fmt, ...) {
     va_end(ap);
     PyObject *cls = error_class(class_name);
     if (cls == NULL) return NULL;
-    PyErr_SetString(cls, buf);
+    /* a path or a cut message may not be valid UTF-8: never let that replace the error */
+    PyObject *msg = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "backslashreplace");
+    if (msg == NULL) {
+        Py_DECREF(cls);
+        return NULL;
+    }
+    PyErr_SetObject(cls, msg);
+    Py_DECREF(msg);
     Py_DECREF(cls);
     return NULL;
 }
@@ -111,7 +119,7 @@ PyMODINIT_FUNC PyInit__C(void) {
     errors_module = PyImport_ImportModule("tokgeo.errors");
     if (errors_module == NULL) goto fail;
     if (tg_py_init_tokenizer(m) < 0 || tg_py_init_model(m) < 0 || tg_py_init_metrics(m) < 0 ||
-        tg_py_init_reduce(m) < 0)
+        tg_py_init_reduce(m) < 0 || tg_py_init_safetensors(m) < 0)
         goto fail;
     tg_get_num_threads(); /* settle the default once */
     tg_set_interrupt_hook(interrupt_hook, NULL);

@@ -43,5 +43,14 @@ int tg_py_init_tokenizer(PyObject *m);
 int tg_py_init_model(PyObject *m);
 int tg_py_init_metrics(PyObject *m);
 int tg_py_init_reduce(PyObject *m);
+int tg_py_init_safetensors(PyObject *m);
+
+/* A read-only ndarray over foreign memory (defined in py_safetensors.c): `ndim` dims of
+ * `shape`, byte strides `strides_or_null` (NULL: C-contiguous), NumPy type `typenum`.
+ * `owner` becomes the array's base (a new reference is taken), so it must keep `data`
+ * alive; it must not export a writable buffer (then numpy refuses to make the array
+ * writeable again).  Returns a new reference, or NULL with an exception set. */
+PyObject *tg_py_readonly_view(PyObject *owner, const void *data, int ndim, const npy_intp *shape,
+                              const npy_intp *strides_or_null, int typenum);
 
 #endif /* TGPY_H */
