@@ -64,7 +64,7 @@ class Request:
     server: str  # "hub" or "cdn"
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names capitalised as in "Authorization", "Range"
 
 
 @dataclass
@@ -186,7 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self) -> None:
         with self.hub.lock:
-            self.hub.requests.append(Request(self.role, self.command, self.path, dict(self.headers.items())))
+            headers = {"-".join(p.capitalize() for p in k.split("-")): v for k, v in self.headers.items()}
+            self.hub.requests.append(Request(self.role, self.command, self.path, headers))
 
     def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
         self.send_response(status)

@@ -1392,6 +1392,8 @@ class _HFClient(_Client):
             return HubError(f"no revision {revision!r} in {repo_id}")
         if "RemoteEntryNotFoundError" in names or ("EntryNotFoundError" in names and "LocalEntryNotFoundError" not in names):
             return HubError(f"no such file: {what} in {repo_id}@{revision}")
+        if status == 404:
+            return HubError(f"no such model or file: {what} in {repo_id}@{revision} on {self.endpoint}")
         if "RepositoryNotFoundError" in names or status in (401, 403):
             sent = (
                 "The token that was sent was refused: it may be expired, mistyped, or lack access to this model."
@@ -1409,8 +1411,6 @@ class _HFClient(_Client):
                 "tokgeo was asked to download; restart Python with the setting you want, or use "
                 "backend='builtin'"
             )
-        if status == 404:
-            return HubError(f"no such model or file: {what} in {repo_id}@{revision} on {self.endpoint}")
         if status is not None and (status >= 500 or status == 429):
             return HubError(
                 f"the hub at {self.endpoint} failed with HTTP {status} for {what}; try again later, or "
