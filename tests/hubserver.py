@@ -422,6 +422,7 @@ def resolve_in_child(
     os.environ["HF_HUB_CACHE"] = cache
     os.environ.pop("HF_HUB_OFFLINE", None)
     os.environ["TOKGEO_HUB_BACKEND"] = backend
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"  # huggingface_hub: no calls beyond the endpoint
     import tokgeo.hub
 
     if barrier is not None:

@@ -131,6 +131,7 @@ _FOLDER_NEEDS = (
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _NAME_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_HUB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _ETAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}")
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _BACKENDS = ("builtin", "huggingface_hub")
@@ -155,10 +156,10 @@ def cache_dir() -> Path:
     ``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``: the same rule as
     ``huggingface_hub``.  The folder may not exist yet.
 
-    >>> import os, tokgeo.hub
-    >>> os.environ["HF_HUB_CACHE"] = "/tmp/hf-cache"
-    >>> tokgeo.hub.cache_dir()
-    PosixPath('/tmp/hf-cache')
+    >>> import tokgeo.hub
+    >>> tokgeo.hub.cache_dir()                  # doctest: +SKIP
+    PosixPath('/home/me/.cache/huggingface/hub')
+    >>> # HF_HUB_CACHE=/data/hf python ...  ->  PosixPath('/data/hf')
     """
     return _default_cache_dir()
 
@@ -265,7 +266,21 @@ def resolve_model(
     wanted = _check_filenames(filenames)
     local = _local_path(name_or_path)
     if local is not None:
-        return _check_local(local, wanted)
+        try:
+            return _check_local(local, wanted)
+        except TokgeoIOError as err:
+            if isinstance(name_or_path, str) and _HUB_NAME_RE.fullmatch(name_or_path):
+                hub_name = GPT2_ALIASES.get(name_or_path, name_or_path)
+                how = (
+                    f"pass {hub_name!r} instead"
+                    if hub_name != name_or_path
+                    else "rename the folder or call from another working directory"
+                )
+                raise TokgeoIOError(
+                    f"{err}. (A local folder named {name_or_path!r} exists, so it was used instead of "
+                    f"the hub model; to get the hub model, {how}.)"
+                ) from None
+            raise
     name = str(name_or_path)
     _check_revision(revision)
     root = Path(os.path.expanduser(os.fspath(cache_dir))) if cache_dir is not None else _default_cache_dir()
@@ -304,8 +319,6 @@ def _download_snapshot(client: _Client, repo: _RepoCache, revision: str, wanted:
             f"the hub at {client.endpoint} answered commit {commit!r} for {repo.repo_id}@{revision}, "
             "which is not a 40-digit commit hash; is HF_ENDPOINT a Hugging Face hub?"
         )
-    if revision != commit:
-        repo.write_ref(revision, commit)
     files = _plan_files(repo.repo_id, revision, siblings, wanted)
     snapshot = repo.snapshot_dir(commit)
     for filename in files:
@@ -322,6 +335,10 @@ def _download_snapshot(client: _Client, repo: _RepoCache, revision: str, wanted:
                 )
             if not _is_file(snapshot / shard):
                 client.fetch(repo, commit, shard)
+    # Only now that the snapshot is complete does the branch move to the new commit: a failed
+    # refresh leaves refs/<revision> on the old, complete snapshot, which offline use needs.
+    if revision != commit:
+        repo.write_ref(revision, commit)
     return snapshot
 
 
@@ -1484,7 +1501,9 @@ class _HFClient(_Client):
 def _silent_tqdm() -> Callable[..., Any]:
     from tqdm.auto import tqdm
 
-    class _Silent(tqdm):  # type: ignore[misc,valid-type]
+    base: Any = tqdm
+
+    class _Silent(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
