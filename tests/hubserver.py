@@ -77,9 +77,10 @@ class Fault:
 class HubServer:
     """Start with ``with HubServer() as hub:``; ``hub.url`` is the endpoint."""
 
-    def __init__(self, token: str | None = None, range_support: bool = True) -> None:
+    def __init__(self, token: str | None = None, range_support: bool = True, list_files: bool = True) -> None:
         self.token = token
         self.range_support = range_support
+        self.list_files = list_files  # False: the API answer has no "siblings" (some mirrors)
         self.repos: dict[str, Repo] = {}
         self.aliases: dict[str, str] = {}
         self.faults: dict[str, Fault] = {}
@@ -279,24 +280,25 @@ class _Handler(BaseHTTPRequestHandler):
         if commit is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             return
-        body = json.dumps(
-            {
-                "_id": "0" * 24,
-                "id": repo.repo_id,
-                "modelId": repo.repo_id,
-                "sha": commit,
-                "private": repo.private,
-                "gated": "auto" if repo.gated else False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": ["safetensors", "gpt2"],
-                "library_name": "transformers",
-                "lastModified": "2024-02-19T10:57:45.000Z",
-                "createdAt": "2022-03-02T23:29:04.000Z",
-                "siblings": [{"rfilename": name} for name in sorted(repo.files)],
-            }
-        ).encode()
+        info = {
+            "_id": "0" * 24,
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "sha": commit,
+            "private": repo.private,
+            "gated": "auto" if repo.gated else False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": ["safetensors", "gpt2"],
+            "library_name": "transformers",
+            "lastModified": "2024-02-19T10:57:45.000Z",
+            "createdAt": "2022-03-02T23:29:04.000Z",
+            "siblings": [{"rfilename": name} for name in sorted(repo.files)],
+        }
+        if not self.hub.list_files:
+            del info["siblings"]
+        body = json.dumps(info).encode()
         self._send(200, {"Content-Type": "application/json; charset=utf-8"}, body)
 
     def _serve_resolve(self, path: str) -> None:

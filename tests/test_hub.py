@@ -669,6 +669,50 @@ def test_index_with_a_path_escape_is_a_format_error(hub: HubServer, cache: Path)
         resolve_model("evil/gpt2", progress=False, backend="builtin")
 
 
+@pytest.mark.parametrize("layout", ["single", "sharded", "none"])
+def test_server_that_does_not_list_files(cache: Path, backend: str, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    files = dict(GPT2_FILES) if layout == "single" else _sharded_files()
+    if layout == "none":
+        files = {k: v for k, v in GPT2_FILES.items() if k != "model.safetensors"}
+    with HubServer(list_files=False) as server:
+        server.add_repo("mirror/gpt2", files)
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        if layout == "none":
+            with pytest.raises(tokgeo.HubError, match="neither model.safetensors nor model.safetensors.index.json"):
+                resolve_model("mirror/gpt2", progress=False)
+            return
+        folder = resolve_model("mirror/gpt2", progress=False)
+    names = {p.name for p in folder.iterdir()}
+    if layout == "single":
+        assert names == DEFAULT_FILES
+    else:
+        assert names == {"config.json", "vocab.json", "merges.txt", "model.safetensors.index.json",
+                         "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}
+    for name in names:
+        assert (folder / name).read_bytes() == files[name]
+
+
+def test_not_enough_disk_space_is_reported_before_downloading(hub: HubServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_mod, "_free_bytes", lambda folder: 1000)
+    with pytest.raises(tokgeo.TokgeoIOError, match="not enough disk space for model.safetensors") as info:
+        resolve_model("gpt2", progress=False, backend="builtin")
+    assert "HF_HUB_CACHE" in str(info.value)
+    assert hub.count("GET", server="cdn") == 0
+    assert _leftovers(cache) == []
+
+
+def test_write_failure_is_not_retried_and_leaves_nothing(hub: HubServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(self: object, chunk: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hub_mod._Hasher, "update", full_disk)
+    with pytest.raises(tokgeo.TokgeoIOError, match="No space left on device"):
+        resolve_model("gpt2", filenames=["model.safetensors"], progress=False, backend="builtin")
+    assert hub.count("GET", server="cdn") == 1  # a local failure is not a network failure
+    assert not (_repo_folder(cache) / "blobs" / sha256(WEIGHTS)).exists()
+    assert _leftovers(cache) == []
+
+
 # --------------------------------------------------------------------------------------------
 # local paths and bad arguments
 

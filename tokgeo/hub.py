@@ -89,6 +89,7 @@ from typing import IO, Any
 from ._version import __version__
 from .errors import (
     FormatError,
+    TokgeoError,
     HubError,
     InvalidInputError,
     InvalidTypeError,
@@ -321,9 +322,26 @@ def _download_snapshot(client: _Client, repo: _RepoCache, revision: str, wanted:
         )
     files = _plan_files(repo.repo_id, revision, siblings, wanted)
     snapshot = repo.snapshot_dir(commit)
-    for filename in files:
-        if not _is_file(snapshot / filename):
+    for filename in list(files):
+        if _is_file(snapshot / filename):
+            continue
+        try:
             client.fetch(repo, commit, filename)
+        except HubError as err:
+            # a server that does not list files: single-file weights missing -> try the index
+            if not (siblings is None and wanted is None and filename == WEIGHTS_NAME and _is_not_found(err)):
+                raise
+            files[files.index(WEIGHTS_NAME)] = INDEX_NAME
+            if not _is_file(snapshot / INDEX_NAME):
+                try:
+                    client.fetch(repo, commit, INDEX_NAME)
+                except HubError as err2:
+                    if _is_not_found(err2):
+                        raise HubError(
+                            f"{repo.repo_id}@{revision} has neither {WEIGHTS_NAME} nor {INDEX_NAME}; "
+                            "tokgeo reads only safetensors weights"
+                        ) from None
+                    raise
     if wanted is None and INDEX_NAME in files:
         shards = _read_index(snapshot / INDEX_NAME)
         available = set(siblings) if siblings is not None else None
@@ -972,6 +990,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # we follow redirects ourselves, deciding where the token may go
 
 
+def _not_found(message: str) -> HubError:
+    err = HubError(message)
+    err._tokgeo_not_found = True  # type: ignore[attr-defined]
+    return err
+
+
+def _is_not_found(err: BaseException) -> bool:
+    return getattr(err, "_tokgeo_not_found", False) is True
+
+
 def _is_connection_error(err: BaseException) -> bool:
     return getattr(err, "_tokgeo_connection", False) is True
 
@@ -1098,8 +1126,8 @@ class _BuiltinClient(_Client):
             if code == "RevisionNotFound":
                 raise HubError(f"no revision {revision!r} in {repo_id} ({url}){detail}")
             if code == "EntryNotFound":
-                raise HubError(f"no such file: {what} in {repo_id}@{revision} ({url}){detail}")
-            raise HubError(f"no such model or file: {what} ({url}) on {self.endpoint}{detail}")
+                raise _not_found(f"no such file: {what} in {repo_id}@{revision} ({url}){detail}")
+            raise _not_found(f"no such model or file: {what} ({url}) on {self.endpoint}{detail}")
         if status == 429:
             raise HubError(f"the hub at {self.endpoint} is rate-limiting requests (HTTP 429 for {url}); wait and retry{detail}")
         if status >= 500:
@@ -1186,19 +1214,35 @@ class _BuiltinClient(_Client):
 
     def _download(self, meta: _FileMeta, blob: Path, filename: str, repo_id: str, commit: str) -> None:
         tmp = blob.with_name(f"{blob.name}.{uuid.uuid4().hex[:8]}.incomplete")
+        if meta.size is not None:
+            free = _free_bytes(blob.parent)
+            if free is not None and free < meta.size:
+                raise TokgeoIOError(
+                    f"not enough disk space for {filename} ({_human(meta.size)}): {_human(free)} free "
+                    f"in {blob.parent}. Free some space or set HF_HUB_CACHE to a folder on a larger disk"
+                )
         bar = _Progress(filename, meta.size, self._progress)
         ok = False
         try:
-            with open(tmp, "xb") as f:
-                hasher = _Hasher(meta.etag, meta.size)
-                self._stream_into(meta, f, hasher, bar, filename, repo_id, commit)
-                f.flush()
-                os.fsync(f.fileno())
-                written = f.tell()
+            try:
+                with open(tmp, "xb") as f:
+                    hasher = _Hasher(meta.etag, meta.size)
+                    self._stream_into(meta, f, hasher, bar, filename, repo_id, commit)
+                    f.flush()
+                    os.fsync(f.fileno())
+                    written = f.tell()
+            except OSError as err:
+                if isinstance(err, TokgeoError):
+                    raise
+                raise TokgeoIOError(
+                    f"cannot write the download of {filename} to {tmp.parent}: "
+                    f"{err.strerror or err}. Check free space and permissions, or set HF_HUB_CACHE to "
+                    "another folder"
+                ) from None
             if meta.size is not None and written != meta.size:
                 raise HubError(
-                    f"download of {filename} from {_redact_url(meta.url)} ended after {written} of "
-                    f"{meta.size} bytes; nothing was kept, try again"
+                    f"download of {filename} from {_redact_url(meta.url)} delivered {written} bytes "
+                    f"instead of {meta.size}; nothing was kept, call again to retry"
                 )
             hasher.check(tmp, filename, _redact_url(meta.url))
             mode = 0o666 & ~_umask()
@@ -1252,26 +1296,31 @@ class _BuiltinClient(_Client):
                         response = None
                     else:
                         self._raise_for(response, filename, repo_id, commit)
+                if response is not None and meta.size is None and status == 200:
+                    length = response.header("Content-Length")
+                    meta.size = int(length) if length is not None and length.isdigit() else None
                 if response is not None:
                     try:
                         while True:
-                            chunk = response.raw.read(_CHUNK)
-                            if not chunk:
+                            read_error = None
+                            try:
+                                chunk = response.raw.read(_CHUNK)
+                            except (http.client.HTTPException, OSError) as err:  # network only
+                                chunk = getattr(err, "partial", b"") or b""
+                                read_error = f"{type(err).__name__}: {err}"
+                            if chunk:  # a failed write (disk full) propagates: no retry
+                                f.write(chunk)
+                                hasher.update(chunk)
+                                bar.update(len(chunk))
+                                offset += len(chunk)
+                            if read_error is not None:
+                                last_error = f"{read_error} after {offset} bytes"
                                 break
-                            f.write(chunk)
-                            hasher.update(chunk)
-                            bar.update(len(chunk))
-                            offset += len(chunk)
-                        if meta.size is None or offset >= meta.size:
-                            return
-                        last_error = f"the server closed the connection after {offset} of {meta.size} bytes"
-                    except (http.client.IncompleteRead, OSError, http.client.HTTPException) as err:
-                        partial = getattr(err, "partial", b"")
-                        if partial:
-                            f.write(partial)
-                            hasher.update(partial)
-                            offset += len(partial)
-                        last_error = f"{type(err).__name__} after {offset} bytes"
+                            if not chunk:
+                                if meta.size is None or offset >= meta.size:
+                                    return
+                                last_error = f"the server closed the connection after {offset} of {meta.size} bytes"
+                                break
                     finally:
                         response.close()
             failures += 1
@@ -1303,6 +1352,13 @@ def _normalize_etag(value: str | None) -> str | None:
         value = value[2:]
     value = value.strip('"')
     return value or None
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def _umask() -> int:
@@ -1408,9 +1464,9 @@ class _HFClient(_Client):
         if "RevisionNotFoundError" in names:
             return HubError(f"no revision {revision!r} in {repo_id}")
         if "RemoteEntryNotFoundError" in names or ("EntryNotFoundError" in names and "LocalEntryNotFoundError" not in names):
-            return HubError(f"no such file: {what} in {repo_id}@{revision}")
+            return _not_found(f"no such file: {what} in {repo_id}@{revision}")
         if status == 404:
-            return HubError(f"no such model or file: {what} in {repo_id}@{revision} on {self.endpoint}")
+            return _not_found(f"no such model or file: {what} in {repo_id}@{revision} on {self.endpoint}")
         if "RepositoryNotFoundError" in names or status in (401, 403):
             sent = (
                 "The token that was sent was refused: it may be expired, mistyped, or lack access to this model."
