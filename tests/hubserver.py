@@ -81,6 +81,9 @@ class HubServer:
         self.token = token
         self.range_support = range_support
         self.list_files = list_files  # False: the API answer has no "siblings" (some mirrors)
+        # True: git files are answered with a relative 307 to /api/resolve-cache/... carrying
+        # no metadata; the metadata comes with the final 200 (what the hub does since 2025)
+        self.resolve_cache = False
         self.repos: dict[str, Repo] = {}
         self.aliases: dict[str, str] = {}
         self.faults: dict[str, Fault] = {}
@@ -249,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
                     self._serve_lfs(path[len("/lfs/") :])
                 else:
                     self._error(404, "NotFound", "no such object")
+            elif path.startswith("/api/resolve-cache/models/"):
+                self._serve_resolve_cache(path)
             elif path.startswith("/api/models/") and "/revision/" in path:
                 self._serve_api(path)
             elif "/resolve/" in path:
@@ -301,10 +306,24 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(info).encode()
         self._send(200, {"Content-Type": "application/json; charset=utf-8"}, body)
 
-    def _serve_resolve(self, path: str) -> None:
-        if path.startswith("/api/resolve-cache/"):
-            self._error(404, "NotFound", "not supported")
+    def _serve_resolve_cache(self, path: str) -> None:
+        rest = path[len("/api/resolve-cache/models/") :].split("/")
+        repo_id, commit, filename = "/".join(rest[:-2]), rest[-2], urllib.parse.unquote(rest[-1])
+        repo = self.hub.repos.get(repo_id)
+        if not self._access(repo):
             return
+        assert repo is not None
+        if commit != repo.commit or filename not in repo.files:
+            self._error(404, "EntryNotFound", "no such entry")
+            return
+        data = repo.files[filename]
+        headers = {"ETag": f'"{git_blob_sha1(data)}"', "X-Repo-Commit": commit, "Content-Type": "text/plain"}
+        if self.command == "HEAD":
+            self._send(200, {**headers, "Content-Length": str(len(data))})
+            return
+        self._stream(data, headers, self.hub._take_fault(filename))
+
+    def _serve_resolve(self, path: str) -> None:
         repo_id, _, rest = path.lstrip("/").partition("/resolve/")
         revision, _, filename = rest.partition("/")
         revision = urllib.parse.unquote(revision)
@@ -344,6 +363,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "Content-Type": "text/plain; charset=utf-8",
                 },
             )
+            return
+        if self.hub.resolve_cache:
+            etag = urllib.parse.quote(f'"{git_blob_sha1(data)}"')
+            location = f"/api/resolve-cache/models/{repo.repo_id}/{commit}/{urllib.parse.quote(filename)}?etag={etag}"
+            self._send(307, {"Location": location})
             return
         headers = {
             "ETag": f'"{git_blob_sha1(data)}"',

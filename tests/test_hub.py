@@ -172,6 +172,15 @@ def test_fresh_download_populates_the_hf_cache_layout(hub: HubServer, cache: Pat
     assert hub.count(contains="/gpt2/resolve") == hub.count(contains="/openai-community/gpt2/resolve")
 
 
+def test_resolve_cache_redirects_are_followed(hub: HubServer, cache: Path, backend: str) -> None:
+    hub.resolve_cache = True
+    folder = resolve_model("gpt2", progress=False)
+    for name in DEFAULT_FILES:
+        assert (folder / name).read_bytes() == GPT2_FILES[name]
+        assert os.readlink(folder / name) == f"../../blobs/{_etag(name, GPT2_FILES[name])}"
+    assert hub.count("GET", contains="/api/resolve-cache/models/openai-community/gpt2/") == 3
+
+
 def test_second_call_does_no_network(hub: HubServer, cache: Path, backend: str) -> None:
     first = resolve_model("gpt2", progress=False)
     seen = len(hub.requests)

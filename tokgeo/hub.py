@@ -61,6 +61,27 @@ connection never leaves a file under its final name.  The check is
 
 A download that fails the check is deleted and raises :class:`tokgeo.HubError`.  With the
 ``huggingface_hub`` backend the same hash check runs on each freshly downloaded file.
+
+Design choices (and how they differ from ``huggingface_hub``)
+--------------------------------------------------------------
+* A complete snapshot in the cache is used without asking the hub (``huggingface_hub``
+  sends a HEAD request per file on every call).  GPT-2 checkpoints do not change; pass
+  ``refresh=True`` to follow a moved branch, or a commit hash to pin one.
+* All files of one call come from one commit: the commit of ``revision`` is asked once
+  (``/api/models/{repo}/revision/{revision}``, which also lists the files) and every file is
+  fetched at that commit.  ``refs/<revision>`` moves to the new commit only after every file
+  is in place, so a failed refresh leaves the previous complete snapshot usable offline.
+* Former top-level names (``"gpt2"``) map to their new organisation before any request, but
+  if only the old cache folder (``models--gpt2``, written by older ``transformers``) exists,
+  that folder is used, so nothing is downloaded twice.
+* Redirects are followed on the endpoint's own origin (renamed repositories, the hub's
+  ``resolve-cache``); a redirect to another host (the LFS storage, with a signed URL) is
+  read for the file's metadata, and the download goes there without the token.  Query strings
+  (signatures) are cut from URLs in messages.
+* A dropped connection is resumed with ``Range`` up to three times within one call (from the
+  start if the server ignores ``Range``); HTTP 429/5xx on metadata requests is retried three
+  times with short waits.  Timeouts come from ``HF_HUB_ETAG_TIMEOUT`` and
+  ``HF_HUB_DOWNLOAD_TIMEOUT``.
 """
 
 from __future__ import annotations
