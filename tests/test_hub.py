@@ -614,6 +614,13 @@ def test_connection_failure_names_the_endpoint_and_the_offline_hint(cache: Path,
     assert endpoint in message and "HF_HUB_OFFLINE=1" in message and "local folder" in message
 
 
+def test_credentials_in_the_endpoint_url_are_not_echoed(cache: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", f"http://mirror-user:MirrorPassw0rd@127.0.0.1:{_closed_port()}")
+    with pytest.raises(tokgeo.HubError) as info:
+        resolve_model("gpt2", progress=False)
+    assert "MirrorPassw0rd" not in str(info.value) and "127.0.0.1" in str(info.value)
+
+
 # --------------------------------------------------------------------------------------------
 # sharded checkpoints
 

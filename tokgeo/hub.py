@@ -338,7 +338,7 @@ def _download_snapshot(client: _Client, repo: _RepoCache, revision: str, wanted:
     commit, siblings = client.repo_info(repo.repo_id, revision)
     if not _COMMIT_RE.fullmatch(commit):
         raise HubError(
-            f"the hub at {client.endpoint} answered commit {commit!r} for {repo.repo_id}@{revision}, "
+            f"the hub at {_redact_url(client.endpoint)} answered commit {commit!r} for {repo.repo_id}@{revision}, "
             "which is not a 40-digit commit hash; is HF_ENDPOINT a Hugging Face hub?"
         )
     files = _plan_files(repo.repo_id, revision, siblings, wanted)
@@ -607,7 +607,7 @@ def _endpoint() -> str:
     parsed = urllib.parse.urlsplit(endpoint)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
         raise InvalidInputError(
-            f"HF_ENDPOINT={endpoint!r} is not an http(s) URL such as {DEFAULT_ENDPOINT}"
+            f"HF_ENDPOINT={_redact_url(endpoint)!r} is not an http(s) URL such as {DEFAULT_ENDPOINT}"
         )
     return endpoint
 
@@ -682,7 +682,8 @@ def _folder_name(repo_id: str) -> str:
 def _redact_url(url: str) -> str:
     """A URL without its query string (signed storage URLs carry credentials there)."""
     parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    host = parts.netloc.rpartition("@")[2]  # no user:password@
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -1027,7 +1028,7 @@ def _is_connection_error(err: BaseException) -> bool:
 
 def _connection_error(endpoint: str, reason: str, root: Path | None) -> HubError:
     err = HubError(
-        f"could not reach the Hugging Face hub at {endpoint} ({reason}). Check the network, a proxy "
+        f"could not reach the Hugging Face hub at {_redact_url(endpoint)} ({reason}). Check the network, a proxy "
         "(HTTPS_PROXY) or HF_ENDPOINT; to work without network set HF_HUB_OFFLINE=1 with the files "
         f"already in the cache ({root or _default_cache_dir()}), or pass a local folder: "
         "resolve_model('/path/to/gpt2-folder')"
@@ -1125,7 +1126,7 @@ class _BuiltinClient(_Client):
         server_msg = (response.header("X-Error-Message") or "").strip()
         detail = f" (the hub says: {server_msg[:300]})" if server_msg else ""
         url = _redact_url(response.url)
-        page = f"{self.endpoint}/{repo_id}"
+        page = f"{_redact_url(self.endpoint)}/{repo_id}"
         if code == "GatedRepo" or (status == 403 and "gated" in server_msg.lower()):
             raise HubError(
                 f"{repo_id} is a gated model: accept its conditions at {page} while logged in, then "
@@ -1148,12 +1149,12 @@ class _BuiltinClient(_Client):
                 raise HubError(f"no revision {revision!r} in {repo_id} ({url}){detail}")
             if code == "EntryNotFound":
                 raise _not_found(f"no such file: {what} in {repo_id}@{revision} ({url}){detail}")
-            raise _not_found(f"no such model or file: {what} ({url}) on {self.endpoint}{detail}")
+            raise _not_found(f"no such model or file: {what} ({url}) on {_redact_url(self.endpoint)}{detail}")
         if status == 429:
-            raise HubError(f"the hub at {self.endpoint} is rate-limiting requests (HTTP 429 for {url}); wait and retry{detail}")
+            raise HubError(f"the hub at {_redact_url(self.endpoint)} is rate-limiting requests (HTTP 429 for {url}); wait and retry{detail}")
         if status >= 500:
             raise HubError(
-                f"the hub at {self.endpoint} failed with HTTP {status} for {url} after "
+                f"the hub at {_redact_url(self.endpoint)} failed with HTTP {status} for {url} after "
                 f"{len(_RETRY_DELAYS) + 1} tries; try again later, or set HF_HUB_OFFLINE=1 with the "
                 f"files already in the cache, or pass a local folder{detail}"
             )
@@ -1476,7 +1477,7 @@ class _HFClient(_Client):
         names = {cls.__name__ for cls in type(err).__mro__}
         response = getattr(err, "response", None)
         status = getattr(response, "status_code", None)
-        page = f"{self.endpoint}/{repo_id}"
+        page = f"{_redact_url(self.endpoint)}/{repo_id}"
         if "GatedRepoError" in names:
             return HubError(
                 f"{repo_id} is a gated model: accept its conditions at {page} while logged in, then "
@@ -1487,7 +1488,7 @@ class _HFClient(_Client):
         if "RemoteEntryNotFoundError" in names or ("EntryNotFoundError" in names and "LocalEntryNotFoundError" not in names):
             return _not_found(f"no such file: {what} in {repo_id}@{revision}")
         if status == 404:
-            return _not_found(f"no such model or file: {what} in {repo_id}@{revision} on {self.endpoint}")
+            return _not_found(f"no such model or file: {what} in {repo_id}@{revision} on {_redact_url(self.endpoint)}")
         if "RepositoryNotFoundError" in names or status in (401, 403):
             sent = (
                 "The token that was sent was refused: it may be expired, mistyped, or lack access to this model."
@@ -1507,7 +1508,7 @@ class _HFClient(_Client):
             )
         if status is not None and (status >= 500 or status == 429):
             return HubError(
-                f"the hub at {self.endpoint} failed with HTTP {status} for {what}; try again later, or "
+                f"the hub at {_redact_url(self.endpoint)} failed with HTTP {status} for {what}; try again later, or "
                 "set HF_HUB_OFFLINE=1 with the files already in the cache, or pass a local folder"
             )
         if "LocalEntryNotFoundError" in names or "FileMetadataError" in names or status is None:
@@ -1526,7 +1527,7 @@ class _HFClient(_Client):
             raise self._translate(err, f"the model {repo_id}", repo_id, revision) from None
         commit = getattr(info, "sha", None)
         if not isinstance(commit, str):
-            raise HubError(f"the hub at {self.endpoint} gave no commit hash for {repo_id}@{revision}")
+            raise HubError(f"the hub at {_redact_url(self.endpoint)} gave no commit hash for {repo_id}@{revision}")
         siblings = getattr(info, "siblings", None)
         return commit, None if siblings is None else [s.rfilename for s in siblings]
 
