@@ -916,17 +916,20 @@ def test_bad_arguments_raise_clear_errors(cache: Path, hub: HubServer) -> None:
 
 def test_progress_line_without_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails as if not installed
+    monkeypatch.setattr(hub_mod, "_PROGRESS_MIN_BYTES", 100_000)
     resolve_model("gpt2", backend="builtin")
     err = capsys.readouterr().err
     assert "tokgeo: downloading model.safetensors (293.0 KiB)" in err
     assert "done, 293.0 KiB" in err
+    assert "config.json" not in err  # small files get no progress line
 
     resolve_model("gpt2", backend="builtin", progress=False, cache_dir=cache.parent / "quiet")
     assert capsys.readouterr().err == ""
 
 
-def test_progress_with_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_with_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tqdm")
+    monkeypatch.setattr(hub_mod, "_PROGRESS_MIN_BYTES", 100_000)
     resolve_model("gpt2", backend="builtin")
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "100%" in err
