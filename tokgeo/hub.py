@@ -879,6 +879,7 @@ class _Progress:
         self._plain = False
         self._last = 0.0
         self._width = 0
+        self._tty = False
         if not enabled or _env_true("HF_HUB_DISABLE_PROGRESS_BARS"):
             return
         if total is not None and total < _PROGRESS_MIN_BYTES:
