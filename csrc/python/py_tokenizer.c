@@ -267,12 +267,18 @@ static bool ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp
     PyObject **items = PySequence_Fast_ITEMS(fast);
     for (Py_ssize_t i = 0; i < k; i++) {
         PyObject *it = items[i];
-        if (!PyLong_Check(it)) {
+        if (PyLong_Check(it)) {
+            Py_INCREF(it);
+        } else if (PyIndex_Check(it) && !PyFloat_Check(it)) { /* NumPy integer scalars */
+            it = PyNumber_Index(it);
+            if (!it) goto fail;
+        } else {
             tg_py_error("InvalidTypeError", "token ids must be ints; item %zd is %s", i, Py_TYPE(it)->tp_name);
             goto fail;
         }
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(it, &overflow);
+        Py_DECREF(it);
         if (v == -1 && PyErr_Occurred()) goto fail;
         if (overflow) {
             tg_py_error("TokenIdError", "token id at position %zd is not in the vocabulary (it does not fit in 64 bits)", i);
