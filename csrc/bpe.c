@@ -891,10 +891,18 @@ static void show_token(char *dst, size_t cap, const uint8_t *s, size_t n) {
     dst[o] = '\0';
 }
 
+/* Re-raises the current detail as `code` prefixed with `name` (the detail is copied
+ * first: tg_fail writes the buffer tg_last_error points to). */
+static tg_status prefix_error(tg_status code, const char *name) {
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", tg_last_error());
+    return tg_fail(code, "%s: %s", name, detail);
+}
+
 static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const char *name) {
     tg_json_doc *doc = NULL;
     tg_status st = tg_json_parse(text, len, &doc);
-    if (st != TG_OK) return tg_fail(TG_ERR_FORMAT, "%s: %s", name, tg_last_error());
+    if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
     const tg_json *root = tg_json_root(doc);
     if (root->type != TG_JSON_OBJECT) {
         tg_json_free(doc);
@@ -984,7 +992,7 @@ static tg_status merges_fail(const char *name, size_t line, const char *what) {
 static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, const char *name) {
     const uint8_t *s = (const uint8_t *)text;
     tg_status st = tg_utf8_check(s, len, NULL);
-    if (st != TG_OK) return tg_fail(TG_ERR_FORMAT, "%s: %s", name, tg_last_error());
+    if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += s[i] == '\n';
     size_t pcap = pow2_at_least(lines * 2);
