@@ -27,6 +27,7 @@
 #include <omp.h>
 #endif
 
+#include "pretokenize.h"
 #include "tg_json.h"
 #include "tg_mapfile.h"
 
@@ -120,23 +121,37 @@ static size_t byte_level_decode(const uint8_t *s, size_t n, uint8_t *out, uint32
 
 /* ---------------------------------------------------------------- hashing */
 
-static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4Full);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
+/* The first min(n, 8) bytes of p as a little-endian word, zero-padded.  `avail` >= n is
+ * how many bytes may be read at p (one 8-byte load when there are 8). */
+static inline uint64_t first_word(const uint8_t *p, size_t n, size_t avail) {
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 29;
-    h *= 0x94D049BB133111EBull;
-    h ^= h >> 32;
-    return h;
+    if (avail >= 8) {
+        memcpy(&w, p, 8);
+        if (n < 8) w &= (UINT64_C(1) << (8 * n)) - 1;
+        return w;
+    }
+    for (size_t i = 0; i < n && i < 8; i++) w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+/* Hash of p[0..n) whose first word is w (first_word). */
+static inline uint64_t hash_key(const uint8_t *p, size_t n, uint64_t w) {
+    uint64_t h = w ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t x = first_word(p + i, n - i, n - i);
+        h = (h ^ x) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 29;
+    }
+    return mix64(h);
 }
 
 typedef struct pair_slot {
@@ -146,8 +161,9 @@ typedef struct pair_slot {
 } pair_slot;
 
 typedef struct vocab_slot {
-    uint32_t hash; /* low 32 bits of the hash */
+    uint64_t word; /* first_word of the token: decides tokens of <= 8 bytes without memcmp */
     uint32_t id1;  /* id + 1; 0 = empty */
+    uint32_t len;
 } vocab_slot;
 
 typedef struct tg_work tg_work;
@@ -172,18 +188,23 @@ struct tg_tokenizer {
     size_t pool_n;
 };
 
-static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *s, size_t n, uint64_t h) {
+/* Id of the token p[0..n) with first word w and hash h, or NONE32. */
+static inline uint32_t vocab_find_key(const tg_tokenizer *t, const uint8_t *p, size_t n, uint64_t w, uint64_t h) {
     size_t i = (size_t)h & t->vmap_mask;
-    uint32_t h32 = (uint32_t)h;
     for (;;) {
         const vocab_slot *sl = &t->vmap[i];
         if (sl->id1 == 0) return NONE32;
-        if (sl->hash == h32) {
+        if (sl->word == w && sl->len == n) {
             uint32_t id = sl->id1 - 1;
-            if (t->tok_len[id] == n && memcmp(t->bytes + t->tok_off[id], s, n) == 0) return id;
+            if (n <= 8 || memcmp(t->bytes + t->tok_off[id] + 8, p + 8, n - 8) == 0) return id;
         }
         i = (i + 1) & t->vmap_mask;
     }
+}
+
+static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *p, size_t n) {
+    uint64_t w = first_word(p, n, n);
+    return vocab_find_key(t, p, n, w, hash_key(p, n, w));
 }
 
 static inline uint32_t pair_find(const tg_tokenizer *t, uint32_t a, uint32_t b, uint32_t *merged) {
@@ -494,8 +515,8 @@ static tg_status tokens_reserve(tg_tokens *o, size_t extra, bool offsets) {
 }
 
 /* Appends the tokens of pre-token s[0..n), which starts at byte `base` of the text. */
-static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t base,
-                                   bool offsets, tg_tokens *o, enc_ctx *ctx) {
+static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t avail,
+                                   size_t base, bool offsets, tg_tokens *o, enc_ctx *ctx) {
     if (o->cap - o->n < n || (offsets && !o->offsets)) {
         tg_status st = tokens_reserve(o, n, offsets);
         if (st != TG_OK) return st;
@@ -509,8 +530,9 @@ static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint
         o->ids[o->n++] = (int32_t)id;
         return TG_OK;
     }
-    uint64_t h = hash_bytes(s, n);
-    uint32_t id = vocab_find(t, s, n, h);
+    uint64_t fw = first_word(s, n, avail);
+    uint64_t h = hash_key(s, n, fw);
+    uint32_t id = vocab_find_key(t, s, n, fw, h);
     if (id != NONE32 && (t->tok_flags[id] & FLAG_SELF)) {
         if (offsets) {
             o->offsets[2 * o->n] = (int64_t)base;
@@ -545,12 +567,12 @@ static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint
     return TG_OK;
 }
 
-static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t start, size_t end,
-                                bool offsets, tg_tokens *o, enc_ctx *ctx) {
+static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t text_len, size_t start,
+                                size_t end, bool offsets, tg_tokens *o, enc_ctx *ctx) {
     size_t pos = start;
     while (pos < end) {
-        size_t l = tg_pretoken_len(s + pos, end - pos);
-        tg_status st = emit_piece(t, w, s + pos, l, pos, offsets, o, ctx);
+        size_t l = tg_pretoken_len_inline(s + pos, end - pos);
+        tg_status st = emit_piece(t, w, s + pos, l, text_len - pos, pos, offsets, o, ctx);
         if (st != TG_OK) return st;
         pos += l;
         if ((++ctx->counter & 0x3FFu) == 0 && should_stop(ctx)) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
@@ -585,10 +607,9 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
     bool offsets = (flags & TG_ENC_OFFSETS) != 0;
     tg_status st = tg_utf8_check(s, n, &ascii);
     if (st != TG_OK) return st;
-    if (offsets) {
-        st = tokens_reserve(o, 0, true);
-        if (st != TG_OK) return st;
-    }
+    /* room for a typical text (about 4 bytes per token) up front: fewer regrowths */
+    st = tokens_reserve(o, n / 4 + 16, offsets);
+    if (st != TG_OK) return st;
     /* next occurrence of each special token that is not plain text (n if none) */
     size_t nsp = modes ? t->n_special : 0;
     size_t next_at[8];
@@ -622,7 +643,7 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
                 }
             }
         }
-        st = encode_segment(t, w, s, pos, seg_end, offsets, o, ctx);
+        st = encode_segment(t, w, s, n, pos, seg_end, offsets, o, ctx);
         if (st != TG_OK) goto fail;
         if (which == SIZE_MAX) break;
         int32_t sid = t->special_ids[which];
@@ -725,6 +746,8 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
 #endif
         tg_work *w = pool_acquire(tok);
         enc_ctx ctx = {.poll = tid == 0, .stop = &stop, .counter = 0};
+        /* a private copy: the threads' buffers must not share cache lines while growing */
+        tg_tokens mine = {0};
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 4)
 #endif
@@ -736,11 +759,11 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
             } else if (tid == 0 && tg_interrupted()) {
                 st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
             } else {
-                size_t base = b->bufs[tid].n;
-                st = encode_text(tok, w, (const uint8_t *)texts[i], lens[i], special_modes, flags, &b->bufs[tid], &ctx);
+                size_t base = mine.n;
+                st = encode_text(tok, w, (const uint8_t *)texts[i], lens[i], special_modes, flags, &mine, &ctx);
                 if (st == TG_OK) {
                     b->start[i] = base;
-                    b->len[i] = b->bufs[tid].n - base;
+                    b->len[i] = mine.n - base;
                     b->owner[i] = tid;
                 }
             }
@@ -761,6 +784,7 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
             }
         }
         pool_release(tok, w);
+        b->bufs[tid] = mine;
     }
     if (err != TG_OK) {
         tg_batch_free(b);
@@ -962,8 +986,9 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" reuses id %lld", name, i, shown, (long long)id);
         }
-        uint64_t h = hash_bytes(t->bytes + used, nb);
-        if (vocab_find(t, t->bytes + used, nb, h) != NONE32) {
+        uint64_t fw = first_word(t->bytes + used, nb, nb);
+        uint64_t h = hash_key(t->bytes + used, nb, fw);
+        if (vocab_find_key(t, t->bytes + used, nb, fw, h) != NONE32) {
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" appears twice", name, i, shown);
         }
@@ -971,14 +996,15 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
         t->tok_len[id] = (uint32_t)nb;
         size_t j = (size_t)h & t->vmap_mask;
         while (t->vmap[j].id1 != 0) j = (j + 1) & t->vmap_mask;
-        t->vmap[j].hash = (uint32_t)h;
+        t->vmap[j].word = fw;
+        t->vmap[j].len = (uint32_t)nb;
         t->vmap[j].id1 = (uint32_t)id + 1;
         used += nb;
     }
     tg_json_free(doc);
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
-        uint32_t id = vocab_find(t, &c, 1, hash_bytes(&c, 1));
+        uint32_t id = vocab_find(t, &c, 1);
         if (id == NONE32) return tg_fail(TG_ERR_FORMAT, "%s: no token for the byte 0x%02X (a byte-level vocabulary needs all 256)", name, b);
         t->byte_id[b] = id;
     }
@@ -1045,7 +1071,7 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
                 snprintf(what, sizeof what, "character U+%04X is not in GPT-2's byte-level alphabet", (unsigned)bad);
                 return merges_fail(name, line, what);
             }
-            ids[k] = vocab_find(t, buf + off, nb[k], hash_bytes(buf + off, nb[k]));
+            ids[k] = vocab_find(t, buf + off, nb[k]);
             if (ids[k] == NONE32) {
                 free(buf);
                 char what[200];
@@ -1055,7 +1081,7 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
             }
             off += nb[k];
         }
-        uint32_t merged = vocab_find(t, buf, off, hash_bytes(buf, off));
+        uint32_t merged = vocab_find(t, buf, off);
         if (merged == NONE32) {
             free(buf);
             char what[200];

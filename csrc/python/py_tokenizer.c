@@ -16,6 +16,24 @@
 
 #define CAPSULE_NAME "tokgeo.tokenizer"
 
+/* Python ints for ids below 65536, made once and shared (the GIL guards the table):
+ * building a list of ids then costs an INCREF per token instead of an allocation. */
+static PyObject *id_cache[65536];
+
+static PyObject *id_object(int32_t v) {
+    if (v >= 0 && v < 65536) {
+        PyObject *o = id_cache[v];
+        if (!o) {
+            o = PyLong_FromLong(v);
+            if (!o) return NULL;
+            id_cache[v] = o;
+        }
+        Py_INCREF(o);
+        return o;
+    }
+    return PyLong_FromLong(v);
+}
+
 static void capsule_free(PyObject *cap) {
     tg_tokenizer *t = PyCapsule_GetPointer(cap, CAPSULE_NAME);
     tg_tokenizer_free(t);
@@ -144,7 +162,7 @@ static PyObject *py_tok_encode(PyObject *self, PyObject *args) {
         res = PyList_New((Py_ssize_t)out.n);
         if (res) {
             for (size_t i = 0; i < out.n; i++) {
-                PyObject *v = PyLong_FromLong(out.ids[i]);
+                PyObject *v = id_object(out.ids[i]);
                 if (!v) {
                     Py_CLEAR(res);
                     break;
