@@ -117,11 +117,20 @@ def main() -> None:
     tk = refs.tiktoken_gpt2()
     hf = None
     if not args.skip_hf:
+        import shutil
+        import tempfile
+
         from transformers import GPT2TokenizerFast
 
+        # a Hugging Face model folder made from the shipped files (offline, any version)
         d = refs.data_dir()
-        hf = GPT2TokenizerFast(vocab_file=str(d / "encoder.json"), merges_file=str(d / "vocab.bpe"))
+        tmp = Path(tempfile.mkdtemp(prefix="tokgeo-bench-"))
+        shutil.copy(d / "encoder.json", tmp / "vocab.json")
+        shutil.copy(d / "vocab.bpe", tmp / "merges.txt")
+        hf = GPT2TokenizerFast.from_pretrained(str(tmp))
         hf.model_max_length = 10**12
+        check = "She gave her book away"
+        assert hf(check, add_special_tokens=False)["input_ids"] == tok.encode(check), "HF tokenizer not loaded"
 
     lines = [
         f"# Tokenizer benchmark\n",

@@ -382,3 +382,33 @@ def test_loading_in_threads(tmp_path: Path) -> None:
     for th in threads:
         th.join()
     assert len(results) == 3 and all(r == results[0] for r in results)
+
+
+def _interrupt_after(seconds: float):
+    import signal
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return lambda: (signal.setitimer(signal.ITIMER_REAL, 0), signal.signal(signal.SIGALRM, old))
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="needs setitimer")
+def test_ctrl_c_stops_a_long_encode(tok: tokgeo.Tokenizer) -> None:
+    text = "words and more words, " * 2_000_000  # 44 MB: far longer than the 50 ms timer
+    restore = _interrupt_after(0.05)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tok.encode(text)
+    finally:
+        restore()
+    restore = _interrupt_after(0.05)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tok.encode_batch([text[:20000]] * 3000)
+    finally:
+        restore()
+    # the tokenizer still works afterwards
+    assert tok.encode("She gave her book away") == [3347, 2921, 607, 1492, 1497]

@@ -208,3 +208,43 @@ def test_long_word_matches_tiktoken(tok: tokgeo.Tokenizer) -> None:
     for text in ("a" * 3001, "ab" * 1000, "Supercalifragilistic" * 80, " " + "xyz" * 700, "1234567890" * 100,
                  "日本語" * 400, "'" * 2000 + "s", "\n" * 2000 + "x"):
         assert tok.encode(text) == tk.encode(text)
+
+
+# ---------------------------------------------------------------- every code point
+
+
+def _hf_pieces(text: str) -> list[str]:
+    """Hugging Face's GPT-2 pre-tokenizer pieces, mapped back from byte-level to text."""
+    from tokenizers import pre_tokenizers
+
+    u2b = {c: b for b, c in refs.byte_to_unicode().items()}
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    return [bytes(u2b[c] for c in piece).decode("utf-8") for piece, _ in pre.pre_tokenize_str(text)]
+
+
+def _probe(cp: int) -> str:
+    c = chr(cp)
+    # each class (letter / number / whitespace / other) splits this differently
+    return "a" + c + "1" + c + "!" + c + "\u3007"
+
+
+@pytest.mark.slow
+def test_every_code_point_splits_like_hugging_face(tok: tokgeo.Tokenizer) -> None:
+    """The generated Unicode tables, checked on all 1,112,064 scalar values against the
+    Hugging Face pre-tokenizer (Unicode 16.0, like tiktoken: see test_unicode_version_agrees)."""
+    cps = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    step = 1 << 15
+    for i in range(0, len(cps), step):
+        text = "".join(_probe(cp) for cp in cps[i:i + step])
+        ours = tok.pre_tokenize(text)
+        if ours != _hf_pieces(text):
+            hf = _hf_pieces(text)
+            k = next(j for j, (a, b) in enumerate(zip(ours, hf)) if a != b)
+            pytest.fail(f"first difference near {ours[k]!r} vs {hf[k]!r} (block starting U+{cps[i]:04X})")
+
+
+def test_pre_tokenize_matches_regex_reference(tok: tokgeo.Tokenizer) -> None:
+    regex = pytest.importorskip("regex")
+    pat = regex.compile(refs.GPT2_PATTERN)
+    for text in MULTILINGUAL + CODE + WHITESPACE:
+        assert tok.pre_tokenize(text) == pat.findall(text) == _hf_pieces(text), text

@@ -316,6 +316,15 @@ class Tokenizer:
             raise _special_error(e) from None
         return Batch(ids=ids, mask=mask, lengths=lengths, offsets=offsets, texts=tup, padding_side=padding_side)
 
+    def pre_tokenize(self, text: str) -> list[str]:
+        """The pieces GPT-2's split pattern cuts ``text`` into before BPE (for teaching and
+        debugging; special tokens are not separated here)::
+
+            >>> Tokenizer.gpt2().pre_tokenize("I'm  here!")
+            ['I', "'m", ' ', ' here', '!']
+        """
+        return _C._tok_pre_tokenize(text)
+
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids: TokenIds) -> bytes:
         """The exact bytes of the tokens (a list/tuple of ints or a 1-D integer array).

@@ -408,7 +408,35 @@ static PyObject *py_tok_byte_level(PyObject *self, PyObject *args) {
     return token_list(args, true);
 }
 
+/* _tok_pre_tokenize(text) -> list[str]: GPT-2's pre-tokens (special tokens not separated). */
+static PyObject *py_tok_pre_tokenize(PyObject *self, PyObject *text) {
+    (void)self;
+    Py_ssize_t len;
+    const char *u = text_utf8(text, &len, "text", -1);
+    if (!u) return NULL;
+    PyObject *res = PyList_New(0);
+    if (!res) return NULL;
+    size_t pos = 0, n = (size_t)len;
+    Py_ssize_t cstart = 0;
+    while (pos < n) {
+        size_t l = tg_pretoken_len((const uint8_t *)u + pos, n - pos);
+        Py_ssize_t chars = 0;
+        for (size_t i = pos; i < pos + l; i++) chars += ((uint8_t)u[i] & 0xC0) != 0x80;
+        PyObject *piece = PyUnicode_Substring(text, cstart, cstart + chars);
+        if (!piece || PyList_Append(res, piece) < 0) {
+            Py_XDECREF(piece);
+            Py_DECREF(res);
+            return NULL;
+        }
+        Py_DECREF(piece);
+        cstart += chars;
+        pos += l;
+    }
+    return res;
+}
+
 static PyMethodDef tok_methods[] = {
+    {"_tok_pre_tokenize", py_tok_pre_tokenize, METH_O, "_tok_pre_tokenize(text) -> list[str]"},
     {"_tok_load", py_tok_load, METH_VARARGS, "_tok_load(vocab_path, merges_path) -> handle"},
     {"_tok_info", py_tok_info, METH_O, "_tok_info(handle) -> (n_vocab, eot_id, specials)"},
     {"_tok_encode", py_tok_encode, METH_VARARGS, "_tok_encode(handle, text, modes, offsets)"},
