@@ -318,6 +318,16 @@ static tg_work *pool_acquire(const tg_tokenizer *ct) {
 
 static void pool_release(const tg_tokenizer *ct, tg_work *w) {
     if (!w) return;
+    if (w->cap > ((size_t)1 << 16)) { /* do not keep the scratch of a giant pre-token */
+        uint32_t **arrs[5] = {&w->ids, &w->ranks, &w->merged, &w->next, &w->prev};
+        for (int k = 0; k < 5; k++) {
+            free(*arrs[k]);
+            *arrs[k] = NULL;
+        }
+        free(w->heap);
+        w->heap = NULL;
+        w->cap = w->heap_cap = 0;
+    }
     tg_tokenizer *t = (tg_tokenizer *)ct;
     pthread_mutex_lock(&t->pool_lock);
     if (t->pool_n < POOL_MAX) {

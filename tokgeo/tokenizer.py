@@ -85,7 +85,12 @@ class Batch:
         return self.offsets[i, self._cols(i)]
 
 
+_NO_SPECIALS: frozenset[str] = frozenset()
+
+
 def _modes(specials: tuple[str, ...], allowed: SpecialSet, disallowed: SpecialSet) -> bytes:
+    if allowed is _NO_SPECIALS and disallowed == "all":  # the default: every special forbidden
+        return bytes([_FORBID]) * len(specials)
     def as_set(value: SpecialSet, name: str) -> frozenset[str]:
         if isinstance(value, str):
             if value == "all":
@@ -237,7 +242,7 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> list[int]:
         """Token ids of ``text`` (tiktoken's ``encode`` semantics for special tokens).
@@ -261,7 +266,7 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and character spans: ``(ids int64 [n], offsets int64 [n, 2])``.
@@ -283,7 +288,7 @@ class Tokenizer:
         *,
         padding_side: Literal["left", "right"] = "right",
         pad_id: int | None = None,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> Batch:
         """Encodes many texts in parallel (OpenMP, :func:`tokgeo.set_num_threads`, GIL
