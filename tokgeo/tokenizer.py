@@ -45,7 +45,7 @@ _TEXT, _ALLOW, _FORBID = 0, 1, 2
 _GPT2_HANDLE: object | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Batch:
     """A padded batch of encoded texts (NumPy arrays; B texts, T = longest length).
 
