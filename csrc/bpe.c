@@ -243,6 +243,9 @@ struct tg_work {
     uint8_t *keys;
     uint32_t *vals;
     size_t keys_used, vals_used, entries;
+    /* UTF-8 form of a tg_text given as code units */
+    uint8_t *u8;
+    size_t u8_cap;
 };
 
 typedef struct enc_ctx {
@@ -271,6 +274,7 @@ static void work_free(tg_work *w) {
     free(w->slots);
     free(w->keys);
     free(w->vals);
+    free(w->u8);
     free(w);
 }
 
@@ -327,6 +331,11 @@ static void pool_release(const tg_tokenizer *ct, tg_work *w) {
         free(w->heap);
         w->heap = NULL;
         w->cap = w->heap_cap = 0;
+    }
+    if (w->u8_cap > ((size_t)1 << 22)) {
+        free(w->u8);
+        w->u8 = NULL;
+        w->u8_cap = 0;
     }
     tg_tokenizer *t = (tg_tokenizer *)ct;
     pthread_mutex_lock(&t->pool_lock);
@@ -681,6 +690,85 @@ fail:
     return st;
 }
 
+static inline uint32_t unit_at(const tg_text *t, size_t i) {
+    switch (t->width) {
+    case TG_TEXT_LATIN1: return ((const uint8_t *)t->data)[i];
+    case TG_TEXT_UCS2: return ((const uint16_t *)t->data)[i];
+    default: return ((const uint32_t *)t->data)[i];
+    }
+}
+
+/* The UTF-8 bytes of `t` (pointing into the caller's data for UTF-8, else into w->u8). */
+static tg_status text_utf8(const tg_text *t, tg_work *w, const uint8_t **s, size_t *n) {
+    if (t->width == TG_TEXT_UTF8) {
+        *s = t->data;
+        *n = t->len;
+        return TG_OK;
+    }
+    if (t->width != TG_TEXT_LATIN1 && t->width != TG_TEXT_UCS2 && t->width != TG_TEXT_UCS4)
+        return tg_fail(TG_ERR_VALUE, "tg_text: unknown width %d", t->width);
+    size_t size = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        uint32_t c = unit_at(t, i);
+        if (c >= 0xD800 && (c <= 0xDFFF || c > 0x10FFFF)) {
+            if (c <= 0xDFFF)
+                return tg_fail(TG_ERR_UNICODE, "lone surrogate U+%04X at character %zu, which UTF-8 cannot encode; "
+                               "remove or replace it", (unsigned)c, i);
+            return tg_fail(TG_ERR_UNICODE, "code point 0x%X at character %zu is beyond U+10FFFF", (unsigned)c, i);
+        }
+        size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    }
+    if (size > w->u8_cap) {
+        uint8_t *p = realloc(w->u8, size);
+        if (!p) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu bytes of text", size);
+        w->u8 = p;
+        w->u8_cap = size;
+    }
+    uint8_t *o = w->u8;
+    for (size_t i = 0; i < t->len; i++) {
+        uint32_t c = unit_at(t, i);
+        if (c < 0x80) {
+            *o++ = (uint8_t)c;
+        } else if (c < 0x800) {
+            *o++ = (uint8_t)(0xC0 | (c >> 6));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            *o++ = (uint8_t)(0xE0 | (c >> 12));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else {
+            *o++ = (uint8_t)(0xF0 | (c >> 18));
+            *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        }
+    }
+    *s = w->u8;
+    *n = size;
+    return TG_OK;
+}
+
+static tg_status encode_any(const tg_tokenizer *tok, tg_work *w, const tg_text *text, const uint8_t *modes, int flags,
+                            tg_tokens *o, enc_ctx *ctx) {
+    const uint8_t *s = NULL;
+    size_t n = 0;
+    tg_status st = text_utf8(text, w, &s, &n);
+    if (st != TG_OK) return st;
+    return encode_text(tok, w, s, n, modes, flags, o, ctx);
+}
+
+tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uint8_t *special_modes, int flags,
+                         tg_tokens *out) {
+    if (!tok || !out || !text || (!text->data && text->len)) return tg_fail(TG_ERR_VALUE, "tg_encode_text: NULL argument");
+    out->n = 0;
+    tg_work *w = pool_acquire(tok);
+    if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
+    enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
+    tg_status st = encode_any(tok, w, text, special_modes, flags, out, &ctx);
+    pool_release(tok, w);
+    return st;
+}
+
 tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const uint8_t *special_modes, int flags,
                     tg_tokens *out) {
     if (!tok || !out || (!text && len)) return tg_fail(TG_ERR_VALUE, "tg_encode: NULL argument");
@@ -719,11 +807,9 @@ size_t tg_batch_count(const tg_batch *b) { return b ? b->n : 0; }
 size_t tg_batch_length(const tg_batch *b, size_t i) { return (b && i < b->n) ? b->len[i] : 0; }
 size_t tg_batch_max_length(const tg_batch *b) { return b ? b->max_len : 0; }
 
-tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
-                          const uint8_t *special_modes, int flags, tg_batch **out) {
-    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL output");
-    *out = NULL;
-    if (!tok || (n && (!texts || !lens))) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL argument");
+/* Either utf8/lens or texts is given. */
+static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, const size_t *lens,
+                              const tg_text *texts, size_t n, const uint8_t *special_modes, int flags, tg_batch **out) {
     int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
     if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
@@ -770,7 +856,8 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
                 st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
             } else {
                 size_t base = mine.n;
-                st = encode_text(tok, w, (const uint8_t *)texts[i], lens[i], special_modes, flags, &mine, &ctx);
+                tg_text one = texts ? texts[i] : (tg_text){.data = utf8[i], .len = lens[i], .width = TG_TEXT_UTF8};
+                st = encode_any(tok, w, &one, special_modes, flags, &mine, &ctx);
                 if (st == TG_OK) {
                     b->start[i] = base;
                     b->len[i] = mine.n - base;
@@ -807,6 +894,22 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
     b->max_len = mx;
     *out = b;
     return TG_OK;
+}
+
+tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
+                          const uint8_t *special_modes, int flags, tg_batch **out) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL output");
+    *out = NULL;
+    if (!tok || (n && (!texts || !lens))) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL argument");
+    return encode_batch(tok, texts, lens, NULL, n, special_modes, flags, out);
+}
+
+tg_status tg_encode_batch_texts(const tg_tokenizer *tok, const tg_text *texts, size_t n, const uint8_t *special_modes,
+                                int flags, tg_batch **out) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch_texts: NULL output");
+    *out = NULL;
+    if (!tok || (n && !texts)) return tg_fail(TG_ERR_VALUE, "tg_encode_batch_texts: NULL argument");
+    return encode_batch(tok, NULL, NULL, texts, n, special_modes, flags, out);
 }
 
 tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids, uint8_t *mask,

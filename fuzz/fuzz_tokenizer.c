@@ -8,6 +8,9 @@
  *      tokgeo/data/gpt2; the root is found from __FILE__ or $TOKGEO_ROOT); byte 2 of the
  *      input picks the special-token mode.
  *   2: batch - payload split at '\n' into texts, encoded as one batch.
+ *   3, 4: the payload as UCS-2 / UCS-4 code units (tg_encode_text): surrogates and values
+ *      beyond U+10FFFF must be refused, anything else encoded with code point offsets
+ *      that tile [0, length).
  * Checked invariants (a violation traps): the ids decode to exactly the input bytes,
  * byte offsets tile the input, failures leave nothing allocated.
  *
@@ -72,7 +75,7 @@ static void check_round_trip(const tg_tokenizer *t, const uint8_t *s, size_t n, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
-    uint8_t mode = data[0] % 3;
+    uint8_t mode = data[0] % 5;
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     if (mode == 0) {
@@ -96,6 +99,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t special = (uint8_t)(p[0] % 3);
     p++;
     n--;
+    if (mode == 3 || mode == 4) {
+        size_t width = mode == 3 ? 2 : 4, units = n / width;
+        void *buf = malloc(units ? units * width : 1);
+        if (!buf) return 0;
+        memcpy(buf, p, units * width);
+        tg_text text = {buf, units, (int)width};
+        tg_tokens out = {0};
+        if (tg_encode_text(gpt2, &text, &special, TG_ENC_CHAR_OFFSETS, &out) == TG_OK) {
+            int64_t end = 0;
+            for (size_t i = 0; i < out.n; i++) {
+                int64_t s0 = out.offsets[2 * i], e0 = out.offsets[2 * i + 1];
+                if (s0 < 0 || e0 <= s0 || e0 > (int64_t)units || s0 > end) __builtin_trap();
+                if (e0 > end) end = e0;
+            }
+            if (special == TG_SPECIAL_TEXT && end != (int64_t)units) __builtin_trap();
+        } else if (out.n != 0) {
+            __builtin_trap();
+        }
+        tg_tokens_free(&out);
+        free(buf);
+        return 0;
+    }
     if (mode == 1) {
         tg_tokens out = {0};
         tg_status st = tg_encode(gpt2, (const char *)p, n, &special, (special & 1) ? TG_ENC_CHAR_OFFSETS : TG_ENC_OFFSETS, &out);

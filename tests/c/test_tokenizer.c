@@ -134,6 +134,47 @@ static void test_char_offsets(void) {
     tg_tokens_free(&out);
 }
 
+static void test_code_unit_texts(void) {
+    if (!gpt2) return;
+    /* "héllo 日😀" as Latin-1 (first 5), UCS-2 (first 7) and UCS-4 (all 8) code units */
+    static const uint32_t cps[] = {'h', 0xE9, 'l', 'l', 'o', ' ', 0x65E5, 0x1F600};
+    const char *utf8 = "h\xc3\xa9llo \xe6\x97\xa5\xf0\x9f\x98\x80";
+    uint8_t l1[8];
+    uint16_t u2[8];
+    for (int i = 0; i < 8; i++) {
+        l1[i] = (uint8_t)cps[i];
+        u2[i] = (uint16_t)cps[i];
+    }
+    size_t prefix_bytes[] = {6, 10, 14}; /* UTF-8 bytes of the first 5, 7 and 8 characters */
+    tg_text texts[3] = {{l1, 5, TG_TEXT_LATIN1}, {u2, 7, TG_TEXT_UCS2}, {cps, 8, TG_TEXT_UCS4}};
+    for (int k = 0; k < 3; k++) {
+        tg_tokens a = {0}, b = {0};
+        CHECK_OK(tg_encode_text(gpt2, &texts[k], NULL, TG_ENC_CHAR_OFFSETS, &a));
+        CHECK_OK(tg_encode(gpt2, utf8, prefix_bytes[k], NULL, TG_ENC_CHAR_OFFSETS, &b));
+        CHECK(a.n == b.n && a.n > 0);
+        for (size_t i = 0; i < a.n && i < b.n; i++)
+            CHECK(a.ids[i] == b.ids[i] && a.offsets[2 * i] == b.offsets[2 * i] && a.offsets[2 * i + 1] == b.offsets[2 * i + 1]);
+        tg_tokens_free(&a);
+        tg_tokens_free(&b);
+    }
+    uint16_t sur[3] = {'a', 0xD800, 'b'};
+    tg_text bad = {sur, 3, TG_TEXT_UCS2};
+    tg_tokens out = {0};
+    CHECK_STATUS(tg_encode_text(gpt2, &bad, NULL, 0, &out), TG_ERR_UNICODE);
+    CHECK(strstr(tg_last_error(), "U+D800 at character 1") != NULL);
+    uint32_t big[1] = {0x110000};
+    tg_text bad2 = {big, 1, TG_TEXT_UCS4};
+    CHECK_STATUS(tg_encode_text(gpt2, &bad2, NULL, 0, &out), TG_ERR_UNICODE);
+    tg_batch *bt = NULL;
+    tg_text two[2] = {{l1, 5, TG_TEXT_LATIN1}, {sur, 3, TG_TEXT_UCS2}};
+    CHECK_STATUS(tg_encode_batch_texts(gpt2, two, 2, NULL, 0, &bt), TG_ERR_UNICODE);
+    CHECK(bt == NULL && strstr(tg_last_error(), "text 1") != NULL);
+    CHECK_OK(tg_encode_batch_texts(gpt2, texts, 3, NULL, TG_ENC_OFFSETS, &bt));
+    CHECK(tg_batch_count(bt) == 3);
+    tg_batch_free(bt);
+    tg_tokens_free(&out);
+}
+
 static void test_batch(void) {
     if (!gpt2) return;
     const char *texts[] = {"She gave her book away", "", "Hello, world! I'm here."};
@@ -242,7 +283,7 @@ static void test_malformed_files(void) {
 }
 
 TG_TEST_MAIN(TG_CASE(load_gpt2), TG_CASE(test_pretokenizer), TG_CASE(test_utf8_check), TG_CASE(test_known_ids),
-             TG_CASE(test_special_modes), TG_CASE(test_char_offsets), TG_CASE(test_batch), TG_CASE(test_decode_errors),
+             TG_CASE(test_special_modes), TG_CASE(test_char_offsets), TG_CASE(test_code_unit_texts), TG_CASE(test_batch), TG_CASE(test_decode_errors),
              TG_CASE(test_long_runs), TG_CASE(test_malformed_files))
 
 /* runs last: frees the shared tokenizer so leak detection stays meaningful */
