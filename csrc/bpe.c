@@ -813,6 +813,10 @@ static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, 
     int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
     if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
+    /* a small batch is done before a thread team would have started */
+    size_t total = 0;
+    for (size_t i = 0; i < n && total < 65536; i++) total += texts ? texts[i].len : lens[i];
+    if (total < 65536) nt = 1;
     tg_batch *b = calloc(1, sizeof *b);
     if (!b) return tg_fail(TG_ERR_NOMEM, "out of memory");
     b->n = n;

@@ -168,7 +168,9 @@ def test_batch_right_and_left_padding(tok: tokgeo.Tokenizer, tk) -> None:
 
 
 def test_batch_threads_agree(tok: tokgeo.Tokenizer) -> None:
-    texts = [f"sentence {i}: {'her ' * (i % 7)}é{i}" for i in range(500)]
+    # > 64 KB in total: batches smaller than that run on one thread
+    texts = [f"sentence {i}: {'her ' * (i % 7)}é{i} 日本 {'x' * (i % 50)}" for i in range(3000)]
+    assert sum(len(t.encode()) for t in texts) > 100_000
     before = tokgeo.get_num_threads()
     try:
         tokgeo.set_num_threads(1)
