@@ -638,15 +638,32 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
         if (!nexts) return tg_fail(TG_ERR_NOMEM, "out of memory");
     }
     for (size_t k = 0; k < nsp; k++) nexts[k] = SIZE_MAX; /* not searched yet */
+    /* like tiktoken: a forbidden special token anywhere is an error before any work */
+    size_t first_bad = SIZE_MAX, bad_k = 0;
+    for (size_t k = 0; k < nsp; k++) {
+        if (modes[k] != TG_SPECIAL_FORBID) continue;
+        int32_t sid = t->special_ids[k];
+        const uint8_t *f = memmem(s, n, t->bytes + t->tok_off[sid], t->tok_len[sid]);
+        if (f && (size_t)(f - s) < first_bad) {
+            first_bad = (size_t)(f - s);
+            bad_k = k;
+        }
+    }
+    if (first_bad != SIZE_MAX) {
+        int32_t sid = t->special_ids[bad_k];
+        st = tg_fail(TG_ERR_SPECIAL, "the text contains the special token '%.*s' at character %zu",
+                     (int)t->tok_len[sid], (const char *)(t->bytes + t->tok_off[sid]), count_chars(s, first_bad));
+        goto fail;
+    }
     bool any_special = false;
-    for (size_t k = 0; k < nsp; k++) any_special |= modes[k] != TG_SPECIAL_TEXT;
+    for (size_t k = 0; k < nsp; k++) any_special |= modes[k] == TG_SPECIAL_ALLOW;
     size_t pos = 0;
     while (pos < n) {
         size_t seg_end = n;
         size_t which = SIZE_MAX;
         if (any_special) {
             for (size_t k = 0; k < nsp; k++) {
-                if (modes[k] == TG_SPECIAL_TEXT) continue;
+                if (modes[k] != TG_SPECIAL_ALLOW) continue;
                 int32_t sid = t->special_ids[k];
                 size_t sl = t->tok_len[sid];
                 if (nexts[k] == SIZE_MAX || nexts[k] < pos) {
@@ -667,11 +684,6 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
         if (which == SIZE_MAX) break;
         int32_t sid = t->special_ids[which];
         size_t sl = t->tok_len[sid];
-        if (modes[which] == TG_SPECIAL_FORBID) {
-            st = tg_fail(TG_ERR_SPECIAL, "the text contains the special token '%.*s' at character %zu",
-                         (int)sl, (const char *)(t->bytes + t->tok_off[sid]), count_chars(s, seg_end));
-            goto fail;
-        }
         st = tokens_reserve(o, 1, offsets);
         if (st != TG_OK) goto fail;
         if (offsets) {

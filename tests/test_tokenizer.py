@@ -289,17 +289,28 @@ def test_small_custom_vocabulary_matches_references(tmp_path: Path) -> None:
 
     merges = [(b"h", b"e"), (b" ", b"t"), (b" t", b"he"), (b"l", b"l"), (b"he", b"ll"), (b"hell", b"o"), (b"a", b"a"),
               (b"aa", b"aa"), (b"\xc3", b"\xa9")]
-    vp, mp, vocab = _small_vocab(tmp_path, merges, {"<|endoftext|>": 400})
+    vp, mp, vocab = _small_vocab(tmp_path, merges, {"<|endoftext|>": 400, "<|pad|>": 401})
     ours = tokgeo.Tokenizer.from_files(vp, mp)
-    assert ours.n_vocab == 401 and ours.eot_id == 400
+    assert ours.n_vocab == 402 and ours.eot_id == 400
+    assert ours.special_tokens == {"<|endoftext|>": 400, "<|pad|>": 401}
     u2b = {c: b for b, c in refs.byte_to_unicode().items()}
-    ranks = {bytes(u2b[c] for c in k): v for k, v in vocab.items() if k != "<|endoftext|>"}
-    tk = tiktoken.Encoding("small", pat_str=refs.GPT2_PATTERN, mergeable_ranks=ranks,
-                           special_tokens={"<|endoftext|>": 400})
+    specials = {"<|endoftext|>": 400, "<|pad|>": 401}
+    ranks = {bytes(u2b[c] for c in k): v for k, v in vocab.items() if k not in specials}
+    tk = tiktoken.Encoding("small", pat_str=refs.GPT2_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
     hf = HFTokenizer(models.BPE.from_file(str(vp), str(mp)))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     for text in ["hello the aaaaaaa é", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", " the hell"]:
         assert ours.encode(text) == tk.encode(text) == hf.encode(text).ids, text
+    # two special tokens: each one's mode is independent, as in tiktoken
+    text = "he<|pad|>llo<|endoftext|> the<|pad|>"
+    for kw in ({"allowed_special": "all"}, {"allowed_special": {"<|pad|>"}, "disallowed_special": ()},
+               {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()}, {"disallowed_special": ()}):
+        assert ours.encode(text, **kw) == tk.encode(text, **kw), kw
+    for kw in ({}, {"allowed_special": {"<|pad|>"}}, {"allowed_special": {"<|endoftext|>"}}):
+        with pytest.raises(errors.SpecialTokenError):
+            ours.encode(text, **kw)
+        with pytest.raises(ValueError):
+            tk.encode(text, **kw)
 
 
 @pytest.mark.parametrize(
