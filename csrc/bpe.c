@@ -34,6 +34,7 @@
 #define FLAG_MERGED 1u  /* produced by a merge line */
 #define FLAG_SPECIAL 2u /* a special token: never produced by BPE */
 #define FLAG_SELF 4u    /* BPE of its own bytes gives exactly this token */
+#define FLAG_LEAD0 8u   /* its first byte starts a UTF-8 character */
 #define NONE32 UINT32_MAX
 #define SMALL_BPE 48
 #define POOL_MAX 16
@@ -172,6 +173,7 @@ struct tg_tokenizer {
     size_t n_vocab;
     size_t *tok_off;   /* [n_vocab] into bytes */
     uint32_t *tok_len; /* [n_vocab]; 0 = no such id */
+    uint32_t *tok_leads; /* [n_vocab] bytes that start a UTF-8 character (not 10xxxxxx) */
     uint8_t *tok_flags;
     uint8_t *bytes;
     uint32_t byte_id[256];
@@ -533,30 +535,21 @@ static tg_status tokens_reserve(tg_tokens *o, size_t extra, bool offsets) {
     return TG_OK;
 }
 
-/* Appends the tokens of pre-token s[0..n), which starts at byte `base` of the text. */
+/* Appends the tokens of pre-token s[0..n) (avail bytes readable at s). */
 static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t avail,
-                                   size_t base, bool offsets, tg_tokens *o, enc_ctx *ctx) {
-    if (o->cap - o->n < n || (offsets && !o->offsets)) {
-        tg_status st = tokens_reserve(o, n, offsets);
+                                   tg_tokens *o, enc_ctx *ctx) {
+    if (o->cap - o->n < n) {
+        tg_status st = tokens_reserve(o, n, false);
         if (st != TG_OK) return st;
     }
     if (n == 1) {
-        uint32_t id = t->byte_id[s[0]];
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)base;
-            o->offsets[2 * o->n + 1] = (int64_t)base + 1;
-        }
-        o->ids[o->n++] = (int32_t)id;
+        o->ids[o->n++] = (int32_t)t->byte_id[s[0]];
         return TG_OK;
     }
     uint64_t fw = first_word(s, n, avail);
     uint64_t h = hash_key(s, n, fw);
     uint32_t id = vocab_find_key(t, s, n, fw, h);
     if (id != NONE32 && (t->tok_flags[id] & FLAG_SELF)) {
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)base;
-            o->offsets[2 * o->n + 1] = (int64_t)(base + n);
-        }
         o->ids[o->n++] = (int32_t)id;
         return TG_OK;
     }
@@ -573,30 +566,43 @@ static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint
         k = w->res_n;
         cache_insert(w, s, n, h, res, k);
     }
-    size_t pos = base;
-    for (size_t i = 0; i < k; i++) {
-        uint32_t tid = res[i];
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)pos;
-            pos += t->tok_len[tid];
-            o->offsets[2 * o->n + 1] = (int64_t)pos;
-        }
-        o->ids[o->n++] = (int32_t)tid;
-    }
+    for (size_t i = 0; i < k; i++) o->ids[o->n++] = (int32_t)res[i];
     return TG_OK;
 }
 
 static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t text_len, size_t start,
-                                size_t end, bool offsets, tg_tokens *o, enc_ctx *ctx) {
+                                size_t end, tg_tokens *o, enc_ctx *ctx) {
     size_t pos = start;
     while (pos < end) {
         size_t l = tg_pretoken_len_inline(s + pos, end - pos);
-        tg_status st = emit_piece(t, w, s + pos, l, text_len - pos, pos, offsets, o, ctx);
+        tg_status st = emit_piece(t, w, s + pos, l, text_len - pos, o, ctx);
         if (st != TG_OK) return st;
         pos += l;
         if ((++ctx->counter & 0x3FFu) == 0 && should_stop(ctx)) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
     }
     return TG_OK;
+}
+
+/* Offsets of ids[0..n) into off[0..2n), computed from the tokens alone: bytes are running
+ * sums of token lengths; code points count the bytes that start a character.  A token
+ * starting inside a character belongs to that character (start = the count so far - 1);
+ * its end is the number of characters started before its end. */
+static void fill_offsets(const tg_tokenizer *t, const int32_t *ids, size_t n, bool chars, int64_t *off) {
+    int64_t pos = 0;
+    if (!chars) {
+        for (size_t i = 0; i < n; i++) {
+            off[2 * i] = pos;
+            pos += t->tok_len[ids[i]];
+            off[2 * i + 1] = pos;
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)ids[i];
+        off[2 * i] = pos - ((t->tok_flags[id] & FLAG_LEAD0) ? 0 : 1);
+        pos += t->tok_leads[id];
+        off[2 * i + 1] = pos;
+    }
 }
 
 static size_t count_chars(const uint8_t *s, size_t n) {
@@ -605,29 +611,16 @@ static size_t count_chars(const uint8_t *s, size_t n) {
     return c;
 }
 
-/* Byte offsets -> code point offsets for tokens off[2*from .. 2*to) over text s. */
-static void to_char_offsets(const uint8_t *s, int64_t *off, size_t from, size_t to) {
-    size_t bpos = 0;
-    int64_t chars = 0;
-    for (size_t k = from; k < to; k++) {
-        size_t bs = (size_t)off[2 * k], be = (size_t)off[2 * k + 1];
-        for (; bpos < bs + 1; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
-        off[2 * k] = chars - 1;
-        for (; bpos < be; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
-        off[2 * k + 1] = chars;
-    }
-}
 
 /* Appends the tokens of text s[0..n) to o; on failure o->n is restored. */
 static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, const uint8_t *modes,
                              int flags, tg_tokens *o, enc_ctx *ctx) {
     size_t base_n = o->n;
-    bool ascii = true;
     bool offsets = (flags & TG_ENC_OFFSETS) != 0;
-    tg_status st = tg_utf8_check(s, n, &ascii);
+    tg_status st = tg_utf8_check(s, n, NULL);
     if (st != TG_OK) return st;
     /* room for a typical text (about 4 bytes per token) up front: fewer regrowths */
-    st = tokens_reserve(o, n / 4 + 16, offsets);
+    st = tokens_reserve(o, n / 4 + 16, false);
     if (st != TG_OK) return st;
     /* next occurrence of each special token that is not plain text (n if none) */
     size_t nsp = modes ? t->n_special : 0;
@@ -679,22 +672,23 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
                 }
             }
         }
-        st = encode_segment(t, w, s, n, pos, seg_end, offsets, o, ctx);
+        st = encode_segment(t, w, s, n, pos, seg_end, o, ctx);
         if (st != TG_OK) goto fail;
         if (which == SIZE_MAX) break;
         int32_t sid = t->special_ids[which];
         size_t sl = t->tok_len[sid];
-        st = tokens_reserve(o, 1, offsets);
+        st = tokens_reserve(o, 1, false);
         if (st != TG_OK) goto fail;
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)seg_end;
-            o->offsets[2 * o->n + 1] = (int64_t)(seg_end + sl);
-        }
         o->ids[o->n++] = sid;
         pos = seg_end + sl;
     }
     if (nexts != next_at) free(nexts);
-    if ((flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS && !ascii) to_char_offsets(s, o->offsets, base_n, o->n);
+    if (offsets) {
+        st = tokens_reserve(o, 0, true);
+        if (st != TG_OK) goto fail;
+        fill_offsets(t, o->ids + base_n, o->n - base_n, (flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS,
+                     o->offsets + 2 * base_n);
+    }
     return TG_OK;
 fail:
     if (nexts != next_at) free(nexts);
@@ -796,6 +790,7 @@ tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const
 /* ---------------------------------------------------------------- batches */
 
 struct tg_batch {
+    const tg_tokenizer *tok;
     size_t n, max_len;
     int flags;
     size_t *start, *len;
@@ -831,6 +826,7 @@ static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, 
     if (total < 65536) nt = 1;
     tg_batch *b = calloc(1, sizeof *b);
     if (!b) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    b->tok = tok;
     b->n = n;
     b->flags = flags;
     b->nbufs = nt;
@@ -873,7 +869,8 @@ static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, 
             } else {
                 size_t base = mine.n;
                 tg_text one = texts ? texts[i] : (tg_text){.data = utf8[i], .len = lens[i], .width = TG_TEXT_UTF8};
-                st = encode_any(tok, w, &one, special_modes, flags, &mine, &ctx);
+                /* offsets are computed from the ids by tg_batch_fill */
+                st = encode_any(tok, w, &one, special_modes, flags & ~TG_ENC_CHAR_OFFSETS, &mine, &ctx);
                 if (st == TG_OK) {
                     b->start[i] = base;
                     b->len[i] = mine.n - base;
@@ -939,20 +936,24 @@ tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_le
 #endif
     for (size_t i = 0; i < n; i++) {
         size_t L = b->len[i];
-        const tg_tokens *src = &b->bufs[b->owner[i]];
-        size_t s0 = b->start[i];
-        size_t col = pad_left ? T - L : 0;
-        int64_t *row = ids ? ids + i * T : NULL;
-        uint8_t *mrow = mask ? mask + i * T : NULL;
-        int64_t *orow = offsets ? offsets + 2 * i * T : NULL;
-        for (size_t j = 0; j < T; j++) {
-            bool tok = j >= col && j < col + L;
-            if (row) row[j] = tok ? (int64_t)src->ids[s0 + (j - col)] : pad_id;
-            if (mrow) mrow[j] = tok;
-            if (orow) {
-                orow[2 * j] = tok ? src->offsets[2 * (s0 + j - col)] : -1;
-                orow[2 * j + 1] = tok ? src->offsets[2 * (s0 + j - col) + 1] : -1;
-            }
+        const int32_t *src = b->bufs[b->owner[i]].ids + b->start[i];
+        size_t col = pad_left ? T - L : 0; /* tokens in columns [col, col + L) */
+        if (ids) {
+            int64_t *row = ids + i * T;
+            for (size_t j = 0; j < col; j++) row[j] = pad_id;
+            for (size_t j = 0; j < L; j++) row[col + j] = src[j];
+            for (size_t j = col + L; j < T; j++) row[j] = pad_id;
+        }
+        if (mask) {
+            uint8_t *mrow = mask + i * T;
+            memset(mrow, 0, T);
+            memset(mrow + col, 1, L);
+        }
+        if (offsets) {
+            int64_t *orow = offsets + 2 * i * T;
+            for (size_t j = 0; j < 2 * col; j++) orow[j] = -1;
+            fill_offsets(b->tok, src, L, (b->flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS, orow + 2 * col);
+            for (size_t j = 2 * (col + L); j < 2 * T; j++) orow[j] = -1;
         }
         if (lengths) lengths[i] = (int64_t)L;
     }
@@ -1016,6 +1017,7 @@ void tg_tokenizer_free(tg_tokenizer *t) {
     pthread_mutex_destroy(&t->pool_lock);
     free(t->tok_off);
     free(t->tok_len);
+    free(t->tok_leads);
     free(t->tok_flags);
     free(t->bytes);
     free(t->vmap);
@@ -1089,11 +1091,12 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
     t->tok_off = calloc(t->n_vocab, sizeof *t->tok_off);
     t->tok_len = calloc(t->n_vocab, sizeof *t->tok_len);
     t->tok_flags = calloc(t->n_vocab, 1);
+    t->tok_leads = calloc(t->n_vocab, sizeof *t->tok_leads);
     t->bytes = malloc(total_bytes);
     size_t vcap = pow2_at_least(count * 2);
     t->vmap = calloc(vcap, sizeof *t->vmap);
     t->vmap_mask = vcap - 1;
-    if (!t->tok_off || !t->tok_len || !t->tok_flags || !t->bytes || !t->vmap) {
+    if (!t->tok_off || !t->tok_len || !t->tok_leads || !t->tok_flags || !t->bytes || !t->vmap) {
         tg_json_free(doc);
         return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
     }
@@ -1123,6 +1126,8 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
         }
         t->tok_off[id] = used;
         t->tok_len[id] = (uint32_t)nb;
+        for (size_t k = 0; k < nb; k++) t->tok_leads[id] += (t->bytes[used + k] & 0xC0) != 0x80;
+        if ((t->bytes[used] & 0xC0) != 0x80) t->tok_flags[id] |= FLAG_LEAD0;
         size_t j = (size_t)h & t->vmap_mask;
         while (t->vmap[j].id1 != 0) j = (j + 1) & t->vmap_mask;
         t->vmap[j].word = fw;

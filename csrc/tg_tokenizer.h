@@ -143,9 +143,11 @@ tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uin
 /* A batch of encoded texts (opaque). */
 typedef struct tg_batch tg_batch;
 
-/* Encodes n texts in parallel (OpenMP, tg_get_num_threads() threads, dynamic schedule);
- * texts[i] has lens[i] bytes.  Errors name the first failing text by index.
- * On success *out owns the batch (tg_batch_free); on failure *out is NULL. */
+/* Encodes n texts in parallel (OpenMP, tg_get_num_threads() threads, dynamic schedule;
+ * one thread below 64 KB of text); texts[i] has lens[i] bytes.  Errors name the first
+ * failing text by index.  On success *out owns the batch (tg_batch_free; free it before
+ * the tokenizer, which it refers to); on failure *out is NULL.  The batch keeps only the
+ * ids (4 bytes per token): tg_batch_fill derives the offsets from them. */
 tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens,
                           size_t n, const uint8_t *special_modes, int flags, tg_batch **out);
 size_t tg_batch_count(const tg_batch *b);
