@@ -634,8 +634,8 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
     /* like tiktoken: a forbidden special token anywhere is an error before any work */
     size_t first_bad = SIZE_MAX, bad_k = 0;
     for (size_t k = 0; k < nsp; k++) {
-        if (modes[k] != TG_SPECIAL_FORBID) continue;
         int32_t sid = t->special_ids[k];
+        if (modes[k] != TG_SPECIAL_FORBID || n < t->tok_len[sid]) continue;
         const uint8_t *f = memmem(s, n, t->bytes + t->tok_off[sid], t->tok_len[sid]);
         if (f && (size_t)(f - s) < first_bad) {
             first_bad = (size_t)(f - s);
