@@ -960,6 +960,24 @@ tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_le
     return TG_OK;
 }
 
+tg_status tg_offsets_from_ids(const tg_tokenizer *tok, const int64_t *ids, size_t n, bool chars, int64_t *off) {
+    int64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = ids[i];
+        if (id < 0 || (uint64_t)id >= tok->n_vocab || tok->tok_len[id] == 0)
+            return tg_fail(TG_ERR_INDEX, "token id %lld at position %zu is not in the vocabulary", (long long)id, i);
+        if (chars) {
+            off[2 * i] = pos - ((tok->tok_flags[id] & FLAG_LEAD0) ? 0 : 1);
+            pos += tok->tok_leads[id];
+        } else {
+            off[2 * i] = pos;
+            pos += tok->tok_len[id];
+        }
+        off[2 * i + 1] = pos;
+    }
+    return TG_OK;
+}
+
 /* ---------------------------------------------------------------- decoding */
 
 tg_status tg_decode_size(const tg_tokenizer *tok, const int64_t *ids, size_t n, size_t *size) {
