@@ -1171,9 +1171,15 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
     const uint8_t *s = (const uint8_t *)text;
     tg_status st = tg_utf8_check(s, len, NULL);
     if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += s[i] == '\n';
-    size_t pcap = pow2_at_least(lines * 2);
+    /* every merge line holds one space and ends with a newline (but the last): the
+     * smaller count bounds the number of merges, so blank lines cost no memory */
+    size_t lines = 1, spaces = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += s[i] == '\n';
+        spaces += s[i] == ' ';
+    }
+    size_t most = lines < spaces ? lines : spaces;
+    size_t pcap = pow2_at_least(most * 2 + 2);
     t->pmap = malloc(pcap * sizeof *t->pmap);
     if (!t->pmap) return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
     for (size_t i = 0; i < pcap; i++) t->pmap[i].key = UINT64_MAX;
