@@ -15,5 +15,15 @@ from . import errors, safetensors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import get_num_threads, set_num_threads
+from .tokenizer import Batch, Tokenizer
 
-__all__ = ["__version__", "errors", "safetensors", "get_num_threads", "set_num_threads", *errors.__all__]
+__all__ = [
+    "__version__",
+    "errors",
+    "safetensors",
+    "get_num_threads",
+    "set_num_threads",
+    "Tokenizer",
+    "Batch",
+    *errors.__all__,
+]
