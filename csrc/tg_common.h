@@ -90,6 +90,11 @@ static inline size_t tg_dtype_size(tg_dtype d) { return d == TG_F64 ? 8u : 4u; }
 void tg_set_num_threads(int n);
 int tg_get_num_threads(void);
 
+/* The BLIS kernel set in use ("zen3", "haswell", "generic", ...) and the BLIS version.
+ * See threads.c for how tokgeo picks kernels on CPUs newer than the BLIS it runs on. */
+const char *tg_blis_arch(void);
+const char *tg_blis_version(void);
+
 /* ---- cooperative interruption ----
  * Long loops call tg_interrupted() from the thread that entered the core (in OpenMP
  * regions: from the master thread only, publishing the answer through a shared flag).

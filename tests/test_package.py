@@ -56,6 +56,21 @@ def test_threads_round_trip_and_bad_value() -> None:
         tokgeo.set_num_threads(before)
 
 
+def test_blis_uses_optimised_kernels_when_the_cpu_has_them() -> None:
+    info = tokgeo.blis_info()
+    assert info["version"] and info["threads"] == tokgeo.get_num_threads()
+    flags: set[str] = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    if {"avx2", "fma"} <= flags and "BLIS_ARCH_TYPE" not in os.environ:
+        # BLIS 0.9 falls back to "generic" on CPUs it does not know (e.g. AMD Zen 5);
+        # tokgeo must have selected real kernels (csrc/threads.c).
+        assert info["arch"] != "generic", info
+
+
 def test_vocabulary_is_shipped_intact_with_licence() -> None:
     data = importlib.resources.files("tokgeo") / "data" / "gpt2"
     sums = {}

@@ -14,13 +14,14 @@ from __future__ import annotations
 from . import errors, safetensors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
-from ._C import get_num_threads, set_num_threads
+from ._C import blis_info, get_num_threads, set_num_threads
 from .tokenizer import Batch, Tokenizer
 
 __all__ = [
     "__version__",
     "errors",
     "safetensors",
+    "blis_info",
     "get_num_threads",
     "set_num_threads",
     "Tokenizer",

@@ -101,9 +101,17 @@ static PyObject *py_get_num_threads(PyObject *self, PyObject *unused) {
     return PyLong_FromLong(tg_get_num_threads());
 }
 
+static PyObject *py_blis_info(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("{s:s,s:s,s:i}", "version", tg_blis_version(), "arch", tg_blis_arch(), "threads",
+                         tg_get_num_threads());
+}
+
 static PyMethodDef module_methods[] = {
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n): threads for BLIS and tokgeo's loops (0: all cores)."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int"},
+    {"blis_info", py_blis_info, METH_NOARGS, "blis_info() -> dict: BLIS version, kernel set in use, threads."},
     {NULL, NULL, 0, NULL},
 };
 
