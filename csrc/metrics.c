@@ -263,8 +263,8 @@ tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype
 
 /* ---- all-pairs engine ------------------------------------------------------------------- */
 
-#define AP_MB 256  /* rows of a per gemm call */
-#define AP_NB 4096 /* rows of b per gemm call (block of C: 4 MB in float32) */
+#define AP_MB 512  /* rows of a per gemm call */
+#define AP_NB 4096 /* rows of b per gemm call (block of C: 8 MB in float32) */
 
 typedef struct ap_operand {
     tg_dtype dtype;
@@ -356,19 +356,27 @@ typedef struct ap_block {
 
 typedef void (*ap_consume_fn)(void *ctx, const ap_block *blk, const ap_operand *A, const ap_operand *B);
 
+/* One block product C = A[i0:i0+mb] B[j0:j0+nb]^T.  BLIS threads split the columns (jc
+ * loop): each thread packs its own slab of B and sweeps all mb rows, which keeps blocks of a
+ * few hundred rows efficient (BLIS's automatic split would cut mb across threads and pay
+ * a barrier per small micro-panel). */
 static void ap_gemm(const ap_operand *A, const ap_operand *B, size_t i0, size_t mb, size_t j0, size_t nb, void *c,
                     size_t ldc) {
     size_t es = tg_dtype_size(A->dtype);
     const char *pa = A->base + (ptrdiff_t)i0 * A->rs * (ptrdiff_t)es;
     const char *pb = B->base + (ptrdiff_t)j0 * B->rs * (ptrdiff_t)es;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    dim_t nt = (dim_t)tg_get_num_threads();
+    if (nt < 1) nt = 1;
+    bli_rntm_set_ways(nt, 1, 1, 1, 1, &rntm);
     if (A->dtype == TG_F32) {
         float one = 1.0f, zero = 0.0f;
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs, A->cs,
-                  (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1);
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs,
+                     A->cs, (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1, NULL, &rntm);
     } else {
         double one = 1.0, zero = 0.0;
-        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
-                  A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1);
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
+                     A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1, NULL, &rntm);
     }
 }
 
