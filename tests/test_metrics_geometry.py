@@ -173,9 +173,9 @@ def test_broadcast_views_cost_no_memory_beyond_2_31_elements() -> None:
     x = np.broadcast_to(np.float32(1.0), (1, n))
     assert M.norm(x)[0] == pytest.approx(np.sqrt(n), rel=1e-12)
     # many rows of a broadcast view (outer index beyond 2^31 elements in total)
-    y = np.broadcast_to(np.arange(4, dtype=np.float32), (2**29 + 1, 4))
-    out = M.euclidean(y, np.zeros(4, dtype=np.float32))
-    assert out.shape == (2**29 + 1,) and out[-1] == pytest.approx(np.sqrt(14.0))
+    y = np.broadcast_to(np.arange(8, dtype=np.float32), (2**28 + 1, 8))
+    out = M.euclidean(y, np.zeros(8, dtype=np.float32))
+    assert out.shape == (2**28 + 1,) and out[-1] == pytest.approx(np.sqrt(140.0))
 
 
 # ---- softmax family ------------------------------------------------------------------------
