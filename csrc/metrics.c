@@ -85,6 +85,10 @@ static void thread_share(size_t r0, size_t r1, size_t *lo, size_t *hi) {
     *hi = *lo + q + (t < rem ? 1 : 0);
 }
 
+/* Below this many element operations a loop stays on one thread: an OpenMP fork/join costs
+ * microseconds on a quiet machine but milliseconds when the cores are oversubscribed. */
+#define TG_PAR_MIN_WORK (1 << 20)
+
 /* Rows processed between two interrupt polls. */
 static size_t chunk_rows(size_t len) {
     size_t c = (size_t)1 << 22;
@@ -205,7 +209,7 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
         size_t cnt = 0;
-#pragma omp parallel reduction(+ : cnt) if ((r1 - r0) * (len + 8) > 65536)
+#pragma omp parallel reduction(+ : cnt) if ((r1 - r0) * (len + 8) > TG_PAR_MIN_WORK)
         {
             size_t lo, hi;
             thread_share(r0, r1, &lo, &hi);
@@ -247,6 +251,17 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
         }                                                                                          \
         if (n > 0 && m == -INFINITY) bad = 1;                                                      \
         double sum = 0.0, ez = 0.0;                                                                \
+        if (kind == TG_SOFTMAX && odt == TG_F64 && !bad) {                                         \
+            /* one exp per element: keep exp(z) in the output, then scale in place */              \
+            double *o = (double *)out;                                                             \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                o[i] = exp((double)x[(ptrdiff_t)i * s] - m);                                       \
+                sum += o[i];                                                                       \
+            }                                                                                      \
+            double inv1 = 1.0 / sum;                                                               \
+            for (size_t i = 0; i < n; i++) o[i] *= inv1;                                           \
+            return;                                                                                \
+        }                                                                                          \
         if (!bad) {                                                                                \
             for (size_t i = 0; i < n; i++) {                                                       \
                 double z = (double)x[(ptrdiff_t)i * s] - m;                                        \
@@ -290,7 +305,7 @@ tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
         long long lr0 = (long long)r0, lr1 = (long long)r1;
-#pragma omp parallel for schedule(static) if ((r1 - r0) * (len + 8) > 65536)
+#pragma omp parallel for schedule(static) if ((r1 - r0) * (len + 8) > TG_PAR_MIN_WORK)
         for (long long rr = lr0; rr < lr1; rr++) {
             size_t r = (size_t)rr;
             ptrdiff_t o = tg_view_row_offset(x, r);
