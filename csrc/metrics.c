@@ -550,7 +550,7 @@ typedef struct {
 static void consume_matrix(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
     mat_ctx *ctx = vctx;
     long long mb = (long long)blk->mb;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     for (long long li = 0; li < mb; li++) {
         size_t gi = blk->i0 + (size_t)li;
         double ra = A->inv[gi];
@@ -636,7 +636,7 @@ static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, c
     if (blk->c == NULL) return; /* d == 0: everything NaN, nothing selected */
     long long mb = (long long)blk->mb;
     size_t k = ctx->k;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     for (long long li = 0; li < mb; li++) {
         size_t gi = blk->i0 + (size_t)li;
         double ra = A->inv[gi];
@@ -763,7 +763,7 @@ static void consume_hist(void *vctx, const ap_block *blk, const ap_operand *A, c
     hist_ctx *ctx = vctx;
     if (blk->c == NULL) return;
     long long mb = (long long)blk->mb;
-#pragma omp parallel num_threads(ctx->nthreads)
+#pragma omp parallel num_threads(ctx->nthreads) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     {
 #ifdef _OPENMP
         int t = omp_get_thread_num();
