@@ -75,18 +75,22 @@ def main() -> None:
     nq = n_vocab if args.full else min(args.queries, n_vocab)
     q = emb[:nq]
     flops = 2.0 * nq * n_vocab * d
-    t_ours = best_of(lambda: M.top_k_similar(q, emb, k=10), 1)
-    # reference rate: plain bli_sgemm, same total flops, square-ish blocks
+    # reference rate: plain bli_sgemm, same total flops, square-ish blocks.  The three runs
+    # are interleaved twice and the best of each kept, so that a busy neighbour on a shared
+    # machine hurts both sides alike.
     m = 4096
     reps = max(1, round(flops / (2.0 * m * m * d)))
-    t_gemm = _C._bench_sgemm(m, m, d, reps) * flops / (2.0 * m * m * d * reps)
+    t_ours = t_gemm = t_hist = math.inf
+    for _ in range(1 if args.full else 2):
+        t_gemm = min(t_gemm, _C._bench_sgemm(m, m, d, reps) * flops / (2.0 * m * m * d * reps))
+        t_ours = min(t_ours, best_of(lambda: M.top_k_similar(q, emb, k=10), 1))
+        t_hist = min(t_hist, best_of(lambda: M.similarity_histogram(q, emb, bins=200), 1))
     rate_ours, rate_gemm = flops / t_ours / 1e9, flops / t_gemm / 1e9
     rows.append(("top_k_similar(%d x %d, 50257 x %d, k=10) GFlop/s" % (nq, d, d), "bli_sgemm same flops",
                  rate_ours, rate_gemm, f"{rate_ours / rate_gemm:.0%} of the sgemm rate (goal >= 70%)"))
     nq_np = min(nq, 1024)
     t_np = best_of(lambda: numpy_top_k(emb[:nq_np], emb, 10), 1) * nq / nq_np
     rows.append(("top_k_similar seconds", "NumPy matmul + argpartition", t_ours, t_np, "lower is better"))
-    t_hist = best_of(lambda: M.similarity_histogram(q, emb, bins=200), 1)
     rows.append(("similarity_histogram(same pairs) GFlop/s", "bli_sgemm same flops", flops / t_hist / 1e9, rate_gemm,
                  f"{(flops / t_hist) / (flops / t_gemm):.0%} of the sgemm rate"))
 
