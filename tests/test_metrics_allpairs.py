@@ -239,3 +239,24 @@ def test_top_k_and_histogram_twins_hypothesis(n, m, d, k, seed, layout, with_b) 
     counts, _ = M.similarity_histogram(a, b, bins=7)
     rc, _ = ref.similarity_histogram(a0, b0, bins=7)
     assert counts.sum() == rc.sum() and np.abs(counts - rc).sum() <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_top_k_self_uses_both_triangles_across_blocks(dtype) -> None:
+    # b=None multiplies only the blocks on/above the diagonal and feeds each pair to both
+    # rows' heaps; 4300 rows span 9 row blocks and 2 column blocks
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(4300, 4)).astype(dtype)
+    idx, val = M.top_k_similar(a, k=3)
+    a64 = a.astype(np.float64)
+    for i0 in range(0, 4300, 900):
+        s = ref.cosine_similarity_matrix(a64[i0 : i0 + 900], a64)
+        s[np.arange(s.shape[0]), np.arange(i0, i0 + s.shape[0])] = -np.inf
+        best = np.argsort(-s, axis=1, kind="stable")[:, :3]
+        bval = np.take_along_axis(s, best, axis=1)
+        tol = 1e-12 if dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(val[i0 : i0 + 900], bval, rtol=0, atol=tol)
+        got = np.take_along_axis(s, idx[i0 : i0 + 900], axis=1)  # what our picks are worth
+        np.testing.assert_allclose(got, bval, rtol=0, atol=2 * tol)
+    idx2, val2 = M.top_k_similar(a, a.copy(), k=4)  # the full (non-symmetric) path agrees
+    np.testing.assert_allclose(val2[:, 1:], val, rtol=0, atol=1e-12 if dtype == np.float64 else 2e-6)
