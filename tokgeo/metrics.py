@@ -369,7 +369,9 @@ def top_k_similar(
     own index).  Returns ``(indices, values)``, both [n, k], each row sorted by similarity
     descending, ties by index ascending; values are float64 (computed as in
     :func:`cosine_similarity_matrix`).  Streams blocks through BLIS, never holding the
-    [n, m] matrix: the 50,257 x 768 GPT-2 embedding against itself takes ~8 MB.  Rows with
+    [n, m] matrix: the 50,257 x 768 GPT-2 embedding against itself takes ~8 MB of blocks.
+    With ``b=None`` only the upper triangle is multiplied (each pair feeds both rows), which
+    halves the work; pass ``b=a.copy()`` only if you want the two sides computed separately.  Rows with
     zero norm have no similarities: their slots hold index -1 and value NaN (with a
     :class:`ZeroVectorWarning`).  Ctrl-C stops it.
     """
