@@ -160,6 +160,17 @@ def main() -> None:
     ]
     for what, refname, ours, theirs, note in rows:
         lines.append(f"| {what} | {refname} | {ours:.3g} | {theirs:.3g} | {note} |")
+    lines += [
+        "",
+        "Notes:",
+        "* top-k / histogram rates are compared with a plain `bli_sgemm` of the same flops measured",
+        "  in the same run (interleaved, best of 2); `--full` runs all 50,257 rows (~3.9 TFlop).",
+        "* `top_k_similar(a)` with `b=None` multiplies only the upper triangle, so its effective",
+        "  rate (all-pairs flops / time) can exceed the gemm rate.",
+        "* float64 `cosine_similarity_matrix` is bound by the gemm: NumPy's bundled OpenBLAS dgemm",
+        "  (used by sklearn) can be several times faster than a distribution's BLIS dgemm.",
+        "* On a shared machine every number here is noisy; compare ratios from the same run.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "benchmarks" / "results" / "metrics.md"
