@@ -260,3 +260,18 @@ def test_top_k_self_uses_both_triangles_across_blocks(dtype) -> None:
         np.testing.assert_allclose(got, bval, rtol=0, atol=2 * tol)
     idx2, val2 = M.top_k_similar(a, a.copy(), k=4)  # the full (non-symmetric) path agrees
     np.testing.assert_allclose(val2[:, 1:], val, rtol=0, atol=1e-12 if dtype == np.float64 else 2e-6)
+
+
+def test_nan_and_inf_rows_are_never_selected() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(30, 5))
+    a[3, 2] = np.nan
+    a[7, 0] = np.inf
+    idx, val = M.top_k_similar(a, k=4)
+    assert not np.isin(idx, [3, 7]).any()
+    assert np.all(idx[[3, 7]] == -1) and np.isnan(val[[3, 7]]).all()
+    ok = np.setdiff1d(np.arange(30), [3, 7])
+    ridx, rval = ref.top_k_similar(a[ok], k=4)
+    np.testing.assert_array_equal(idx[ok], ok[ridx])
+    counts, _ = M.similarity_histogram(a, bins=4)
+    assert counts.sum() == 28 * 27 // 2

@@ -376,7 +376,8 @@ def top_k_similar(
     With ``b=None`` only the upper triangle is multiplied (each pair feeds both rows), which
     halves the work; pass ``b=a.copy()`` only if you want the two sides computed separately.  Rows with
     zero norm have no similarities: their slots hold index -1 and value NaN (with a
-    :class:`ZeroVectorWarning`).  Ctrl-C stops it.
+    :class:`ZeroVectorWarning`); rows containing NaN or inf likewise have only NaN
+    similarities, which are never selected.  Ctrl-C stops it.
     """
     x, y = _pair_sets(a, b)
     try:
