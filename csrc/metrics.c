@@ -563,6 +563,33 @@ static void consume_matrix(void *vctx, const ap_block *blk, const ap_operand *A,
     }
 }
 
+/* b == NULL: blocks on and above the diagonal only; each value (i, j >= i) is written to
+ * (i, j) and mirrored to (j, i).  Mirror targets are strictly below the diagonal, which no
+ * row of any block reads, so the rows can run in parallel (and gemm never writes there:
+ * later blocks start at their own diagonal). */
+static void consume_matrix_sym(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    mat_ctx *ctx = vctx;
+    long long mb = (long long)blk->mb;
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
+    for (long long li = 0; li < mb; li++) {
+        size_t gi = blk->i0 + (size_t)li;
+        double ra = A->inv[gi];
+        size_t lj = gi > blk->j0 ? gi - blk->j0 : 0;
+        for (; lj < blk->nb; lj++) {
+            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
+            size_t gj = blk->j0 + lj;
+            size_t o = gi * ctx->m + gj, t = gj * ctx->m + gi;
+            if (ctx->odt == TG_F32) {
+                ((float *)ctx->out)[o] = (float)v;
+                ((float *)ctx->out)[t] = (float)v;
+            } else {
+                ((double *)ctx->out)[o] = v;
+                ((double *)ctx->out)[t] = v;
+            }
+        }
+    }
+}
+
 tg_status tg_cosine_matrix(const tg_view *a, const tg_view *b, void *out, tg_dtype out_dtype, size_t *n_zero_rows) {
     ap_operand A, B;
     size_t nz = 0;
@@ -594,7 +621,8 @@ tg_status tg_cosine_matrix(const tg_view *a, const tg_view *b, void *out, tg_dty
         mat_ctx ctx = {out, out_dtype, B.n};
         /* gemm straight into the output when it has the compute dtype; scaled in place */
         void *direct = out_dtype == A.dtype ? out : NULL;
-        st = ap_run(&A, &B, false, direct, consume_matrix, &ctx);
+        st = b == NULL ? ap_run(&A, &A, true, direct, consume_matrix_sym, &ctx)
+                       : ap_run(&A, &B, false, direct, consume_matrix, &ctx);
     }
     if (b != NULL) ap_release(&B);
     ap_release(&A);

@@ -275,3 +275,15 @@ def test_nan_and_inf_rows_are_never_selected() -> None:
     np.testing.assert_array_equal(idx[ok], ok[ridx])
     counts, _ = M.similarity_histogram(a, bins=4)
     assert counts.sum() == 28 * 27 // 2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_of_a_set_with_itself_is_symmetric_across_blocks(dtype) -> None:
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=(1100, 6)).astype(dtype)  # three row blocks; upper triangle mirrored
+    got = M.cosine_similarity_matrix(a)
+    np.testing.assert_array_equal(got, got.T)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got, ref.cosine_similarity_matrix(a), rtol=0, atol=tol)
+    other = M.cosine_similarity_matrix(a, dtype=np.float64 if dtype == np.float32 else np.float32)
+    np.testing.assert_allclose(other, got, rtol=0, atol=2e-6)
