@@ -383,13 +383,17 @@ typedef struct ap_operand {
     inc_t rs, cs;     /* element strides BLIS accepts */
     void *copy;       /* owned contiguous copy, or NULL */
     double *inv;      /* 1 / |row|, NaN for zero rows (owned) */
+    float *invf;      /* the same in float, for the top-k prefilter (owned) */
+    bool prefilter;   /* every finite inverse norm is within [1e-30, 1e30] (float-safe) */
 } ap_operand;
 
 static void ap_release(ap_operand *o) {
     free(o->copy);
     free(o->inv);
+    free(o->invf);
     o->copy = NULL;
     o->inv = NULL;
+    o->invf = NULL;
 }
 
 /* Validates a 2-D view, computes inverse row norms and decides whether BLIS can read the
@@ -413,11 +417,19 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
         ap_release(o);
         return st;
     }
+    o->invf = malloc(rows * sizeof(float)); /* rows * 8 did not overflow above */
+    if (o->invf == NULL) {
+        ap_release(o);
+        return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, rows * sizeof(float));
+    }
     size_t nz = 0;
+    o->prefilter = true;
     for (size_t i = 0; i < rows; i++) {
         double nrm = o->inv[i];
         if (nrm == 0.0) nz++;
         o->inv[i] = nrm == 0.0 ? NAN : 1.0 / nrm; /* inf/NaN norms give NaN/0 similarities */
+        o->invf[i] = (float)o->inv[i];
+        if (o->inv[i] < 1e-30 || o->inv[i] > 1e30) o->prefilter = false; /* float-safe range */
     }
     if (n_zero) *n_zero += nz;
     if (len == 0) return TG_OK; /* no products at all: every similarity is NaN */
@@ -659,36 +671,7 @@ static void topk_sift_down(double *v, int64_t *ix, size_t k, size_t p) {
     }
 }
 
-static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
-    topk_ctx *ctx = vctx;
-    if (blk->c == NULL) return; /* d == 0: everything NaN, nothing selected */
-    long long mb = (long long)blk->mb;
-    size_t k = ctx->k;
-#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
-    for (long long li = 0; li < mb; li++) {
-        size_t gi = blk->i0 + (size_t)li;
-        double ra = A->inv[gi];
-        if (isnan(ra)) continue;
-        double *hv = ctx->val + gi * k;
-        int64_t *hi = ctx->idx + gi * k;
-        double thr = hv[0];
-        for (size_t lj = 0; lj < blk->nb; lj++) {
-            size_t gj = blk->j0 + lj;
-            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
-            if (!(v > thr)) continue; /* NaN never enters; ties keep the smaller index */
-            if (ctx->exclude_self && gj == gi) continue;
-            hv[0] = v;
-            hi[0] = (int64_t)gj;
-            topk_sift_down(hv, hi, k, 0);
-            thr = hv[0];
-        }
-    }
-}
-
-/* b == NULL: only blocks on or above the diagonal are multiplied (half the flops) and each
- * pair i < j feeds both heaps.  Pass 1 (threads own rows) offers (v, j) to row i's heap;
- * pass 2 (threads own columns) offers (v, i) to column j's heap.  Heaps now receive indices
- * in no particular order, so the full (value desc, index asc) comparison decides. */
+/* (v, ix) ranks above the heap's root (the worst kept entry)?  NaN never does. */
 static inline bool topk_better(double v, int64_t ix, const double *hv, const int64_t *hi) {
     return v > hv[0] || (v == hv[0] && ix < hi[0]);
 }
@@ -696,12 +679,68 @@ static inline bool topk_better(double v, int64_t ix, const double *hv, const int
 static inline void topk_offer(topk_ctx *ctx, size_t owner, double v, int64_t ix) {
     double *hv = ctx->val + owner * ctx->k;
     int64_t *hi = ctx->idx + owner * ctx->k;
-    if (!topk_better(v, ix, hv, hi)) return; /* NaN never enters */
+    if (!topk_better(v, ix, hv, hi)) return;
     hv[0] = v;
     hi[0] = ix;
     topk_sift_down(hv, hi, ctx->k, 0);
 }
 
+/* Prefilter for float32 blocks.  A raw product c (float) becomes v = c * ra * invb; with the
+ * heap's root thr it can only enter when c * invb >= thr / ra.  In float, c * invbf is within
+ * ~1.2e-7 (relative) of c * invb, so comparing against thr / ra lowered by 1e-6 (relative)
+ * and 1e-30 (absolute) never drops a candidate; the survivors take the exact double path.
+ * -inf disables the filter (heap not full yet, thr <= -1 where clamping matters, or a scale
+ * outside [1e-30, 1e30]). */
+static inline float topk_float_threshold(double thr, double scale) {
+    if (!(thr > -1.0) || !(scale >= 1e-30 && scale <= 1e30)) return -INFINITY;
+    double t = thr / scale;
+    return (float)(t - fabs(t) * 1e-6 - 1e-30);
+}
+
+#define TOPK_LANES 16
+
+/* Offers the values of block row li, columns [lj, nb), to row heap gi. */
+static void topk_scan_row(topk_ctx *ctx, const ap_block *blk, const ap_operand *A, const ap_operand *B, size_t li,
+                          size_t lj) {
+    size_t gi = blk->i0 + li;
+    double ra = A->inv[gi];
+    if (isnan(ra)) return;
+    const double *hv = ctx->val + gi * ctx->k;
+    if (A->dtype == TG_F32 && B->prefilter) {
+        const float *crow = (const float *)blk->c + li * blk->ldc;
+        const float *ib = B->invf + blk->j0;
+        float tf = topk_float_threshold(hv[0], ra);
+        for (; lj + TOPK_LANES <= blk->nb; lj += TOPK_LANES) {
+            int any = 0;
+            for (int q = 0; q < TOPK_LANES; q++) any |= crow[lj + q] * ib[lj + q] >= tf;
+            if (!any) continue; /* NaN products compare false: they never enter either */
+            for (size_t q = lj; q < lj + TOPK_LANES; q++) {
+                size_t gj = blk->j0 + q;
+                if (ctx->exclude_self && gj == gi) continue;
+                topk_offer(ctx, gi, ap_value(blk, A->dtype, li, q, ra, B->inv), (int64_t)gj);
+            }
+            tf = topk_float_threshold(hv[0], ra);
+        }
+    }
+    for (; lj < blk->nb; lj++) {
+        size_t gj = blk->j0 + lj;
+        if (ctx->exclude_self && gj == gi) continue;
+        topk_offer(ctx, gi, ap_value(blk, A->dtype, li, lj, ra, B->inv), (int64_t)gj);
+    }
+}
+
+static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    topk_ctx *ctx = vctx;
+    if (blk->c == NULL) return; /* d == 0: everything NaN, nothing selected */
+    long long mb = (long long)blk->mb;
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
+    for (long long li = 0; li < mb; li++) topk_scan_row(ctx, blk, A, B, (size_t)li, 0);
+}
+
+/* b == NULL: only blocks on or above the diagonal are multiplied (half the flops) and each
+ * pair i < j feeds both heaps.  Pass 1 (threads own rows) offers (v, j) to row i's heap;
+ * pass 2 (threads own columns) offers (v, i) to column j's heap.  Heaps now receive indices
+ * in no particular order, so the full (value desc, index asc) comparison decides. */
 #define TOPK_COL_CHUNK 256
 
 static void consume_topk_sym(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
@@ -713,29 +752,45 @@ static void consume_topk_sym(void *vctx, const ap_block *blk, const ap_operand *
 #pragma omp parallel for schedule(static) if (par)
     for (long long li = 0; li < mb; li++) {
         size_t gi = blk->i0 + (size_t)li;
-        double ra = A->inv[gi];
-        if (isnan(ra)) continue;
         size_t first = ctx->exclude_self ? gi + 1 : gi;
-        size_t lj = first > blk->j0 ? first - blk->j0 : 0;
-        for (; lj < blk->nb; lj++) {
-            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
-            topk_offer(ctx, gi, v, (int64_t)(blk->j0 + lj));
-        }
+        topk_scan_row(ctx, blk, A, B, (size_t)li, first > blk->j0 ? first - blk->j0 : 0);
     }
-    /* pass 2: column heaps, pairs with i < j, rows read in order within a column chunk */
+    /* pass 2: column heaps, pairs with i < j; a thread owns a chunk of columns and reads the
+     * block row by row (contiguous), with one float threshold per column */
     long long nchunks = (long long)((blk->nb + TOPK_COL_CHUNK - 1) / TOPK_COL_CHUNK);
+    bool pre = A->dtype == TG_F32 && A->prefilter;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
     for (long long cb = 0; cb < nchunks; cb++) {
         size_t c0 = (size_t)cb * TOPK_COL_CHUNK;
         size_t c1 = c0 + TOPK_COL_CHUNK < blk->nb ? c0 + TOPK_COL_CHUNK : blk->nb;
+        float colt[TOPK_COL_CHUNK];
+        for (size_t q = c0; q < c1; q++) {
+            size_t gj = blk->j0 + q;
+            colt[q - c0] = pre ? topk_float_threshold(ctx->val[gj * ctx->k], B->inv[gj]) : -INFINITY;
+        }
         for (size_t li = 0; li < blk->mb; li++) {
             size_t gi = blk->i0 + li;
             double ra = A->inv[gi];
             if (isnan(ra)) continue;
             size_t lj = gi + 1 > blk->j0 + c0 ? gi + 1 - blk->j0 : c0; /* only j > i */
+            if (pre) { /* A->prefilter: ra is within [1e-30, 1e30], exact enough as a float */
+                const float *crow = (const float *)blk->c + li * blk->ldc;
+                float raf = (float)ra;
+                for (; lj + TOPK_LANES <= c1; lj += TOPK_LANES) {
+                    int any = 0;
+                    for (int q = 0; q < TOPK_LANES; q++) any |= crow[lj + q] * raf >= colt[lj + q - c0];
+                    if (!any) continue;
+                    for (size_t q = lj; q < lj + TOPK_LANES; q++) {
+                        size_t gj = blk->j0 + q;
+                        topk_offer(ctx, gj, ap_value(blk, A->dtype, li, q, ra, B->inv), (int64_t)gi);
+                        colt[q - c0] = topk_float_threshold(ctx->val[gj * ctx->k], B->inv[gj]);
+                    }
+                }
+            }
             for (; lj < c1; lj++) {
-                double v = ap_value(blk, A->dtype, li, lj, ra, B->inv);
-                topk_offer(ctx, blk->j0 + lj, v, (int64_t)gi);
+                size_t gj = blk->j0 + lj;
+                topk_offer(ctx, gj, ap_value(blk, A->dtype, li, lj, ra, B->inv), (int64_t)gi);
+                if (pre) colt[lj - c0] = topk_float_threshold(ctx->val[gj * ctx->k], B->inv[gj]);
             }
         }
     }

@@ -287,3 +287,22 @@ def test_matrix_of_a_set_with_itself_is_symmetric_across_blocks(dtype) -> None:
     np.testing.assert_allclose(got, ref.cosine_similarity_matrix(a), rtol=0, atol=tol)
     other = M.cosine_similarity_matrix(a, dtype=np.float64 if dtype == np.float32 else np.float32)
     np.testing.assert_allclose(other, got, rtol=0, atol=2e-6)
+
+
+def test_top_k_float32_against_other_set_with_near_ties() -> None:
+    # float32 blocks go through a SIMD prefilter before the exact comparison; near-ties
+    # (directions repeated with 1e-7 perturbations) must not lose candidates
+    rng = np.random.default_rng(10)
+    base = rng.normal(size=(40, 16))
+    b = (np.repeat(base, 130, axis=0) * (1 + 1e-7 * rng.normal(size=(5200, 16)))).astype(np.float32)
+    a = (base[:25] + 0.3 * rng.normal(size=(25, 16))).astype(np.float32)
+    a = np.concatenate([a, -a, np.zeros((1, 16), np.float32)])
+    with pytest.warns(M.ZeroVectorWarning):
+        idx, val = M.top_k_similar(a, b, k=20)
+    s = ref.cosine_similarity_matrix(a.astype(float), b.astype(float))
+    best = -np.sort(-np.nan_to_num(s, nan=-np.inf), axis=1)[:, :20]
+    np.testing.assert_allclose(val[:-1], best[:-1], rtol=0, atol=2e-6)
+    picked = np.take_along_axis(s[:-1], idx[:-1], axis=1)
+    np.testing.assert_allclose(picked, best[:-1], rtol=0, atol=2e-6)
+    assert np.all(np.diff(val[:-1], axis=1) <= 0)
+    assert np.all(idx[-1] == -1)
