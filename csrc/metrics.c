@@ -373,8 +373,8 @@ tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype
 
 /* ---- all-pairs engine ------------------------------------------------------------------- */
 
-#define AP_MB 512  /* rows of a per gemm call */
-#define AP_NB 4096 /* rows of b per gemm call (block of C: 8 MB in float32) */
+#define AP_MB 2048 /* rows of a per gemm call (smaller blocks cost BLIS up to half its rate) */
+#define AP_NB 4096 /* rows of b per gemm call (block of C: 32 MB in float32) */
 
 typedef struct ap_operand {
     tg_dtype dtype;

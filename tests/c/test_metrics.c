@@ -93,7 +93,7 @@ static double rnd(unsigned *s) {
 }
 
 static void test_top_k_and_histogram_brute_force(void) {
-    enum { N = 700, D = 5, K = 4 }; /* two row blocks */
+    enum { N = 2100, D = 5, K = 4 }; /* two row blocks of 2048 */
     double *x = malloc(sizeof(double) * N * D);
     double *cos = malloc(sizeof(double) * N * N);
     int64_t *idx = malloc(sizeof(int64_t) * N * K);
