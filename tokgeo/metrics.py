@@ -368,8 +368,8 @@ def top_k_similar(
 ) -> Tuple[NDArray[np.int64], NDArray[np.float64]]:
     """The ``k`` rows of ``b`` most cosine-similar to each row of ``a``.
 
-    ``a`` [n, d], ``b`` [m, d] (``None``: ``a`` itself; then ``exclude_self`` drops each row's
-    own index).  Returns ``(indices, values)``, both [n, k], each row sorted by similarity
+    ``a`` [n, d], ``b`` [m, d] (``None``, or ``a`` itself: the set against itself; then
+    ``exclude_self`` drops each row's own index).  Returns ``(indices, values)``, both [n, k], each row sorted by similarity
     descending, ties by index ascending; values are float64 (computed as in
     :func:`cosine_similarity_matrix`).  Streams blocks through BLIS, never holding the
     [n, m] matrix: the 50,257 x 768 GPT-2 embedding against itself takes ~8 MB of blocks.
