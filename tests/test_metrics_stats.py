@@ -239,3 +239,11 @@ def test_twins_agree(n1, n2, rows, seed, f32, fortran, alternative) -> None:
         close(op.statistic[i], r, rtol=1e-10, atol=1e-14), close(op.pvalue[i], p, rtol=1e-7, atol=1e-14)
         r, p = ref.spearman(a[i, :m], b[i, :m], alternative)
         close(osp.statistic[i], r, rtol=1e-10, atol=1e-14), close(osp.pvalue[i], p, rtol=1e-7, atol=1e-14)
+
+
+def test_warnings_point_at_the_caller() -> None:
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        M.pearson([1.0, 2, 3], [1.0, 1, 1])
+        M.ttest_ind([], [1.0, 2])
+    assert [x.filename for x in w] == [__file__, __file__]

@@ -526,12 +526,12 @@ def _stat_warnings(flags: NDArray[np.uint8], constant_msg: str) -> None:
         return
     any_flags = np.bitwise_or.reduce(flags, axis=None)
     if any_flags & 1:
-        warnings.warn(constant_msg, ConstantInputWarning, stacklevel=3)
+        warnings.warn(constant_msg, ConstantInputWarning, stacklevel=4)
     if any_flags & 2:
         warnings.warn(
             "one or more tests had too few observations; their results are NaN",
             SmallSampleWarning,
-            stacklevel=3,
+            stacklevel=4,  # user -> public function -> _ttest_result/_corr -> here
         )
 
 
