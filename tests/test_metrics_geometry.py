@@ -218,3 +218,17 @@ def test_softmax_edge_cases() -> None:
         M.entropy([1.0, 2.0], base=1)
     with pytest.raises(InvalidTypeError):
         M.softmax([1.0, 2.0], dtype=np.int32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 2**31 - 1),
+       f32=st.booleans(), scale=st.sampled_from([1.0, 30.0, 300.0]), axis_pick=st.integers(0, 2),
+       order=st.sampled_from(["C", "F", "strided", "negative", "transposed"]))
+def test_softmax_family_matches_twins(shape, seed, f32, scale, axis_pick, order) -> None:
+    rng = np.random.default_rng(seed)
+    x0 = (scale * rng.normal(size=shape)).astype(np.float32 if f32 else np.float64)
+    x = dict(layouts(x0))[order]
+    axis = axis_pick % len(shape)
+    close(M.softmax(x, axis=axis), ref.softmax(x0, axis=axis), rtol=1e-12, atol=1e-300)
+    close(M.log_softmax(x, axis=axis), ref.log_softmax(x0, axis=axis), rtol=1e-12, atol=1e-12)
+    close(M.entropy(x, axis=axis), ref.entropy(x0, axis=axis), rtol=1e-10, atol=1e-12)
