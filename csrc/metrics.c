@@ -108,6 +108,13 @@ static size_t chunk_rows(size_t len) {
 #define TG_SIMD_CLONES
 #endif
 
+/* Lets GCC if-convert the clamp in exp_nonpos (we never look at FP exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TG_NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define TG_NO_TRAP
+#endif
+
 #define DEFINE_ROW_SUMS(T, SUF)                                                                   \
     static inline void row_sums_##SUF##_s(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, \
                                           size_t n, double r[3]) {                                 \
@@ -286,6 +293,52 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
 
 /* ---- softmax family --------------------------------------------------------------------- */
 
+/* exp(x) for x <= 0 (x may be -inf), written so that a loop over it vectorizes: Cody-Waite
+ * reduction x = k ln2 + r, |r| <= ln2/2, a degree-13 Taylor polynomial (truncation below
+ * 1e-17 relative), and the scaling 2^k applied as two exact powers of two so that
+ * subnormal results round once.  Within 2 ulp of the correctly rounded value. */
+TG_NO_TRAP static inline double exp_nonpos(double x) {
+    const double log2e = 1.4426950408889634074, magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
+    x = x < -746.0 ? -746.0 : x; /* e^-746 rounds to 0; also maps -inf */
+    double kd = (x * log2e + magic) - magic; /* nearest integer, in [-1077, 0] */
+    double r = (x - kd * ln2hi) - kd * ln2lo;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* 2^k = 2^k1 * 2^k2 with k1 = trunc(k/2), both >= -539: normal doubles built from bits */
+    double k1 = (kd * 0.5 + magic) - magic, k2 = kd - k1;
+    uint64_t b1, b2;
+    double t1 = k1 + (4503599627370496.0 + 1023.0), t2 = k2 + (4503599627370496.0 + 1023.0);
+    memcpy(&b1, &t1, 8);
+    memcpy(&b2, &t2, 8);
+    b1 <<= 52;
+    b2 <<= 52;
+    double s1, s2;
+    memcpy(&s1, &b1, 8);
+    memcpy(&s2, &b2, 8);
+    return (p * s1) * s2;
+}
+
+#define SM_CHUNK 256
+
+TG_NO_TRAP TG_SIMD_CLONES static void exp_nonpos_block(const double *restrict z, double *restrict e, size_t n) {
+    for (size_t i = 0; i < n; i++) e[i] = exp_nonpos(z[i]);
+}
+
+/* One row of the softmax family: pass 1 max, pass 2 exp and sums (in chunks through a
+ * small buffer so that the exponentials vectorize whatever the stride), pass 3 output. */
 #define DEFINE_SOFTMAX_ROW(T, SUF)                                                                 \
     static void softmax_row_##SUF(int kind, const T *x, ptrdiff_t s, size_t n, double *tmp_out,    \
                                   void *out, tg_dtype odt, double log_base) {                      \
@@ -297,38 +350,51 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
             if (v > m) m = v;                                                                      \
         }                                                                                          \
         if (n > 0 && m == -INFINITY) bad = 1;                                                      \
-        double sum = 0.0, ez = 0.0;                                                                \
-        if (kind == TG_SOFTMAX && odt == TG_F64 && !bad) {                                         \
-            /* one exp per element: keep exp(z) in the output, then scale in place */              \
-            double *o = (double *)out;                                                             \
-            for (size_t i = 0; i < n; i++) {                                                       \
-                o[i] = exp((double)x[(ptrdiff_t)i * s] - m);                                       \
-                sum += o[i];                                                                       \
-            }                                                                                      \
-            double inv1 = 1.0 / sum;                                                               \
-            for (size_t i = 0; i < n; i++) o[i] *= inv1;                                           \
+        if (bad) {                                                                                 \
+            if (kind == TG_ENTROPY) *tmp_out = NAN;                                                \
+            else                                                                                   \
+                for (size_t i = 0; i < n; i++) {                                                   \
+                    if (odt == TG_F32) ((float *)out)[i] = NAN;                                    \
+                    else ((double *)out)[i] = NAN;                                                 \
+                }                                                                                  \
             return;                                                                                \
         }                                                                                          \
-        if (!bad) {                                                                                \
-            for (size_t i = 0; i < n; i++) {                                                       \
-                double z = (double)x[(ptrdiff_t)i * s] - m;                                        \
-                double e = exp(z);                                                                 \
-                sum += e;                                                                          \
-                if (e != 0.0) ez += e * z;                                                         \
+        double zb[SM_CHUNK], eb[SM_CHUNK];                                                         \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, ez = 0.0;                                           \
+        bool keep = kind == TG_SOFTMAX && odt == TG_F64; /* exp(z) kept in the output */          \
+        for (size_t c0 = 0; c0 < n; c0 += SM_CHUNK) {                                              \
+            size_t c = n - c0 < SM_CHUNK ? n - c0 : SM_CHUNK, q = 0;                               \
+            for (size_t i = 0; i < c; i++) zb[i] = (double)x[(ptrdiff_t)(c0 + i) * s] - m;        \
+            double *e = keep ? (double *)out + c0 : eb;                                            \
+            exp_nonpos_block(zb, e, c);                                                            \
+            for (; q + 4 <= c; q += 4) {                                                           \
+                s0 += e[q]; s1 += e[q + 1]; s2 += e[q + 2]; s3 += e[q + 3];                        \
             }                                                                                      \
+            for (; q < c; q++) s0 += e[q];                                                         \
+            if (kind == TG_ENTROPY)                                                                \
+                for (size_t i = 0; i < c; i++)                                                     \
+                    if (e[i] != 0.0) ez += e[i] * zb[i]; /* 0 * -inf would be NaN */               \
         }                                                                                          \
+        double sum = (s0 + s1) + (s2 + s3);                                                        \
         if (kind == TG_ENTROPY) {                                                                  \
-            double h = bad ? NAN : (n == 0 ? 0.0 : (log(sum) - ez / sum) / log_base);              \
-            *tmp_out = h;                                                                          \
+            *tmp_out = n == 0 ? 0.0 : (log(sum) - ez / sum) / log_base;                            \
             return;                                                                                \
         }                                                                                          \
-        double ls = log(sum), inv = 1.0 / sum;                                                     \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            double z = (double)x[(ptrdiff_t)i * s] - m, v;                                         \
-            if (bad) v = NAN;                                                                      \
-            else v = kind == TG_SOFTMAX ? exp(z) * inv : z - ls;                                   \
-            if (odt == TG_F32) ((float *)out)[i] = (float)v;                                       \
-            else ((double *)out)[i] = v;                                                           \
+        double inv = 1.0 / sum, ls = log(sum);                                                     \
+        if (keep) {                                                                                \
+            double *o = (double *)out;                                                             \
+            for (size_t i = 0; i < n; i++) o[i] *= inv;                                            \
+            return;                                                                                \
+        }                                                                                          \
+        for (size_t c0 = 0; c0 < n; c0 += SM_CHUNK) {                                              \
+            size_t c = n - c0 < SM_CHUNK ? n - c0 : SM_CHUNK;                                      \
+            for (size_t i = 0; i < c; i++) zb[i] = (double)x[(ptrdiff_t)(c0 + i) * s] - m;        \
+            if (kind == TG_SOFTMAX) exp_nonpos_block(zb, eb, c);                                   \
+            for (size_t i = 0; i < c; i++) {                                                       \
+                double v = kind == TG_SOFTMAX ? eb[i] * inv : zb[i] - ls;                          \
+                if (odt == TG_F32) ((float *)out)[c0 + i] = (float)v;                              \
+                else ((double *)out)[c0 + i] = v;                                                  \
+            }                                                                                      \
         }                                                                                          \
     }
 

@@ -232,3 +232,16 @@ def test_softmax_family_matches_twins(shape, seed, f32, scale, axis_pick, order)
     close(M.softmax(x, axis=axis), ref.softmax(x0, axis=axis), rtol=1e-12, atol=1e-300)
     close(M.log_softmax(x, axis=axis), ref.log_softmax(x0, axis=axis), rtol=1e-12, atol=1e-12)
     close(M.entropy(x, axis=axis), ref.entropy(x0, axis=axis), rtol=1e-10, atol=1e-12)
+
+
+def test_softmax_exponential_accuracy_over_the_whole_range() -> None:
+    # softmax([0, z])[1] = e^z / (1 + e^z): checks the vectorised exp from 1e-12 down to the
+    # subnormal range and -inf (masked logits)
+    z = np.concatenate([-np.logspace(-12, np.log10(740.0), 20001), [0.0, -708.4, -709.5, -744.5, -745.5, -np.inf]])
+    out = M.softmax(np.stack([np.zeros_like(z), z], axis=1))[:, 1]
+    e = np.exp(z)
+    want = e / (1 + e)
+    normal = want > 1e-300
+    assert np.max(np.abs(out[normal] - want[normal]) / want[normal]) < 1e-15
+    assert np.max(np.abs(out[~normal] - want[~normal])) < 1e-320
+    assert out[-1] == 0.0
