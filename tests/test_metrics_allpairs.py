@@ -306,3 +306,14 @@ def test_top_k_float32_against_other_set_with_near_ties() -> None:
     np.testing.assert_allclose(picked, best[:-1], rtol=0, atol=2e-6)
     assert np.all(np.diff(val[:-1], axis=1) <= 0)
     assert np.all(idx[-1] == -1)
+
+
+def test_matrix_memory_budget() -> None:
+    from tokgeo.errors import MemoryBudgetError
+
+    big = np.broadcast_to(np.float32(1.0), (50257, 768))  # no memory: a zero-stride view
+    with pytest.raises(MemoryBudgetError, match="top_k_similar"):
+        M.cosine_similarity_matrix(big)
+    with pytest.raises(MemoryBudgetError):
+        M.cosine_similarity_matrix(np.ones((30, 4)), max_bytes=1000)
+    assert M.cosine_similarity_matrix(np.ones((30, 4)), max_bytes=None).shape == (30, 30)

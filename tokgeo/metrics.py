@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _C
-from .errors import InvalidInputError, InvalidTypeError
+from .errors import InvalidInputError, InvalidTypeError, MemoryBudgetError
 
 __all__ = [
     "cosine_similarity",
@@ -342,7 +342,10 @@ def _pair_sets(a: ArrayLike, b: Optional[ArrayLike]) -> Tuple[NDArray[Any], Opti
 
 
 def cosine_similarity_matrix(
-    a: ArrayLike, b: Optional[ArrayLike] = None, dtype: Optional[DTypeLike] = None
+    a: ArrayLike,
+    b: Optional[ArrayLike] = None,
+    dtype: Optional[DTypeLike] = None,
+    max_bytes: Optional[int] = 4 << 30,
 ) -> NDArray[np.floating[Any]]:
     """All-pairs cosine similarity between the rows of ``a`` [n, d] and ``b`` [m, d]
     (``b=None``: ``a`` with itself) -> [n, m].
@@ -351,13 +354,24 @@ def cosine_similarity_matrix(
     Values are clamped into [-1, 1]; rows with zero norm give NaN and a
     :class:`ZeroVectorWarning` (sklearn gives 0 there).  ``dtype``: float32 or float64;
     default float32 for float32 inputs (like sklearn), else float64.  The result needs
-    n * m * itemsize bytes: for big sets use :func:`top_k_similar` or
-    :func:`similarity_histogram`, which stream the blocks instead.
+    n * m * itemsize bytes, refused with :class:`MemoryBudgetError` above ``max_bytes``
+    (default 4 GiB; ``None`` lifts the limit): the GPT-2 vocabulary against itself would be
+    10 GB.  For big sets use :func:`top_k_similar` or :func:`similarity_histogram`, which
+    stream the blocks instead.  With ``b=None`` (or ``b is a``) only the upper triangle is
+    multiplied and mirrored.
     """
     x, y = _pair_sets(a, b)
     odt = np.dtype(dtype) if dtype is not None else x.dtype
     if odt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise InvalidTypeError(f"dtype must be float32 or float64, got {odt}")
+    m = x.shape[0] if y is None else y.shape[0]
+    need = x.shape[0] * m * odt.itemsize
+    if max_bytes is not None and need > max_bytes:
+        raise MemoryBudgetError(
+            f"the {x.shape[0]} x {m} similarity matrix needs {need / 2**30:.1f} GiB (max_bytes is "
+            f"{max_bytes / 2**30:.1f} GiB); use top_k_similar() or similarity_histogram(), which "
+            "stream it, or pass max_bytes=None to allocate it anyway"
+        )
     out, nz = _C._cosine_matrix(x, y, odt == np.float32)
     _warn_zero(nz, "row(s)")
     return out
