@@ -640,14 +640,12 @@ static tg_status run(fw *f, const int64_t *ids) {
         if ((s = linear(N, C, 3 * C, ln1, W->attn_w, W->attn_b, NULL, qkv)) != TG_OK) return s;
         float *z = dest(f, TG_HOOK_Z, l);
         if ((s = attention(f, l, qkv, z)) != TG_OK) return s;
+        /* attn_out and mlp_out always get their own buffer (slot or scratch) so that every
+         * value is computed in the same order whatever is captured (and as HF does) */
         float *mid = dest(f, TG_HOOK_RESID_MID, l);
-        if (captured(f, TG_HOOK_ATTN_OUT, l)) {
-            float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
-            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
-            add_rows(N * C, x, ao, mid);
-        } else {
-            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, x, mid)) != TG_OK) return s;
-        }
+        float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
+        if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
+        add_rows(N * C, x, ao, mid);
         float *ln2 = dest(f, TG_HOOK_LN2, l);
         tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C);
         float *hpre = dest(f, TG_HOOK_MLP_PRE, l);
@@ -658,13 +656,9 @@ static tg_status run(fw *f, const int64_t *ids) {
         /* resid_post: into its slot, else into the scratch residual (x is dead by then) */
         float *out = dest(f, TG_HOOK_RESID_POST, l);
         if (!captured(f, TG_HOOK_RESID_POST, l)) out = f->resid;
-        if (captured(f, TG_HOOK_MLP_OUT, l)) {
-            float *mo = dest(f, TG_HOOK_MLP_OUT, l);
-            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
-            add_rows(N * C, mid, mo, out);
-        } else {
-            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, mid, out)) != TG_OK) return s;
-        }
+        float *mo = dest(f, TG_HOOK_MLP_OUT, l);
+        if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
+        add_rows(N * C, mid, mo, out);
         x = out;
     }
     if (!p->need_head) return TG_OK;

@@ -140,6 +140,9 @@ def test_capture_selection_stores_only_what_is_asked(ckpt: dict) -> None:
     assert st.shape == (2, 2, 6, C)
     assert np.shares_memory(st, c["blocks.2.hook_resid_post"])
     np.testing.assert_array_equal(st[1], c["blocks.2.hook_resid_post"])
+    # values do not depend on what else is captured (bit for bit)
+    full = model.run(ids, capture="all")
+    np.testing.assert_array_equal(full["blocks.1.hook_resid_post"], c["blocks.1.hook_resid_post"])
     # early stop: only block 0 computed
     c0 = model.run(ids, capture=["blocks.0.attn.hook_q", "hook_embed"])
     assert set(c0) == {"hook_embed", "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v"}
