@@ -493,31 +493,49 @@ void tg_gpt2_free_buffer(void *p, size_t size) {
 
 /* ------------------------------------------------------------------ forward */
 
-/* C[m,n] (+)= A[m,k] @ B[k,n] in chunks of at most ~1 GFLOP along the longer of m, n,
- * polling for Ctrl-C between chunks. */
-static tg_status gemm_chunked(size_t m, size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-                              ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc) {
-    const double budget = 1.0e9;
-    if (m >= n) {
-        size_t step = (size_t)(budget / (2.0 * (double)n * (double)(k ? k : 1)));
-        if (step < 128) step = 128;
-        for (size_t i = 0; i < m; i += step) {
-            size_t mm = m - i < step ? m - i : step;
-            tg_sgemm(mm, n, k, 1.0f, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, csb, beta, c + (ptrdiff_t)i * rsc, rsc, csc,
-                     false);
-            if (i + mm < m && tg_interrupted()) return TG_ERR_INTERRUPTED;
-        }
-    } else {
-        size_t step = (size_t)(budget / (2.0 * (double)m * (double)(k ? k : 1)));
-        if (step < 256) step = 256;
-        for (size_t j = 0; j < n; j += step) {
-            size_t nn = n - j < step ? n - j : step;
-            tg_sgemm(m, nn, k, 1.0f, a, rsa, csa, b + (ptrdiff_t)j * csb, rsb, csb, beta, c + (ptrdiff_t)j * csc, rsc, csc,
-                     false);
-            if (j + nn < n && tg_interrupted()) return TG_ERR_INTERRUPTED;
+/* C[m,n] = A[m,k] @ B[k,n] + beta C, parallelised by us: the threads take contiguous column
+ * ranges of C (row ranges when C is too narrow) and each calls single-threaded BLIS, in
+ * chunks of about 2 GFLOP; the master polls for Ctrl-C between its chunks and the others
+ * stop at their next chunk.  Why not BLIS's own threads: its barriers spin without ever
+ * yielding, so on a busy machine (a notebook server, CI, a laptop running other work) a
+ * descheduled BLIS thread made the others burn their time slices - 4x slower in our
+ * measurements on 2 shared cores - while one OpenMP barrier per product (libgomp spins
+ * briefly, then sleeps) costs nothing.  Splitting the columns of the weight matrix also
+ * gives each thread its own part of B to pack. */
+static tg_status gemm_par(size_t m, size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                          ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, int threads) {
+    const double flops = 2.0 * (double)m * (double)n * (double)(k ? k : 1);
+    int nt = threads < 1 ? 1 : threads;
+    if (flops < 4.0e6) nt = 1;
+    const bool along_n = n >= (size_t)nt * 64 || n >= m;
+    const size_t dim = along_n ? n : m, other = along_n ? m : n;
+    if ((size_t)nt > dim) nt = (int)dim;
+    size_t per = (dim + (size_t)nt - 1) / (size_t)nt;
+    if (along_n && per % 16) per += 16 - per % 16;
+    size_t step = (size_t)(2.0e9 / (2.0 * (double)other * (double)(k ? k : 1)));
+    if (step < 64) step = 64;
+    atomic_int stop = 0;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        const size_t t = (size_t)omp_get_thread_num();
+#else
+        const size_t t = 0;
+#endif
+        const size_t lo = t * per < dim ? t * per : dim, hi = lo + per < dim ? lo + per : dim;
+        for (size_t s0 = lo; s0 < hi; s0 += step) {
+            if (s0 > lo && t == 0 && tg_interrupted()) atomic_store(&stop, 1);
+            if (atomic_load(&stop)) break;
+            const size_t len = hi - s0 < step ? hi - s0 : step;
+            if (along_n)
+                tg_sgemm(m, len, k, 1.0f, a, rsa, csa, b + (ptrdiff_t)s0 * csb, rsb, csb, beta, c + (ptrdiff_t)s0 * csc, rsc,
+                         csc, true);
+            else
+                tg_sgemm(len, n, k, 1.0f, a + (ptrdiff_t)s0 * rsa, rsa, csa, b, rsb, csb, beta, c + (ptrdiff_t)s0 * rsc, rsc,
+                         csc, true);
         }
     }
-    return TG_OK;
+    return atomic_load(&stop) ? TG_ERR_INTERRUPTED : TG_OK;
 }
 
 /* y[N, W] = x[N, K] @ w[K, W] + bias (+ add[N, W] when add != NULL) */
@@ -535,7 +553,7 @@ static tg_status linear(size_t N, size_t K, size_t W, const float *x, const floa
             memcpy(yr, bias, W * sizeof *yr);
         }
     }
-    return gemm_chunked(N, W, K, x, (ptrdiff_t)K, 1, w, (ptrdiff_t)W, 1, 1.0f, y, (ptrdiff_t)W, 1);
+    return gemm_par(N, W, K, x, (ptrdiff_t)K, 1, w, (ptrdiff_t)W, 1, 1.0f, y, (ptrdiff_t)W, 1, tg_get_num_threads());
 }
 
 static void add_rows(size_t n, const float *a, const float *b, float *y) {
@@ -685,7 +703,8 @@ static tg_status run(fw *f, const int64_t *ids) {
     if (captured(f, TG_HOOK_LOGITS, 0)) {
         float *lg = dest(f, TG_HOOK_LOGITS, 0);
         /* logits[N, V] = lnf[N, C] @ lm_head[V, C]^T (lm_head read through strides) */
-        if ((s = gemm_chunked(N, V, C, lnf, (ptrdiff_t)C, 1, m->w.lm_head, 1, (ptrdiff_t)C, 0.0f, lg, (ptrdiff_t)V, 1)) != TG_OK)
+        if ((s = gemm_par(N, V, C, lnf, (ptrdiff_t)C, 1, m->w.lm_head, 1, (ptrdiff_t)C, 0.0f, lg, (ptrdiff_t)V, 1,
+                          p->threads)) != TG_OK)
             return s;
     }
     return TG_OK;
@@ -763,7 +782,7 @@ tg_status tg_gpt2_time_products(const tg_gpt2_config *c, size_t B, size_t T, boo
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int64_t l = 0; l < c->n_layer; l++) {
-        tg_sgemm(N, 3 * C, C, 1.0f, x, (ptrdiff_t)C, 1, wa, (ptrdiff_t)(3 * C), 1, 1.0f, qkv, (ptrdiff_t)(3 * C), 1, false);
+        gemm_par(N, 3 * C, C, x, (ptrdiff_t)C, 1, wa, (ptrdiff_t)(3 * C), 1, 1.0f, qkv, (ptrdiff_t)(3 * C), 1, threads);
         const ptrdiff_t ntasks = (ptrdiff_t)(B * H), ld = (ptrdiff_t)(3 * C);
 #pragma omp parallel num_threads(threads)
         {
@@ -784,11 +803,11 @@ tg_status tg_gpt2_time_products(const tg_gpt2_config *c, size_t B, size_t T, boo
                 }
             }
         }
-        tg_sgemm(N, C, C, 1.0f, z, (ptrdiff_t)C, 1, wp, (ptrdiff_t)C, 1, 1.0f, o, (ptrdiff_t)C, 1, false);
-        tg_sgemm(N, F, C, 1.0f, o, (ptrdiff_t)C, 1, wf, (ptrdiff_t)F, 1, 1.0f, h, (ptrdiff_t)F, 1, false);
-        tg_sgemm(N, C, F, 1.0f, h, (ptrdiff_t)F, 1, wm, (ptrdiff_t)C, 1, 1.0f, x, (ptrdiff_t)C, 1, false);
+        gemm_par(N, C, C, z, (ptrdiff_t)C, 1, wp, (ptrdiff_t)C, 1, 1.0f, o, (ptrdiff_t)C, 1, threads);
+        gemm_par(N, F, C, o, (ptrdiff_t)C, 1, wf, (ptrdiff_t)F, 1, 1.0f, h, (ptrdiff_t)F, 1, threads);
+        gemm_par(N, C, F, h, (ptrdiff_t)F, 1, wm, (ptrdiff_t)C, 1, 1.0f, x, (ptrdiff_t)C, 1, threads);
     }
-    if (with_logits) tg_sgemm(N, V, C, 1.0f, x, (ptrdiff_t)C, 1, wte, 1, (ptrdiff_t)C, 0.0f, logits, (ptrdiff_t)V, 1, false);
+    if (with_logits) gemm_par(N, V, C, x, (ptrdiff_t)C, 1, wte, 1, (ptrdiff_t)C, 0.0f, logits, (ptrdiff_t)V, 1, threads);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free(buf);
     *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);

@@ -379,3 +379,41 @@ def test_ctrl_c_stops_the_forward_quickly(tmp_path: Path) -> None:
     assert elapsed < min(0.2 + max(0.5, 3 * one_block), full / 2), (elapsed, full)
     # the model still works after an interrupted run
     assert model.run(ids[:1, :4], capture="logits")["logits"].shape == (1, 4, 50)
+
+
+def test_string_inputs_go_through_the_model_tokenizer(ckpt: dict) -> None:
+    """Strings are tokenized with model.tokenizer.encode_batch(texts, padding_side=...); a
+    stand-in tokenizer (ids = character codes) checks the plumbing until the real one is used."""
+    hf, folder = ckpt["three"]
+    model = tokgeo.GPT2.from_pretrained(folder)
+    calls = []
+
+    class CharBatch:
+        def __init__(self, texts: list[str], side: str) -> None:
+            T = max(len(t) for t in texts)
+            self.ids = np.zeros((len(texts), T), np.int64)
+            self.mask = np.zeros((len(texts), T), bool)
+            for b, t in enumerate(texts):
+                s = T - len(t) if side == "left" else 0
+                self.ids[b, s : s + len(t)] = [ord(c) - 90 for c in t]
+                self.mask[b, s : s + len(t)] = True
+            self.padding_side = side
+
+    class CharTokenizer:
+        def encode_batch(self, texts: list[str], padding_side: str = "right") -> CharBatch:
+            calls.append((list(texts), padding_side))
+            return CharBatch(texts, padding_side)
+
+        def token_strings(self, ids: list[int]) -> list[str]:
+            return [chr(i + 90) for i in ids]
+
+    model.tokenizer = CharTokenizer()
+    c = model.run(["hello", "hi"], capture="logits", padding_side="left")
+    assert calls == [(["hello", "hi"], "left")]
+    ref = reference(hf, np.array([[ord(ch) - 90 for ch in "hi"]]))
+    assert_close("logits", c["logits"][1, 3:][None], ref["logits"])
+    assert c.batch is not None and c.padding_side == "left"
+    top = model.top_k("hello", k=2)
+    assert [t.token for t in top] == [chr(t.id + 90) for t in top]
+    single = model.run("hello", capture="logits")
+    assert single["logits"].shape == (1, 5, 61)
