@@ -595,7 +595,7 @@ static tg_status attention(const fw *f, size_t l, const float *qkv, float *z) {
     const bool cap_s = captured(f, TG_HOOK_ATTN_SCORES, l), cap_p = captured(f, TG_HOOK_PATTERN, l);
     float *S_all = cap_s ? dest(f, TG_HOOK_ATTN_SCORES, l) : NULL;
     float *P_all = cap_p ? dest(f, TG_HOOK_PATTERN, l) : NULL;
-    const size_t TT = T * T, RB = 64;
+    const size_t TT = T * T, RB = 64, SMALL_T = 16;
     const ptrdiff_t ntasks = (ptrdiff_t)(B * H);
     atomic_int stop = 0;
 #pragma omp parallel num_threads(f->p->threads)
@@ -617,6 +617,18 @@ static tg_status attention(const fw *f, size_t l, const float *qkv, float *z) {
             float *S = cap_s ? S_all + task * (ptrdiff_t)TT : (cap_p ? P_all + task * (ptrdiff_t)TT : tbuf);
             float *P = cap_p ? P_all + task * (ptrdiff_t)TT : (cap_s ? tbuf : S);
             float *zb = z + (ptrdiff_t)(b * T * C + h * D);
+            if (T <= SMALL_T) { /* short sequences: plain loops beat BLIS's per-call overhead */
+                for (size_t t = 0; t < T; t++) {
+                    const size_t lo = t < st ? 0 : st;
+                    float *srow = S + t * T, *zrow = zb + (ptrdiff_t)(t * C);
+                    for (size_t j = lo; j <= t; j++)
+                        srow[j] = alpha * tg_dot_f32(q + (ptrdiff_t)t * ld, k + (ptrdiff_t)j * ld, D);
+                    tg_causal_softmax_row_f32(srow, P + t * T, lo, t, T, cap_s);
+                    memset(zrow, 0, D * sizeof *zrow);
+                    for (size_t j = lo; j <= t; j++) tg_axpy_f32(P[t * T + j], v + (ptrdiff_t)j * ld, zrow, D);
+                }
+                continue;
+            }
             for (size_t i0 = 0; i0 < T; i0 += RB) {
                 const size_t i1 = i0 + RB < T ? i0 + RB : T;
                 const size_t kmin = i0 < st ? 0 : st;

@@ -73,6 +73,18 @@ TG_CLONES static void gelu_tanh_chunk(const float *x, float *y, size_t n) {
     }
 }
 
+TG_CLONES float tg_dot_f32(const float *a, const float *b, size_t n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+TG_CLONES void tg_axpy_f32(float alpha, const float *x, float *y, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
 void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
                       float eps, float *y, ptrdiff_t ldy) {
     const ptrdiff_t nrows = (ptrdiff_t)rows;

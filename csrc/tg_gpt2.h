@@ -229,6 +229,9 @@ void tg_softmax_rows_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t n, f
 /* Attention row: p[j] = softmax(s[lo..hi])[j] for lo <= j <= hi and 0 for the other j < n;
  * when mask_scores, also s[j] = -inf for j outside [lo, hi].  s and p may be the same row. */
 void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores);
+/* sum_i a[i] b[i] (float accumulation, vectorised) and y[i] += alpha x[i], for n floats. */
+float tg_dot_f32(const float *a, const float *b, size_t n);
+void tg_axpy_f32(float alpha, const float *x, float *y, size_t n);
 /* C[m, n] = alpha * A[m, k] @ B[k, n] + beta * C, any element strides (BLIS).
  * single_thread: run BLIS on one thread (for calls inside our OpenMP regions). */
 void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,

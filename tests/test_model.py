@@ -55,7 +55,8 @@ def check_all(cache: tokgeo.ActivationCache, ref: dict, n_layer: int) -> int:
 
 @pytest.mark.parametrize(
     "name,B,T",
-    [("small", 2, 9), ("odd", 3, 16), ("odd", 2, 1), ("odd", 1, 7), ("three", 2, 24), ("three", 4, 3)],
+    # T <= 16 takes the plain-loop attention path, longer inputs the blocked BLIS path
+    [("small", 2, 9), ("small", 1, 64), ("odd", 3, 16), ("odd", 2, 1), ("odd", 1, 7), ("three", 2, 24), ("three", 4, 3)],
 )
 def test_every_hook_matches_transformers(ckpt: dict, name: str, B: int, T: int) -> None:
     hf, folder = ckpt[name]
@@ -75,14 +76,15 @@ def test_every_hook_matches_transformers(ckpt: dict, name: str, B: int, T: int) 
 
 
 @pytest.mark.parametrize("side", ["right", "left"])
-def test_padding_never_changes_real_tokens(ckpt: dict, side: str) -> None:
-    hf, folder = ckpt["odd"]
+@pytest.mark.parametrize("name,lengths", [("odd", (5, 16, 1, 11)), ("three", (24, 3, 17))])
+def test_padding_never_changes_real_tokens(ckpt: dict, side: str, name: str, lengths: tuple) -> None:
+    hf, folder = ckpt[name]
     model = tokgeo.GPT2.from_pretrained(folder)
     rng = np.random.default_rng(7)
-    rows = [rng.integers(0, 97, n).tolist() for n in (5, 16, 1, 11)]
+    rows = [rng.integers(0, hf.config.vocab_size, n).tolist() for n in lengths]
     cache = model.run(rows, capture="all", padding_side=side)
     B, T = cache.ids.shape
-    assert (B, T) == (4, 16)
+    assert (B, T) == (len(lengths), max(lengths))
     assert cache.padding_side == side
     for b, row in enumerate(rows):
         n = len(row)

@@ -205,3 +205,17 @@ def test_bad_folders(tmp_path: Path) -> None:
         tokgeo.GPT2.from_pretrained(s)
     with pytest.raises(FormatError, match="config"):
         tokgeo.GPT2.from_pretrained(d / "model.safetensors")  # a lone file needs a config
+
+
+def test_every_float16_value_converts_exactly(tmp_path: Path) -> None:
+    """wte holds all 65536 float16 bit patterns except NaNs (subnormals, zeros, infinities
+    included); the model's float32 copy must equal NumPy's conversion bit for bit."""
+    cfg = {**CFG, "vocab_size": 8192}
+    t = gpt2_tensors(cfg)
+    bits = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+    halves = bits.view(np.float16)
+    halves = np.where(np.isnan(halves), np.float16(0), halves)
+    t["transformer.wte.weight"] = halves.reshape(8192, 8)
+    m = tokgeo.GPT2.from_pretrained(folder_with(tmp_path, t, cfg=cfg))
+    assert m.copied_bytes == 65536 * 4
+    np.testing.assert_array_equal(m.W_E.view(np.uint32), halves.astype(np.float32).reshape(8192, 8).view(np.uint32))

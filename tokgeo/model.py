@@ -471,7 +471,8 @@ class GPT2:
             )
         want, names_by_kind = resolve_capture(capture, layers, self.config.n_layer)
         plan = self._c.plan(B, T, want)
-        budget = memory_budget_bytes() if memory_budget is None else int(memory_budget)
+        # the pooled arena (see release_cached_memory) is reusable, so it counts as available
+        budget = memory_budget_bytes() + int(_C.pooled_bytes()) if memory_budget is None else int(memory_budget)
         need = plan["arena_bytes"] + plan["scratch_bytes"]
         if need > budget:
             raise MemoryBudgetError(_budget_message(plan, need, budget, B, T, memory_budget is None))

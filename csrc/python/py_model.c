@@ -52,13 +52,12 @@ static void *arena_alloc(size_t need, size_t *capacity) {
         pool_size = 0;
         return p;
     }
-    void *p = tg_gpt2_alloc_buffer(need);
-    if (p == NULL && pool_ptr != NULL) { /* give the pooled memory back and retry */
+    if (pool_ptr != NULL) { /* does not fit: give it back first, keeping the peak low */
         tg_gpt2_free_buffer(pool_ptr, pool_size);
         pool_ptr = NULL;
         pool_size = 0;
-        p = tg_gpt2_alloc_buffer(need);
     }
+    void *p = tg_gpt2_alloc_buffer(need);
     if (p != NULL) *capacity = need;
     return p;
 }
@@ -82,6 +81,12 @@ static PyObject *py_release_cached_memory(PyObject *self, PyObject *unused) {
     pool_ptr = NULL;
     pool_size = 0;
     return PyLong_FromSize_t(n);
+}
+
+static PyObject *py_pooled_bytes(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromSize_t(pool_ptr != NULL ? pool_size : 0);
 }
 
 static void arena_dealloc(ArenaObject *self) {
@@ -468,6 +473,7 @@ static PyObject *py_time_products(PyObject *self, PyObject *args) {
 
 static PyMethodDef functions[] = {
     {"release_cached_memory", py_release_cached_memory, METH_NOARGS, "frees the pooled arena; returns its size in bytes"},
+    {"pooled_bytes", py_pooled_bytes, METH_NOARGS, "bytes of the pooled arena (0 if none)"},
     {"time_products", py_time_products, METH_VARARGS, "time_products(config, B, T, with_logits) -> seconds (benchmark floor)"},
     {"softmax_rows", py_softmax_rows, METH_O, "softmax_rows(x float32 [R, V]) -> float32 [R, V] (stable, per row)"},
     {"hook_names", py_hook_names, METH_NOARGS, "hook kinds in the order of the want rows"},
