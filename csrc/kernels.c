@@ -7,9 +7,6 @@
 
 #include "tg_gpt2.h"
 
-/* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
- * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.
- * n is kept in [-126, 127] by clamping x so no overflow or denormal arithmetic happens. */
 /* Function multi-versioning: the element-wise loops below are compiled for AVX-512, AVX2+FMA
  * and baseline x86-64, chosen at load time (GCC ifunc); elsewhere one portable version. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__linux__)
@@ -18,6 +15,9 @@
 #define TG_CLONES
 #endif
 
+/* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
+ * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.
+ * n is kept in [-126, 127] by clamping x so no overflow or denormal arithmetic happens. */
 static inline float expf_poly(float x) {
     x = x < -87.33654f ? -87.33654f : x;
     x = x > 88.0f ? 88.0f : x;
@@ -183,14 +183,18 @@ TG_CLONES void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t h
  * Before BLIS initialises (a constructor of this library) we therefore request, through
  * BLIS's own BLIS_ARCH_TYPE variable, the best sub-configuration that both the CPU
  * supports and this BLIS build contains (BLIS_CONFIG_* from blis.h describe the build the
- * header belongs to).  A BLIS_ARCH_TYPE the user set is never overridden. */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(BLIS_FAMILY_X86_64) || defined(BLIS_FAMILY_AMD64)
+ * header belongs to).  A BLIS_ARCH_TYPE the user set is never overridden, and BLIS 1.0 or
+ * later is left to its own detection. */
+#if defined(__x86_64__) && defined(__GNUC__) && (defined(BLIS_FAMILY_X86_64) || defined(BLIS_FAMILY_AMD64))
 #include <cpuid.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 __attribute__((constructor)) static void tg_blis_pick_arch(void) {
     if (getenv("BLIS_ARCH_TYPE") != NULL) return;
+    /* only BLIS 0.x lacks these CPUs; later releases may know them (and pick better) */
+    const char *version = bli_info_get_version_str();
+    if (version == NULL || strncmp(version, "0.", 2) != 0) return;
     unsigned a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d)) return;
     const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
