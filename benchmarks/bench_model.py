@@ -211,9 +211,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="256 instead of 1024 tokens for the long workload")
     ap.add_argument("--no-tl", action="store_true", help="skip TransformerLens")
     ap.add_argument("--folder", help=argparse.SUPPRESS)
+    ap.add_argument("--make-checkpoint", help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--workload", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make_checkpoint:
+        make_checkpoint(Path(args.make_checkpoint))
+        return
     if args.engine:
         child(args)
         return
@@ -223,7 +227,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "gpt2-small-random"
         print("writing a random GPT-2 small checkpoint ...", flush=True)
-        make_checkpoint(folder)
+        # in a child: the launcher itself must not import torch, whose idle OpenMP threads
+        # could keep spinning on a core while the measured children run
+        subprocess.run([sys.executable, __file__, "--make-checkpoint", str(folder)], check=True,
+                       capture_output=True)
         for wl in ("lesson", "long"):
             for eng in engines:
                 cmd = [sys.executable, __file__, "--folder", str(folder), "--engine", eng, "--workload", wl,
