@@ -219,3 +219,14 @@ def test_every_float16_value_converts_exactly(tmp_path: Path) -> None:
     m = tokgeo.GPT2.from_pretrained(folder_with(tmp_path, t, cfg=cfg))
     assert m.copied_bytes == 65536 * 4
     np.testing.assert_array_equal(m.W_E.view(np.uint32), halves.astype(np.float32).reshape(8192, 8).view(np.uint32))
+
+
+def test_f64_and_bf16_style_tensors_are_converted(tmp_path: Path) -> None:
+    t = gpt2_tensors()
+    t["transformer.ln_f.bias"] = t["transformer.ln_f.bias"].astype(np.float64) + 1e-3
+    t["transformer.wpe.weight"] = t["transformer.wpe.weight"].astype(np.float16)
+    m = tokgeo.GPT2.from_pretrained(folder_with(tmp_path, t))
+    np.testing.assert_array_equal(m.ln_final_b, t["transformer.ln_f.bias"].astype(np.float32))
+    np.testing.assert_array_equal(m.W_pos, t["transformer.wpe.weight"].astype(np.float32))
+    assert m.copied_bytes == 8 * 4 + 4 * 8 * 4
+    assert not m.W_pos.flags.writeable
