@@ -221,7 +221,7 @@ def test_every_float16_value_converts_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(m.W_E.view(np.uint32), halves.astype(np.float32).reshape(8192, 8).view(np.uint32))
 
 
-def test_f64_and_bf16_style_tensors_are_converted(tmp_path: Path) -> None:
+def test_f64_and_f16_tensors_are_converted(tmp_path: Path) -> None:
     t = gpt2_tensors()
     t["transformer.ln_f.bias"] = t["transformer.ln_f.bias"].astype(np.float64) + 1e-3
     t["transformer.wpe.weight"] = t["transformer.wpe.weight"].astype(np.float16)
