@@ -420,3 +420,40 @@ def test_string_inputs_go_through_the_model_tokenizer(ckpt: dict) -> None:
     assert [t.token for t in top] == [chr(t.id + 90) for t in top]
     single = model.run("hello", capture="logits")
     assert single["logits"].shape == (1, 5, 61)
+
+
+@pytest.mark.parametrize(
+    "n_embd,n_head", [(1024, 16), (1280, 20), (1600, 25)], ids=["medium-width", "large-width", "xl-width"]
+)
+def test_wider_gpt2_shapes(tmp_path: Path, n_embd: int, n_head: int) -> None:
+    """The block shapes of GPT-2 medium, large and xl (one block, small vocabulary)."""
+    hf = make_hf_model(seed=n_head, n_layer=1, n_head=n_head, n_embd=n_embd, n_positions=40, vocab_size=64)
+    model = tokgeo.GPT2.from_pretrained(save(hf, tmp_path / "w"))
+    ids = np.random.default_rng(n_head).integers(0, 64, (2, 33))
+    cache = model.run(ids, capture=["attn.hook_q", "pattern", "hook_resid_post", "logits"])
+    ref = reference(hf, ids)
+    for key in cache:
+        assert_close(key, cache[key], ref[key])
+    assert cache["blocks.0.attn.hook_q"].shape == (2, 33, n_head, 64)
+
+
+def test_hub_names_go_through_tokgeo_hub(ckpt: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that is not a local path is resolved by tokgeo.hub.resolve_model (imported
+    lazily); a stand-in module checks the call and serves a local folder."""
+    import sys
+    import types
+
+    hf, folder = ckpt["odd"]
+    calls = []
+    fake = types.ModuleType("tokgeo.hub")
+
+    def resolve_model(name_or_path: str, **kw: object) -> Path:
+        calls.append((name_or_path, kw))
+        return folder
+
+    fake.resolve_model = resolve_model  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokgeo.hub", fake)
+    monkeypatch.setattr(tokgeo, "hub", fake, raising=False)
+    model = tokgeo.GPT2.from_pretrained("openai-community/gpt2-tiny-test", revision="main")
+    assert calls == [("openai-community/gpt2-tiny-test", {"revision": "main"})]
+    assert model.config.n_embd == 60
