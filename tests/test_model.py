@@ -457,3 +457,27 @@ def test_hub_names_go_through_tokgeo_hub(ckpt: dict, monkeypatch: pytest.MonkeyP
     model = tokgeo.GPT2.from_pretrained("openai-community/gpt2-tiny-test", revision="main")
     assert calls == [("openai-community/gpt2-tiny-test", {"revision": "main"})]
     assert model.config.n_embd == 60
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_long_padded_rows_cross_attention_blocks(tmp_path: Path, side: str) -> None:
+    """T > 64: attention runs in 64-row blocks; with left padding some blocks straddle the
+    first real token.  Every real token still equals its sentence run alone."""
+    hf = make_hf_model(seed=21, n_layer=2, n_head=2, n_embd=32, n_positions=160, vocab_size=80)
+    model = tokgeo.GPT2.from_pretrained(save(hf, tmp_path / "long"))
+    rng = np.random.default_rng(5)
+    rows = [rng.integers(0, 80, n).tolist() for n in (150, 70, 3, 129)]
+    cache = model.run(rows, capture=["pattern", "attn_scores", "z", "resid_post", "logits"], padding_side=side)
+    T = 150
+    for b, row in enumerate(rows):
+        n = len(row)
+        s = T - n if side == "left" else 0
+        ref = reference(hf, np.array([row]))
+        for key in cache:
+            ours = cache[key][b]
+            if key.endswith(("hook_pattern", "hook_attn_scores")):
+                assert_close(key, ours[:, s : s + n, s : s + n][None], ref[key])
+                outside = np.delete(ours[:, s : s + n, :], np.s_[s : s + n], axis=2)
+                assert np.all(outside == (0.0 if key.endswith("pattern") else -np.inf))
+            else:
+                assert_close(key, ours[s : s + n][None], ref[key])

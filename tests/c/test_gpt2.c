@@ -196,10 +196,10 @@ typedef struct {
     float *ln1w[L_], *ln1b[L_], *aw[L_], *ab[L_], *pw[L_], *pb[L_], *ln2w[L_], *ln2b[L_], *fw[L_], *fb[L_], *mw[L_], *mb[L_];
 } refw;
 
-static void make_weights(refw *r) {
+static void make_weights_ctx(refw *r, int n_ctx) {
     char nm[64];
     r->wte = add_w("wte.weight", V_, C_, 0.5f, 0);
-    r->wpe = add_w("wpe.weight", P_, C_, 0.5f, 0);
+    r->wpe = add_w("wpe.weight", n_ctx, C_, 0.5f, 0);
     for (int l = 0; l < L_; l++) {
 #define W1(field, suffix, d0, d1, s, o) \
     snprintf(nm, sizeof nm, "h.%d." suffix, l); \
@@ -221,6 +221,8 @@ static void make_weights(refw *r) {
     r->lnf_w = add_w("ln_f.weight", C_, 0, 0.3f, 1.0f);
     r->lnf_b = add_w("ln_f.bias", C_, 0, 0.1f, 0);
 }
+
+static void make_weights(refw *r) { make_weights_ctx(r, P_); }
 
 static void ref_ln(const double *x, const float *w, const float *b, double *y) {
     double m = 0, v = 0;
@@ -425,5 +427,61 @@ static void test_open_errors(void) {
     free_weights();
 }
 
+/* T = 150 > 64: attention in 64-row BLIS blocks, one of which straddles a left-padded row's
+ * first real token; the real tokens must match the same tokens run alone (T = 50). */
+static void test_blocked_attention(void) {
+    enum { NCTX = 160, T = 150, N1 = 50 };
+    refw r;
+    make_weights_ctx(&r, NCTX);
+    size_t size;
+    unsigned char *buf = build_st(&size, "transformer.");
+    tg_safetensors *st = NULL;
+    tg_gpt2 *m = NULL;
+    tg_gpt2_config cfg = tiny_cfg;
+    cfg.n_ctx = NCTX;
+    CHECK_OK(tg_st_open_buffer(buf, size, &st));
+    if (st) CHECK_OK(tg_gpt2_open_st(&cfg, &st, 1, &m));
+    if (m == NULL) goto out;
+    int64_t *ids = malloc(2 * T * sizeof *ids);
+    for (int i = 0; i < 2 * T; i++) ids[i] = (i * 7 + 3) % V_;
+    int64_t start[2] = {T - N1, 0}, len[2] = {N1, T};
+    uint8_t want[TG_HOOK_COUNT * L_] = {0};
+    want[TG_HOOK_LOGITS * L_] = 1;
+    want[TG_HOOK_PATTERN * L_ + 1] = 1;
+    tg_gpt2_plan p2, p1;
+    CHECK_OK(tg_gpt2_plan_make(&cfg, 2, T, want, &p2));
+    CHECK_OK(tg_gpt2_plan_make(&cfg, 1, N1, want, &p1));
+    float *a2 = tg_alloc_aligned(p2.arena_bytes), *a1 = tg_alloc_aligned(p1.arena_bytes);
+    int64_t s1[1] = {0}, l1[1] = {N1};
+    CHECK_OK(tg_gpt2_forward(m, &p2, ids, start, len, a2));
+    CHECK_OK(tg_gpt2_forward(m, &p1, ids + (T - N1), s1, l1, a1)); /* row 0's real tokens alone */
+    const float *lg2 = (const float *)((char *)a2 + p2.offset[TG_HOOK_LOGITS]);
+    const float *lg1 = (const float *)((char *)a1 + p1.offset[TG_HOOK_LOGITS]);
+    double worst = 0;
+    for (int t = 0; t < N1; t++)
+        for (int v = 0; v < V_; v++) worst = fmax(worst, fabs(lg2[(size_t)(T - N1 + t) * V_ + v] - lg1[(size_t)t * V_ + v]));
+    CHECK(worst < 1e-4);
+    const float *pt = (const float *)((char *)a2 + p2.offset[TG_HOOK_PATTERN]);
+    for (int h = 0; h < H_; h++) /* real query rows see no pad key; each row sums to 1 */
+        for (int t = T - N1; t < T; t++) {
+            double sum = 0;
+            for (int k = 0; k < T; k++) {
+                float w = pt[((size_t)h * T + t) * T + k];
+                if (k < T - N1 || k > t) CHECK(w == 0.0f);
+                sum += w;
+            }
+            CHECK(fabs(sum - 1) < 1e-5);
+        }
+    free(a1);
+    free(a2);
+    free(ids);
+    tg_gpt2_plan_free(&p1);
+    tg_gpt2_plan_free(&p2);
+out:
+    tg_gpt2_close(m);
+    free(buf);
+    free_weights();
+}
+
 TG_TEST_MAIN(TG_CASE(test_expf), TG_CASE(test_layernorm), TG_CASE(test_activations), TG_CASE(test_softmax),
-             TG_CASE(test_sgemm_strides), TG_CASE(test_tiny_model), TG_CASE(test_open_errors))
+             TG_CASE(test_sgemm_strides), TG_CASE(test_tiny_model), TG_CASE(test_blocked_attention), TG_CASE(test_open_errors))
