@@ -410,6 +410,7 @@ tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const u
     if (!tg_mul_size(L, TG_HOOK_COUNT, &nslots)) return tg_fail(TG_ERR_OVERFLOW, "plan size overflow");
     out->slot = malloc(nslots * sizeof *out->slot);
     if (out->slot == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    out->cfg = *c;
     out->batch = B;
     out->seq = T;
     out->n_layer = L;
@@ -725,7 +726,10 @@ static tg_status run(fw *f, const int64_t *ids) {
 tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t *ids, const int64_t *start,
                           const int64_t *length, float *arena) {
     const tg_gpt2_config *c = &m->cfg;
-    if (p->slot == NULL || p->n_layer != (size_t)c->n_layer || p->seq > (size_t)c->n_ctx)
+    const tg_gpt2_config *pc = &p->cfg;
+    if (p->slot == NULL || p->n_layer != (size_t)c->n_layer || p->seq > (size_t)c->n_ctx || pc->n_layer != c->n_layer ||
+        pc->n_head != c->n_head || pc->n_embd != c->n_embd || pc->n_inner != c->n_inner || pc->n_vocab != c->n_vocab ||
+        pc->n_ctx != c->n_ctx)
         return tg_fail(TG_ERR_VALUE, "the capture plan was made for another model");
     if (p->arena_bytes > 0 && (arena == NULL || ((uintptr_t)arena % 4) != 0))
         return tg_fail(TG_ERR_VALUE, "arena must be a 4-byte aligned buffer of %zu bytes", p->arena_bytes);

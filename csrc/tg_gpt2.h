@@ -182,6 +182,7 @@ typedef struct tg_gpt2_plan {
     size_t run_layers;                 /* blocks to compute (stops after the last needed) */
     bool need_head;                    /* ln_f (and maybe logits) needed */
     int threads;                       /* thread count the scratch was sized for */
+    tg_gpt2_config cfg;                /* the config the layout was computed for */
 } tg_gpt2_plan;
 
 /* Computes the arena layout for a [batch, seq] run capturing want[k * n_layer + l] != 0

@@ -374,6 +374,12 @@ static void test_tiny_model(void) {
     CHECK_STATUS(tg_gpt2_forward(m, &p0, ids, start, bad_len, a0), TG_ERR_VALUE);
     int64_t bad_start[B] = {0, -1, 3};
     CHECK_STATUS(tg_gpt2_forward(m, &p0, ids, bad_start, len, a0), TG_ERR_VALUE);
+    tg_gpt2_config wide = tiny_cfg; /* a plan for another width must be refused, not overrun */
+    wide.n_inner = 2 * F_;
+    tg_gpt2_plan pw;
+    CHECK_OK(tg_gpt2_plan_make(&wide, B, T, want0, &pw));
+    CHECK_STATUS(tg_gpt2_forward(m, &pw, ids, start, len, a0), TG_ERR_VALUE);
+    tg_gpt2_plan_free(&pw);
     tg_gpt2_plan pbad;
     CHECK_STATUS(tg_gpt2_plan_make(&tiny_cfg, 1, P_ + 1, want, &pbad), TG_ERR_VALUE);
     CHECK_STATUS(tg_gpt2_plan_make(&tiny_cfg, SIZE_MAX / 2, P_, want, &pbad), TG_ERR_OVERFLOW);
