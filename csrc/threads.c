@@ -2,7 +2,6 @@
 #include "tg_common.h"
 
 #include <blis.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,44 +10,55 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__x86_64__) && defined(TOKGEO_BLIS_HAS_ZEN3)
-#include <cpuid.h>
-#endif
 
-/* BLIS picks its kernels once, at its initialisation, from the CPU (or from the
- * BLIS_ARCH_TYPE environment variable, a numeric arch_t id).  BLIS 0.9 does not know AMD
- * CPUs after Zen 4 (family 0x1A and later) and falls back to "generic" kernels, several
- * times slower.  On such CPUs, when the user has not chosen (BLIS_ARCH_TYPE unset,
- * TOKGEO_BLIS_ARCH not "native"), the BLIS is 0.x and was built with the zen3 kernels
- * (checked at configure time), and the CPU has AVX2 and FMA, we ask for zen3.  This must
- * run before the first BLIS call of the process; every entry that touches BLIS settles it
- * through tg_set_num_threads(), which the Python module calls at import. */
-static void choose_blis_arch(void) {
-#if defined(__x86_64__) && defined(TOKGEO_BLIS_HAS_ZEN3)
+/* ---- BLIS sub-configuration for CPUs that BLIS 0.9 does not recognise ----
+ * BLIS picks its kernels at its first call from the CPU's vendor/family.  BLIS 0.9 knows
+ * AMD families up to 0x19 (Zen 3/4); on later ones (Zen 5 is family 0x1A) it falls back to
+ * the portable "generic" kernels, 5-7x slower than the AVX2/AVX-512 ones the CPU can run.
+ * Before BLIS initialises (a constructor of this library) we therefore request, through
+ * BLIS's own BLIS_ARCH_TYPE variable, the best sub-configuration that both the CPU
+ * supports and this BLIS build contains (BLIS_CONFIG_* from blis.h describe the build the
+ * header belongs to).  A BLIS_ARCH_TYPE the user set is never overridden, and BLIS 1.0 or
+ * later is left to its own detection.  TOKGEO_BLIS_ARCH=native turns this off.  It lives
+ * here because threads.c is linked into every program that uses the core. */
+#if defined(__x86_64__) && defined(__GNUC__) && (defined(BLIS_FAMILY_X86_64) || defined(BLIS_FAMILY_AMD64))
+#include <cpuid.h>
+
+__attribute__((constructor)) static void tg_blis_pick_arch(void) {
     if (getenv("BLIS_ARCH_TYPE") != NULL) return;
-    const char *opt = getenv("TOKGEO_BLIS_ARCH");
+    const char *opt = getenv("TOKGEO_BLIS_ARCH"); /* "native": leave BLIS to its own detection */
     if (opt != NULL && strcmp(opt, "native") == 0) return;
-    const char *ver = bli_info_get_version_str();
-    if (ver == NULL || ver[0] != '0' || ver[1] != '.') return;
+    /* only BLIS 0.x lacks these CPUs; later releases may know them (and pick better) */
+    const char *version = bli_info_get_version_str();
+    if (version == NULL || strncmp(version, "0.", 2) != 0) return;
     unsigned a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d)) return;
-    if (!(b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u)) return; /* AuthenticAMD */
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
-    unsigned base = (a >> 8) & 0xfu;
-    unsigned family = base == 0xfu ? base + ((a >> 20) & 0xffu) : base;
-    if (family <= 0x19u) return;
+    const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    if (family <= 0x19) return; /* BLIS 0.9 selects these itself */
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
-    char id[16];
-    snprintf(id, sizeof id, "%d", (int)BLIS_ARCH_ZEN3);
-    setenv("BLIS_ARCH_TYPE", id, 0);
+    int arch = -1;
+#ifdef BLIS_CONFIG_SKX
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+        arch = BLIS_ARCH_SKX;
 #endif
+#ifdef BLIS_CONFIG_ZEN3
+    if (arch < 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) arch = BLIS_ARCH_ZEN3;
+#endif
+#ifdef BLIS_CONFIG_HASWELL
+    if (arch < 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) arch = BLIS_ARCH_HASWELL;
+#endif
+    if (arch < 0) return;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", arch);
+    setenv("BLIS_ARCH_TYPE", buf, 0);
 }
-
-static pthread_once_t blis_arch_once = PTHREAD_ONCE_INIT;
+#endif
 
 const char *tg_blis_arch(void) {
-    pthread_once(&blis_arch_once, choose_blis_arch);
     bli_init();
     return bli_arch_string(bli_arch_query_id());
 }
@@ -67,7 +77,6 @@ static int default_threads(void) {
 }
 
 void tg_set_num_threads(int n) {
-    pthread_once(&blis_arch_once, choose_blis_arch);
     if (n <= 0) n = default_threads();
     atomic_store(&tg_threads, n);
 #ifdef _OPENMP

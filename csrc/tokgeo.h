@@ -10,9 +10,9 @@
  *   tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json", "tokgeo/data/gpt2/vocab.bpe");
  *   ... encode text into caller-owned id buffers ...
  *
- *   tg_gpt2 *model;
- *   tg_gpt2_open(&model, "gpt2-folder/");          // weights: views into a read-only mmap
- *   ... size a workspace for the captures you want, run the forward pass into it ...
+ *   tg_gpt2 *model;                                 // weights: views into a read-only mmap
+ *   tg_gpt2_open(&cfg, (const char *[]){"gpt2/model.safetensors"}, 1, &model);
+ *   ... tg_gpt2_plan_make() sizes the arena for the captures you want, tg_gpt2_forward() fills it ...
  *
  *   double cos;  // metrics read any strided float32/float64 view (tg_view)
  *

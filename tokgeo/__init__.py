@@ -15,6 +15,8 @@ from . import errors, safetensors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import blis_info, get_num_threads, set_num_threads
+from .cache import ActivationCache
+from .model import GPT2, GPT2Config
 from .tokenizer import Batch, Tokenizer
 
 __all__ = [
@@ -26,5 +28,8 @@ __all__ = [
     "set_num_threads",
     "Tokenizer",
     "Batch",
+    "GPT2",
+    "GPT2Config",
+    "ActivationCache",
     *errors.__all__,
 ]
