@@ -179,7 +179,7 @@ static PyObject *py_tsne(PyObject *self, PyObject *args) {
     int method, metric;
     double perp, exag, lr, mgn, angle;
     Py_ssize_t exag_iter, max_iter, nwp;
-    if (!PyArg_ParseTuple(args, "OOiidndndnd", &xo, &yo, &method, &metric, &perp, &exag, &exag_iter, &lr, &max_iter,
+    if (!PyArg_ParseTuple(args, "OOiiddndnndd", &xo, &yo, &method, &metric, &perp, &exag, &exag_iter, &lr, &max_iter,
                           &nwp, &mgn, &angle))
         return NULL;
     (void)0;
