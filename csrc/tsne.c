@@ -114,22 +114,55 @@ void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sq
     }
 }
 
+/* exp(x) for x <= 0, branch-free so that loops over it vectorise: Cody-Waite reduction
+ * x = k ln2 + r (|r| <= ln2 / 2), Taylor polynomial of degree 13 (error < 2e-16 relative),
+ * 2^k built in the exponent bits.  Returns 0 below -708 (libm: denormals down to -745). */
+static inline double exp_nonpos(double x) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    const double big = x < -708.0 ? 0.0 : 1.0;
+    x = x < -708.0 ? -708.0 : x;
+    double kd = x * 1.4426950408889634 + magic;
+    uint64_t kbits;
+    memcpy(&kbits, &kd, sizeof kbits);
+    kd -= magic;
+    double r = x - kd * 6.93147180369123816490e-01;
+    r = r - kd * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t ebits = (kbits + 1023u) << 52;
+    double scale;
+    memcpy(&scale, &ebits, sizeof scale);
+    return p * scale * big;
+}
+
 /* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
  * p[] (sums to 1): binary search on beta for entropy = log(perplexity). */
-static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
+TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
     const double target = log(perplexity);
     double beta = 1.0, lo = -INFINITY, hi = INFINITY;
-    double sum = 0.0;
+    double sum = 0.0, beta_eval = beta;
     for (int step = 0; step < PERP_STEPS; step++) {
-        sum = 0.0;
-        double sdp = 0.0;
+        double s = 0.0, sdp = 0.0;
+        beta_eval = beta;
+#pragma omp simd reduction(+ : s, sdp)
         for (size_t j = 0; j < cnt; j++) {
-            double v = exp(-dist[j] * beta);
-            p[j] = v;
-            sum += v;
+            double v = exp_nonpos(-dist[j] * beta);
+            s += v;
+            sdp += dist[j] * v;
         }
-        if (sum == 0.0) sum = 1e-8;
-        for (size_t j = 0; j < cnt; j++) sdp += dist[j] * p[j];
+        sum = s == 0.0 ? 1e-8 : s;
         double h = log(sum) + beta * sdp / sum;
         double diff = h - target;
         if (fabs(diff) <= PERP_TOL) break;
@@ -141,7 +174,9 @@ static void calibrate(const double *dist, size_t cnt, double perplexity, double 
             beta = lo == -INFINITY ? beta * 0.5 : 0.5 * (beta + lo);
         }
     }
-    for (size_t j = 0; j < cnt; j++) p[j] /= sum;
+    const double inv = 1.0 / sum;
+#pragma omp simd
+    for (size_t j = 0; j < cnt; j++) p[j] = exp_nonpos(-dist[j] * beta_eval) * inv;
 }
 
 /* Rows of distance blocks: about 32 MB per block. */
