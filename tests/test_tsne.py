@@ -101,7 +101,7 @@ def test_barnes_hut_with_zero_angle_is_exact_on_sparse_p() -> None:
     follow the NumPy twin run on the sparse (kNN) P."""
     x = blobs(80, d=6, seed=4)
     perp = 6.0
-    p = joint_probabilities_reference(x, perp, method="barnes_hut")
+    p = joint_probabilities_reference(x, perp, method="barnes_hut").astype(np.float32).astype(np.float64)
     y0 = np.random.default_rng(1).standard_normal((80, 2)) * 1e-4
     y, kl, _ = _C._tsne(x, y0, 1, 0, perp, 12.0, 250, 50.0, 8, 300, 0.0, 0.0)
     yr, klr = tsne_reference(p, y0, learning_rate=50.0, max_iter=8)
