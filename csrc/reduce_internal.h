@@ -66,6 +66,11 @@ static inline ptrdiff_t tg_red_first_nonfinite(const double *r, ptrdiff_t d) {
     return -1;
 }
 
+/* Refuses (TG_ERR_BUDGET) a working set larger than half of the physical memory, before
+ * allocating it: an over-committed allocation would otherwise be killed by the OS when
+ * touched, taking a notebook kernel with it. */
+tg_status tg_red_check_budget(double bytes, const char *what, const char *hint);
+
 /* ---- a small, fast, seedable generator (splitmix64 seeding + xoshiro256**) ---- */
 typedef struct tg_rng {
     uint64_t s[4];

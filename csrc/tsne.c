@@ -465,6 +465,8 @@ tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_
             st = tg_fail(TG_ERR_OVERFLOW, "t-SNE: n^2 overflows");
             goto ex_done;
         }
+        st = tg_red_check_budget((double)nn * 24.0, "exact t-SNE affinities (n^2 entries)", "use method=\"barnes_hut\"");
+        if (st != TG_OK) goto ex_done;
         pc = malloc(sizeof(double) * nn);
         ip = malloc(sizeof(size_t) * (n + 1));
         ix = malloc(sizeof(size_t) * (nn - n));
@@ -927,6 +929,8 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
 
     if (opt->method == TG_TSNE_EXACT) {
         size_t nn = n * n; /* n <= 50000 checked */
+        st = tg_red_check_budget((double)nn * 12.0, "exact t-SNE (n^2 affinities)", "use method=\"barnes_hut\"");
+        if (st != TG_OK) goto done;
         double *pc = malloc(sizeof(double) * nn);
         es.P = malloc(sizeof(float) * nn);
         es.n = n;
