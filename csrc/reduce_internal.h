@@ -10,11 +10,11 @@
 #include "tg_common.h"
 #include "tg_reduce.h"
 
-/* x86-64 Linux with GCC/Clang: compile hot loops for AVX2+FMA too, picked at load time
- * (ifunc).  Elsewhere plain code. */
+/* x86-64 Linux with GCC/Clang: compile hot loops for x86-64-v3 (AVX2, FMA) too, picked at
+ * load time (ifunc).  Elsewhere, and under ASan, plain code. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(TG_NO_CLONES)
-#define TG_HOT __attribute__((target_clones("avx2,fma", "default")))
+#define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define TG_HOT
 #endif
