@@ -10,10 +10,10 @@
  *        exact:      P dense, stored as float32 upper triangle of an n x n array;
  *        Barnes-Hut: the K = floor(3 perplexity + 1) nearest neighbours per row, P as CSR.
  *   3. Gradient descent with momentum and gains; gradient:
- *        exact (dim 2): one pass over the pairs i < j; each thread owns the row pairs
- *          (t, n-1-t) for a balanced static split, accumulating into its own buffers, which
- *          are then added in thread order -> bitwise reproducible for a fixed thread count.
- *        exact (other dims): per-row sums over all j (independent of the thread count).
+ *        exact: per-row sums over all j != i (each pair is visited twice, but no scattered
+ *          writes: measured faster than the i < j half with per-thread scatter buffers, and
+ *          each row's sum runs in a fixed order whoever computes it), rows dealt dynamically
+ *          to threads, the normaliser added serially -> independent of the thread count.
  *        Barnes-Hut: attraction from the sparse P per row; repulsion from a quadtree built
  *          every iteration (serially, points partitioned in place so that every cell owns a
  *          contiguous run of a permutation); traversal per point in tree order, in parallel;
@@ -533,61 +533,54 @@ tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_
 
 typedef struct exact_state {
     size_t n, dim;
-    float *P;      /* n x n, upper triangle used (i < j) */
+    float *P;      /* n x n, symmetric, zero diagonal */
     double plogp;  /* sum_{i != j} p log p */
-    double *acc;   /* per thread: 4 n doubles (dim 2) */
-    double *zt;    /* per thread: [Z, sum p log u] */
-    int nthreads;
+    double *acc;   /* 6 n doubles: per-row sums */
 } exact_state;
 
-/* dim 2, dof 1.  Rows handled by one thread: t and n-1-t for t = tid, tid + T, ... */
-TG_HOT static void exact_rows_2d(const exact_state *s, const double *yx, const double *yy, size_t i, double *ax,
-                                 double *ay, double *rx, double *ry, double *zacc, double *placc, int want_kl) {
+/* dim 2, dof 1, whole row i (no scatter): out = {ax, ay, rx, ry, z, sum p log u} */
+TG_HOT static void exact_row_full_2d(const exact_state *s, const double *yx, const double *yy, size_t i, int want_kl,
+                                     double *out) {
     const size_t n = s->n;
     const float *p = s->P + i * n;
     const double xi = yx[i], yi = yy[i];
     double sax = 0, say = 0, srx = 0, sry = 0, sz = 0, spl = 0;
-    if (want_kl) {
+    for (int part = 0; part < 2; part++) {
+        const size_t j0 = part ? i + 1 : 0, j1 = part ? n : i;
+        if (want_kl) {
 #pragma omp simd reduction(+ : sax, say, srx, sry, sz, spl)
-        for (size_t j = i + 1; j < n; j++) {
-            double dx = xi - yx[j], dy = yi - yy[j];
-            double u = 1.0 / (1.0 + dx * dx + dy * dy);
-            double pj = (double)p[j];
-            double pu = pj * u, uu = u * u;
-            sax += pu * dx;
-            say += pu * dy;
-            srx += uu * dx;
-            sry += uu * dy;
-            sz += u;
-            spl += pj * log(u);
-            ax[j] -= pu * dx;
-            ay[j] -= pu * dy;
-            rx[j] -= uu * dx;
-            ry[j] -= uu * dy;
-        }
-    } else {
+            for (size_t j = j0; j < j1; j++) {
+                double dx = xi - yx[j], dy = yi - yy[j];
+                double u = 1.0 / (1.0 + dx * dx + dy * dy);
+                double pj = (double)p[j];
+                double pu = pj * u, uu = u * u;
+                sax += pu * dx;
+                say += pu * dy;
+                srx += uu * dx;
+                sry += uu * dy;
+                sz += u;
+                spl += pj * log(u);
+            }
+        } else {
 #pragma omp simd reduction(+ : sax, say, srx, sry, sz)
-        for (size_t j = i + 1; j < n; j++) {
-            double dx = xi - yx[j], dy = yi - yy[j];
-            double u = 1.0 / (1.0 + dx * dx + dy * dy);
-            double pu = (double)p[j] * u, uu = u * u;
-            sax += pu * dx;
-            say += pu * dy;
-            srx += uu * dx;
-            sry += uu * dy;
-            sz += u;
-            ax[j] -= pu * dx;
-            ay[j] -= pu * dy;
-            rx[j] -= uu * dx;
-            ry[j] -= uu * dy;
+            for (size_t j = j0; j < j1; j++) {
+                double dx = xi - yx[j], dy = yi - yy[j];
+                double u = 1.0 / (1.0 + dx * dx + dy * dy);
+                double pu = (double)p[j] * u, uu = u * u;
+                sax += pu * dx;
+                say += pu * dy;
+                srx += uu * dx;
+                sry += uu * dy;
+                sz += u;
+            }
         }
     }
-    ax[i] += sax;
-    ay[i] += say;
-    rx[i] += srx;
-    ry[i] += sry;
-    *zacc += 2.0 * sz;
-    *placc += 2.0 * spl;
+    out[0] = sax;
+    out[1] = say;
+    out[2] = srx;
+    out[3] = sry;
+    out[4] = sz;
+    out[5] = spl;
 }
 
 /* grad[n*dim] for exaggeration ex; returns KL (if want_kl) through *kl. */
@@ -599,48 +592,19 @@ static void exact_gradient(exact_state *s, const double *y, double *yx, double *
             yx[i] = y[2 * i];
             yy[i] = y[2 * i + 1];
         }
-        const int T = s->nthreads;
-        const size_t half = (n + 1) / 2;
-        memset(s->acc, 0, sizeof(double) * 4 * n * (size_t)T);
-        memset(s->zt, 0, sizeof(double) * 2 * (size_t)T);
-#pragma omp parallel num_threads(T)
-        {
-            const int tid = thread_id();
-            const int nt =
-#ifdef _OPENMP
-                omp_get_num_threads();
-#else
-                1;
-#endif
-            double *acc = s->acc + (size_t)tid * 4 * n;
-            double z = 0.0, pl = 0.0;
-            for (size_t t = (size_t)tid; t < half; t += (size_t)nt) {
-                exact_rows_2d(s, yx, yy, t, acc, acc + n, acc + 2 * n, acc + 3 * n, &z, &pl, want_kl);
-                size_t u = n - 1 - t;
-                if (u != t) exact_rows_2d(s, yx, yy, u, acc, acc + n, acc + 2 * n, acc + 3 * n, &z, &pl, want_kl);
-            }
-            s->zt[2 * tid] = z;
-            s->zt[2 * tid + 1] = pl;
-        }
+        double *rows = s->acc; /* 6 n */
+#pragma omp parallel for schedule(dynamic, 16)
+        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) exact_row_full_2d(s, yx, yy, (size_t)ii, want_kl, rows + 6 * (size_t)ii);
         double Z = 0.0, pl = 0.0;
-        for (int q = 0; q < T; q++) {
-            Z += s->zt[2 * q];
-            pl += s->zt[2 * q + 1];
+        for (size_t i = 0; i < n; i++) {
+            Z += rows[6 * i + 4];
+            pl += rows[6 * i + 5];
         }
         const double invZ = 1.0 / Z;
-#pragma omp parallel for schedule(static) if (n > 2048)
-        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
-            const size_t i = (size_t)ii;
-            double ax = 0, ay = 0, rx = 0, ry = 0;
-            for (int q = 0; q < T; q++) {
-                const double *acc = s->acc + (size_t)q * 4 * n;
-                ax += acc[i];
-                ay += acc[n + i];
-                rx += acc[2 * n + i];
-                ry += acc[3 * n + i];
-            }
-            grad[2 * i] = 4.0 * (ex * ax - rx * invZ);
-            grad[2 * i + 1] = 4.0 * (ex * ay - ry * invZ);
+        for (size_t i = 0; i < n; i++) {
+            const double *r = rows + 6 * i;
+            grad[2 * i] = 4.0 * (ex * r[0] - r[2] * invZ);
+            grad[2 * i + 1] = 4.0 * (ex * r[1] - r[3] * invZ);
         }
         if (want_kl) *kl = ex * (s->plogp + log(ex)) - ex * pl + ex * log(Z);
         return;
@@ -648,7 +612,7 @@ static void exact_gradient(exact_state *s, const double *y, double *yx, double *
     /* generic dimension: per-row full sums (dof = max(dim - 1, 1)) */
     const double alpha = dim > 1 ? (double)(dim - 1) : 1.0, expo = (alpha + 1.0) / 2.0;
     double *zrow = s->acc; /* n: z_i ; n: sum_j p log w */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
         const size_t i = (size_t)ii;
         double at[16] = {0}, rt[16] = {0};
@@ -957,12 +921,10 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         es.P = malloc(sizeof(float) * nn);
         es.n = n;
         es.dim = dim;
-        es.nthreads = max_threads();
-        es.acc = malloc(sizeof(double) * 4 * n * (size_t)(es.nthreads > 0 ? es.nthreads : 1));
-        es.zt = malloc(sizeof(double) * 2 * (size_t)(es.nthreads > 0 ? es.nthreads : 1));
+        es.acc = malloc(sizeof(double) * 6 * n);
         yx = malloc(sizeof(double) * n);
         yy = malloc(sizeof(double) * n);
-        if (!pc || !es.P || !es.acc || !es.zt || !yx || !yy) {
+        if (!pc || !es.P || !es.acc || !yx || !yy) {
             free(pc);
             st = tg_fail(TG_ERR_NOMEM, "exact t-SNE: out of memory for %zu x %zu affinities; use method=\"barnes_hut\"", n, n);
             goto done;
@@ -1098,7 +1060,6 @@ done:
     free(yy);
     free(es.P);
     free(es.acc);
-    free(es.zt);
     csr_free(&bs.P);
     free(bs.perm);
     free(bs.nodes);

@@ -150,17 +150,20 @@ def test_same_seed_same_bits(method: str) -> None:
     assert np.array_equal(d.embedding, e.embedding)
 
 
-def test_barnes_hut_does_not_depend_on_thread_count() -> None:
+@pytest.mark.parametrize("method", ["exact", "barnes_hut"])
+def test_result_does_not_depend_on_thread_count(method: str) -> None:
     x = blobs(300, d=10, seed=7)
     before = tokgeo.get_num_threads()
     try:
         tokgeo.set_num_threads(1)
-        a = tsne(x, random_state=0, max_iter=300)
+        a = tsne(x, method=method, random_state=0, max_iter=300)
         tokgeo.set_num_threads(2)
-        b = tsne(x, random_state=0, max_iter=300)
+        b = tsne(x, method=method, random_state=0, max_iter=300)
+        tokgeo.set_num_threads(3)  # an odd count, more threads than cores
+        c = tsne(x, method=method, random_state=0, max_iter=300)
     finally:
         tokgeo.set_num_threads(before)
-    assert np.array_equal(a.embedding, b.embedding)
+    assert np.array_equal(a.embedding, b.embedding) and np.array_equal(a.embedding, c.embedding)
 
 
 # ----------------------------------------------------------------------------- small samples, layouts

@@ -17,11 +17,13 @@ Reproducibility
 The exact PCA is deterministic.  Randomized PCA and t-SNE depend only on ``random_state``;
 ``random_state=None`` means the fixed seed 0, so repeated calls give identical results.  Use
 ``random_state=numpy.random.default_rng()`` or any int for other draws.  t-SNE with the
-same seed gives bitwise-identical embeddings for the same number of threads
-(:func:`tokgeo.set_num_threads`).  The Barnes-Hut gradient and the PCA do not depend on the
-thread count at all; the exact t-SNE gradient splits its pair sum over threads, so a
-different thread count changes its last bits, which t-SNE's optimisation can amplify into
-visibly different (equally good) layouts.
+same seed gives bitwise-identical embeddings; our own loops do not depend on the number of
+threads (:func:`tokgeo.set_num_threads`) either -- every per-point sum runs in a fixed
+order whichever thread computes it, and global sums are added serially -- and in our tests
+BLIS's products (input distances, PCA) were identical across thread counts too, so results
+matched bitwise between 1 and 2 threads.  A different BLIS build or CPU (e.g. with or
+without AVX2) changes the last bits, which t-SNE's chaotic optimisation can amplify into a
+visibly different, equally good layout.
 """
 
 from __future__ import annotations
