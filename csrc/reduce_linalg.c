@@ -36,7 +36,7 @@ TG_HOT static void tridiag_fused(double *a, size_t n, size_t c0, const double *p
                                  const double *v, double tau, double *p) {
     const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
     const size_t len = n - c0;
-    const int par = len > 96;
+    const int par = len > 256; /* enough work per row set to pay for a parallel region */
 #pragma omp parallel for schedule(static) if (par)
     for (ptrdiff_t r = r0; r < nn; r++) {
         double *row = a + (size_t)r * n + c0;
@@ -62,7 +62,7 @@ TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const
                                    size_t count) {
     enum { B = 64 };
     const ptrdiff_t nblocks = (ptrdiff_t)((n + B - 1) / B);
-    const int par = count * n > 60000 && nblocks > 1;
+    const int par = count * n > 200000 && nblocks > 1;
 #pragma omp parallel for schedule(static) if (par)
     for (ptrdiff_t blk = 0; blk < nblocks; blk++) {
         const size_t k0 = (size_t)blk * B;
@@ -99,13 +99,12 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
     }
     tg_status st = TG_OK;
     double *buf = malloc(sizeof(double) * 6 * n);
-    size_t *ridx = malloc(sizeof(size_t) * n);
-    if (!buf || !ridx) {
+    if (!buf) {
         st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
         goto done;
     }
     double *d = w, *e = buf, *tau = buf + n, *pv = buf + 2 * n, *pw = buf + 3 * n, *v = buf + 4 * n;
-    double *rc = buf + 5 * n; /* rotation cosines; sines reuse pw (free after stage 2) */
+    double *rc = buf + 5 * n; /* scratch for the tridiagonalisation's matrix-vector product */
 
     /* ---- 1. tridiagonalisation ---- */
     int pending = 0;
@@ -262,12 +261,26 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
         free(T);
     }
 
-    /* ---- 3. implicit QL ---- */
-    double *rs = pw;
+    /* ---- 3. implicit QL ----
+     * The rotations only depend on (d, e), so many sweeps are recorded first and applied to
+     * the rows of `a` together: one parallel region per batch (not one per sweep), each
+     * thread taking all the batch's rotations through its own cache-sized column blocks. */
+    size_t cap = n * n < ((size_t)1 << 20) ? n * n : ((size_t)1 << 20);
+    if (cap < n) cap = n;
+    size_t *qidx = malloc(sizeof(size_t) * cap);
+    double *qc = malloc(sizeof(double) * cap), *qs = malloc(sizeof(double) * cap);
+    size_t nrot = 0;
+    if (!qidx || !qc || !qs) {
+        free(qidx);
+        free(qc);
+        free(qs);
+        st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
+        goto done;
+    }
     for (size_t l = 0; l < n; l++) {
         if (tg_interrupted()) {
             st = TG_ERR_INTERRUPTED;
-            goto done;
+            goto ql_done;
         }
         int iter = 0;
         size_t m;
@@ -279,13 +292,16 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
             if (m != l) {
                 if (iter++ == 60) {
                     st = tg_fail(TG_ERR_INTERNAL, "eigendecomposition: QL iteration did not converge (eigenvalue %zu)", l);
-                    goto done;
+                    goto ql_done;
+                }
+                if (nrot + n > cap) { /* a sweep has fewer than n rotations */
+                    apply_rotations(a, n, qidx, qc, qs, nrot);
+                    nrot = 0;
                 }
                 double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
                 double r = hypot(g, 1.0);
                 g = d[m] - d[l] + e[l] / (g + copysign(r, g));
                 double s = 1.0, c = 1.0, p = 0.0;
-                size_t nrot = 0;
                 int underflow = 0;
                 for (size_t i = m; i-- > l;) {
                     double f = s * e[i], b = c * e[i];
@@ -304,12 +320,11 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
                     p = s * r;
                     d[i + 1] = g + p;
                     g = c * r - b;
-                    ridx[nrot] = i;
-                    rc[nrot] = c;
-                    rs[nrot] = s;
+                    qidx[nrot] = i;
+                    qc[nrot] = c;
+                    qs[nrot] = s;
                     nrot++;
                 }
-                apply_rotations(a, n, ridx, rc, rs, nrot);
                 if (underflow) continue;
                 d[l] -= p;
                 e[l] = g;
@@ -317,6 +332,12 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
             }
         } while (m != l);
     }
+    apply_rotations(a, n, qidx, qc, qs, nrot);
+ql_done:
+    free(qidx);
+    free(qc);
+    free(qs);
+    if (st != TG_OK) goto done;
 
     /* ---- 4. sort ascending (selection sort; n row swaps) ---- */
     for (size_t i = 0; i + 1 < n; i++) {
@@ -337,7 +358,6 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
     }
 done:
     free(buf);
-    free(ridx);
     return st;
 }
 

@@ -847,7 +847,7 @@ static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *gr
         b->z[i] = z;
     }
     /* attraction, in row order so that P streams from memory */
-#pragma omp parallel for schedule(static, 256)
+#pragma omp parallel for schedule(dynamic, 256)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
         const size_t i = (size_t)ii;
         double ax = 0, ay = 0, pl = 0;
