@@ -216,7 +216,7 @@ def test_ctrl_c_interrupts() -> None:
     finally:
         timer.cancel()
     # and the next call still works
-    assert tsne(x[:50], method="exact", max_iter=250).embedding.shape == (50, 2)
+    assert tsne(x[:50], perplexity=10.0, method="exact", max_iter=250).embedding.shape == (50, 2)
 
 
 # ----------------------------------------------------------------------------- trustworthiness
@@ -270,17 +270,19 @@ def test_tsne_bad_inputs() -> None:
         tsne(x, perplexity=-1)
     with pytest.raises(InvalidInputError, match="learning_rate"):
         tsne(x, learning_rate=-5.0)
+    with pytest.raises(InvalidInputError, match="angle"):
+        tsne(x, angle=1.5)
     with pytest.raises(InvalidInputError, match="init array"):
-        tsne(x, init=np.zeros((29, 2)))
+        tsne(x, perplexity=5.0, init=np.zeros((29, 2)))
     with pytest.raises(InvalidInputError, match="metric"):
         tsne(x, metric="manhattan")  # type: ignore[arg-type]
     bad = x.copy()
     bad[7, 1] = np.inf
     with pytest.raises(InvalidInputError, match=r"x\[7, 1\] is infinite"):
-        tsne(bad, init="random")
+        tsne(bad, perplexity=5.0, init="random")
     with pytest.raises(InvalidInputError, match="zero variance"):
-        tsne(np.ones((10, 3)))
+        tsne(np.ones((10, 3)), perplexity=2.0)
     zero_row = x.copy()
     zero_row[3] = 0
     with pytest.raises(InvalidInputError, match="all zeros"):
-        tsne(zero_row, metric="cosine", init="random")
+        tsne(zero_row, perplexity=5.0, metric="cosine", init="random")

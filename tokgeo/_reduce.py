@@ -310,16 +310,10 @@ def tsne(
     if not (perp > 0 and math.isfinite(perp)):
         raise InvalidInputError(f"perplexity must be a positive number, got {perplexity!r}")
     limit = (n - 1) / 3.0
-    if perp > limit:
-        warnings.warn(
-            f"perplexity={perp:g} is too large for {n} samples (it must stay below n_samples, and tokgeo keeps "
-            f"3 * perplexity <= n_samples - 1); using perplexity={limit:.4g} = (n_samples - 1) / 3 instead",
-            UserWarning,
-            stacklevel=2,
-        )
-        perp = limit
-    if perp < 1.0:
-        perp = 1.0
+    lowered = perp > limit
+    requested = perp
+    if lowered:
+        perp = max(limit, 1.0)
     if learning_rate == "auto":
         lr = max(n / float(early_exaggeration) / 4.0, 50.0)
     else:
@@ -329,7 +323,18 @@ def tsne(
     for name, val in (("max_iter", max_iter), ("n_iter_without_progress", n_iter_without_progress)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise InvalidInputError(f"{name} must be a positive int, got {val!r}")
+    if not (math.isfinite(float(angle)) and 0.0 <= float(angle) <= 1.0):
+        raise InvalidInputError(f"angle must be between 0 and 1, got {angle!r}")
+    if not (isinstance(learning_rate, str) or lr > 0):
+        raise InvalidInputError(f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}")
     seed = _seed(random_state)
+    if lowered:
+        warnings.warn(
+            f"perplexity={requested:g} is too large for {n} samples (it must stay below n_samples, and tokgeo keeps "
+            f"3 * perplexity <= n_samples - 1); using perplexity={perp:.4g} = max((n_samples - 1) / 3, 1) instead",
+            UserWarning,
+            stacklevel=2,
+        )
     if isinstance(init, np.ndarray) or not isinstance(init, str):
         y0 = np.array(init, dtype=np.float64)
         if y0.shape != (n, n_components):
