@@ -33,8 +33,9 @@ extern "C" {
  * a: n x n row-major, symmetric (both triangles read; the lower one wins where they
  * differ).  On TG_OK: w[0..n-1] holds the eigenvalues in ascending order and row i of `a`
  * holds the unit eigenvector of w[i] (i.e. a = V^T).  Householder tridiagonalisation,
- * then implicit QL with Wilkinson shifts; rotations are applied in cache blocks by all
- * threads.  O(n^3) time, O(n) extra memory.  Fails with TG_ERR_VALUE on a non-finite
+ * accumulated with blocked reflectors (BLIS gemm), then implicit QL with Wilkinson shifts
+ * whose rotations are recorded and applied in batches, in cache blocks, by all threads.
+ * O(n^3) time; extra memory O(32 n) plus a rotation buffer of at most 24 MB.  Fails with TG_ERR_VALUE on a non-finite
  * entry, TG_ERR_INTERNAL if QL does not converge (never observed), TG_ERR_INTERRUPTED.
  * On failure `a` and `w` hold unspecified values. */
 tg_status tg_eigh(double *a, size_t n, double *w);
@@ -100,7 +101,8 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
  * stops at 1e-5; at most 100 steps), symmetrised and normalised:
  * p_ij = (p_j|i + p_i|j) / sum (exact: entries floored at DBL_EPSILON, like sklearn).  Input distances: squared Euclidean
  * (metric EUCLIDEAN, as sklearn does) or cosine distance 1 - cos (metric COSINE).
- *   exact:      all n - 1 other points, P dense (n^2 doubles), gradient O(n^2) per iteration.
+ *   exact:      all n - 1 other points, P dense (n^2 float32 values, after n^2 doubles while
+ *               it is built), gradient O(n^2) per iteration.
  *   Barnes-Hut: the floor(3 * perplexity + 1) nearest neighbours (exact kNN from BLIS
  *               distance blocks), P sparse, repulsion by a quadtree with opening angle
  *               `angle` (a cell of side w at distance r from the point is summarised when
