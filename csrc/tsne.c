@@ -6,8 +6,8 @@
  *      visited, so it is read many times; cosine rows are normalised here).
  *   2. Input distances come in row blocks from one BLIS gemm per block
  *      (|a|^2 + |b|^2 - 2 a.b, clamped at 0, as sklearn computes them), and each row's
- *      Gaussian is calibrated by binary search (rows in parallel).
- *        exact:      P dense, stored as float32 upper triangle of an n x n array;
+ *      Gaussian is calibrated by a bracketed Newton search (rows in parallel).
+ *        exact:      P dense, stored as a symmetric float32 n x n array;
  *        Barnes-Hut: the K = floor(3 perplexity + 1) nearest neighbours per row, P as CSR.
  *   3. Gradient descent with momentum and gains; gradient:
  *        exact: per-row sums over all j != i (each pair is visited twice, but no scattered
