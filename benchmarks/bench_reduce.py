@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="best of N for each timing")
     ap.add_argument("--quick", action="store_true", help="reduced sizes and iterations (smoke run)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "reduce.md")
+    ap.add_argument("--note", default="", help="free text appended to the results file")
+    ap.add_argument("--only", choices=["pca", "exact", "bh"], action="append", help="run only these cases (repeatable)")
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -80,34 +82,34 @@ def main() -> int:
         pca_n, exact_n, bh_n, iters = 50257, 2000, 10000, 1000
     rows: list[tuple[str, float, float, str, str]] = []
 
+    cases = set(args.only or ["pca", "exact", "bh"])
     with threadpool_limits(limits=T):
-        # ---- PCA top-50
-        x = embedding_like(pca_n, 768)
-        t_ours, r = best_of(lambda: pca(x, 50, method="randomized", random_state=0), args.repeat)
-        # both sides produce the projection too: PCAResult.projection vs fit_transform
-        skp = PCA(50, svd_solver="randomized", random_state=0)
-        t_sk, _ = best_of(lambda: skp.fit_transform(x), args.repeat)
-        sk = skp
-        err = float(np.max(np.abs(r.eigenvalues - sk.explained_variance_) / sk.explained_variance_[0]))
-        rows.append((f"PCA top-50, {pca_n} x 768 float32 (randomized)", t_ours, t_sk, ">= 2x", f"max eigenvalue diff {err:.1e} (rel. to top)"))
-        print(f"PCA       ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({err:.1e})", flush=True)
-        del x
+        if "pca" in cases:  # ---- PCA top-50
+            x = embedding_like(pca_n, 768)
+            t_ours, r = best_of(lambda: pca(x, 50, method="randomized", random_state=0), args.repeat)
+            # both sides produce the projection too: PCAResult.projection vs fit_transform
+            sk = PCA(50, svd_solver="randomized", random_state=0)
+            t_sk, _ = best_of(lambda: sk.fit_transform(x), args.repeat)
+            err = float(np.max(np.abs(r.eigenvalues - sk.explained_variance_) / sk.explained_variance_[0]))
+            rows.append((f"PCA top-50, {pca_n} x 768 float32 (randomized)", t_ours, t_sk, ">= 2x", f"max eigenvalue diff {err:.1e} (rel. to top)"))
+            print(f"PCA       ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({err:.1e})", flush=True)
+            del x
 
-        # ---- exact t-SNE
-        xe = blobs(exact_n)
-        t_ours, ro = best_of(lambda: tsne(xe, method="exact", max_iter=iters, random_state=0), args.repeat)
-        t_sk, so = best_of(lambda: TSNE(method="exact", max_iter=iters, random_state=0).fit(xe), args.repeat)
-        q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}; trust {trustworthiness(xe, ro.embedding):.4f} vs {sk_trust(xe, so.embedding_, n_neighbors=5):.4f}"
-        rows.append((f"exact t-SNE, N={exact_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 20x", q))
-        print(f"t-SNE ex  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
+        if "exact" in cases:  # ---- exact t-SNE
+            xe = blobs(exact_n)
+            t_ours, ro = best_of(lambda: tsne(xe, method="exact", max_iter=iters, random_state=0), args.repeat)
+            t_sk, so = best_of(lambda: TSNE(method="exact", max_iter=iters, random_state=0).fit(xe), args.repeat)
+            q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}; trust {trustworthiness(xe, ro.embedding):.4f} vs {sk_trust(xe, so.embedding_, n_neighbors=5):.4f}"
+            rows.append((f"exact t-SNE, N={exact_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 20x", q))
+            print(f"t-SNE ex  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
 
-        # ---- Barnes-Hut t-SNE
-        xb = blobs(bh_n)
-        t_ours, ro = best_of(lambda: tsne(xb, method="barnes_hut", max_iter=iters, random_state=0), args.repeat)
-        t_sk, so = best_of(lambda: TSNE(method="barnes_hut", max_iter=iters, random_state=0).fit(xb), args.repeat)
-        q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}"
-        rows.append((f"Barnes-Hut t-SNE, N={bh_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 2x", q))
-        print(f"t-SNE BH  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
+        if "bh" in cases:  # ---- Barnes-Hut t-SNE
+            xb = blobs(bh_n)
+            t_ours, ro = best_of(lambda: tsne(xb, method="barnes_hut", max_iter=iters, random_state=0), args.repeat)
+            t_sk, so = best_of(lambda: TSNE(method="barnes_hut", max_iter=iters, random_state=0).fit(xb), args.repeat)
+            q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}"
+            rows.append((f"Barnes-Hut t-SNE, N={bh_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 2x", q))
+            print(f"t-SNE BH  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
         libs = ", ".join(sorted({f"{i['internal_api']}:{i.get('version') or '?'}" for i in threadpool_info()}))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +131,8 @@ def main() -> int:
     lines.append("")
     if args.quick:
         lines.append("**Quick mode** (reduced sizes and iterations): a smoke run, not the goal measurement.")
+    if args.note:
+        lines += ["", args.note]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
