@@ -14,7 +14,11 @@
  * load time (ifunc).  Elsewhere, and under ASan, plain code. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(TG_NO_CLONES)
+#if defined(__clang__)
 #define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else /* GCC in ISO C mode does not contract a*b+c into FMA unless told to */
+#define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
+#endif
 #else
 #define TG_HOT
 #endif

@@ -538,41 +538,58 @@ typedef struct exact_state {
     double *acc;   /* 6 n doubles: per-row sums */
 } exact_state;
 
-/* dim 2, dof 1, whole row i (no scatter): out = {ax, ay, rx, ry, z, sum p log u} */
+/* dim 2, dof 1, whole row i (no scatter): out = {ax, ay, rx, ry, z, sum p log u}.
+ * Written with 4-lane vector types so that the five running sums stay in registers (the
+ * auto-vectoriser interleaved two iterations and spilled them); lanes are added in a fixed
+ * order at the end, so the result does not depend on who computes the row. */
+typedef double tg_v4d __attribute__((vector_size(32)));
+typedef float tg_v4f __attribute__((vector_size(16)));
+
 TG_HOT static void exact_row_full_2d(const exact_state *s, const double *yx, const double *yy, size_t i, int want_kl,
                                      double *out) {
     const size_t n = s->n;
     const float *p = s->P + i * n;
     const double xi = yx[i], yi = yy[i];
-    double sax = 0, say = 0, srx = 0, sry = 0, sz = 0, spl = 0;
-    for (int part = 0; part < 2; part++) {
-        const size_t j0 = part ? i + 1 : 0, j1 = part ? n : i;
-        if (want_kl) {
-#pragma omp simd reduction(+ : sax, say, srx, sry, sz, spl)
-            for (size_t j = j0; j < j1; j++) {
-                double dx = xi - yx[j], dy = yi - yy[j];
-                double u = 1.0 / (1.0 + dx * dx + dy * dy);
-                double pj = (double)p[j];
-                double pu = pj * u, uu = u * u;
-                sax += pu * dx;
-                say += pu * dy;
-                srx += uu * dx;
-                sry += uu * dy;
-                sz += u;
-                spl += pj * log(u);
-            }
-        } else {
-#pragma omp simd reduction(+ : sax, say, srx, sry, sz)
-            for (size_t j = j0; j < j1; j++) {
-                double dx = xi - yx[j], dy = yi - yy[j];
-                double u = 1.0 / (1.0 + dx * dx + dy * dy);
-                double pu = (double)p[j] * u, uu = u * u;
-                sax += pu * dx;
-                say += pu * dy;
-                srx += uu * dx;
-                sry += uu * dy;
-                sz += u;
-            }
+    const tg_v4d vxi = {xi, xi, xi, xi}, vyi = {yi, yi, yi, yi}, one = {1.0, 1.0, 1.0, 1.0};
+    tg_v4d ax = {0, 0, 0, 0}, ay = ax, rx = ax, ry = ax, z = ax;
+    double spl = 0.0;
+    size_t j = 0;
+    /* the diagonal entry has p = 0 and would add u = 1 to z: excluded by subtracting it below */
+    for (; j + 4 <= n; j += 4) {
+        tg_v4d vx, vy;
+        tg_v4f pf;
+        memcpy(&vx, yx + j, sizeof vx);
+        memcpy(&vy, yy + j, sizeof vy);
+        memcpy(&pf, p + j, sizeof pf);
+        const tg_v4d pj = __builtin_convertvector(pf, tg_v4d);
+        const tg_v4d dx = vxi - vx, dy = vyi - vy;
+        const tg_v4d u = one / (one + dx * dx + dy * dy);
+        const tg_v4d pu = pj * u, uu = u * u;
+        ax += pu * dx;
+        ay += pu * dy;
+        rx += uu * dx;
+        ry += uu * dy;
+        z += u;
+    }
+    double sax = (ax[0] + ax[1]) + (ax[2] + ax[3]), say = (ay[0] + ay[1]) + (ay[2] + ay[3]);
+    double srx = (rx[0] + rx[1]) + (rx[2] + rx[3]), sry = (ry[0] + ry[1]) + (ry[2] + ry[3]);
+    double sz = (z[0] + z[1]) + (z[2] + z[3]);
+    for (; j < n; j++) {
+        double dx = xi - yx[j], dy = yi - yy[j];
+        double u = 1.0 / (1.0 + dx * dx + dy * dy);
+        double pu = (double)p[j] * u, uu = u * u;
+        sax += pu * dx;
+        say += pu * dy;
+        srx += uu * dx;
+        sry += uu * dy;
+        sz += u;
+    }
+    sz -= 1.0; /* j == i: dx = dy = 0, u = 1 (and p = 0, so nothing else) */
+    if (want_kl) {
+        for (size_t k = 0; k < n; k++) {
+            if (k == i) continue;
+            double dx = xi - yx[k], dy = yi - yy[k];
+            spl -= (double)p[k] * log1p(dx * dx + dy * dy);
         }
     }
     out[0] = sax;
