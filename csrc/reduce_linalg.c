@@ -36,8 +36,8 @@ TG_HOT static void tridiag_fused(double *a, size_t n, size_t c0, const double *p
                                  const double *v, double tau, double *p) {
     const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
     const size_t len = n - c0;
-    const int par = len > 256; /* enough work per row set to pay for a parallel region */
-#pragma omp parallel for schedule(static) if (par)
+    /* a parallel region only when there is enough work per row set to pay for it */
+#pragma omp parallel for schedule(static) if (len > 256)
     for (ptrdiff_t r = r0; r < nn; r++) {
         double *row = a + (size_t)r * n + c0;
         double s = 0.0;
@@ -62,8 +62,7 @@ TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const
                                    size_t count) {
     enum { B = 64 };
     const ptrdiff_t nblocks = (ptrdiff_t)((n + B - 1) / B);
-    const int par = count * n > 200000 && nblocks > 1;
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (count * n > 200000 && nblocks > 1)
     for (ptrdiff_t blk = 0; blk < nblocks; blk++) {
         const size_t k0 = (size_t)blk * B;
         const size_t len = n - k0 < B ? n - k0 : B;
