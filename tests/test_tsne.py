@@ -291,6 +291,8 @@ def test_tsne_bad_inputs() -> None:
         tsne(x, learning_rate=-5.0)
     with pytest.raises(InvalidInputError, match="angle"):
         tsne(x, angle=1.5)
+    with pytest.raises(InvalidInputError, match="early_exaggeration"):
+        tsne(x, early_exaggeration=0)
     with pytest.raises(InvalidInputError, match="init array"):
         tsne(x, perplexity=5.0, init=np.zeros((29, 2)))
     with pytest.raises(InvalidInputError, match="metric"):

@@ -314,8 +314,14 @@ def tsne(
     requested = perp
     if lowered:
         perp = max(limit, 1.0)
+    try:
+        ee = float(early_exaggeration)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"early_exaggeration must be a number, got {early_exaggeration!r}") from None
+    if not (math.isfinite(ee) and ee >= 1.0):
+        raise InvalidInputError(f"early_exaggeration must be >= 1 (sklearn's default is 12), got {early_exaggeration!r}")
     if learning_rate == "auto":
-        lr = max(n / float(early_exaggeration) / 4.0, 50.0)
+        lr = max(n / ee / 4.0, 50.0)
     else:
         if isinstance(learning_rate, str):
             raise InvalidInputError(f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}")
@@ -351,7 +357,7 @@ def tsne(
         1 if method == "barnes_hut" else 0,
         1 if metric == "cosine" else 0,
         perp,
-        float(early_exaggeration),
+        ee,
         250,
         lr,
         int(max_iter),
