@@ -11,7 +11,7 @@ See the README for the tour.
 
 from __future__ import annotations
 
-from . import errors, safetensors
+from . import errors, metrics, safetensors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import blis_info, get_num_threads, set_num_threads
@@ -22,6 +22,7 @@ from .tokenizer import Batch, Tokenizer
 __all__ = [
     "__version__",
     "errors",
+    "metrics",
     "safetensors",
     "blis_info",
     "get_num_threads",

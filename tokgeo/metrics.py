@@ -57,6 +57,11 @@ from . import _C
 from .errors import InvalidInputError, InvalidTypeError, MemoryBudgetError
 
 __all__ = [
+    "pca",
+    "PCAResult",
+    "tsne",
+    "TSNEResult",
+    "trustworthiness",
     "cosine_similarity",
     "cosine_similarity_matrix",
     "angle",
@@ -725,6 +730,5 @@ def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# PCA and t-SNE live in tokgeo/_reduce.py (reductions part).  The lead wires the re-export
-# at merge time by un-commenting these lines (and adding the names to __all__):
-# from ._reduce import PCAResult, TSNEResult, pca, tsne  # noqa: E402
+# PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/pca.c, csrc/tsne.c) and offered here.
+from ._reduce import PCAResult, TSNEResult, pca, trustworthiness, tsne  # noqa: E402
