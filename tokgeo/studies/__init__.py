@@ -22,6 +22,9 @@ class                    lesson
 from __future__ import annotations
 
 from ._base import Provenance, StudyResult
+from .embedding import EmbeddingGeometry, EmbeddingResult
+from .pathlength import PathLength, PathLengthResult
+from .qkv import QKVResult, QKVSimilarity
 from .rotation import Rotation, RotationResult
 
-__all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult"]
+__all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult", "QKVSimilarity", "QKVResult", "PathLength", "PathLengthResult", "EmbeddingGeometry", "EmbeddingResult"]
