@@ -15,5 +15,9 @@ from . import errors
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import get_num_threads, set_num_threads
+from .tokenizer import Batch, Tokenizer
+from .cache import ActivationCache
+from .model import GPT2, GPT2Config
 
-__all__ = ["__version__", "errors", "get_num_threads", "set_num_threads", *errors.__all__]
+__all__ = ["__version__", "errors", "get_num_threads", "set_num_threads", "Tokenizer", "Batch", *errors.__all__]
+__all__ += ["GPT2", "GPT2Config", "ActivationCache"]

@@ -1,0 +1,1165 @@
+/* bpe.c - GPT-2 byte-level BPE: vocabulary and merges loading, the merge loop, the
+ * per-thread caches, encode / batch encode / decode (see tg_tokenizer.h).
+ *
+ * Design notes
+ *  - Tokens are byte strings; the byte-level alphabet (GPT-2's bytes_to_unicode) only
+ *    matters when reading the files and when showing tokens ("Ġher").
+ *  - Two open-addressing hash maps built at load time and read-only afterwards:
+ *    bytes -> id (every token) and (left id, right id) -> (rank, merged id).
+ *  - The merge loop for a pre-token of n bytes: n <= SMALL_BPE uses arrays and a linear
+ *    scan for the lowest rank per merge (fast for the short words that dominate text);
+ *    longer pre-tokens use a binary heap of (rank, position) over a linked list, with
+ *    stale heap entries skipped when popped (a rank names one pair, so an entry is live
+ *    exactly when the pair now at its position still has its rank).  Both merge the
+ *    lowest rank, leftmost on ties, so both give the reference result.
+ *  - Each thread that encodes borrows a "work" object from the tokenizer's pool (mutex
+ *    protected): scratch arrays plus a bounded cache pre-token bytes -> ids (cleared
+ *    when full), so concurrent encodes never share mutable state.
+ */
+#include "tg_tokenizer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "tg_json.h"
+#include "tg_mapfile.h"
+
+#define FLAG_MERGED 1u  /* produced by a merge line */
+#define FLAG_SPECIAL 2u /* a special token: never produced by BPE */
+#define FLAG_SELF 4u    /* BPE of its own bytes gives exactly this token */
+#define NONE32 UINT32_MAX
+#define SMALL_BPE 48
+#define POOL_MAX 16
+#define CACHE_SLOTS (1u << 15)
+#define CACHE_MAX_ENTRIES (1u << 14)
+#define CACHE_KEY_BYTES (1u << 19)
+#define CACHE_IDS (1u << 17)
+#define CACHE_MAX_KEY 128
+
+/* ---------------------------------------------------------------- byte-level alphabet */
+
+/* GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68
+ * bytes to U+0100.. in byte order. */
+static uint32_t byte_to_cp(uint8_t b) {
+    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE)) return b;
+    uint32_t n = 0;
+    for (unsigned x = 0; x < b; x++)
+        if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE))) n++;
+    return 256 + n;
+}
+
+static uint32_t b2u_table[256];
+static int16_t u2b_table[324];
+static pthread_once_t alphabet_once = PTHREAD_ONCE_INIT;
+
+static void alphabet_init(void) {
+    for (int i = 0; i < 324; i++) u2b_table[i] = -1;
+    for (int b = 0; b < 256; b++) {
+        uint32_t cp = byte_to_cp((uint8_t)b);
+        b2u_table[b] = cp;
+        u2b_table[cp] = (int16_t)b;
+    }
+}
+
+size_t tg_bytes_to_byte_level(const uint8_t *bytes, size_t len, char *buf) {
+    pthread_once(&alphabet_once, alphabet_init);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t cp = b2u_table[bytes[i]];
+        if (cp < 0x80) {
+            buf[o++] = (char)cp;
+        } else {
+            buf[o++] = (char)(0xC0 | (cp >> 6));
+            buf[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o;
+}
+
+/* Decodes the byte-level string s[0..n) (valid UTF-8) into bytes at out (n bytes of room).
+ * Returns the byte count, or (size_t)-1 with *bad the offending code point. */
+static size_t byte_level_decode(const uint8_t *s, size_t n, uint8_t *out, uint32_t *bad) {
+    size_t o = 0, i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        uint32_t cp;
+        size_t l;
+        if (c < 0x80) {
+            cp = c;
+            l = 1;
+        } else if (c < 0xE0) {
+            cp = c & 0x1Fu;
+            l = 2;
+        } else if (c < 0xF0) {
+            cp = c & 0x0Fu;
+            l = 3;
+        } else {
+            cp = c & 0x07u;
+            l = 4;
+        }
+        if (l > n - i) {
+            *bad = 0xFFFD;
+            return (size_t)-1;
+        }
+        for (size_t k = 1; k < l; k++) cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        if (cp >= 324 || u2b_table[cp] < 0) {
+            *bad = cp;
+            return (size_t)-1;
+        }
+        out[o++] = (uint8_t)u2b_table[cp];
+        i += l;
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4Full);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBull;
+    h ^= h >> 32;
+    return h;
+}
+
+typedef struct pair_slot {
+    uint64_t key; /* left << 32 | right; UINT64_MAX = empty */
+    uint32_t rank;
+    uint32_t merged;
+} pair_slot;
+
+typedef struct vocab_slot {
+    uint32_t hash; /* low 32 bits of the hash */
+    uint32_t id1;  /* id + 1; 0 = empty */
+} vocab_slot;
+
+typedef struct tg_work tg_work;
+
+struct tg_tokenizer {
+    size_t n_vocab;
+    size_t *tok_off;   /* [n_vocab] into bytes */
+    uint32_t *tok_len; /* [n_vocab]; 0 = no such id */
+    uint8_t *tok_flags;
+    uint8_t *bytes;
+    uint32_t byte_id[256];
+    vocab_slot *vmap;
+    size_t vmap_mask;
+    pair_slot *pmap;
+    size_t pmap_mask;
+    unsigned pmap_shift;
+    size_t n_special;
+    int32_t *special_ids;
+    int32_t eot;
+    pthread_mutex_t pool_lock;
+    tg_work *pool[POOL_MAX];
+    size_t pool_n;
+};
+
+static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *s, size_t n, uint64_t h) {
+    size_t i = (size_t)h & t->vmap_mask;
+    uint32_t h32 = (uint32_t)h;
+    for (;;) {
+        const vocab_slot *sl = &t->vmap[i];
+        if (sl->id1 == 0) return NONE32;
+        if (sl->hash == h32) {
+            uint32_t id = sl->id1 - 1;
+            if (t->tok_len[id] == n && memcmp(t->bytes + t->tok_off[id], s, n) == 0) return id;
+        }
+        i = (i + 1) & t->vmap_mask;
+    }
+}
+
+static inline uint32_t pair_find(const tg_tokenizer *t, uint32_t a, uint32_t b, uint32_t *merged) {
+    uint64_t key = ((uint64_t)a << 32) | b;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> t->pmap_shift);
+    for (;;) {
+        const pair_slot *sl = &t->pmap[i];
+        if (sl->key == key) {
+            *merged = sl->merged;
+            return sl->rank;
+        }
+        if (sl->key == UINT64_MAX) return NONE32;
+        i = (i + 1) & t->pmap_mask;
+    }
+}
+
+/* ---------------------------------------------------------------- per-thread work */
+
+typedef struct cache_slot {
+    uint64_t hash;
+    uint32_t key_off;
+    uint32_t val_off;
+    uint16_t key_len; /* 0 = empty */
+    uint16_t n_ids;
+} cache_slot;
+
+struct tg_work {
+    /* merge scratch, capacity `cap` symbols */
+    size_t cap;
+    uint32_t *ids, *ranks, *merged, *next, *prev;
+    uint64_t *heap;
+    size_t heap_cap;
+    size_t res_n; /* result: ids[0..res_n) after bpe() */
+    /* cache */
+    cache_slot *slots;
+    uint8_t *keys;
+    uint32_t *vals;
+    size_t keys_used, vals_used, entries;
+};
+
+typedef struct enc_ctx {
+    bool poll;              /* may call tg_interrupted() (the calling thread) */
+    atomic_int *stop;       /* shared stop flag of a batch, or NULL */
+    unsigned counter;
+} enc_ctx;
+
+static bool should_stop(enc_ctx *c) {
+    if (c->stop && atomic_load_explicit(c->stop, memory_order_relaxed)) return true;
+    if (c->poll && tg_interrupted()) {
+        if (c->stop) atomic_store(c->stop, 1);
+        return true;
+    }
+    return false;
+}
+
+static void work_free(tg_work *w) {
+    if (!w) return;
+    free(w->ids);
+    free(w->ranks);
+    free(w->merged);
+    free(w->next);
+    free(w->prev);
+    free(w->heap);
+    free(w->slots);
+    free(w->keys);
+    free(w->vals);
+    free(w);
+}
+
+static tg_work *work_new(void) {
+    tg_work *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->slots = calloc(CACHE_SLOTS, sizeof *w->slots);
+    w->keys = malloc(CACHE_KEY_BYTES);
+    w->vals = malloc(CACHE_IDS * sizeof *w->vals);
+    if (!w->slots || !w->keys || !w->vals) {
+        work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static tg_status work_reserve(tg_work *w, size_t n) {
+    if (n <= w->cap) return TG_OK;
+    size_t cap = w->cap ? w->cap : 64;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2) return tg_fail(TG_ERR_OVERFLOW, "pre-token too long");
+        cap *= 2;
+    }
+    size_t bytes;
+    if (!tg_mul_size(cap, sizeof(uint32_t), &bytes)) return tg_fail(TG_ERR_OVERFLOW, "pre-token too long");
+    uint32_t **arrs[5] = {&w->ids, &w->ranks, &w->merged, &w->next, &w->prev};
+    for (int k = 0; k < 5; k++) {
+        uint32_t *p = realloc(*arrs[k], bytes);
+        if (!p) return tg_fail(TG_ERR_NOMEM, "out of memory for a pre-token of %zu bytes", n);
+        *arrs[k] = p;
+    }
+    w->cap = cap;
+    return TG_OK;
+}
+
+static tg_work *pool_acquire(const tg_tokenizer *ct) {
+    tg_tokenizer *t = (tg_tokenizer *)ct; /* the pool is the one mutable part, under its lock */
+    tg_work *w = NULL;
+    pthread_mutex_lock(&t->pool_lock);
+    if (t->pool_n > 0) w = t->pool[--t->pool_n];
+    pthread_mutex_unlock(&t->pool_lock);
+    if (!w) w = work_new();
+    return w;
+}
+
+static void pool_release(const tg_tokenizer *ct, tg_work *w) {
+    if (!w) return;
+    tg_tokenizer *t = (tg_tokenizer *)ct;
+    pthread_mutex_lock(&t->pool_lock);
+    if (t->pool_n < POOL_MAX) {
+        t->pool[t->pool_n++] = w;
+        w = NULL;
+    }
+    pthread_mutex_unlock(&t->pool_lock);
+    work_free(w);
+}
+
+/* ---------------------------------------------------------------- the merge loop */
+
+static inline void heap_push(uint64_t *h, size_t *n, uint64_t v) {
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p] <= v) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+}
+
+static inline uint64_t heap_pop(uint64_t *h, size_t *n) {
+    uint64_t top = h[0];
+    uint64_t v = h[--(*n)];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && h[c + 1] < h[c]) c++;
+        if (h[c] >= v) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (m > 0) h[i] = v;
+    return top;
+}
+
+/* BPE of s[0..n) (n >= 1) into w->ids[0..w->res_n). */
+static tg_status bpe(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, enc_ctx *ctx) {
+    if (n >= NONE32) return tg_fail(TG_ERR_VALUE, "a single pre-token of %zu bytes is longer than the 4 GiB limit", n);
+    tg_status st = work_reserve(w, n);
+    if (st != TG_OK) return st;
+    uint32_t *ids = w->ids;
+    for (size_t i = 0; i < n; i++) ids[i] = t->byte_id[s[i]];
+    if (n <= SMALL_BPE) {
+        uint32_t *ranks = w->ranks, *merged = w->merged;
+        size_t m = n;
+        for (size_t i = 0; i + 1 < m; i++) ranks[i] = pair_find(t, ids[i], ids[i + 1], &merged[i]);
+        while (m > 1) {
+            uint32_t best = NONE32;
+            size_t bi = 0;
+            for (size_t i = 0; i + 1 < m; i++)
+                if (ranks[i] < best) {
+                    best = ranks[i];
+                    bi = i;
+                }
+            if (best == NONE32) break;
+            ids[bi] = merged[bi];
+            size_t tail = m - bi - 2; /* elements after bi+1 */
+            memmove(ids + bi + 1, ids + bi + 2, tail * sizeof *ids);
+            memmove(ranks + bi + 1, ranks + bi + 2, (tail > 0 ? tail - 1 : 0) * sizeof *ranks);
+            memmove(merged + bi + 1, merged + bi + 2, (tail > 0 ? tail - 1 : 0) * sizeof *merged);
+            m--;
+            if (bi > 0) ranks[bi - 1] = pair_find(t, ids[bi - 1], ids[bi], &merged[bi - 1]);
+            if (bi + 1 < m) ranks[bi] = pair_find(t, ids[bi], ids[bi + 1], &merged[bi]);
+        }
+        w->res_n = m;
+        return TG_OK;
+    }
+    /* heap + linked list */
+    size_t hcap;
+    if (!tg_mul_size(n, 3, &hcap)) return tg_fail(TG_ERR_OVERFLOW, "pre-token too long");
+    if (hcap > w->heap_cap) {
+        size_t bytes;
+        if (!tg_mul_size(hcap, sizeof(uint64_t), &bytes)) return tg_fail(TG_ERR_OVERFLOW, "pre-token too long");
+        uint64_t *h = realloc(w->heap, bytes);
+        if (!h) return tg_fail(TG_ERR_NOMEM, "out of memory for a pre-token of %zu bytes", n);
+        w->heap = h;
+        w->heap_cap = hcap;
+    }
+    uint32_t *next = w->next, *prev = w->prev;
+    uint64_t *heap = w->heap;
+    size_t hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        next[i] = (i + 1 < n) ? (uint32_t)(i + 1) : NONE32;
+        prev[i] = i > 0 ? (uint32_t)(i - 1) : NONE32;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint32_t mg;
+        uint32_t r = pair_find(t, ids[i], ids[i + 1], &mg);
+        if (r != NONE32) heap_push(heap, &hn, ((uint64_t)r << 32) | i);
+    }
+    unsigned iter = 0;
+    while (hn > 0) {
+        if ((++iter & 0xFFFFu) == 0 && should_stop(ctx)) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+        uint64_t e = heap_pop(heap, &hn);
+        uint32_t r = (uint32_t)(e >> 32), pos = (uint32_t)e;
+        if (ids[pos] == NONE32) continue;
+        uint32_t nx = next[pos];
+        if (nx == NONE32) continue;
+        uint32_t mg = NONE32;
+        if (pair_find(t, ids[pos], ids[nx], &mg) != r) continue;
+        ids[pos] = mg;
+        ids[nx] = NONE32;
+        uint32_t nn = next[nx];
+        next[pos] = nn;
+        if (nn != NONE32) prev[nn] = pos;
+        uint32_t pv = prev[pos];
+        uint32_t m2;
+        if (pv != NONE32) {
+            uint32_t rr = pair_find(t, ids[pv], ids[pos], &m2);
+            if (rr != NONE32) heap_push(heap, &hn, ((uint64_t)rr << 32) | pv);
+        }
+        if (nn != NONE32) {
+            uint32_t rr = pair_find(t, ids[pos], ids[nn], &m2);
+            if (rr != NONE32) heap_push(heap, &hn, ((uint64_t)rr << 32) | pos);
+        }
+    }
+    size_t m = 0;
+    for (size_t i = 0; i != NONE32 && i < n; i = next[i]) ids[m++] = ids[i];
+    w->res_n = m;
+    return TG_OK;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+static inline cache_slot *cache_find(tg_work *w, const uint8_t *s, size_t n, uint64_t h) {
+    size_t i = (size_t)h & (CACHE_SLOTS - 1);
+    for (;;) {
+        cache_slot *sl = &w->slots[i];
+        if (sl->key_len == 0) return NULL;
+        if (sl->hash == h && sl->key_len == n && memcmp(w->keys + sl->key_off, s, n) == 0) return sl;
+        i = (i + 1) & (CACHE_SLOTS - 1);
+    }
+}
+
+static inline void cache_insert(tg_work *w, const uint8_t *s, size_t n, uint64_t h, const uint32_t *ids, size_t k) {
+    if (n == 0 || n > CACHE_MAX_KEY || k > n) return;
+    if (w->entries >= CACHE_MAX_ENTRIES || w->keys_used + n > CACHE_KEY_BYTES || w->vals_used + k > CACHE_IDS) {
+        memset(w->slots, 0, CACHE_SLOTS * sizeof *w->slots);
+        w->entries = w->keys_used = w->vals_used = 0;
+    }
+    size_t i = (size_t)h & (CACHE_SLOTS - 1);
+    while (w->slots[i].key_len != 0) i = (i + 1) & (CACHE_SLOTS - 1);
+    cache_slot *sl = &w->slots[i];
+    memcpy(w->keys + w->keys_used, s, n);
+    memcpy(w->vals + w->vals_used, ids, k * sizeof *ids);
+    sl->hash = h;
+    sl->key_off = (uint32_t)w->keys_used;
+    sl->val_off = (uint32_t)w->vals_used;
+    sl->key_len = (uint16_t)n;
+    sl->n_ids = (uint16_t)k;
+    w->keys_used += n;
+    w->vals_used += k;
+    w->entries++;
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+void tg_tokens_free(tg_tokens *t) {
+    if (!t) return;
+    free(t->ids);
+    free(t->offsets);
+    t->ids = NULL;
+    t->offsets = NULL;
+    t->n = t->cap = 0;
+}
+
+/* Invariant: ids (and offsets, when not NULL) hold `cap` entries. */
+static tg_status tokens_reserve(tg_tokens *o, size_t extra, bool offsets) {
+    size_t need;
+    if (!tg_add_size(o->n, extra, &need)) return tg_fail(TG_ERR_OVERFLOW, "too many tokens");
+    bool grow = need > o->cap || o->ids == NULL;
+    if (!grow && (!offsets || o->offsets)) return TG_OK;
+    size_t cap = o->cap;
+    if (grow) {
+        cap = cap ? cap : 256;
+        while (cap < need) {
+            if (cap > SIZE_MAX / 32) return tg_fail(TG_ERR_OVERFLOW, "too many tokens");
+            cap *= 2;
+        }
+        int32_t *ids = realloc(o->ids, cap * sizeof *ids);
+        if (!ids) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu tokens", cap);
+        o->ids = ids;
+    }
+    if (offsets || o->offsets) {
+        int64_t *off = realloc(o->offsets, cap * 2 * sizeof *off);
+        if (!off) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu token offsets", cap);
+        o->offsets = off;
+    }
+    o->cap = cap;
+    return TG_OK;
+}
+
+/* Appends the tokens of pre-token s[0..n), which starts at byte `base` of the text. */
+static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t base,
+                                   bool offsets, tg_tokens *o, enc_ctx *ctx) {
+    if (o->cap - o->n < n || (offsets && !o->offsets)) {
+        tg_status st = tokens_reserve(o, n, offsets);
+        if (st != TG_OK) return st;
+    }
+    if (n == 1) {
+        uint32_t id = t->byte_id[s[0]];
+        if (offsets) {
+            o->offsets[2 * o->n] = (int64_t)base;
+            o->offsets[2 * o->n + 1] = (int64_t)base + 1;
+        }
+        o->ids[o->n++] = (int32_t)id;
+        return TG_OK;
+    }
+    uint64_t h = hash_bytes(s, n);
+    uint32_t id = vocab_find(t, s, n, h);
+    if (id != NONE32 && (t->tok_flags[id] & FLAG_SELF)) {
+        if (offsets) {
+            o->offsets[2 * o->n] = (int64_t)base;
+            o->offsets[2 * o->n + 1] = (int64_t)(base + n);
+        }
+        o->ids[o->n++] = (int32_t)id;
+        return TG_OK;
+    }
+    const uint32_t *res;
+    size_t k;
+    cache_slot *sl = n <= CACHE_MAX_KEY ? cache_find(w, s, n, h) : NULL;
+    if (sl) {
+        res = w->vals + sl->val_off;
+        k = sl->n_ids;
+    } else {
+        tg_status st = bpe(t, w, s, n, ctx);
+        if (st != TG_OK) return st;
+        res = w->ids;
+        k = w->res_n;
+        cache_insert(w, s, n, h, res, k);
+    }
+    size_t pos = base;
+    for (size_t i = 0; i < k; i++) {
+        uint32_t tid = res[i];
+        if (offsets) {
+            o->offsets[2 * o->n] = (int64_t)pos;
+            pos += t->tok_len[tid];
+            o->offsets[2 * o->n + 1] = (int64_t)pos;
+        }
+        o->ids[o->n++] = (int32_t)tid;
+    }
+    return TG_OK;
+}
+
+static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t start, size_t end,
+                                bool offsets, tg_tokens *o, enc_ctx *ctx) {
+    size_t pos = start;
+    while (pos < end) {
+        size_t l = tg_pretoken_len(s + pos, end - pos);
+        tg_status st = emit_piece(t, w, s + pos, l, pos, offsets, o, ctx);
+        if (st != TG_OK) return st;
+        pos += l;
+        if ((++ctx->counter & 0x3FFu) == 0 && should_stop(ctx)) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+    }
+    return TG_OK;
+}
+
+static size_t count_chars(const uint8_t *s, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += (s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Byte offsets -> code point offsets for tokens off[2*from .. 2*to) over text s. */
+static void to_char_offsets(const uint8_t *s, int64_t *off, size_t from, size_t to) {
+    size_t bpos = 0;
+    int64_t chars = 0;
+    for (size_t k = from; k < to; k++) {
+        size_t bs = (size_t)off[2 * k], be = (size_t)off[2 * k + 1];
+        for (; bpos < bs + 1; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
+        off[2 * k] = chars - 1;
+        for (; bpos < be; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
+        off[2 * k + 1] = chars;
+    }
+}
+
+/* Appends the tokens of text s[0..n) to o; on failure o->n is restored. */
+static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, const uint8_t *modes,
+                             int flags, tg_tokens *o, enc_ctx *ctx) {
+    size_t base_n = o->n;
+    bool ascii = true;
+    bool offsets = (flags & TG_ENC_OFFSETS) != 0;
+    tg_status st = tg_utf8_check(s, n, &ascii);
+    if (st != TG_OK) return st;
+    if (offsets) {
+        st = tokens_reserve(o, 0, true);
+        if (st != TG_OK) return st;
+    }
+    /* next occurrence of each special token that is not plain text (n if none) */
+    size_t nsp = modes ? t->n_special : 0;
+    size_t next_at[8];
+    size_t *nexts = next_at;
+    if (nsp > 8) {
+        nexts = malloc(nsp * sizeof *nexts);
+        if (!nexts) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nsp; k++) nexts[k] = SIZE_MAX; /* not searched yet */
+    bool any_special = false;
+    for (size_t k = 0; k < nsp; k++) any_special |= modes[k] != TG_SPECIAL_TEXT;
+    size_t pos = 0;
+    while (pos < n) {
+        size_t seg_end = n;
+        size_t which = SIZE_MAX;
+        if (any_special) {
+            for (size_t k = 0; k < nsp; k++) {
+                if (modes[k] == TG_SPECIAL_TEXT) continue;
+                int32_t sid = t->special_ids[k];
+                size_t sl = t->tok_len[sid];
+                if (nexts[k] == SIZE_MAX || nexts[k] < pos) {
+                    const uint8_t *f = memmem(s + pos, n - pos, t->bytes + t->tok_off[sid], sl);
+                    nexts[k] = f ? (size_t)(f - s) : n;
+                }
+                size_t at = nexts[k];
+                if (at >= n) continue;
+                /* leftmost; the longest on a tie */
+                if (at < seg_end || (at == seg_end && which != SIZE_MAX && sl > t->tok_len[t->special_ids[which]])) {
+                    seg_end = at;
+                    which = k;
+                }
+            }
+        }
+        st = encode_segment(t, w, s, pos, seg_end, offsets, o, ctx);
+        if (st != TG_OK) goto fail;
+        if (which == SIZE_MAX) break;
+        int32_t sid = t->special_ids[which];
+        size_t sl = t->tok_len[sid];
+        if (modes[which] == TG_SPECIAL_FORBID) {
+            st = tg_fail(TG_ERR_SPECIAL, "the text contains the special token '%.*s' at character %zu",
+                         (int)sl, (const char *)(t->bytes + t->tok_off[sid]), count_chars(s, seg_end));
+            goto fail;
+        }
+        st = tokens_reserve(o, 1, offsets);
+        if (st != TG_OK) goto fail;
+        if (offsets) {
+            o->offsets[2 * o->n] = (int64_t)seg_end;
+            o->offsets[2 * o->n + 1] = (int64_t)(seg_end + sl);
+        }
+        o->ids[o->n++] = sid;
+        pos = seg_end + sl;
+    }
+    if (nexts != next_at) free(nexts);
+    if ((flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS && !ascii) to_char_offsets(s, o->offsets, base_n, o->n);
+    return TG_OK;
+fail:
+    if (nexts != next_at) free(nexts);
+    o->n = base_n;
+    return st;
+}
+
+tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const uint8_t *special_modes, int flags,
+                    tg_tokens *out) {
+    if (!tok || !out || (!text && len)) return tg_fail(TG_ERR_VALUE, "tg_encode: NULL argument");
+    out->n = 0;
+    tg_work *w = pool_acquire(tok);
+    if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
+    enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
+    tg_status st = encode_text(tok, w, (const uint8_t *)text, len, special_modes, flags, out, &ctx);
+    pool_release(tok, w);
+    return st;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+struct tg_batch {
+    size_t n, max_len;
+    int flags;
+    size_t *start, *len;
+    int *owner;
+    int nbufs;
+    tg_tokens *bufs;
+};
+
+void tg_batch_free(tg_batch *b) {
+    if (!b) return;
+    if (b->bufs)
+        for (int i = 0; i < b->nbufs; i++) tg_tokens_free(&b->bufs[i]);
+    free(b->bufs);
+    free(b->start);
+    free(b->len);
+    free(b->owner);
+    free(b);
+}
+
+size_t tg_batch_count(const tg_batch *b) { return b ? b->n : 0; }
+size_t tg_batch_length(const tg_batch *b, size_t i) { return (b && i < b->n) ? b->len[i] : 0; }
+size_t tg_batch_max_length(const tg_batch *b) { return b ? b->max_len : 0; }
+
+tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
+                          const uint8_t *special_modes, int flags, tg_batch **out) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL output");
+    *out = NULL;
+    if (!tok || (n && (!texts || !lens))) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL argument");
+    int nt = tg_get_num_threads();
+    if (nt < 1) nt = 1;
+    if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
+    tg_batch *b = calloc(1, sizeof *b);
+    if (!b) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    b->n = n;
+    b->flags = flags;
+    b->nbufs = nt;
+    size_t nn = n ? n : 1;
+    b->start = calloc(nn, sizeof *b->start);
+    b->len = calloc(nn, sizeof *b->len);
+    b->owner = calloc(nn, sizeof *b->owner);
+    b->bufs = calloc((size_t)nt, sizeof *b->bufs);
+    if (!b->start || !b->len || !b->owner || !b->bufs) {
+        tg_batch_free(b);
+        return tg_fail(TG_ERR_NOMEM, "out of memory for a batch of %zu texts", n);
+    }
+    atomic_int stop = 0;
+    tg_status err = TG_OK;
+    size_t err_index = SIZE_MAX;
+    char err_msg[1024] = "";
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        tg_work *w = pool_acquire(tok);
+        enc_ctx ctx = {.poll = tid == 0, .stop = &stop, .counter = 0};
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 4)
+#endif
+        for (size_t i = 0; i < n; i++) {
+            if (atomic_load_explicit(&stop, memory_order_relaxed)) continue;
+            tg_status st;
+            if (!w) {
+                st = tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
+            } else if (tid == 0 && tg_interrupted()) {
+                st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+            } else {
+                size_t base = b->bufs[tid].n;
+                st = encode_text(tok, w, (const uint8_t *)texts[i], lens[i], special_modes, flags, &b->bufs[tid], &ctx);
+                if (st == TG_OK) {
+                    b->start[i] = base;
+                    b->len[i] = b->bufs[tid].n - base;
+                    b->owner[i] = tid;
+                }
+            }
+            if (st != TG_OK) {
+                atomic_store(&stop, 1);
+#ifdef _OPENMP
+#pragma omp critical(tg_batch_err)
+#endif
+                {
+                    /* an interrupt wins; otherwise the failing text with the lowest index */
+                    if (st == TG_ERR_INTERRUPTED ? err != TG_ERR_INTERRUPTED
+                                                 : (err != TG_ERR_INTERRUPTED && i < err_index)) {
+                        err = st;
+                        err_index = i;
+                        snprintf(err_msg, sizeof err_msg, "%s", tg_last_error());
+                    }
+                }
+            }
+        }
+        pool_release(tok, w);
+    }
+    if (err != TG_OK) {
+        tg_batch_free(b);
+        if (err == TG_ERR_INTERRUPTED) return tg_fail(err, "interrupted");
+        return tg_fail(err, "text %zu: %s", err_index, err_msg);
+    }
+    size_t mx = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->len[i] > mx) mx = b->len[i];
+    b->max_len = mx;
+    *out = b;
+    return TG_OK;
+}
+
+tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids, uint8_t *mask,
+                        int64_t *lengths, int64_t *offsets) {
+    if (!b) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: NULL batch");
+    if (T < b->max_len) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: %zu columns for %zu tokens", T, b->max_len);
+    if (offsets && !(b->flags & TG_ENC_OFFSETS)) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: offsets were not computed");
+    size_t n = b->n;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(b->nbufs) if (n * T > 65536)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        size_t L = b->len[i];
+        const tg_tokens *src = &b->bufs[b->owner[i]];
+        size_t s0 = b->start[i];
+        size_t col = pad_left ? T - L : 0;
+        int64_t *row = ids ? ids + i * T : NULL;
+        uint8_t *mrow = mask ? mask + i * T : NULL;
+        int64_t *orow = offsets ? offsets + 2 * i * T : NULL;
+        for (size_t j = 0; j < T; j++) {
+            bool tok = j >= col && j < col + L;
+            if (row) row[j] = tok ? (int64_t)src->ids[s0 + (j - col)] : pad_id;
+            if (mrow) mrow[j] = tok;
+            if (orow) {
+                orow[2 * j] = tok ? src->offsets[2 * (s0 + j - col)] : -1;
+                orow[2 * j + 1] = tok ? src->offsets[2 * (s0 + j - col) + 1] : -1;
+            }
+        }
+        if (lengths) lengths[i] = (int64_t)L;
+    }
+    return TG_OK;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+tg_status tg_decode_size(const tg_tokenizer *tok, const int64_t *ids, size_t n, size_t *size) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = ids[i];
+        if (id < 0 || (uint64_t)id >= tok->n_vocab || tok->tok_len[id] == 0)
+            return tg_fail(TG_ERR_INDEX, "token id %lld at position %zu is not in the vocabulary (valid ids: 0..%zu)",
+                           (long long)id, i, tok->n_vocab - 1);
+        if (!tg_add_size(total, tok->tok_len[id], &total)) return tg_fail(TG_ERR_OVERFLOW, "decoded text too long");
+    }
+    *size = total;
+    return TG_OK;
+}
+
+tg_status tg_decode(const tg_tokenizer *tok, const int64_t *ids, size_t n, uint8_t *buf) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = ids[i];
+        if (id < 0 || (uint64_t)id >= tok->n_vocab || tok->tok_len[id] == 0)
+            return tg_fail(TG_ERR_INDEX, "token id %lld at position %zu is not in the vocabulary", (long long)id, i);
+        memcpy(buf + o, tok->bytes + tok->tok_off[id], tok->tok_len[id]);
+        o += tok->tok_len[id];
+    }
+    return TG_OK;
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+size_t tg_tokenizer_n_vocab(const tg_tokenizer *tok) { return tok->n_vocab; }
+int32_t tg_tokenizer_eot_id(const tg_tokenizer *tok) { return tok->eot; }
+size_t tg_tokenizer_n_special(const tg_tokenizer *tok) { return tok->n_special; }
+
+bool tg_tokenizer_special(const tg_tokenizer *tok, size_t i, const uint8_t **bytes, size_t *len, int32_t *id) {
+    if (i >= tok->n_special) return false;
+    int32_t sid = tok->special_ids[i];
+    if (bytes) *bytes = tok->bytes + tok->tok_off[sid];
+    if (len) *len = tok->tok_len[sid];
+    if (id) *id = sid;
+    return true;
+}
+
+bool tg_tokenizer_token_bytes(const tg_tokenizer *tok, int64_t id, const uint8_t **bytes, size_t *len) {
+    if (id < 0 || (uint64_t)id >= tok->n_vocab || tok->tok_len[id] == 0) return false;
+    *bytes = tok->bytes + tok->tok_off[id];
+    *len = tok->tok_len[id];
+    return true;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+void tg_tokenizer_free(tg_tokenizer *t) {
+    if (!t) return;
+    for (size_t i = 0; i < t->pool_n; i++) work_free(t->pool[i]);
+    pthread_mutex_destroy(&t->pool_lock);
+    free(t->tok_off);
+    free(t->tok_len);
+    free(t->tok_flags);
+    free(t->bytes);
+    free(t->vmap);
+    free(t->pmap);
+    free(t->special_ids);
+    free(t);
+}
+
+static size_t pow2_at_least(size_t n) {
+    size_t c = 16;
+    while (c < n) c *= 2;
+    return c;
+}
+
+static void show_token(char *dst, size_t cap, const uint8_t *s, size_t n) {
+    /* a short printable excerpt for error messages */
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap; i++) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c != 0x7F && c != '"' && c != '\\')
+            dst[o++] = (char)c;
+        else
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02X", c);
+    }
+    if (o >= cap) o = cap - 1;
+    dst[o] = '\0';
+}
+
+/* Re-raises the current detail as `code` prefixed with `name` (the detail is copied
+ * first: tg_fail writes the buffer tg_last_error points to). */
+static tg_status prefix_error(tg_status code, const char *name) {
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", tg_last_error());
+    return tg_fail(code, "%s: %s", name, detail);
+}
+
+static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const char *name) {
+    tg_json_doc *doc = NULL;
+    tg_status st = tg_json_parse(text, len, &doc);
+    if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
+    const tg_json *root = tg_json_root(doc);
+    if (root->type != TG_JSON_OBJECT) {
+        tg_json_free(doc);
+        return tg_fail(TG_ERR_FORMAT, "%s: expected a JSON object {token: id}", name);
+    }
+    size_t count = root->u.object.count;
+    if (count < 256) {
+        tg_json_free(doc);
+        return tg_fail(TG_ERR_FORMAT, "%s: %zu tokens; a byte-level vocabulary needs at least the 256 byte tokens", name, count);
+    }
+    char shown[120];
+    int64_t max_id = -1;
+    size_t total_bytes = 0;
+    for (size_t i = 0; i < count; i++) {
+        const tg_json_member *m = &root->u.object.members[i];
+        int64_t id;
+        show_token(shown, sizeof shown, (const uint8_t *)m->key, m->key_len);
+        if (!tg_json_as_int64(&m->value, &id) || id < 0 || id > TG_TOKENIZER_MAX_ID) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\": the id must be an integer in [0, %d]", name, i, shown,
+                           TG_TOKENIZER_MAX_ID);
+        }
+        if (m->key_len == 0) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT, "%s: token #%zu is the empty string", name, i);
+        }
+        if (id > max_id) max_id = id;
+        total_bytes += m->key_len; /* decoded bytes <= UTF-8 length; bounded by the file size */
+    }
+    t->n_vocab = (size_t)max_id + 1;
+    t->tok_off = calloc(t->n_vocab, sizeof *t->tok_off);
+    t->tok_len = calloc(t->n_vocab, sizeof *t->tok_len);
+    t->tok_flags = calloc(t->n_vocab, 1);
+    t->bytes = malloc(total_bytes);
+    size_t vcap = pow2_at_least(count * 2);
+    t->vmap = calloc(vcap, sizeof *t->vmap);
+    t->vmap_mask = vcap - 1;
+    if (!t->tok_off || !t->tok_len || !t->tok_flags || !t->bytes || !t->vmap) {
+        tg_json_free(doc);
+        return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        const tg_json_member *m = &root->u.object.members[i];
+        int64_t id;
+        tg_json_as_int64(&m->value, &id);
+        uint32_t bad = 0;
+        size_t nb = byte_level_decode((const uint8_t *)m->key, m->key_len, t->bytes + used, &bad);
+        show_token(shown, sizeof shown, (const uint8_t *)m->key, m->key_len);
+        if (nb == (size_t)-1) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT,
+                           "%s: token #%zu \"%s\" has the character U+%04X, which is not in GPT-2's byte-level alphabet",
+                           name, i, shown, (unsigned)bad);
+        }
+        if (t->tok_len[id] != 0) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" reuses id %lld", name, i, shown, (long long)id);
+        }
+        uint64_t h = hash_bytes(t->bytes + used, nb);
+        if (vocab_find(t, t->bytes + used, nb, h) != NONE32) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" appears twice", name, i, shown);
+        }
+        t->tok_off[id] = used;
+        t->tok_len[id] = (uint32_t)nb;
+        size_t j = (size_t)h & t->vmap_mask;
+        while (t->vmap[j].id1 != 0) j = (j + 1) & t->vmap_mask;
+        t->vmap[j].hash = (uint32_t)h;
+        t->vmap[j].id1 = (uint32_t)id + 1;
+        used += nb;
+    }
+    tg_json_free(doc);
+    for (int b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        uint32_t id = vocab_find(t, &c, 1, hash_bytes(&c, 1));
+        if (id == NONE32) return tg_fail(TG_ERR_FORMAT, "%s: no token for the byte 0x%02X (a byte-level vocabulary needs all 256)", name, b);
+        t->byte_id[b] = id;
+    }
+    return TG_OK;
+}
+
+static tg_status merges_fail(const char *name, size_t line, const char *what) {
+    return tg_fail(TG_ERR_FORMAT, "%s line %zu: %s", name, line, what);
+}
+
+static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, const char *name) {
+    const uint8_t *s = (const uint8_t *)text;
+    tg_status st = tg_utf8_check(s, len, NULL);
+    if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) lines += s[i] == '\n';
+    size_t pcap = pow2_at_least(lines * 2);
+    t->pmap = malloc(pcap * sizeof *t->pmap);
+    if (!t->pmap) return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
+    for (size_t i = 0; i < pcap; i++) t->pmap[i].key = UINT64_MAX;
+    t->pmap_mask = pcap - 1;
+    unsigned bits = 0;
+    while (((size_t)1 << bits) < pcap) bits++;
+    t->pmap_shift = 64 - bits;
+    uint8_t *buf = malloc(len + 1);
+    if (!buf) return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
+    size_t pos = 0, line = 0, rank = 0, blank_line = 0;
+    char shown[120];
+    while (pos < len) {
+        size_t e = pos;
+        while (e < len && s[e] != '\n') e++;
+        size_t next = e < len ? e + 1 : e;
+        line++;
+        size_t le = e;
+        if (le > pos && s[le - 1] == '\r') le--;
+        if (line == 1 && le - pos >= 8 && memcmp(s + pos, "#version", 8) == 0) {
+            pos = next;
+            continue;
+        }
+        if (le == pos) {
+            if (!blank_line) blank_line = line;
+            pos = next;
+            continue;
+        }
+        if (blank_line) {
+            free(buf);
+            return merges_fail(name, blank_line, "blank line before the last merge");
+        }
+        const uint8_t *sp = memchr(s + pos, ' ', le - pos);
+        if (!sp || sp == s + pos || sp + 1 == s + le || memchr(sp + 1, ' ', (size_t)(s + le - sp - 1))) {
+            free(buf);
+            return merges_fail(name, line, "expected two tokens separated by one space");
+        }
+        uint32_t bad = 0, ids[2];
+        size_t nb[2];
+        const uint8_t *part[2] = {s + pos, sp + 1};
+        size_t plen[2] = {(size_t)(sp - s) - pos, (size_t)(s + le - sp - 1)};
+        size_t off = 0;
+        for (int k = 0; k < 2; k++) {
+            nb[k] = byte_level_decode(part[k], plen[k], buf + off, &bad);
+            if (nb[k] == (size_t)-1) {
+                free(buf);
+                char what[160];
+                snprintf(what, sizeof what, "character U+%04X is not in GPT-2's byte-level alphabet", (unsigned)bad);
+                return merges_fail(name, line, what);
+            }
+            ids[k] = vocab_find(t, buf + off, nb[k], hash_bytes(buf + off, nb[k]));
+            if (ids[k] == NONE32) {
+                free(buf);
+                char what[200];
+                show_token(shown, sizeof shown, part[k], plen[k]);
+                snprintf(what, sizeof what, "token \"%s\" is not in the vocabulary", shown);
+                return merges_fail(name, line, what);
+            }
+            off += nb[k];
+        }
+        uint32_t merged = vocab_find(t, buf, off, hash_bytes(buf, off));
+        if (merged == NONE32) {
+            free(buf);
+            char what[200];
+            show_token(shown, sizeof shown, s + pos, le - pos);
+            snprintf(what, sizeof what, "the merged token of \"%s\" is not in the vocabulary", shown);
+            return merges_fail(name, line, what);
+        }
+        uint64_t key = ((uint64_t)ids[0] << 32) | ids[1];
+        size_t j = (size_t)((key * 0x9E3779B97F4A7C15ull) >> t->pmap_shift);
+        while (t->pmap[j].key != UINT64_MAX && t->pmap[j].key != key) j = (j + 1) & t->pmap_mask;
+        if (t->pmap[j].key == key) {
+            free(buf);
+            return merges_fail(name, line, "this merge appeared on an earlier line");
+        }
+        t->pmap[j].key = key;
+        t->pmap[j].rank = (uint32_t)rank++;
+        t->pmap[j].merged = merged;
+        t->tok_flags[merged] |= FLAG_MERGED;
+        pos = next;
+    }
+    free(buf);
+    return TG_OK;
+}
+
+static tg_status finish(tg_tokenizer *t) {
+    /* specials: "<|...|>" entries that no merge produces */
+    size_t ns = 0;
+    t->eot = -1;
+    for (size_t id = 0; id < t->n_vocab; id++) {
+        size_t l = t->tok_len[id];
+        const uint8_t *b = t->bytes + t->tok_off[id];
+        if (l == 13 && memcmp(b, "<|endoftext|>", 13) == 0) t->eot = (int32_t)id;
+        if (l >= 4 && !(t->tok_flags[id] & FLAG_MERGED) && b[0] == '<' && b[1] == '|' && b[l - 2] == '|' && b[l - 1] == '>') {
+            t->tok_flags[id] |= FLAG_SPECIAL;
+            ns++;
+        }
+    }
+    t->special_ids = malloc((ns ? ns : 1) * sizeof *t->special_ids);
+    if (!t->special_ids) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    t->n_special = 0;
+    for (size_t id = 0; id < t->n_vocab; id++)
+        if (t->tok_flags[id] & FLAG_SPECIAL) t->special_ids[t->n_special++] = (int32_t)id;
+    /* which tokens BPE reproduces from their own bytes (the whole-pre-token shortcut) */
+    tg_work *w = work_new();
+    if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    enc_ctx ctx = {.poll = false, .stop = NULL, .counter = 0};
+    for (size_t id = 0; id < t->n_vocab; id++) {
+        size_t l = t->tok_len[id];
+        if (l == 0 || (t->tok_flags[id] & FLAG_SPECIAL)) continue;
+        if (l == 1) {
+            t->tok_flags[id] |= FLAG_SELF;
+            continue;
+        }
+        tg_status st = bpe(t, w, t->bytes + t->tok_off[id], l, &ctx);
+        if (st != TG_OK) {
+            work_free(w);
+            return st;
+        }
+        if (w->res_n == 1 && w->ids[0] == id) t->tok_flags[id] |= FLAG_SELF;
+    }
+    work_free(w);
+    return TG_OK;
+}
+
+tg_status tg_tokenizer_load_buffers(tg_tokenizer **out, const char *vocab, size_t vocab_len, const char *vocab_name,
+                                    const char *merges, size_t merges_len, const char *merges_name) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load_buffers: NULL output");
+    *out = NULL;
+    if ((!vocab && vocab_len) || (!merges && merges_len)) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load_buffers: NULL buffer");
+    pthread_once(&alphabet_once, alphabet_init);
+    if (!vocab_name) vocab_name = "vocab";
+    if (!merges_name) merges_name = "merges";
+    tg_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    if (pthread_mutex_init(&t->pool_lock, NULL) != 0) {
+        free(t);
+        return tg_fail(TG_ERR_NOMEM, "cannot create a mutex");
+    }
+    tg_status st = load_vocab(t, vocab ? vocab : "", vocab_len, vocab_name);
+    if (st == TG_OK) st = load_merges(t, merges ? merges : "", merges_len, merges_name);
+    if (st == TG_OK) st = finish(t);
+    if (st != TG_OK) {
+        tg_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
+    return TG_OK;
+}
+
+tg_status tg_tokenizer_load(tg_tokenizer **out, const char *vocab_path, const char *merges_path) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load: NULL output");
+    *out = NULL;
+    if (!vocab_path || !merges_path) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load: NULL path");
+    tg_mapfile *vm = NULL, *mm = NULL;
+    tg_status st = tg_mapfile_open(vocab_path, &vm);
+    if (st != TG_OK) return st;
+    st = tg_mapfile_open(merges_path, &mm);
+    if (st != TG_OK) {
+        tg_mapfile_close(vm);
+        return st;
+    }
+    st = tg_tokenizer_load_buffers(out, (const char *)vm->data, vm->size, vocab_path, (const char *)mm->data, mm->size,
+                                   merges_path);
+    tg_mapfile_close(vm);
+    tg_mapfile_close(mm);
+    return st;
+}

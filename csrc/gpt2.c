@@ -1,0 +1,725 @@
+/* gpt2.c - GPT-2 weights bound to safetensors mappings, capture plans, and the forward pass.
+ *
+ * Shapes in comments: B batch, T tokens, N = B*T, C n_embd, H heads, D = C/H, F n_inner,
+ * V vocabulary.  Every activation is row-major [N, width]; attention works per (b, h) on
+ * strided sub-matrices of the qkv buffer [N, 3C] and writes z [N, C] = [B, T, H, D]. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "tg_gpt2.h"
+
+/* ------------------------------------------------------------------ config */
+
+tg_status tg_gpt2_config_check(const tg_gpt2_config *c) {
+    if (c == NULL) return tg_fail(TG_ERR_VALUE, "NULL config");
+    const int64_t big = (int64_t)1 << 24; /* sizes beyond this are nonsense for GPT-2 */
+#define CHECK_RANGE(field, lo, hi)                                                                      \
+    if (c->field < (lo) || c->field > (hi))                                                             \
+        return tg_fail(TG_ERR_FORMAT, "config: " #field " = %lld is out of range [%lld, %lld]", (long long)c->field, \
+                       (long long)(lo), (long long)(hi));
+    CHECK_RANGE(n_layer, 1, 4096)
+    CHECK_RANGE(n_head, 1, 65536)
+    CHECK_RANGE(n_embd, 1, big)
+    CHECK_RANGE(n_ctx, 1, big)
+    CHECK_RANGE(n_vocab, 1, (int64_t)1 << 31)
+    CHECK_RANGE(n_inner, 1, (int64_t)1 << 28)
+#undef CHECK_RANGE
+    if (c->n_embd % c->n_head != 0)
+        return tg_fail(TG_ERR_FORMAT, "config: n_embd = %lld is not divisible by n_head = %lld", (long long)c->n_embd,
+                       (long long)c->n_head);
+    if (!(c->layer_norm_eps > 0.0) || !isfinite(c->layer_norm_eps) || c->layer_norm_eps > 1.0)
+        return tg_fail(TG_ERR_FORMAT, "config: layer_norm_epsilon = %g must be in (0, 1]", c->layer_norm_eps);
+    if ((int)c->activation < 0 || c->activation > TG_GPT2_RELU)
+        return tg_fail(TG_ERR_FORMAT, "config: unknown activation code %d", (int)c->activation);
+    size_t t;
+    if (!tg_mul3_size((size_t)c->n_vocab, (size_t)c->n_embd, 4, &t) || !tg_mul3_size((size_t)c->n_inner, (size_t)c->n_embd, 4, &t) ||
+        !tg_mul3_size((size_t)c->n_embd, (size_t)c->n_embd, 12, &t) || !tg_mul3_size((size_t)c->n_ctx, (size_t)c->n_embd, 4, &t))
+        return tg_fail(TG_ERR_FORMAT, "config: weight sizes overflow");
+    return TG_OK;
+}
+
+/* ------------------------------------------------------------------ weights */
+
+typedef struct rec {
+    char *name;        /* canonical (no "transformer.") */
+    const float *data;
+    int ndim;
+    int64_t shape[2];
+    float *owned;      /* non-NULL when converted/copied */
+} rec;
+
+struct tg_gpt2 {
+    tg_gpt2_config cfg;
+    tg_safetensors **files;
+    size_t n_files;
+    rec *recs;
+    size_t n_recs;
+    size_t owned_bytes;
+    tg_gpt2_layer *layers;
+    tg_gpt2_weights w;
+};
+
+void tg_gpt2_close(tg_gpt2 *m) {
+    if (m == NULL) return;
+    for (size_t i = 0; i < m->n_recs; i++) {
+        free(m->recs[i].name);
+        free(m->recs[i].owned);
+    }
+    free(m->recs);
+    for (size_t i = 0; i < m->n_files; i++) tg_st_close(m->files[i]);
+    free(m->files);
+    free(m->layers);
+    free(m);
+}
+
+const tg_gpt2_config *tg_gpt2_get_config(const tg_gpt2 *m) { return &m->cfg; }
+const tg_gpt2_weights *tg_gpt2_get_weights(const tg_gpt2 *m) { return &m->w; }
+size_t tg_gpt2_owned_bytes(const tg_gpt2 *m) { return m->owned_bytes; }
+size_t tg_gpt2_tensor_count(const tg_gpt2 *m) { return m->n_recs; }
+
+tg_status tg_gpt2_tensor_at(const tg_gpt2 *m, size_t i, tg_gpt2_tensor *out) {
+    if (i >= m->n_recs) return tg_fail(TG_ERR_INDEX, "tensor index %zu out of range (%zu tensors)", i, m->n_recs);
+    const rec *r = &m->recs[i];
+    out->name = r->name;
+    out->data = r->data;
+    out->ndim = r->ndim;
+    out->shape[0] = r->shape[0];
+    out->shape[1] = r->ndim > 1 ? r->shape[1] : 0;
+    out->copied = r->owned != NULL;
+    return TG_OK;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalise */
+            int e = -1;
+            do {
+                e++;
+                mant <<= 1;
+            } while ((mant & 0x400u) == 0);
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Finds `name` with or without "transformer." in any file; NULL when absent. */
+static tg_status find_tensor(tg_safetensors **files, size_t n, const char *name, const tg_st_tensor **out) {
+    char pref[256];
+    int k = snprintf(pref, sizeof pref, "transformer.%s", name);
+    if (k < 0 || (size_t)k >= sizeof pref) return tg_fail(TG_ERR_INTERNAL, "tensor name too long");
+    const tg_st_tensor *found = NULL;
+    *out = NULL;
+    for (size_t f = 0; f < n; f++) {
+        const tg_st_tensor *a = tg_st_find(files[f], pref), *b = tg_st_find(files[f], name);
+        const tg_st_tensor *c[2] = {a, b};
+        for (int j = 0; j < 2; j++) {
+            if (c[j] == NULL) continue;
+            if (found != NULL)
+                return tg_fail(TG_ERR_FORMAT, "tensor '%s' is stored twice (as '%s' and '%s'); keep one", name, found->name,
+                               c[j]->name);
+            found = c[j];
+        }
+    }
+    *out = found;
+    return TG_OK;
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t at = 0;
+    at += (size_t)snprintf(buf + at, cap - at, "[");
+    for (int i = 0; i < ndim && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (at < cap) snprintf(buf + at, cap - at, "]");
+}
+
+/* Binds one tensor: checks shape, converts if needed, appends a rec.  Absent -> error unless
+ * optional (then *data = NULL). */
+static tg_status bind(tg_gpt2 *m, const char *name, int ndim, int64_t d0, int64_t d1, bool optional, const float **data) {
+    *data = NULL;
+    const tg_st_tensor *t = NULL;
+    tg_status s = find_tensor(m->files, m->n_files, name, &t);
+    if (s != TG_OK) return s;
+    if (t == NULL) {
+        if (optional) return TG_OK;
+        return tg_fail(TG_ERR_FORMAT, "tensor '%s' (or 'transformer.%s') is missing from the checkpoint", name, name);
+    }
+    int64_t want[2] = {d0, d1};
+    bool ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
+    if (!ok) {
+        char e[96], a[200];
+        shape_str(e, sizeof e, ndim, want);
+        shape_str(a, sizeof a, t->ndim, t->shape);
+        return tg_fail(TG_ERR_FORMAT, "tensor '%s': expected shape %s from the config, found %s", t->name, e, a);
+    }
+    size_t numel = t->nbytes / tg_st_dtype_size(t->dtype);
+    rec r = {0};
+    r.ndim = ndim;
+    r.shape[0] = d0;
+    r.shape[1] = ndim > 1 ? d1 : 0;
+    if (t->dtype == TG_ST_F32 && ((uintptr_t)t->data % 4) == 0) {
+        r.data = t->data;
+    } else if (t->dtype == TG_ST_F32 || t->dtype == TG_ST_F16 || t->dtype == TG_ST_BF16 || t->dtype == TG_ST_F64) {
+        size_t bytes;
+        if (!tg_mul_size(numel, 4, &bytes)) return tg_fail(TG_ERR_OVERFLOW, "tensor '%s' too large", t->name);
+        float *buf = tg_alloc_aligned(bytes ? bytes : 4);
+        if (buf == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory converting tensor '%s' (%zu bytes)", t->name, bytes);
+        const unsigned char *src = t->data;
+        for (size_t i = 0; i < numel; i++) {
+            if (t->dtype == TG_ST_F32) {
+                memcpy(&buf[i], src + 4 * i, 4);
+            } else if (t->dtype == TG_ST_F64) {
+                double d;
+                memcpy(&d, src + 8 * i, 8);
+                buf[i] = (float)d;
+            } else {
+                uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+                if (t->dtype == TG_ST_F16) {
+                    buf[i] = half_to_float(h);
+                } else {
+                    uint32_t bits = (uint32_t)h << 16;
+                    memcpy(&buf[i], &bits, 4);
+                }
+            }
+        }
+        r.owned = buf;
+        r.data = buf;
+        m->owned_bytes += bytes;
+    } else {
+        return tg_fail(TG_ERR_FORMAT, "tensor '%s' has dtype %s; tokgeo reads F32, F16, BF16 or F64 weights", t->name,
+                       tg_st_dtype_name(t->dtype));
+    }
+    r.name = malloc(strlen(name) + 1);
+    if (r.name == NULL) {
+        free(r.owned);
+        return tg_fail(TG_ERR_NOMEM, "out of memory");
+    }
+    strcpy(r.name, name);
+    m->recs[m->n_recs++] = r;
+    *data = r.data;
+    return TG_OK;
+}
+
+/* Rejects blocks the config does not have ("h.<n>." with n >= n_layer). */
+static tg_status check_extra_blocks(const tg_gpt2 *m) {
+    for (size_t f = 0; f < m->n_files; f++) {
+        size_t n = tg_st_count(m->files[f]);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = tg_st_at(m->files[f], i)->name;
+            const char *p = strncmp(name, "transformer.", 12) == 0 ? name + 12 : name;
+            if (strncmp(p, "h.", 2) != 0) continue;
+            p += 2;
+            long long idx = 0;
+            int digits = 0;
+            while (*p >= '0' && *p <= '9' && digits < 12) {
+                idx = idx * 10 + (*p - '0');
+                p++;
+                digits++;
+            }
+            if (digits > 0 && *p == '.' && idx >= m->cfg.n_layer)
+                return tg_fail(TG_ERR_FORMAT,
+                               "tensor '%s' belongs to block %lld but the config has n_layer = %lld; the config does not "
+                               "match the checkpoint",
+                               name, idx, (long long)m->cfg.n_layer);
+        }
+    }
+    return TG_OK;
+}
+
+static tg_status bind_all(tg_gpt2 *m) {
+    const tg_gpt2_config *c = &m->cfg;
+    const int64_t C = c->n_embd, F = c->n_inner, V = c->n_vocab;
+    tg_status s;
+    size_t nrec;
+    if (!tg_mul_size((size_t)c->n_layer, 12, &nrec) || !tg_add_size(nrec, 6, &nrec))
+        return tg_fail(TG_ERR_OVERFLOW, "too many layers");
+    m->recs = calloc(nrec, sizeof *m->recs);
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (m->recs == NULL || m->layers == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    if ((s = check_extra_blocks(m)) != TG_OK) return s;
+    if ((s = bind(m, "wte.weight", 2, V, C, false, &m->w.wte)) != TG_OK) return s;
+    if ((s = bind(m, "wpe.weight", 2, c->n_ctx, C, false, &m->w.wpe)) != TG_OK) return s;
+    char nm[96];
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        tg_gpt2_layer *L = &m->layers[l];
+        struct {
+            const char *suffix;
+            int ndim;
+            int64_t d0, d1;
+            const float **dst;
+        } spec[12] = {
+            {"ln_1.weight", 1, C, 0, &L->ln1_w},        {"ln_1.bias", 1, C, 0, &L->ln1_b},
+            {"attn.c_attn.weight", 2, C, 3 * C, &L->attn_w}, {"attn.c_attn.bias", 1, 3 * C, 0, &L->attn_b},
+            {"attn.c_proj.weight", 2, C, C, &L->proj_w}, {"attn.c_proj.bias", 1, C, 0, &L->proj_b},
+            {"ln_2.weight", 1, C, 0, &L->ln2_w},        {"ln_2.bias", 1, C, 0, &L->ln2_b},
+            {"mlp.c_fc.weight", 2, C, F, &L->fc_w},     {"mlp.c_fc.bias", 1, F, 0, &L->fc_b},
+            {"mlp.c_proj.weight", 2, F, C, &L->fcproj_w}, {"mlp.c_proj.bias", 1, C, 0, &L->fcproj_b},
+        };
+        for (int j = 0; j < 12; j++) {
+            snprintf(nm, sizeof nm, "h.%lld.%s", (long long)l, spec[j].suffix);
+            if ((s = bind(m, nm, spec[j].ndim, spec[j].d0, spec[j].d1, false, spec[j].dst)) != TG_OK) return s;
+        }
+    }
+    if ((s = bind(m, "ln_f.weight", 1, C, 0, false, &m->w.lnf_w)) != TG_OK) return s;
+    if ((s = bind(m, "ln_f.bias", 1, C, 0, false, &m->w.lnf_b)) != TG_OK) return s;
+    /* lm_head.weight is top-level in HF checkpoints; bind() also accepts a prefixed copy */
+    const float *head = NULL;
+    if ((s = bind(m, "lm_head.weight", 2, V, C, true, &head)) != TG_OK) return s;
+    m->w.lm_head = m->w.wte;
+    m->w.lm_head_tied = true;
+    if (head != NULL) {
+        size_t bytes = (size_t)V * (size_t)C * 4;
+        if (memcmp(head, m->w.wte, bytes) == 0) { /* tied: drop the duplicate */
+            rec *r = &m->recs[--m->n_recs];
+            if (r->owned) m->owned_bytes -= bytes;
+            free(r->owned);
+            free(r->name);
+            memset(r, 0, sizeof *r);
+        } else {
+            m->w.lm_head = head;
+            m->w.lm_head_tied = false;
+        }
+    }
+    m->w.layers = m->layers;
+    return TG_OK;
+}
+
+tg_status tg_gpt2_open_st(const tg_gpt2_config *cfg, tg_safetensors **files, size_t n_files, tg_gpt2 **out) {
+    *out = NULL;
+    tg_status s = tg_gpt2_config_check(cfg);
+    tg_gpt2 *m = NULL;
+    if (s == TG_OK && n_files == 0) s = tg_fail(TG_ERR_VALUE, "no safetensors file given");
+    if (s == TG_OK) {
+        m = calloc(1, sizeof *m);
+        if (m != NULL) m->files = calloc(n_files, sizeof *m->files);
+        if (m == NULL || m->files == NULL) {
+            free(m);
+            m = NULL;
+            s = tg_fail(TG_ERR_NOMEM, "out of memory");
+        }
+    }
+    if (s != TG_OK) {
+        for (size_t i = 0; i < n_files; i++) tg_st_close(files[i]);
+        return s;
+    }
+    m->cfg = *cfg;
+    for (size_t i = 0; i < n_files; i++) m->files[i] = files[i];
+    m->n_files = n_files;
+    s = bind_all(m);
+    if (s != TG_OK) {
+        tg_gpt2_close(m);
+        return s;
+    }
+    *out = m;
+    return TG_OK;
+}
+
+tg_status tg_gpt2_open(const tg_gpt2_config *cfg, const char *const *paths, size_t n_paths, tg_gpt2 **out) {
+    *out = NULL;
+    tg_status s = tg_gpt2_config_check(cfg);
+    if (s != TG_OK) return s;
+    if (n_paths == 0) return tg_fail(TG_ERR_VALUE, "no safetensors file given");
+    tg_safetensors **files = calloc(n_paths, sizeof *files);
+    if (files == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_paths; i++) {
+        s = tg_st_open(paths[i], &files[i]);
+        if (s != TG_OK) {
+            for (size_t j = 0; j < i; j++) tg_st_close(files[j]);
+            free(files);
+            return s;
+        }
+    }
+    s = tg_gpt2_open_st(cfg, files, n_paths, out);
+    free(files);
+    return s;
+}
+
+/* ------------------------------------------------------------------ plan */
+
+static const char *const hook_names[TG_HOOK_COUNT] = {
+    [TG_HOOK_RESID_PRE] = "resid_pre", [TG_HOOK_LN_FINAL] = "ln_final",   [TG_HOOK_LN1] = "ln1",
+    [TG_HOOK_QKV] = "qkv",             [TG_HOOK_ATTN_SCORES] = "attn_scores", [TG_HOOK_PATTERN] = "pattern",
+    [TG_HOOK_Z] = "z",                 [TG_HOOK_ATTN_OUT] = "attn_out",   [TG_HOOK_RESID_MID] = "resid_mid",
+    [TG_HOOK_LN2] = "ln2",             [TG_HOOK_MLP_PRE] = "mlp_pre",     [TG_HOOK_MLP_POST] = "mlp_post",
+    [TG_HOOK_MLP_OUT] = "mlp_out",     [TG_HOOK_RESID_POST] = "resid_post", [TG_HOOK_EMBED] = "embed",
+    [TG_HOOK_POS_EMBED] = "pos_embed", [TG_HOOK_LOGITS] = "logits",
+};
+
+const char *tg_gpt2_hook_name(tg_gpt2_hook k) { return ((int)k >= 0 && k < TG_HOOK_COUNT) ? hook_names[k] : "?"; }
+
+bool tg_gpt2_hook_is_global(tg_gpt2_hook k) {
+    return k == TG_HOOK_LN_FINAL || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED || k == TG_HOOK_LOGITS;
+}
+
+void tg_gpt2_plan_free(tg_gpt2_plan *p) {
+    if (p == NULL) return;
+    free(p->slot);
+    p->slot = NULL;
+}
+
+/* floats of one slot of kind k for N tokens */
+static bool kind_floats(const tg_gpt2_config *c, tg_gpt2_hook k, size_t B, size_t T, size_t *out) {
+    size_t N, H = (size_t)c->n_head, C = (size_t)c->n_embd;
+    if (!tg_mul_size(B, T, &N)) return false;
+    switch (k) {
+    case TG_HOOK_QKV: return tg_mul3_size(N, C, 3, out);
+    case TG_HOOK_ATTN_SCORES:
+    case TG_HOOK_PATTERN: {
+        size_t bh;
+        return tg_mul_size(B, H, &bh) && tg_mul3_size(bh, T, T, out);
+    }
+    case TG_HOOK_MLP_PRE:
+    case TG_HOOK_MLP_POST: return tg_mul_size(N, (size_t)c->n_inner, out);
+    case TG_HOOK_LOGITS: return tg_mul_size(N, (size_t)c->n_vocab, out);
+    default: return tg_mul_size(N, C, out);
+    }
+}
+
+static bool round64(size_t x, size_t *out) {
+    if (!tg_add_size(x, 63, out)) return false;
+    *out &= ~(size_t)63;
+    return true;
+}
+
+tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const uint8_t *want, tg_gpt2_plan *out) {
+    memset(out, 0, sizeof *out);
+    tg_status s = tg_gpt2_config_check(c);
+    if (s != TG_OK) return s;
+    if (B == 0 || T == 0) return tg_fail(TG_ERR_VALUE, "empty input: batch %zu x %zu tokens", B, T);
+    if (T > (size_t)c->n_ctx)
+        return tg_fail(TG_ERR_VALUE, "input of %zu tokens is longer than the model's context n_ctx = %lld", T,
+                       (long long)c->n_ctx);
+    const size_t L = (size_t)c->n_layer;
+    size_t nslots;
+    if (!tg_mul_size(L, TG_HOOK_COUNT, &nslots)) return tg_fail(TG_ERR_OVERFLOW, "plan size overflow");
+    out->slot = malloc(nslots * sizeof *out->slot);
+    if (out->slot == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    out->batch = B;
+    out->seq = T;
+    out->n_layer = L;
+    out->threads = tg_get_num_threads();
+    size_t run = 0;
+    for (int k = 0; k < TG_HOOK_COUNT; k++) {
+        out->offset[k] = SIZE_MAX;
+        for (size_t l = 0; l < L; l++) {
+            bool g = tg_gpt2_hook_is_global((tg_gpt2_hook)k);
+            bool w = want != NULL && want[(size_t)k * L + l] && (!g || l == 0);
+            out->slot[(size_t)k * L + l] = w ? (int32_t)out->count[k] : -1;
+            if (w) {
+                out->count[k]++;
+                if (!g && l + 1 > run) run = l + 1;
+            }
+        }
+    }
+    out->need_head = out->count[TG_HOOK_LN_FINAL] || out->count[TG_HOOK_LOGITS];
+    if (out->need_head) run = L;
+    out->run_layers = run;
+    size_t at = 0;
+    for (int k = 0; k < TG_HOOK_COUNT; k++) {
+        if (!kind_floats(c, (tg_gpt2_hook)k, B, T, &out->layer_floats[k])) goto overflow;
+        if (out->count[k] == 0) continue;
+        if (!tg_mul3_size(out->count[k], out->layer_floats[k], 4, &out->block_bytes[k])) goto overflow;
+        out->offset[k] = at;
+        if (!tg_add_size(at, out->block_bytes[k], &at)) goto overflow;
+        /* keep ln_final right after resid_pre (HF hidden_states as one array) */
+        if (!(k == TG_HOOK_RESID_PRE && out->count[TG_HOOK_LN_FINAL]))
+            if (!round64(at, &at)) goto overflow;
+    }
+    out->arena_bytes = at;
+    /* scratch: one [N, width] buffer per kind that some computed layer does not capture */
+    size_t N = B * T, C = (size_t)c->n_embd, scratch = 0;
+    for (int k = 0; k < TG_HOOK_COUNT; k++) {
+        if (k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
+            k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE)
+            continue;
+        bool needed = (k == TG_HOOK_LN_FINAL) ? (out->need_head && !out->count[k]) : (out->count[k] < run);
+        if (!needed) continue;
+        size_t b, r;
+        if (!tg_mul_size(out->layer_floats[k], 4, &b) || !round64(b, &r) || !tg_add_size(scratch, r, &scratch))
+            goto overflow;
+    }
+    {
+        /* residual stream buffer + per-thread T x T attention buffer */
+        size_t b, tt;
+        if (!tg_mul3_size(N, C, 4, &b) || !tg_add_size(scratch, b, &scratch)) goto overflow;
+        if (out->count[TG_HOOK_PATTERN] < run) {
+            if (!tg_mul3_size(T, T, 4, &tt) || !round64(tt, &tt) || !tg_mul_size(tt, (size_t)out->threads, &tt) ||
+                !tg_add_size(scratch, tt, &scratch))
+                goto overflow;
+        }
+        if (!tg_add_size(scratch, 64 * 16, &scratch)) goto overflow;
+    }
+    out->scratch_bytes = scratch;
+    return TG_OK;
+overflow:
+    tg_gpt2_plan_free(out);
+    memset(out, 0, sizeof *out);
+    return tg_fail(TG_ERR_OVERFLOW, "the activations of a %zu x %zu batch do not fit in memory sizes", B, T);
+}
+
+/* ------------------------------------------------------------------ forward */
+
+/* C[m,n] (+)= A[m,k] @ B[k,n] in chunks of at most ~1 GFLOP along the longer of m, n,
+ * polling for Ctrl-C between chunks. */
+static tg_status gemm_chunked(size_t m, size_t n, size_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                              ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc) {
+    const double budget = 1.0e9;
+    if (m >= n) {
+        size_t step = (size_t)(budget / (2.0 * (double)n * (double)(k ? k : 1)));
+        if (step < 128) step = 128;
+        for (size_t i = 0; i < m; i += step) {
+            size_t mm = m - i < step ? m - i : step;
+            tg_sgemm(mm, n, k, 1.0f, a + (ptrdiff_t)i * rsa, rsa, csa, b, rsb, csb, beta, c + (ptrdiff_t)i * rsc, rsc, csc,
+                     false);
+            if (i + mm < m && tg_interrupted()) return TG_ERR_INTERRUPTED;
+        }
+    } else {
+        size_t step = (size_t)(budget / (2.0 * (double)m * (double)(k ? k : 1)));
+        if (step < 256) step = 256;
+        for (size_t j = 0; j < n; j += step) {
+            size_t nn = n - j < step ? n - j : step;
+            tg_sgemm(m, nn, k, 1.0f, a, rsa, csa, b + (ptrdiff_t)j * csb, rsb, csb, beta, c + (ptrdiff_t)j * csc, rsc, csc,
+                     false);
+            if (j + nn < n && tg_interrupted()) return TG_ERR_INTERRUPTED;
+        }
+    }
+    return TG_OK;
+}
+
+/* y[N, W] = x[N, K] @ w[K, W] + bias (+ add[N, W] when add != NULL) */
+static tg_status linear(size_t N, size_t K, size_t W, const float *x, const float *w, const float *bias, const float *add,
+                        float *y) {
+    const ptrdiff_t nn = (ptrdiff_t)N;
+#pragma omp parallel for schedule(static) if (N * W > 65536)
+    for (ptrdiff_t i = 0; i < nn; i++) {
+        float *yr = y + i * (ptrdiff_t)W;
+        if (add) {
+            const float *ar = add + i * (ptrdiff_t)W;
+#pragma omp simd
+            for (size_t j = 0; j < W; j++) yr[j] = ar[j] + bias[j];
+        } else {
+            memcpy(yr, bias, W * sizeof *yr);
+        }
+    }
+    return gemm_chunked(N, W, K, x, (ptrdiff_t)K, 1, w, (ptrdiff_t)W, 1, 1.0f, y, (ptrdiff_t)W, 1);
+}
+
+static void add_rows(size_t n, const float *a, const float *b, float *y) {
+    const ptrdiff_t nn = (ptrdiff_t)n;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (ptrdiff_t i = 0; i < nn; i++) y[i] = a[i] + b[i];
+}
+
+typedef struct fw {
+    const tg_gpt2 *m;
+    const tg_gpt2_plan *p;
+    float *arena;
+    float *scratch[TG_HOOK_COUNT]; /* per-kind scratch for layers not captured */
+    float *resid;                  /* scratch residual stream [N, C] */
+    float *attn_buf;               /* [threads][T*T rounded] */
+    size_t attn_stride;
+    const int64_t *start;
+} fw;
+
+static float *dest(const fw *f, tg_gpt2_hook k, size_t l) {
+    const tg_gpt2_plan *p = f->p;
+    int32_t s = p->slot[(size_t)k * p->n_layer + (tg_gpt2_hook_is_global(k) ? 0 : l)];
+    if (s < 0) return f->scratch[k];
+    return (float *)((char *)f->arena + p->offset[k]) + (size_t)s * p->layer_floats[k];
+}
+
+static bool captured(const fw *f, tg_gpt2_hook k, size_t l) {
+    const tg_gpt2_plan *p = f->p;
+    return p->slot[(size_t)k * p->n_layer + (tg_gpt2_hook_is_global(k) ? 0 : l)] >= 0;
+}
+
+/* Attention of block l: qkv [N, 3C] -> scores/pattern [B, H, T, T] -> z [N, C]. */
+static tg_status attention(const fw *f, size_t l, const float *qkv, float *z) {
+    const tg_gpt2_config *c = &f->m->cfg;
+    const size_t B = f->p->batch, T = f->p->seq, H = (size_t)c->n_head, C = (size_t)c->n_embd, D = C / H;
+    const ptrdiff_t ld = (ptrdiff_t)(3 * C);
+    float alpha = c->scale_attn_weights ? (float)(1.0 / sqrt((double)D)) : 1.0f;
+    if (c->scale_attn_by_inverse_layer_idx) alpha /= (float)(l + 1);
+    const bool cap_s = captured(f, TG_HOOK_ATTN_SCORES, l), cap_p = captured(f, TG_HOOK_PATTERN, l);
+    float *S_all = cap_s ? dest(f, TG_HOOK_ATTN_SCORES, l) : NULL;
+    float *P_all = cap_p ? dest(f, TG_HOOK_PATTERN, l) : NULL;
+    const size_t TT = T * T, RB = 64;
+    const ptrdiff_t ntasks = (ptrdiff_t)(B * H);
+    atomic_int stop = 0;
+#pragma omp parallel num_threads(f->p->threads)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        float *tbuf = f->attn_buf ? f->attn_buf + (size_t)tid * f->attn_stride : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t task = 0; task < ntasks; task++) {
+            if (tid == 0 && tg_interrupted()) atomic_store(&stop, 1);
+            if (atomic_load(&stop)) continue;
+            const size_t b = (size_t)task / H, h = (size_t)task % H;
+            const size_t st = (size_t)f->start[b];
+            const float *q = qkv + (ptrdiff_t)(b * T) * ld + (ptrdiff_t)(h * D);
+            const float *k = q + C, *v = q + 2 * C;
+            float *S = cap_s ? S_all + task * (ptrdiff_t)TT : (cap_p ? P_all + task * (ptrdiff_t)TT : tbuf);
+            float *P = cap_p ? P_all + task * (ptrdiff_t)TT : (cap_s ? tbuf : S);
+            float *zb = z + (ptrdiff_t)(b * T * C + h * D);
+            for (size_t i0 = 0; i0 < T; i0 += RB) {
+                const size_t i1 = i0 + RB < T ? i0 + RB : T;
+                const size_t kmin = i0 < st ? 0 : st;
+                /* S[i0:i1, kmin:i1] = alpha * Q[i0:i1] K[kmin:i1]^T */
+                tg_sgemm(i1 - i0, i1 - kmin, D, alpha, q + (ptrdiff_t)i0 * ld, ld, 1, k + (ptrdiff_t)kmin * ld, 1, ld, 0.0f,
+                         S + i0 * T + kmin, (ptrdiff_t)T, 1, true);
+                for (size_t t = i0; t < i1; t++) {
+                    const size_t lo = t < st ? 0 : st;
+                    tg_causal_softmax_row_f32(S + t * T, P + t * T, lo, t, T, cap_s);
+                }
+                /* z[i0:i1, h] = P[i0:i1, kmin:i1] V[kmin:i1, h] */
+                tg_sgemm(i1 - i0, D, i1 - kmin, 1.0f, P + i0 * T + kmin, (ptrdiff_t)T, 1, v + (ptrdiff_t)kmin * ld, ld, 1,
+                         0.0f, zb + (ptrdiff_t)(i0 * C), (ptrdiff_t)C, 1, true);
+            }
+        }
+    }
+    return atomic_load(&stop) ? TG_ERR_INTERRUPTED : TG_OK;
+}
+
+static tg_status run(fw *f, const int64_t *ids) {
+    const tg_gpt2 *m = f->m;
+    const tg_gpt2_config *c = &m->cfg;
+    const tg_gpt2_plan *p = f->p;
+    const size_t B = p->batch, T = p->seq, N = B * T, C = (size_t)c->n_embd, F = (size_t)c->n_inner,
+                 V = (size_t)c->n_vocab;
+    const float eps = (float)c->layer_norm_eps;
+    tg_status s;
+
+    /* embeddings: x = wte[id] + wpe[pos] */
+    float *x = captured(f, TG_HOOK_RESID_PRE, 0) ? dest(f, TG_HOOK_RESID_PRE, 0) : f->resid;
+    float *emb = captured(f, TG_HOOK_EMBED, 0) ? dest(f, TG_HOOK_EMBED, 0) : NULL;
+    float *pos = captured(f, TG_HOOK_POS_EMBED, 0) ? dest(f, TG_HOOK_POS_EMBED, 0) : NULL;
+    const ptrdiff_t NN = (ptrdiff_t)N;
+#pragma omp parallel for schedule(static) if (N * C > 65536)
+    for (ptrdiff_t i = 0; i < NN; i++) {
+        const size_t b = (size_t)i / T, t = (size_t)i % T, st = (size_t)f->start[b];
+        const size_t ps = t < st ? t : t - st;
+        const float *we = m->w.wte + (size_t)ids[i] * C, *wp = m->w.wpe + ps * C;
+        float *xr = x + (size_t)i * C;
+#pragma omp simd
+        for (size_t j = 0; j < C; j++) xr[j] = we[j] + wp[j];
+        if (emb) memcpy(emb + (size_t)i * C, we, C * 4);
+        if (pos) memcpy(pos + (size_t)i * C, wp, C * 4);
+    }
+
+    for (size_t l = 0; l < p->run_layers; l++) {
+        if (tg_interrupted()) return TG_ERR_INTERRUPTED;
+        const tg_gpt2_layer *W = &m->layers[l];
+        if (l > 0 && captured(f, TG_HOOK_RESID_PRE, l)) {
+            float *d = dest(f, TG_HOOK_RESID_PRE, l);
+            memcpy(d, x, N * C * 4);
+            x = d;
+        }
+        float *ln1 = dest(f, TG_HOOK_LN1, l);
+        tg_layernorm_f32(x, (ptrdiff_t)C, N, C, W->ln1_w, W->ln1_b, eps, ln1, (ptrdiff_t)C);
+        float *qkv = dest(f, TG_HOOK_QKV, l);
+        if ((s = linear(N, C, 3 * C, ln1, W->attn_w, W->attn_b, NULL, qkv)) != TG_OK) return s;
+        float *z = dest(f, TG_HOOK_Z, l);
+        if ((s = attention(f, l, qkv, z)) != TG_OK) return s;
+        float *mid = dest(f, TG_HOOK_RESID_MID, l);
+        if (captured(f, TG_HOOK_ATTN_OUT, l)) {
+            float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
+            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
+            add_rows(N * C, x, ao, mid);
+        } else {
+            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, x, mid)) != TG_OK) return s;
+        }
+        float *ln2 = dest(f, TG_HOOK_LN2, l);
+        tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C);
+        float *hpre = dest(f, TG_HOOK_MLP_PRE, l);
+        if ((s = linear(N, C, F, ln2, W->fc_w, W->fc_b, NULL, hpre)) != TG_OK) return s;
+        float *hpost = captured(f, TG_HOOK_MLP_POST, l) ? dest(f, TG_HOOK_MLP_POST, l)
+                                                         : (captured(f, TG_HOOK_MLP_PRE, l) ? f->scratch[TG_HOOK_MLP_POST] : hpre);
+        tg_activation_f32(c->activation, hpre, hpost, N * F);
+        /* resid_post: into its slot, else into the scratch residual (x is dead by then) */
+        float *out = dest(f, TG_HOOK_RESID_POST, l);
+        if (!captured(f, TG_HOOK_RESID_POST, l)) out = f->resid;
+        if (captured(f, TG_HOOK_MLP_OUT, l)) {
+            float *mo = dest(f, TG_HOOK_MLP_OUT, l);
+            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
+            add_rows(N * C, mid, mo, out);
+        } else {
+            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, mid, out)) != TG_OK) return s;
+        }
+        x = out;
+    }
+    if (!p->need_head) return TG_OK;
+    float *lnf = dest(f, TG_HOOK_LN_FINAL, 0);
+    tg_layernorm_f32(x, (ptrdiff_t)C, N, C, m->w.lnf_w, m->w.lnf_b, eps, lnf, (ptrdiff_t)C);
+    if (captured(f, TG_HOOK_LOGITS, 0)) {
+        float *lg = dest(f, TG_HOOK_LOGITS, 0);
+        /* logits[N, V] = lnf[N, C] @ lm_head[V, C]^T (lm_head read through strides) */
+        if ((s = gemm_chunked(N, V, C, lnf, (ptrdiff_t)C, 1, m->w.lm_head, 1, (ptrdiff_t)C, 0.0f, lg, (ptrdiff_t)V, 1)) != TG_OK)
+            return s;
+    }
+    return TG_OK;
+}
+
+tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t *ids, const int64_t *start,
+                          const int64_t *length, float *arena) {
+    const tg_gpt2_config *c = &m->cfg;
+    if (p->slot == NULL || p->n_layer != (size_t)c->n_layer || p->seq > (size_t)c->n_ctx)
+        return tg_fail(TG_ERR_VALUE, "the capture plan was made for another model");
+    if (p->arena_bytes > 0 && (arena == NULL || ((uintptr_t)arena % 4) != 0))
+        return tg_fail(TG_ERR_VALUE, "arena must be a 4-byte aligned buffer of %zu bytes", p->arena_bytes);
+    const size_t B = p->batch, T = p->seq, N = B * T;
+    for (size_t b = 0; b < B; b++) {
+        if (start[b] < 0 || length[b] < 0 || (uint64_t)start[b] > T || (uint64_t)length[b] > T - (size_t)start[b])
+            return tg_fail(TG_ERR_VALUE, "row %zu: real tokens [%lld, %lld + %lld) do not fit in %zu positions", b,
+                           (long long)start[b], (long long)start[b], (long long)length[b], T);
+    }
+    for (size_t i = 0; i < N; i++)
+        if (ids[i] < 0 || ids[i] >= c->n_vocab)
+            return tg_fail(TG_ERR_INDEX, "token id %lld at [%zu, %zu] is outside the vocabulary [0, %lld)", (long long)ids[i],
+                           i / T, i % T, (long long)c->n_vocab);
+    /* one scratch block carved into the buffers the plan sized */
+    fw f = {.m = m, .p = p, .arena = arena, .start = start};
+    if (p->threads != tg_get_num_threads())
+        return tg_fail(TG_ERR_VALUE, "the thread count changed since the plan was made; make a new plan");
+    unsigned char *scratch = tg_alloc_aligned(p->scratch_bytes);
+    if (scratch == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory allocating %zu bytes of working memory", p->scratch_bytes);
+    size_t at = 0;
+    for (int k = 0; k < TG_HOOK_COUNT; k++) {
+        if (k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
+            k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE)
+            continue;
+        bool needed = (k == TG_HOOK_LN_FINAL) ? (p->need_head && !p->count[k]) : (p->count[k] < p->run_layers);
+        if (!needed) continue;
+        f.scratch[k] = (float *)(scratch + at);
+        at += (p->layer_floats[k] * 4 + 63) & ~(size_t)63;
+    }
+    f.resid = (float *)(scratch + at);
+    at += N * (size_t)c->n_embd * 4;
+    if (p->count[TG_HOOK_PATTERN] < p->run_layers) {
+        at = (at + 63) & ~(size_t)63;
+        f.attn_stride = ((T * T * 4 + 63) & ~(size_t)63) / 4;
+        f.attn_buf = (float *)(scratch + at);
+    }
+    tg_status s = run(&f, ids);
+    free(scratch);
+    return s;
+}

@@ -1,0 +1,151 @@
+/* kernels.c - the element-wise and row-wise kernels of the GPT-2 forward pass, and the one
+ * BLIS entry point.  Loops are written so that GCC vectorises them at -O2/-O3 with
+ * OpenMP simd (no libm calls in the hot loops: tg_expf is a polynomial). */
+#include <blis.h>
+#include <math.h>
+#include <string.h>
+
+#include "tg_gpt2.h"
+
+/* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
+ * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.
+ * n is kept in [-126, 127] by clamping x so no overflow or denormal arithmetic happens. */
+#pragma omp declare simd
+float tg_expf(float x) {
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = x * 1.44269504088896341f + shifter;
+    union {
+        float f;
+        int32_t i;
+    } u = {t};
+    int32_t n = u.i - 0x4B400000;
+    float fn = t - shifter;
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } s = {(n + 127) * (1 << 23)};
+    return p * s.f;
+}
+
+void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
+                      float eps, float *y, ptrdiff_t ldy) {
+    const ptrdiff_t nrows = (ptrdiff_t)rows;
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+    for (ptrdiff_t r = 0; r < nrows; r++) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        /* two passes in float with vectorised partial sums, finished in double */
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (size_t j = 0; j < cols; j++) s += xr[j];
+        const float mean = (float)((double)s / (double)cols);
+        float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+        for (size_t j = 0; j < cols; j++) {
+            float d = xr[j] - mean;
+            v += d * d;
+        }
+        const float inv = (float)(1.0 / sqrt((double)v / (double)cols + (double)eps));
+#pragma omp simd
+        for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
+    }
+}
+
+void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t n) {
+    const ptrdiff_t nn = (ptrdiff_t)n;
+    const ptrdiff_t chunk = 4096;
+    const ptrdiff_t nchunks = (nn + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (ptrdiff_t c = 0; c < nchunks; c++) {
+        ptrdiff_t lo = c * chunk, hi = lo + chunk < nn ? lo + chunk : nn;
+        if (act == TG_GPT2_GELU_TANH) {
+            /* 0.5 x (1 + tanh(u)) == x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
+#pragma omp simd
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                float v = x[i];
+                float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+                y[i] = v / (1.0f + tg_expf(-2.0f * u));
+            }
+        } else if (act == TG_GPT2_GELU_ERF) {
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                float v = x[i];
+                y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+            }
+        } else {
+#pragma omp simd
+            for (ptrdiff_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        }
+    }
+}
+
+void tg_softmax_rows_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t n, float *y, ptrdiff_t ldy) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + (ptrdiff_t)r * ldx;
+        float *yr = y + (ptrdiff_t)r * ldy;
+        if (n == 0) continue;
+        float m = xr[0];
+        for (size_t j = 1; j < n; j++) m = xr[j] > m ? xr[j] : m;
+        if (isinf(m) && m < 0) { /* every entry -inf: define the result as uniform */
+            for (size_t j = 0; j < n; j++) yr[j] = 1.0f / (float)n;
+            continue;
+        }
+        double s = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            float e = (float)exp((double)(xr[j] - m));
+            yr[j] = e;
+            s += e;
+        }
+        const float inv = (float)(1.0 / s);
+        for (size_t j = 0; j < n; j++) yr[j] *= inv;
+    }
+}
+
+void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+              ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, bool single_thread) {
+    if (m == 0 || n == 0) return;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER; /* default-initialised: single-threaded */
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a, (inc_t)rsa,
+                 (inc_t)csa, (float *)b, (inc_t)rsb, (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL,
+                 single_thread ? &rntm : NULL);
+}
+
+void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores) {
+    float m = s[lo];
+    for (size_t j = lo + 1; j <= hi; j++) m = s[j] > m ? s[j] : m;
+    float sum = 0.0f;
+    if (s != p) {
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = lo; j <= hi; j++) {
+            float e = tg_expf(s[j] - m);
+            p[j] = e;
+            sum += e;
+        }
+    } else {
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = lo; j <= hi; j++) {
+            float e = tg_expf(p[j] - m);
+            p[j] = e;
+            sum += e;
+        }
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (size_t j = lo; j <= hi; j++) p[j] *= inv;
+    for (size_t j = 0; j < lo; j++) p[j] = 0.0f;
+    for (size_t j = hi + 1; j < n; j++) p[j] = 0.0f;
+    if (mask_scores && s != p) {
+        for (size_t j = 0; j < lo; j++) s[j] = -INFINITY;
+        for (size_t j = hi + 1; j < n; j++) s[j] = -INFINITY;
+    }
+}

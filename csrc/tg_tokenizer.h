@@ -1,0 +1,170 @@
+/*
+ * tg_tokenizer.h - GPT-2 byte-level BPE: the pre-tokenizer scanner and the merges.
+ *
+ *   tg_tokenizer *tok;
+ *   if (tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json",
+ *                         "tokgeo/data/gpt2/vocab.bpe") != TG_OK) ...;   // tg_last_error()
+ *   tg_tokens out = {0};
+ *   if (tg_encode(tok, "She gave her book", 17, NULL, TG_ENC_OFFSETS, &out) == TG_OK)
+ *       for (size_t i = 0; i < out.n; i++)
+ *           printf("%d [%lld, %lld)\n", out.ids[i], out.offsets[2*i], out.offsets[2*i+1]);
+ *   tg_tokens_free(&out);
+ *   tg_tokenizer_free(tok);
+ *
+ * What the encoder computes (identical to tiktoken's "gpt2" encoding and to Hugging Face
+ * tokenizers' GPT-2, see tests/test_tokenizer*.py):
+ *   1. Special tokens (vocabulary entries "<|...|>" that no merge produces, in GPT-2 only
+ *      "<|endoftext|>" = 50256) are found first; each is, per the caller's mode array,
+ *      ordinary text, a special token, or an error (TG_ERR_SPECIAL).
+ *   2. Each stretch between special tokens is split by GPT-2's pattern
+ *        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ *      implemented as a forward scanner (no backtracking, linear time) over the Unicode
+ *      16.0 classes in unicode_tables.h (\s is the White_Space property).
+ *   3. Each pre-token's bytes are merged by BPE: repeatedly the adjacent pair with the
+ *      lowest merge rank (line order of the merges file), leftmost first on ties.  Short
+ *      pre-tokens use a small quadratic loop, long ones a heap + linked list
+ *      (O(n log n)); both produce the same result.  A pre-token that is itself a
+ *      vocabulary token whose own BPE gives that token (checked at load) skips BPE, and
+ *      a bounded per-thread cache maps recent pre-tokens to their ids.
+ *
+ * Ownership and threads: a tg_tokenizer is immutable after loading except for its pool
+ * of per-thread BPE caches, which is protected by a mutex; one tokenizer may be used by
+ * any number of threads at once.  Output structs (tg_tokens, tg_batch) are owned by the
+ * caller and released with their *_free function.
+ *
+ * Limits: token ids are below 2^24; one pre-token is below 4 GiB; a text or a batch may be
+ * as large as memory allows.  Encode functions call tg_interrupted() from the calling
+ * thread and return TG_ERR_INTERRUPTED when asked to stop.
+ */
+#ifndef TG_TOKENIZER_H
+#define TG_TOKENIZER_H
+
+#include "tg_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_TOKENIZER_MAX_ID ((1 << 24) - 1)
+
+typedef struct tg_tokenizer tg_tokenizer;
+
+/* Loads a GPT-2 style byte-level BPE vocabulary:
+ *   vocab  - JSON object {byte-level token string: id} (encoder.json / vocab.json);
+ *   merges - text, one merge "A B" per line (vocab.bpe / merges.txt); an optional first
+ *            line starting with "#version"; "\r\n" line ends accepted; blank lines only at
+ *            the end.  Both A and B must be vocabulary tokens and so must A+B; a pair may
+ *            appear once.  The rank of a merge is its index among the merge lines.
+ * Every byte must have a single-byte token.  Ids must be unique, in [0, 2^24); gaps
+ * are allowed (such ids are invalid for decoding).
+ * Malformed input is TG_ERR_FORMAT with the file name and the line (merges) or byte
+ * offset / token (vocab) in the message; unreadable files TG_ERR_IO.
+ * On success *out owns the tokenizer (free with tg_tokenizer_free); on failure *out is
+ * NULL and nothing is leaked. */
+tg_status tg_tokenizer_load(tg_tokenizer **out, const char *vocab_path, const char *merges_path);
+
+/* The same from memory.  `vocab_name` / `merges_name` only label error messages (may be
+ * NULL).  The buffers are not retained. */
+tg_status tg_tokenizer_load_buffers(tg_tokenizer **out, const char *vocab, size_t vocab_len,
+                                    const char *vocab_name, const char *merges,
+                                    size_t merges_len, const char *merges_name);
+
+/* NULL is a no-op. No encode may be running on `tok`. */
+void tg_tokenizer_free(tg_tokenizer *tok);
+
+/* Largest id + 1. */
+size_t tg_tokenizer_n_vocab(const tg_tokenizer *tok);
+/* Id of "<|endoftext|>", or -1 when the vocabulary has none. */
+int32_t tg_tokenizer_eot_id(const tg_tokenizer *tok);
+/* Number of special tokens, and the i-th one (bytes owned by `tok`, not NUL-terminated).
+ * Special tokens are numbered in id order.  Returns false when i is out of range. */
+size_t tg_tokenizer_n_special(const tg_tokenizer *tok);
+bool tg_tokenizer_special(const tg_tokenizer *tok, size_t i, const uint8_t **bytes, size_t *len,
+                          int32_t *id);
+/* The bytes of token `id` (owned by `tok`, valid until tg_tokenizer_free).  False for an id
+ * outside [0, n_vocab) or a gap in the vocabulary. */
+bool tg_tokenizer_token_bytes(const tg_tokenizer *tok, int64_t id, const uint8_t **bytes,
+                              size_t *len);
+/* Byte-level form ("Ġher") of `bytes` written as UTF-8 into buf (at most 2 bytes per input
+ * byte: buf must hold 2 * len bytes).  Returns the number of bytes written. */
+size_t tg_bytes_to_byte_level(const uint8_t *bytes, size_t len, char *buf);
+
+/* ---- encoding ---- */
+
+/* Per special token (index as in tg_tokenizer_special), what encoding does with it. */
+enum {
+    TG_SPECIAL_TEXT = 0,   /* an ordinary piece of text                      */
+    TG_SPECIAL_ALLOW = 1,  /* becomes its special id                          */
+    TG_SPECIAL_FORBID = 2  /* its presence is TG_ERR_SPECIAL                  */
+};
+
+/* Flags for tg_encode / tg_encode_batch. */
+enum {
+    TG_ENC_OFFSETS = 1,      /* fill offsets, in bytes of the UTF-8 input           */
+    TG_ENC_CHAR_OFFSETS = 3  /* fill offsets, in code points (implies TG_ENC_OFFSETS) */
+};
+
+/* A growable token list.  Zero-initialise before the first use; reuse across calls is
+ * allowed (each tg_encode overwrites it); release with tg_tokens_free.
+ * offsets (when requested) holds 2 * n int64: [start, end) of token i.  Code point
+ * offsets: a token that covers only some bytes of a multi-byte character is given the
+ * span of the whole character (so two tokens that split one character both get it),
+ * i.e. start = the character containing its first byte, end = one past the character
+ * containing its last byte. */
+typedef struct tg_tokens {
+    int32_t *ids;
+    int64_t *offsets;
+    size_t n, cap;
+} tg_tokens;
+void tg_tokens_free(tg_tokens *t);
+
+/* Encodes `len` bytes of UTF-8 at `text` (invalid UTF-8 is TG_ERR_UNICODE with the byte
+ * offset).  `special_modes` has tg_tokenizer_n_special entries (NULL: all TEXT).
+ * On failure out->n is 0. */
+tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len,
+                    const uint8_t *special_modes, int flags, tg_tokens *out);
+
+/* A batch of encoded texts (opaque). */
+typedef struct tg_batch tg_batch;
+
+/* Encodes n texts in parallel (OpenMP, tg_get_num_threads() threads, dynamic schedule);
+ * texts[i] has lens[i] bytes.  Errors name the first failing text by index.
+ * On success *out owns the batch (tg_batch_free); on failure *out is NULL. */
+tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens,
+                          size_t n, const uint8_t *special_modes, int flags, tg_batch **out);
+size_t tg_batch_count(const tg_batch *b);
+/* Tokens of text i (0 when i is out of range) and the longest text's count. */
+size_t tg_batch_length(const tg_batch *b, size_t i);
+size_t tg_batch_max_length(const tg_batch *b);
+/* Writes the padded batch into caller buffers of T >= max_length columns:
+ *   ids [n, T] int64 (padding: pad_id), mask [n, T] (1 token, 0 padding), lengths [n],
+ *   offsets [n, T, 2] int64 (padding: -1; may be NULL; needs TG_ENC_OFFSETS at encode).
+ * pad_left puts the padding before the tokens.  TG_ERR_VALUE when T is too small or
+ * offsets were not computed. */
+tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids,
+                        uint8_t *mask, int64_t *lengths, int64_t *offsets);
+void tg_batch_free(tg_batch *b);
+
+/* ---- decoding ---- */
+
+/* Total bytes of the tokens ids[0..n), or TG_ERR_INDEX naming the first invalid id and
+ * its position. */
+tg_status tg_decode_size(const tg_tokenizer *tok, const int64_t *ids, size_t n, size_t *size);
+/* Writes the tokens' bytes to buf (which holds the size tg_decode_size gave). */
+tg_status tg_decode(const tg_tokenizer *tok, const int64_t *ids, size_t n, uint8_t *buf);
+
+/* ---- pieces, exposed for tests and tools ---- */
+
+/* Checks that s[0..n) is UTF-8 (no surrogates, overlong forms or values > U+10FFFF).
+ * TG_ERR_UNICODE with the offset otherwise.  *is_ascii (may be NULL) says whether every
+ * byte is below 0x80. */
+tg_status tg_utf8_check(const uint8_t *s, size_t n, bool *is_ascii);
+
+/* Length in bytes of the GPT-2 pre-token that starts at s[0], in the valid UTF-8 stretch
+ * s[0..n), n > 0.  Always between 1 and n and ends on a character boundary. */
+size_t tg_pretoken_len(const uint8_t *s, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TG_TOKENIZER_H */

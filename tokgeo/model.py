@@ -1,0 +1,606 @@
+"""GPT-2 in fp32 with every internal activation available as a NumPy array.
+
+The forward pass runs in C (BLIS for the matrix products, OpenMP for the rest) with the
+GIL released, and equals Hugging Face ``transformers``' ``GPT2LMHeadModel`` (eager
+attention, fp32): no LayerNorm folding, no weight centring, no BOS token added.
+
+Quick start::
+
+    import tokgeo
+    model = tokgeo.GPT2.from_pretrained("gpt2")
+    cache = model.run(["She gave her book away", "He kept it"], capture=["resid_post", "pattern", "logits"])
+    cache["blocks.5.hook_resid_post"]        # [B, T, 768] float32, read-only
+    cache.stack("resid_post")                # [12, B, T, 768], a view (no copy)
+    cache.hidden_states                      # Hugging Face convention, see ActivationCache
+    model.top_k("The capital of France is", k=5)
+
+Weights
+-------
+The safetensors files are mapped read-only; ``model.W_E``, ``model.W_pos``,
+``model.weights[...]`` and ``model.blocks[l].W_Q`` etc. are read-only views into the mapping
+(they keep it alive after the model object is gone).  Copies are made only when they must
+be: F16 / BF16 / F64 checkpoints are converted once to float32, and F32 tensors whose bytes
+are not 4-byte aligned in the file are copied (``model.copied_bytes`` says how much).
+
+``lm_head.weight``: GPT-2 ties the output matrix to ``wte``.  When a checkpoint stores
+``lm_head.weight`` with the same values as ``wte`` it is treated as tied (``W_U`` is a view of
+``wte``); when the values differ the model is untied and the logits use ``lm_head.weight``
+(``model.lm_head_tied`` is then False).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Sequence, Union
+
+import numpy as np
+
+from . import _C
+from .errors import FormatError, InvalidInputError, InvalidTypeError, MemoryBudgetError, TokenIdError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cache import ActivationCache
+
+__all__ = ["GPT2", "GPT2Config", "TokenProb", "memory_budget_bytes"]
+
+_ACTIVATIONS = {"gelu_new": 0, "gelu_pytorch_tanh": 0, "gelu": 1, "relu": 2}
+
+
+@dataclass(frozen=True)
+class GPT2Config:
+    """Shape and options of a GPT-2 model (the fields of Hugging Face's ``GPT2Config``).
+
+    ``n_inner=None`` means ``4 * n_embd``.  ``n_ctx`` is the number of learned positions
+    (``n_positions`` in Hugging Face).  Only the tanh GELU (``"gelu_new"``, GPT-2's own),
+    exact ``"gelu"`` and ``"relu"`` activations are supported.
+    """
+
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    n_ctx: int = 1024
+    vocab_size: int = 50257
+    n_inner: int | None = None
+    layer_norm_epsilon: float = 1e-5
+    activation_function: str = "gelu_new"
+    scale_attn_weights: bool = True
+    scale_attn_by_inverse_layer_idx: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("n_layer", "n_head", "n_embd", "n_ctx", "vocab_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise FormatError(f"GPT-2 config: {name} must be a positive integer, got {v!r}")
+        if self.n_inner is not None and (
+            isinstance(self.n_inner, bool) or not isinstance(self.n_inner, (int, np.integer)) or self.n_inner < 1
+        ):
+            raise FormatError(f"GPT-2 config: n_inner must be a positive integer or null, got {self.n_inner!r}")
+        if self.n_embd % self.n_head:
+            raise FormatError(
+                f"GPT-2 config: n_embd = {self.n_embd} is not divisible by n_head = {self.n_head} "
+                "(each head gets n_embd / n_head dimensions)"
+            )
+        eps = self.layer_norm_epsilon
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 < float(eps) <= 1):
+            raise FormatError(f"GPT-2 config: layer_norm_epsilon must be a number in (0, 1], got {eps!r}")
+        if self.activation_function not in _ACTIVATIONS:
+            raise FormatError(
+                f"GPT-2 config: activation_function {self.activation_function!r} is not supported; "
+                f"tokgeo runs {sorted(_ACTIVATIONS)}"
+            )
+        for name in ("scale_attn_weights", "scale_attn_by_inverse_layer_idx"):
+            if not isinstance(getattr(self, name), bool):
+                raise FormatError(f"GPT-2 config: {name} must be true or false, got {getattr(self, name)!r}")
+
+    @property
+    def d_head(self) -> int:
+        """Dimensions per attention head (``n_embd // n_head``)."""
+        return self.n_embd // self.n_head
+
+    @property
+    def d_mlp(self) -> int:
+        """Width of the MLP hidden layer (``n_inner`` or ``4 * n_embd``)."""
+        return self.n_inner if self.n_inner is not None else 4 * self.n_embd
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "GPT2Config":
+        """Reads a Hugging Face ``config.json`` mapping.
+
+        Required keys: ``n_layer``, ``n_head``, ``n_embd``, ``vocab_size`` and
+        ``n_positions`` (or the older ``n_ctx``); the others take Hugging Face's defaults.
+        Raises FormatError naming a missing or nonsensical key.
+        """
+        if not isinstance(d, Mapping):
+            raise FormatError(f"GPT-2 config must be a JSON object, got {type(d).__name__}")
+        mt = d.get("model_type", "gpt2")
+        if mt != "gpt2":
+            raise FormatError(f"config.json describes model_type {mt!r}; tokgeo.GPT2 reads GPT-2 checkpoints only")
+        missing = [k for k in ("n_layer", "n_head", "n_embd", "vocab_size") if k not in d]
+        if "n_positions" not in d and "n_ctx" not in d:
+            missing.append("n_positions")
+        if missing:
+            raise FormatError(f"GPT-2 config is missing {', '.join(repr(k) for k in missing)}")
+        known = {f.name for f in fields(cls)} | {"n_positions"}
+        return cls(
+            n_layer=d["n_layer"],
+            n_head=d["n_head"],
+            n_embd=d["n_embd"],
+            n_ctx=d.get("n_positions", d.get("n_ctx")),
+            vocab_size=d["vocab_size"],
+            n_inner=d.get("n_inner"),
+            layer_norm_epsilon=d.get("layer_norm_epsilon", 1e-5),
+            activation_function=d.get("activation_function", "gelu_new"),
+            scale_attn_weights=d.get("scale_attn_weights", True),
+            scale_attn_by_inverse_layer_idx=d.get("scale_attn_by_inverse_layer_idx", False),
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "GPT2Config":
+        """Reads a ``config.json`` file (FormatError if it is not valid JSON)."""
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{p}: not valid JSON ({e})") from None
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{p}: not UTF-8 text ({e})") from None
+        return cls.from_dict(d)
+
+    def _c_tuple(self) -> tuple[Any, ...]:
+        return (
+            int(self.n_layer), int(self.n_head), int(self.n_embd), int(self.n_ctx), int(self.vocab_size),
+            int(self.d_mlp), float(self.layer_norm_epsilon), _ACTIVATIONS[self.activation_function],
+            bool(self.scale_attn_weights), bool(self.scale_attn_by_inverse_layer_idx),
+        )
+
+
+ConfigLike = Union[GPT2Config, Mapping[str, Any], str, "os.PathLike[str]"]
+
+
+def _as_config(config: ConfigLike) -> GPT2Config:
+    if isinstance(config, GPT2Config):
+        return config
+    if isinstance(config, Mapping):
+        return GPT2Config.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return GPT2Config.from_file(config)
+    raise InvalidTypeError(f"config must be a GPT2Config, a dict or a path to config.json, got {type(config).__name__}")
+
+
+def memory_budget_bytes() -> int:
+    """What the machine can hold now: ``MemAvailable`` from /proc/meminfo, else the free
+    physical pages reported by ``sysconf``, else 4 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+class TokenProb(NamedTuple):
+    """One candidate next token."""
+
+    token: str
+    id: int
+    prob: float
+
+
+class _Block:
+    """Read-only weight views of one transformer block (no copies).
+
+    TransformerLens-style names: ``W_Q``, ``W_K``, ``W_V`` ``[n_head, n_embd, d_head]``,
+    ``b_Q`` ... ``[n_head, d_head]``, ``W_O`` ``[n_head, d_head, n_embd]``, ``b_O`` ``[n_embd]``,
+    ``W_in`` ``[n_embd, d_mlp]``, ``b_in``, ``W_out`` ``[d_mlp, n_embd]``, ``b_out``,
+    ``ln1_w``, ``ln1_b``, ``ln2_w``, ``ln2_b``; plus Hugging Face's fused ``W_qkv``
+    ``[n_embd, 3 n_embd]`` and ``b_qkv`` (the Conv1D layout, y = x @ W + b).
+    """
+
+    def __init__(self, w: Mapping[str, np.ndarray], layer: int, cfg: GPT2Config) -> None:
+        p = f"h.{layer}."
+        C, H, D = cfg.n_embd, cfg.n_head, cfg.d_head
+        self.W_qkv = w[p + "attn.c_attn.weight"]
+        self.b_qkv = w[p + "attn.c_attn.bias"]
+        self.W_Q, self.W_K, self.W_V = (
+            self.W_qkv[:, i * C : (i + 1) * C].reshape(C, H, D).transpose(1, 0, 2) for i in range(3)
+        )
+        self.b_Q, self.b_K, self.b_V = (self.b_qkv[i * C : (i + 1) * C].reshape(H, D) for i in range(3))
+        self.W_O = w[p + "attn.c_proj.weight"].reshape(H, D, C)
+        self.b_O = w[p + "attn.c_proj.bias"]
+        self.W_in = w[p + "mlp.c_fc.weight"]
+        self.b_in = w[p + "mlp.c_fc.bias"]
+        self.W_out = w[p + "mlp.c_proj.weight"]
+        self.b_out = w[p + "mlp.c_proj.bias"]
+        self.ln1_w, self.ln1_b = w[p + "ln_1.weight"], w[p + "ln_1.bias"]
+        self.ln2_w, self.ln2_b = w[p + "ln_2.weight"], w[p + "ln_2.bias"]
+
+    def __repr__(self) -> str:
+        return f"<GPT-2 block weights W_Q {self.W_Q.shape}, W_in {self.W_in.shape}>"
+
+
+class _Weights(Mapping[str, np.ndarray]):
+    """Hugging Face tensor names (without ``transformer.``) -> read-only float32 views."""
+
+    def __init__(self, items: dict[str, np.ndarray]) -> None:
+        self._d = items
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key = name[len("transformer.") :] if name.startswith("transformer.") else name
+        try:
+            return self._d[key]
+        except KeyError:
+            raise KeyError(f"no weight named {name!r}; names look like 'h.0.attn.c_attn.weight'") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return f"<GPT-2 weights: {len(self._d)} tensors>"
+
+
+def _checkpoint_files(folder: Path) -> list[Path]:
+    single = folder / "model.safetensors"
+    index = folder / "model.safetensors.index.json"
+    if single.is_file():
+        return [single]
+    if index.is_file():
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+            wm = data["weight_map"]
+            if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):
+                raise TypeError("weight_map is not an object of file names")
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+            raise FormatError(f"{index}: not a valid safetensors index ({e})") from None
+        names = sorted(set(wm.values()))
+        files = []
+        for n in names:
+            p = (folder / n).resolve()
+            if folder.resolve() not in p.parents:
+                raise FormatError(f"{index}: shard {n!r} points outside the model folder")
+            if not p.is_file():
+                raise FormatError(f"{index}: shard {n!r} is missing from {folder}")
+            files.append(p)
+        if not files:
+            raise FormatError(f"{index}: weight_map is empty")
+        return files
+    shards = sorted(folder.glob("model-*-of-*.safetensors"))
+    if shards:
+        return shards
+    others = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.h5")]
+    hint = (
+        f" (found {', '.join(others)}: tokgeo reads safetensors only; convert with "
+        "`GPT2LMHeadModel.from_pretrained(folder).save_pretrained(folder)` in transformers)"
+        if others
+        else ""
+    )
+    raise FormatError(f"{folder}: no model.safetensors or model.safetensors.index.json{hint}")
+
+
+class GPT2:
+    """A GPT-2 model whose forward pass hands back every activation.
+
+    Build it with :meth:`from_pretrained`.  Attributes:
+
+    * ``config``: :class:`GPT2Config`
+    * ``W_E`` ``[vocab, n_embd]`` token embedding, ``W_pos`` ``[n_ctx, n_embd]`` positions,
+      ``W_U`` ``[n_embd, vocab]`` unembedding (a transposed view of ``wte`` when tied),
+      ``ln_final_w``, ``ln_final_b`` ``[n_embd]``
+    * ``blocks[l]``: per-block weight views (``W_Q``, ``W_K``, ``W_V``, ``W_O``, ``W_in``,
+      ``W_out``, biases, LayerNorm parameters, and the fused ``W_qkv``)
+    * ``weights``: mapping of Hugging Face names (``"h.0.attn.c_attn.weight"``) to views
+    * ``tokenizer``: the model folder's tokenizer (loaded on first use)
+
+    All weight arrays are read-only views into the mapped file.
+    """
+
+    def __init__(self, config: GPT2Config, files: Sequence[str | os.PathLike[str]], folder: Path | None = None) -> None:
+        self.config = config
+        self._folder = folder
+        self._tokenizer: Any = None
+        paths = [os.fspath(f) for f in files]
+        self._c = _C.Model(config._c_tuple(), paths)
+        items = {name: arr for name, arr, _copied in self._c.tensors()}
+        self.weights: Mapping[str, np.ndarray] = _Weights(items)
+        self.W_E: np.ndarray = items["wte.weight"]
+        self.W_pos: np.ndarray = items["wpe.weight"]
+        self.W_U: np.ndarray = (items["wte.weight"] if self._c.lm_head_tied else items["lm_head.weight"]).T
+        self.ln_final_w: np.ndarray = items["ln_f.weight"]
+        self.ln_final_b: np.ndarray = items["ln_f.bias"]
+        self.blocks: list[_Block] = [_Block(self.weights, l, config) for l in range(config.n_layer)]
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str],
+        config: ConfigLike | None = None,
+        **hub_kwargs: Any,
+    ) -> "GPT2":
+        """Loads a GPT-2 checkpoint.
+
+        Args:
+            name_or_path: a local Hugging Face model folder (``config.json`` plus
+                ``model.safetensors``, or ``model.safetensors.index.json`` and its shards;
+                ``vocab.json`` / ``merges.txt`` for the tokenizer), a single ``.safetensors``
+                file (then give ``config``, or keep a ``config.json`` beside it), or a hub
+                name (``"gpt2"``, ``"gpt2-xl"``, ``"openai-community/gpt2-medium"``) fetched
+                through :func:`tokgeo.hub.resolve_model` (``hub_kwargs`` go there).
+            config: overrides the folder's ``config.json``: a :class:`GPT2Config`, a dict
+                in Hugging Face's format, or a path to a ``config.json``.
+
+        Raises:
+            FormatError: malformed config or checkpoint (the message names the tensor and
+                the expected and actual shapes, or the bad config key).
+            TokgeoIOError / HubError: the files cannot be read or fetched.
+        """
+        p = Path(os.fspath(name_or_path)).expanduser()
+        if not p.exists():
+            from . import hub  # lazy: network code only when a hub name is used
+
+            p = Path(hub.resolve_model(os.fspath(name_or_path), **hub_kwargs))
+        if p.is_dir():
+            folder = p
+            files = _checkpoint_files(p)
+        elif p.is_file():
+            folder = p.parent
+            files = [p]
+        else:
+            raise FormatError(f"{p} is neither a model folder nor a .safetensors file")
+        if config is None:
+            cfg_path = folder / "config.json"
+            if not cfg_path.is_file():
+                raise FormatError(
+                    f"no config.json in {folder}; pass config=GPT2Config(...), a dict or the path of a config.json"
+                )
+            cfg = GPT2Config.from_file(cfg_path)
+        else:
+            cfg = _as_config(config)
+        return cls(cfg, files, folder)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def lm_head_tied(self) -> bool:
+        """True when the logits use ``wte`` (GPT-2's tied embedding)."""
+        return bool(self._c.lm_head_tied)
+
+    @property
+    def copied_bytes(self) -> int:
+        """Bytes of weights tokgeo had to convert or copy (0 for aligned F32 files)."""
+        return int(self._c.owned_bytes)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer: the folder's ``vocab.json`` + ``merges.txt`` when present,
+        else GPT-2's own (bundled) tokenizer."""
+        if self._tokenizer is None:
+            from .tokenizer import Tokenizer  # lazy: the tokenizer part
+
+            f = self._folder
+            if f is not None and (f / "vocab.json").is_file() and (f / "merges.txt").is_file():
+                self._tokenizer = Tokenizer.from_files(f / "vocab.json", f / "merges.txt")
+            else:
+                self._tokenizer = Tokenizer.gpt2()
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tok: Any) -> None:
+        self._tokenizer = tok
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"<tokgeo.GPT2 n_layer={c.n_layer} n_head={c.n_head} n_embd={c.n_embd} n_ctx={c.n_ctx} vocab={c.vocab_size}>"
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        inputs: Any,
+        capture: str | Iterable[str] = "all",
+        layers: int | Iterable[int] | None = None,
+        *,
+        padding_side: str = "right",
+        memory_budget: int | None = None,
+    ) -> "ActivationCache":
+        """Runs the model and returns the captured activations.
+
+        Args:
+            inputs: a string, a list of strings (tokenized with ``self.tokenizer`` and
+                padded on ``padding_side``), a list of token-id lists, a 2-D integer array
+                ``[B, T]`` (no padding), or an ``encode_batch`` result (a ``Batch`` with
+                ``.ids [B, T]`` and ``.mask [B, T]``).  No BOS token is added.
+            capture: what to keep: TransformerLens hook names (``"blocks.3.attn.hook_q"``,
+                ``"ln_final.hook_normalized"``, ``"logits"``), layer-less patterns
+                (``"resid_post"``, ``"attn.hook_q"``, ``"hook_normalized"``, ``"pattern"``),
+                ``"hidden_states"`` (Hugging Face's, see :class:`ActivationCache`), ``"all"``,
+                or a list of these.  Nothing else is stored.
+            layers: restricts layer-less patterns to these blocks (negative counts from the
+                end).  Names with an explicit ``blocks.N.`` are kept as given.
+            padding_side: for string inputs.
+            memory_budget: bytes the run may use for captures plus working memory (default:
+                what the machine has available, see :func:`memory_budget_bytes`).
+
+        Padding never changes a real token's activations: a padded batch gives each
+        sentence exactly what it gets alone.  With right padding the causal mask suffices;
+        with left padding the pads are masked out of attention and real tokens' position
+        ids start at 0.  Pads' own values are defined but meaningless: left pads are run as
+        a separate sequence of pad tokens, right pads as a continuation of the sentence.
+        Use ``cache.mask`` to select real tokens.
+
+        Raises:
+            MemoryBudgetError: the captures would exceed the budget (the message lists
+                the biggest ones and their sizes).
+            TokenIdError: an id is outside the vocabulary.
+            InvalidInputError: longer than ``n_ctx``, empty, or a bad capture name.
+            KeyboardInterrupt: Ctrl-C (checked between layers and inside attention).
+        """
+        from .cache import ActivationCache, resolve_capture
+
+        ids, start, length, mask, side, batch = self._prepare(inputs, padding_side)
+        B, T = ids.shape
+        if T > self.config.n_ctx:
+            raise InvalidInputError(
+                f"the input has {T} tokens but the model's context holds n_ctx = {self.config.n_ctx}; "
+                "shorten or split the text"
+            )
+        want, names_by_kind = resolve_capture(capture, layers, self.config.n_layer)
+        plan = self._c.plan(B, T, want)
+        budget = memory_budget_bytes() if memory_budget is None else int(memory_budget)
+        need = plan["arena_bytes"] + plan["scratch_bytes"]
+        if need > budget:
+            raise MemoryBudgetError(_budget_message(plan, need, budget, B, T, memory_budget is None))
+        arena, plan = self._c.forward(ids, start, length, want)
+        return ActivationCache(self, arena, plan, ids, mask, length, start, side, batch)
+
+    def _prepare(self, inputs: Any, padding_side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, Any]:
+        if padding_side not in ("right", "left"):
+            raise InvalidInputError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        batch = None
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if hasattr(inputs, "ids") and hasattr(inputs, "mask"):
+            batch = inputs
+        elif isinstance(inputs, np.ndarray):
+            if inputs.ndim == 1:
+                inputs = inputs[None, :]
+            if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
+                raise InvalidTypeError(f"an id array must be integer [B, T], got {inputs.dtype} {inputs.shape}")
+            ids = np.ascontiguousarray(inputs, dtype=np.int64)
+            B, T = ids.shape
+            if B == 0 or T == 0:
+                raise InvalidInputError(f"empty input of shape {ids.shape}")
+            return ids, np.zeros(B, np.int64), np.full(B, T, np.int64), np.ones((B, T), bool), "right", None
+        elif isinstance(inputs, Sequence) and len(inputs) > 0 and all(isinstance(t, str) for t in inputs):
+            batch = self.tokenizer.encode_batch(list(inputs), padding_side=padding_side)
+        elif isinstance(inputs, Sequence) and len(inputs) > 0:
+            rows: list[list[int]]
+            if all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in inputs):
+                rows = [list(inputs)]
+            else:
+                rows = []
+                for r in inputs:
+                    if isinstance(r, (str, bytes)) or not isinstance(r, (Sequence, np.ndarray)):
+                        raise InvalidTypeError("inputs must be strings, or lists of token ids, not a mixture")
+                    rows.append([int(t) for t in r])
+            B, T = len(rows), max(len(r) for r in rows)
+            if T == 0:
+                raise InvalidInputError("every sequence is empty; give at least one token")
+            pad = 50256 if self.config.vocab_size > 50256 else 0
+            ids = np.full((B, T), pad, np.int64)
+            mask = np.zeros((B, T), bool)
+            length = np.array([len(r) for r in rows], np.int64)
+            start = np.zeros(B, np.int64) if padding_side == "right" else T - length
+            for b, r in enumerate(rows):
+                s = int(start[b])
+                ids[b, s : s + len(r)] = r
+                mask[b, s : s + len(r)] = True
+            return ids, start, length, mask, padding_side, None
+        else:
+            raise InvalidTypeError(
+                "inputs must be a string, a list of strings, a list of token-id lists, an integer array "
+                f"or a Batch, got {type(inputs).__name__}" + (" (empty)" if hasattr(inputs, "__len__") else "")
+            )
+        ids = np.ascontiguousarray(np.asarray(batch.ids), dtype=np.int64)
+        mask = np.asarray(batch.mask, dtype=bool)
+        if ids.ndim != 2 or mask.shape != ids.shape:
+            raise InvalidInputError(f"Batch.ids {ids.shape} and Batch.mask {mask.shape} must both be [B, T]")
+        B, T = ids.shape
+        if B == 0 or T == 0:
+            raise InvalidInputError(f"empty batch of shape {ids.shape}")
+        length = mask.sum(axis=1).astype(np.int64)
+        first = np.where(length > 0, mask.argmax(axis=1), 0).astype(np.int64)
+        side = getattr(batch, "padding_side", None)
+        for b in range(B):
+            if not mask[b, first[b] : first[b] + length[b]].all():
+                raise InvalidInputError(f"Batch.mask row {b} is not one contiguous run of real tokens")
+        if side is None:
+            side = "left" if np.any((first > 0)) else "right"
+        start = first if side == "left" else np.zeros(B, np.int64)
+        if side == "right" and np.any(first > 0):
+            raise InvalidInputError("Batch says padding_side='right' but a row starts with padding")
+        if side == "left":
+            start = T - length
+            if np.any(first[length > 0] != start[length > 0]):
+                raise InvalidInputError("Batch says padding_side='left' but a row ends with padding")
+        return ids, start.astype(np.int64), length, mask, side, batch
+
+    def top_k(self, inputs: Any, k: int = 10, position: int = -1) -> list[TokenProb] | list[list[TokenProb]]:
+        """The k most likely next tokens after ``position`` (default: the last real token).
+
+        Returns a list of :class:`TokenProb` (token string, id, probability) for one
+        string or id list, a list of such lists for a batch.  Runs with only the logits
+        captured.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+        single = isinstance(inputs, str) or (
+            isinstance(inputs, Sequence) and len(inputs) > 0 and all(isinstance(t, (int, np.integer)) for t in inputs)
+        )
+        cache = self.run(inputs, capture="logits")
+        ids, probs = cache.top_k(int(k), position)
+        tok = self.tokenizer if (self._tokenizer is not None or self.config.vocab_size <= 50257) else None
+        out = []
+        for b in range(ids.shape[0]):
+            strs = tok.token_strings([int(i) for i in ids[b]]) if tok is not None else [str(int(i)) for i in ids[b]]
+            out.append([TokenProb(s, int(i), float(p)) for s, i, p in zip(strs, ids[b], probs[b])])
+        return out[0] if single else out
+
+
+_NAMES_FOR_KIND = {
+    "resid_pre": "blocks.*.hook_resid_pre",
+    "ln_final": "ln_final.hook_normalized",
+    "ln1": "blocks.*.ln1.hook_normalized",
+    "qkv": "blocks.*.attn.hook_q/k/v",
+    "attn_scores": "blocks.*.attn.hook_attn_scores",
+    "pattern": "blocks.*.attn.hook_pattern",
+    "z": "blocks.*.attn.hook_z",
+    "attn_out": "blocks.*.hook_attn_out",
+    "resid_mid": "blocks.*.hook_resid_mid",
+    "ln2": "blocks.*.ln2.hook_normalized",
+    "mlp_pre": "blocks.*.mlp.hook_pre",
+    "mlp_post": "blocks.*.mlp.hook_post",
+    "mlp_out": "blocks.*.hook_mlp_out",
+    "resid_post": "blocks.*.hook_resid_post",
+    "embed": "hook_embed",
+    "pos_embed": "hook_pos_embed",
+    "logits": "logits",
+}
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def _budget_message(plan: dict, need: int, budget: int, B: int, T: int, default: bool) -> str:
+    kinds = _C.hook_names()
+    sizes = []
+    for k, name in enumerate(kinds):
+        cnt = plan["count"][k]
+        if cnt:
+            sizes.append((cnt * plan["layer_floats"][k] * 4, name, cnt))
+    sizes.sort(reverse=True)
+    top = "; ".join(
+        f"{_NAMES_FOR_KIND[n]} ({c} layer{'s' if c > 1 else ''}): {_fmt_bytes(s)}" for s, n, c in sizes[:4]
+    )
+    where = "the memory available now (MemAvailable)" if default else "memory_budget"
+    return (
+        f"this run of a {B} x {T} batch needs {_fmt_bytes(need)} ({_fmt_bytes(plan['arena_bytes'])} of captures + "
+        f"{_fmt_bytes(plan['scratch_bytes'])} working memory) but {where} is {_fmt_bytes(budget)}. "
+        f"Biggest captures: {top}. Drop some (capture=[...]), keep fewer blocks (layers=[...]), "
+        "or run a smaller batch / shorter texts."
+    )

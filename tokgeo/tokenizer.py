@@ -1,0 +1,344 @@
+"""GPT-2's byte-level BPE tokenizer, implemented in C.
+
+``Tokenizer.gpt2()`` works offline from the vocabulary shipped inside tokgeo and gives
+exactly the ids of tiktoken's ``gpt2`` encoding and of Hugging Face's GPT-2 tokenizer::
+
+    >>> tok = Tokenizer.gpt2()
+    >>> tok.encode("She gave her book away")
+    [3347, 2921, 607, 1492, 1497]
+    >>> tok.token_strings([607])
+    [' her']
+    >>> tok.token_strings([607], byte_level=True)
+    ['Ġher']
+
+Offsets are character positions in the Python string (``text[start:end]`` is the token's
+text), so a study can find "the token ' her' and the word before it".  Byte-level BPE can
+split one multi-byte character over several tokens (rare CJK characters, emoji): every
+such token gets the span of the whole character, so those spans overlap.
+
+Special tokens follow tiktoken's rules: by default ``<|endoftext|>`` inside user text is a
+:class:`~tokgeo.errors.SpecialTokenError`; ``allowed_special={"<|endoftext|>"}`` (or
+``"all"``) encodes it as the special id 50256, and ``disallowed_special=()`` encodes it as
+ordinary text.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AbstractSet, Collection, Iterable, Literal, Sequence, Union
+
+import numpy as np
+
+from . import _C
+from .errors import InvalidInputError, InvalidTypeError, SpecialTokenError, TokgeoIOError
+
+__all__ = ["Tokenizer", "Batch"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+SpecialSet = Union[Literal["all"], AbstractSet[str], Collection[str]]
+TokenIds = Union[Sequence[int], "np.ndarray"]
+
+_TEXT, _ALLOW, _FORBID = 0, 1, 2
+_GPT2_HANDLE: object | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A padded batch of encoded texts (NumPy arrays; B texts, T = longest length).
+
+    Attributes:
+        ids: int64 ``[B, T]`` token ids; padding holds ``pad_id`` (the end-of-text id,
+            50256, unless another was asked for).
+        mask: bool ``[B, T]``, True where ``ids`` holds a real token.
+        lengths: int64 ``[B]``, the number of tokens of each text.
+        offsets: int64 ``[B, T, 2]``: ``[start, end)`` of each token in its text, in
+            characters (Python ``str`` indices); ``-1`` on padding.
+        texts: the input texts, in order.
+        padding_side: ``"right"`` (tokens first) or ``"left"`` (padding first, so the last
+            column holds every text's last token).
+    """
+
+    ids: np.ndarray
+    mask: np.ndarray
+    lengths: np.ndarray
+    offsets: np.ndarray
+    texts: tuple[str, ...]
+    padding_side: Literal["left", "right"]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def _cols(self, i: int) -> slice:
+        n = int(self.lengths[i])
+        t = self.ids.shape[1]
+        return slice(t - n, t) if self.padding_side == "left" else slice(0, n)
+
+    def token_ids(self, i: int) -> np.ndarray:
+        """The ids of text ``i`` without padding: int64 ``[lengths[i]]`` (a view)."""
+        return self.ids[i, self._cols(i)]
+
+    def token_offsets(self, i: int) -> np.ndarray:
+        """Character offsets of text ``i`` without padding: int64 ``[lengths[i], 2]``."""
+        return self.offsets[i, self._cols(i)]
+
+
+def _modes(specials: tuple[str, ...], allowed: SpecialSet, disallowed: SpecialSet) -> bytes:
+    def as_set(value: SpecialSet, name: str) -> frozenset[str]:
+        if isinstance(value, str):
+            if value == "all":
+                return frozenset(specials)
+            raise InvalidTypeError(
+                f'{name} must be "all" or a collection of special tokens, not the string {value!r}; '
+                f"write {name}={{{value!r}}}"
+            )
+        try:
+            out = frozenset(value)
+        except TypeError:
+            raise InvalidTypeError(
+                f'{name} must be "all" or a collection of strings, not {type(value).__name__}'
+            ) from None
+        for s in out:
+            if not isinstance(s, str):
+                raise InvalidTypeError(f"{name} must hold strings, got {type(s).__name__}")
+            if s not in specials:
+                raise InvalidInputError(
+                    f"{name} names {s!r}, which is not a special token of this vocabulary "
+                    f"(its special tokens: {', '.join(specials) or 'none'})"
+                )
+        return out
+
+    allow = as_set(allowed, "allowed_special")
+    if isinstance(disallowed, str) and disallowed == "all":
+        forbid = frozenset(specials) - allow
+    else:
+        forbid = as_set(disallowed, "disallowed_special")
+    return bytes(_FORBID if s in forbid else _ALLOW if s in allow else _TEXT for s in specials)
+
+
+def _ids_arg(ids: TokenIds) -> object:
+    if isinstance(ids, np.ndarray):
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise InvalidTypeError(
+                f"token ids must be a 1-D integer array, got {ids.ndim}-D {ids.dtype}"
+            )
+        return np.ascontiguousarray(ids, dtype=np.int64)
+    if isinstance(ids, (list, tuple)):
+        return ids
+    if isinstance(ids, (str, bytes, int)) or not isinstance(ids, Iterable):
+        raise InvalidTypeError(f"token ids must be a sequence of ints, not {type(ids).__name__}")
+    return list(ids)
+
+
+def _special_error(err: SpecialTokenError) -> SpecialTokenError:
+    return SpecialTokenError(
+        f"{err}. Pass allowed_special={{'<|endoftext|>'}} (or \"all\") to encode it as the "
+        "special token, or disallowed_special=() to encode it as ordinary text."
+    )
+
+
+class Tokenizer:
+    """A GPT-2 style byte-level BPE tokenizer (C core; thread-safe, GIL released).
+
+    Build one with :meth:`gpt2` (the shipped GPT-2 vocabulary), :meth:`from_files` or
+    :meth:`from_pretrained`; the constructor itself is private.
+    """
+
+    def __init__(self, handle: object, *, source: str) -> None:
+        self._h = handle
+        self._source = source
+        n_vocab, eot, specials = _C._tok_info(handle)
+        self._n_vocab: int = int(n_vocab)
+        self._eot: int | None = None if eot < 0 else int(eot)
+        self._specials: tuple[str, ...] = tuple(b.decode("utf-8") for b, _ in specials)
+        self._special_ids: dict[str, int] = {b.decode("utf-8"): int(i) for b, i in specials}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def gpt2(cls) -> Tokenizer:
+        """GPT-2's tokenizer from the vocabulary shipped in ``tokgeo/data/gpt2`` (offline).
+
+        The vocabulary is parsed once per process and shared (the tokenizer is immutable).
+        """
+        global _GPT2_HANDLE
+        if _GPT2_HANDLE is None:
+            data = importlib.resources.files("tokgeo") / "data" / "gpt2"
+            with importlib.resources.as_file(data / "encoder.json") as v, importlib.resources.as_file(
+                data / "vocab.bpe"
+            ) as m:
+                _GPT2_HANDLE = _C._tok_load(os.fspath(v), os.fspath(m))
+        return cls(_GPT2_HANDLE, source="gpt2 (shipped)")
+
+    @classmethod
+    def from_files(cls, vocab: PathLike, merges: PathLike) -> Tokenizer:
+        """Loads ``vocab`` (``vocab.json`` / ``encoder.json``: ``{token: id}`` in GPT-2's
+        byte-level alphabet) and ``merges`` (``merges.txt`` / ``vocab.bpe``: one ``"A B"``
+        merge per line, optional ``#version`` first line).
+
+        Raises:
+            FormatError: a malformed file; the message names the file and the line (merges)
+                or the token / byte offset (vocab).
+            TokgeoIOError: a file cannot be read.
+        """
+        for name, p in (("vocab", vocab), ("merges", merges)):
+            if not isinstance(p, (str, os.PathLike)):
+                raise InvalidTypeError(f"{name} must be a path, not {type(p).__name__}")
+        return cls(_C._tok_load(os.fspath(vocab), os.fspath(merges)), source=os.fspath(vocab))
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: PathLike) -> Tokenizer:
+        """Loads the tokenizer of a Hugging Face model: a local folder with ``vocab.json`` and
+        ``merges.txt`` (or GPT-2's original ``encoder.json`` and ``vocab.bpe``), or a hub
+        name such as ``"gpt2"``, fetched through :func:`tokgeo.hub.resolve_model`."""
+        if not isinstance(name_or_folder, (str, os.PathLike)):
+            raise InvalidTypeError(f"name_or_folder must be a str or path, not {type(name_or_folder).__name__}")
+        folder = Path(os.fspath(name_or_folder)).expanduser()
+        if not folder.is_dir():
+            from . import hub  # lazy: the hub part is optional for local use
+
+            folder = Path(hub.resolve_model(os.fspath(name_or_folder), filenames=("vocab.json", "merges.txt")))
+        for vocab_name, merges_name in (("vocab.json", "merges.txt"), ("encoder.json", "vocab.bpe")):
+            if (folder / vocab_name).is_file() and (folder / merges_name).is_file():
+                return cls.from_files(folder / vocab_name, folder / merges_name)
+        raise TokgeoIOError(
+            f"{folder} has no vocab.json + merges.txt (nor encoder.json + vocab.bpe); "
+            "pass the folder of a GPT-2 style model, or use Tokenizer.from_files(vocab, merges)"
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_vocab(self) -> int:
+        """Number of ids (largest id + 1); 50257 for GPT-2."""
+        return self._n_vocab
+
+    @property
+    def eot_id(self) -> int:
+        """Id of ``<|endoftext|>`` (50256 for GPT-2).
+
+        Raises:
+            InvalidInputError: the vocabulary has no ``<|endoftext|>``.
+        """
+        if self._eot is None:
+            raise InvalidInputError("this vocabulary has no <|endoftext|> token")
+        return self._eot
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """The special tokens (``{"<|endoftext|>": 50256}`` for GPT-2)."""
+        return dict(self._special_ids)
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({self._source!r}, n_vocab={self._n_vocab})"
+
+    # ------------------------------------------------------------------ encoding
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> list[int]:
+        """Token ids of ``text`` (tiktoken's ``encode`` semantics for special tokens).
+
+        Raises:
+            SpecialTokenError: ``text`` holds a special token that is not allowed.
+            TextEncodingError: ``text`` has a lone surrogate (not encodable as UTF-8).
+            InvalidTypeError: ``text`` is not a str.
+        """
+        modes = _modes(self._specials, allowed_special, disallowed_special)
+        try:
+            return _C._tok_encode(self._h, text, modes, False)
+        except SpecialTokenError as e:
+            raise _special_error(e) from None
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Token ids of ``text`` with special tokens treated as plain text."""
+        return _C._tok_encode(self._h, text, None, False)
+
+    def encode_with_offsets(
+        self,
+        text: str,
+        *,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and character spans: ``(ids int64 [n], offsets int64 [n, 2])``.
+
+        ``text[offsets[i, 0]:offsets[i, 1]]`` is the text of token i.  A token holding
+        only some bytes of a multi-byte character (byte-level BPE splits rare characters)
+        gets the whole character's span, so neighbouring spans can overlap there.
+        """
+        modes = _modes(self._specials, allowed_special, disallowed_special)
+        try:
+            ids, offsets = _C._tok_encode(self._h, text, modes, True)
+        except SpecialTokenError as e:
+            raise _special_error(e) from None
+        return ids, offsets
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        padding_side: Literal["left", "right"] = "right",
+        pad_id: int | None = None,
+        allowed_special: SpecialSet = frozenset(),
+        disallowed_special: SpecialSet = "all",
+    ) -> Batch:
+        """Encodes many texts in parallel (OpenMP, :func:`tokgeo.set_num_threads`, GIL
+        released) into a padded :class:`Batch`.
+
+        Args:
+            texts: the texts (a list or tuple of str).
+            padding_side: ``"right"`` (default) or ``"left"``.
+            pad_id: id written on padding; default the end-of-text id.
+
+        Raises:
+            SpecialTokenError / TextEncodingError / InvalidTypeError: as :meth:`encode`;
+                the message names the first failing text's index.
+        """
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+            raise InvalidTypeError(f"texts must be a list of str, not {type(texts).__name__}")
+        if padding_side not in ("left", "right"):
+            raise InvalidInputError(f'padding_side must be "left" or "right", not {padding_side!r}')
+        if pad_id is None:
+            pad_id = self.eot_id
+        elif not isinstance(pad_id, (int, np.integer)) or isinstance(pad_id, bool):
+            raise InvalidTypeError(f"pad_id must be an int, not {type(pad_id).__name__}")
+        tup = tuple(texts)
+        modes = _modes(self._specials, allowed_special, disallowed_special)
+        try:
+            ids, mask, lengths, offsets = _C._tok_encode_batch(
+                self._h, tup, modes, int(pad_id), padding_side == "left", True
+            )
+        except SpecialTokenError as e:
+            raise _special_error(e) from None
+        return Batch(ids=ids, mask=mask, lengths=lengths, offsets=offsets, texts=tup, padding_side=padding_side)
+
+    # ------------------------------------------------------------------ decoding
+    def decode_bytes(self, ids: TokenIds) -> bytes:
+        """The exact bytes of the tokens (a list/tuple of ints or a 1-D integer array).
+
+        Raises:
+            TokenIdError: an id is outside the vocabulary (the message gives its position).
+        """
+        return _C._tok_decode_bytes(self._h, _ids_arg(ids))
+
+    def decode(self, ids: TokenIds, errors: str = "replace") -> str:
+        """The text of the tokens.  Ids that split a UTF-8 character decode to U+FFFD
+        (``errors="replace"``, as tiktoken's ``decode``); pass ``errors="strict"`` to get
+        a ``UnicodeDecodeError`` instead."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+
+    def token_bytes(self, ids: TokenIds) -> list[bytes]:
+        """The bytes of each token."""
+        return _C._tok_token_bytes(self._h, _ids_arg(ids))
+
+    def token_strings(self, ids: TokenIds, byte_level: bool = False) -> list[str]:
+        """Each token as a display string: ``' her'``; with ``byte_level=True`` GPT-2's
+        vocabulary form ``'Ġher'`` (one printable character per byte).  A token holding part
+        of a multi-byte character shows U+FFFD in the plain form."""
+        if byte_level:
+            return _C._tok_byte_level(self._h, _ids_arg(ids))
+        return [b.decode("utf-8", errors="replace") for b in self.token_bytes(ids)]
