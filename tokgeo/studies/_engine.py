@@ -167,40 +167,43 @@ class GPT2Engine(Engine):
     def _forward(self, ids: Sequence[np.ndarray], wants: Wants) -> dict[str, np.ndarray]:
         L = self.n_layer
         names: list[str] = []
-        if wants.hidden is not None:
-            names += [f"blocks.{l}.hook_resid_pre" for l in range(L)]
-            names.append("ln_final.hook_normalized" if wants.hidden == "hidden_states" else f"blocks.{L - 1}.hook_resid_post")
+        if wants.hidden == "hidden_states":
+            names.append("hidden_states")
+        elif wants.hidden == "resid":
+            names += ["resid_pre", f"blocks.{L - 1}.hook_resid_post"]
         if wants.qkv_layer is not None:
-            names.append(f"blocks.{wants.qkv_layer}.attn.hook_qkv")
+            names += [f"blocks.{wants.qkv_layer}.attn.hook_{x}" for x in "qkv"]
         if wants.pattern_layer is not None:
             names.append(f"blocks.{wants.pattern_layer}.attn.hook_pattern")
         if wants.attn_out:
-            names += [f"blocks.{l}.hook_attn_out" for l in range(L)]
+            names.append("hook_attn_out")
         if wants.mlp_out:
-            names += [f"blocks.{l}.hook_mlp_out" for l in range(L)]
+            names.append("hook_mlp_out")
         if wants.logits:
             names.append("logits")
         names += list(wants.extra)
-        T = max(len(r) for r in ids)
-        batch = np.zeros((len(ids), T), dtype=np.int64)
-        lengths = np.array([len(r) for r in ids], dtype=np.int64)
-        for b, r in enumerate(ids):
-            batch[b, : len(r)] = r
-        cache = self.model.run((batch, lengths), capture=names)
+        # right padding: each sentence's activations are those it gets alone
+        cache = self.model.run([[int(t) for t in r] for r in ids], capture=names, padding_side="right")
         out: dict[str, np.ndarray] = {}
-        if wants.hidden is not None:
-            last = "ln_final.hook_normalized" if wants.hidden == "hidden_states" else f"blocks.{L - 1}.hook_resid_post"
-            out["hidden"] = np.stack([np.asarray(cache[f"blocks.{l}.hook_resid_pre"]) for l in range(L)] + [np.asarray(cache[last])])
+        if wants.hidden == "hidden_states":
+            out["hidden"] = cache.hidden_states  # [L+1, B, T, C], a view
+        elif wants.hidden == "resid":
+            out["hidden"] = np.concatenate(
+                [cache.stack("resid_pre"), cache[f"blocks.{L - 1}.hook_resid_post"][None]], axis=0
+            )
         if wants.qkv_layer is not None:
-            out["qkv"] = np.asarray(cache[f"blocks.{wants.qkv_layer}.attn.hook_qkv"])
+            parts = [np.asarray(cache[f"blocks.{wants.qkv_layer}.attn.hook_{x}"]) for x in "qkv"]
+            B, T = parts[0].shape[:2]
+            # [B, T, H, D] each -> the c_attn layout [B, T, 3C] (q | k | v, heads in order)
+            out["qkv"] = np.concatenate([p.reshape(B, T, -1) for p in parts], axis=-1)
         if wants.pattern_layer is not None:
-            out["pattern"] = np.asarray(cache[f"blocks.{wants.pattern_layer}.attn.hook_pattern"])
+            out["pattern"] = cache[f"blocks.{wants.pattern_layer}.attn.hook_pattern"]
         if wants.attn_out:
-            out["attn_out"] = np.stack([np.asarray(cache[f"blocks.{l}.hook_attn_out"]) for l in range(L)])
+            out["attn_out"] = cache.stack("hook_attn_out")
         if wants.mlp_out:
-            out["mlp_out"] = np.stack([np.asarray(cache[f"blocks.{l}.hook_mlp_out"]) for l in range(L)])
+            out["mlp_out"] = cache.stack("hook_mlp_out")
         if wants.logits:
-            out["logits"] = np.asarray(cache["logits"])
+            out["logits"] = cache["logits"]
         return out
 
 
@@ -214,7 +217,8 @@ def as_engine(model: Any) -> Engine:
         label = os.fspath(model)
         return GPT2Engine(GPT2.from_pretrained(label), label)
     if hasattr(model, "run") and hasattr(model, "config"):
-        label = str(getattr(model, "name_or_path", None) or getattr(model, "name", None) or type(model).__name__)
+        folder = getattr(model, "_folder", None)
+        label = str(getattr(model, "name_or_path", None) or folder or type(model).__name__)
         return GPT2Engine(model, label)
     raise InvalidTypeError(
         f"model must be a model name ('gpt2', 'gpt2-xl'...), a folder, or a tokgeo.GPT2; "
