@@ -56,3 +56,20 @@ def load_hf(folder: Path):  # type: ignore[no-untyped-def]
     m = GPT2LMHeadModel.from_pretrained(folder, attn_implementation="eager")
     m.eval()
     return m
+
+
+_SHARED: dict[tuple, Path] = {}
+
+
+def shared_tiny_gpt2(**kw: int) -> Path:
+    """One checkpoint per configuration per test process (written once, in a temp folder
+    removed at exit)."""
+    import atexit
+    import tempfile
+
+    key = tuple(sorted(kw.items()))
+    if key not in _SHARED:
+        d = Path(tempfile.mkdtemp(prefix="tokgeo-tiny-gpt2-"))
+        atexit.register(shutil.rmtree, d, True)
+        _SHARED[key] = tiny_gpt2(d / "model", **kw)
+    return _SHARED[key]

@@ -30,7 +30,7 @@ class HFEngine(Engine):
     def embedding_matrix(self) -> np.ndarray:
         return self.hf.transformer.wte.weight.detach().numpy()
 
-    def _forward(self, ids: Sequence[np.ndarray], wants: Wants) -> dict[str, np.ndarray]:
+    def _forward(self, ids: Sequence[np.ndarray], wants: Wants, memory_budget: int | None = None) -> dict[str, np.ndarray]:
         B, T = len(ids), max(len(r) for r in ids)
         acts = [activations(self.hf, [int(t) for t in r]) for r in ids]
         out: dict[str, np.ndarray] = {}

@@ -66,7 +66,9 @@ class Engine:
         """Token embeddings W_E [V, C] (read-only, float32)."""
         raise NotImplementedError
 
-    def _forward(self, ids: Sequence[np.ndarray], wants: Wants) -> dict[str, np.ndarray]:
+    def _forward(
+        self, ids: Sequence[np.ndarray], wants: Wants, memory_budget: int | None = None
+    ) -> dict[str, np.ndarray]:
         """Run sentences (right-padded into one batch) and return the wanted arrays."""
         raise NotImplementedError  # pragma: no cover - interface
 
@@ -98,12 +100,14 @@ class Engine:
         batch_size: int | None = None,
         progress: bool | None = None,
         desc: str = "",
+        memory_budget: int | None = None,
     ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """Yield (row indices, outputs) chunk by chunk.
 
         Sentences are sorted by length so a chunk pads little; when a run refuses for lack
         of memory (:class:`~tokgeo.errors.MemoryBudgetError`) the chunk is halved and tried
-        again, down to one sentence.
+        again, down to one sentence.  ``memory_budget`` (bytes) is passed to the model's
+        run (default: the memory available now).
         """
         self.check_lengths(ids)
         n = len(ids)
@@ -123,7 +127,7 @@ class Engine:
             while todo:
                 r = todo.pop(0)
                 try:
-                    out = self._forward([ids[i] for i in r], wants)
+                    out = self._forward([ids[i] for i in r], wants, memory_budget)
                 except MemoryBudgetError:
                     if len(r) == 1:
                         raise
@@ -164,7 +168,9 @@ class GPT2Engine(Engine):
     def embedding_matrix(self) -> np.ndarray:
         return np.asarray(self.model.W_E)
 
-    def _forward(self, ids: Sequence[np.ndarray], wants: Wants) -> dict[str, np.ndarray]:
+    def _forward(
+        self, ids: Sequence[np.ndarray], wants: Wants, memory_budget: int | None = None
+    ) -> dict[str, np.ndarray]:
         L = self.n_layer
         names: list[str] = []
         if wants.hidden == "hidden_states":
@@ -183,7 +189,10 @@ class GPT2Engine(Engine):
             names.append("logits")
         names += list(wants.extra)
         # right padding: each sentence's activations are those it gets alone
-        cache = self.model.run([[int(t) for t in r] for r in ids], capture=names, padding_side="right")
+        cache = self.model.run(
+            [[int(t) for t in r] for r in ids], capture=names, padding_side="right",
+            memory_budget=memory_budget,
+        )
         out: dict[str, np.ndarray] = {}
         if wants.hidden == "hidden_states":
             out["hidden"] = cache.hidden_states  # [L+1, B, T, C], a view

@@ -61,6 +61,7 @@ class PathLength(Study):
         batch_size: int | None = None,
         progress: bool | None = None,
         dataset_name: str | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
         if text is None:
@@ -80,6 +81,7 @@ class PathLength(Study):
         self.convention = check_convention(convention)
         self.batch_size = batch_size
         self.progress = progress
+        self.memory_budget = memory_budget
         self.dataset_name = dataset_name
 
     def run(self) -> PathLengthResult:
@@ -94,7 +96,7 @@ class PathLength(Study):
         per_text: list[dict[str, np.ndarray] | None] = [None] * len(ids)
         for rows, out in eng.chunks(
             ids, Wants(hidden=self.convention, attn_out=True, mlp_out=True),
-            batch_size=self.batch_size, progress=self.progress, desc=f"{eng.label}: path length",
+            batch_size=self.batch_size, progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: path length",
         ):
             for j, r in enumerate(rows):
                 T = len(ids[r])

@@ -62,6 +62,7 @@ class QKVSimilarity(Study):
         strict: bool = True,
         progress: bool | None = None,
         dataset_name: str | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
         self.sentences = None if sentences is None else list(sentences)
@@ -70,6 +71,7 @@ class QKVSimilarity(Study):
         self.batch_size = batch_size
         self.strict = strict
         self.progress = progress
+        self.memory_budget = memory_budget
         self.dataset_name = dataset_name
 
     def run(self) -> QKVResult:
@@ -83,7 +85,7 @@ class QKVSimilarity(Study):
         vecs = {t: np.zeros((n, 3 * C), dtype=np.float32) for t in TOKENS}
         for rows, out in eng.chunks(
             ts.token_ids, Wants(qkv_layer=layer), batch_size=self.batch_size,
-            progress=self.progress, desc=f"{eng.label}: q, k, v at layer {layer}",
+            progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: q, k, v at layer {layer}",
         ):
             qkv = out["qkv"]  # [b, T, 3C]
             b = np.arange(len(rows))

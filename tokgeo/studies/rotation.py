@@ -66,6 +66,7 @@ class Rotation(Study):
         strict: bool = True,
         progress: bool | None = None,
         dataset_name: str | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
         self.sentences = None if sentences is None else list(sentences)
@@ -78,6 +79,7 @@ class Rotation(Study):
         self.batch_size = batch_size
         self.strict = strict
         self.progress = progress
+        self.memory_budget = memory_budget
         self.dataset_name = dataset_name
 
     def run(self) -> RotationResult:
@@ -103,7 +105,7 @@ class Rotation(Study):
 
         for rows, out in eng.chunks(
             ts.token_ids, Wants(hidden=self.convention), batch_size=self.batch_size,
-            progress=self.progress, desc=f"{eng.label}: rotation",
+            progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: rotation",
         ):
             h = out["hidden"]  # [L+1, b, T, C]
             b = np.arange(len(rows))
