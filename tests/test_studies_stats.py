@@ -16,7 +16,7 @@ def test_t_distribution_matches_scipy() -> None:
     for q, df in itertools.product([0.5, 0.6, 0.9, 0.975, 0.995, 0.999999, 0.01], [1, 2, 3.5, 10, 53, 1000, 1e6]):
         assert _stats.t_ppf(q, df) == pytest.approx(stats.t.ppf(q, df), rel=1e-8, abs=1e-10)
     for t, df in itertools.product([-50, -3, -0.1, 0, 0.3, 2, 7, 80], [1, 2, 5, 53, 1e4]):
-        assert _stats.t_cdf(t, df) == pytest.approx(stats.t.cdf(t, df), abs=1e-12)
+        assert _stats.t_cdf(t, df) == pytest.approx(stats.t.cdf(t, df), abs=1e-10)
     assert math.isnan(_stats.t_ppf(1.0, 5)) and math.isnan(_stats.t_ppf(0.5, 0))
     assert _stats.t_cdf(math.inf, 3) == 1.0 and _stats.t_cdf(-math.inf, 3) == 0.0
 
