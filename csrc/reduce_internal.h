@@ -1,0 +1,113 @@
+/*
+ * reduce_internal.h - helpers shared by reduce_linalg.c, pca.c and tsne.c (not public API).
+ */
+#ifndef TG_REDUCE_INTERNAL_H
+#define TG_REDUCE_INTERNAL_H
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "tg_common.h"
+#include "tg_reduce.h"
+
+/* x86-64 Linux with GCC/Clang: compile hot loops for AVX2+FMA too, picked at load time
+ * (ifunc).  Elsewhere plain code. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(TG_NO_CLONES)
+#define TG_HOT __attribute__((target_clones("avx2,fma", "default")))
+#else
+#define TG_HOT
+#endif
+
+/* Checks that v is a 2-D float32/float64 view with n >= min_rows rows and d >= 1 columns. */
+static inline tg_status tg_red_check_matrix(const tg_view *v, const char *what, ptrdiff_t min_rows) {
+    if (v == NULL || v->data == NULL) return tg_fail(TG_ERR_VALUE, "%s: no data", what);
+    if (v->dtype != TG_F32 && v->dtype != TG_F64)
+        return tg_fail(TG_ERR_TYPE, "%s: dtype must be float32 or float64", what);
+    if (v->ndim != 2) return tg_fail(TG_ERR_VALUE, "%s must be 2-D [n, d], got %d dimension(s)", what, v->ndim);
+    if (v->shape[0] < min_rows)
+        return tg_fail(TG_ERR_VALUE, "%s needs at least %td rows (samples), got %td", what, min_rows, v->shape[0]);
+    if (v->shape[1] < 1) return tg_fail(TG_ERR_VALUE, "%s needs at least 1 column (feature), got %td", what, v->shape[1]);
+    size_t nd;
+    if (!tg_mul_size((size_t)v->shape[0], (size_t)v->shape[1], &nd) || nd > (size_t)PTRDIFF_MAX / 8)
+        return tg_fail(TG_ERR_OVERFLOW, "%s: %td x %td elements overflow", what, v->shape[0], v->shape[1]);
+    return TG_OK;
+}
+
+/* Copies row i of a 2-D view into out[0..d-1] as doubles, subtracting mean (if non-NULL). */
+static inline void tg_red_row(const tg_view *v, ptrdiff_t i, const double *mean, double *out) {
+    const ptrdiff_t d = v->shape[1], s1 = v->stride[1];
+    if (v->dtype == TG_F32) {
+        const float *p = (const float *)v->data + i * v->stride[0];
+        if (s1 == 1) {
+            for (ptrdiff_t j = 0; j < d; j++) out[j] = (double)p[j];
+        } else {
+            for (ptrdiff_t j = 0; j < d; j++) out[j] = (double)p[j * s1];
+        }
+    } else {
+        const double *p = (const double *)v->data + i * v->stride[0];
+        if (s1 == 1) {
+            for (ptrdiff_t j = 0; j < d; j++) out[j] = p[j];
+        } else {
+            for (ptrdiff_t j = 0; j < d; j++) out[j] = p[j * s1];
+        }
+    }
+    if (mean)
+        for (ptrdiff_t j = 0; j < d; j++) out[j] -= mean[j];
+}
+
+/* Returns the index of the first non-finite entry of row buffer r[0..d-1], or -1. */
+static inline ptrdiff_t tg_red_first_nonfinite(const double *r, ptrdiff_t d) {
+    double acc = 0.0;
+    for (ptrdiff_t j = 0; j < d; j++) acc += r[j] * 0.0; /* NaN iff some entry is inf/NaN */
+    if (acc == 0.0) return -1;
+    for (ptrdiff_t j = 0; j < d; j++)
+        if (!isfinite(r[j])) return j;
+    return -1;
+}
+
+/* ---- a small, fast, seedable generator (splitmix64 seeding + xoshiro256**) ---- */
+typedef struct tg_rng {
+    uint64_t s[4];
+} tg_rng;
+
+static inline uint64_t tg_rng_splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline void tg_rng_seed(tg_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = tg_rng_splitmix(&seed);
+}
+static inline uint64_t tg_rng_next(tg_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t res = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return res;
+}
+/* uniform in (0, 1) */
+static inline double tg_rng_uniform(tg_rng *r) {
+    return ((double)(tg_rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+/* standard normal (Box-Muller, one value per call; simple and reproducible) */
+static inline double tg_rng_normal(tg_rng *r) {
+    double u = tg_rng_uniform(r), v = tg_rng_uniform(r);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Computes the squared Euclidean (or cosine) distances between the rows [r0, r1) of `a`
+ * (an n x d row-major double matrix) and all rows of `a`, into out[(r1-r0) * n], using a
+ * BLIS gemm for the inner products.  sqnorm[n]: precomputed squared row norms.
+ * Distances are clamped at 0; the diagonal is set to 0.  Implemented in tsne.c. */
+void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0,
+                           size_t r1, tg_tsne_metric metric, double *out);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * reduce_linalg.c - the dense symmetric eigensolver and row orthonormalisation used by the
+ * reductions (PCA, the randomized range finder, t-SNE's PCA initialisation).
+ *
+ * tg_eigh:
+ *   1. Householder tridiagonalisation A = Q T Q^T on the full (both triangles) matrix.  Each
+ *      step's rank-2 update is deferred and fused with the next step's matrix-vector product,
+ *      so the trailing block is streamed once per step; rows are split across threads.
+ *      Reflector j is stored in row j of `a`, right of the diagonal.
+ *   2. Q^T is accumulated in place (backward: M <- M H_j), row i of `a` becoming column i of Q.
+ *   3. Implicit QL with Wilkinson shifts on T (the textbook tql2/tqli iteration).  The
+ *      Givens rotations of one sweep are recorded, then applied to the rows of `a` in column
+ *      blocks that stay in cache, the blocks shared among threads.  Rows of `a` end as the
+ *      eigenvectors.
+ *   4. Eigenpairs sorted ascending.
+ * Determinism: every row update and dot product runs in a fixed order whatever the thread
+ * count, so results do not depend on it.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reduce_internal.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* rows r in [r0, n): apply pending rank-2 update (pv, pw: may be NULL) to columns [c0, n),
+ * then p[r] = tau * (row . v) with v indexed from c0. */
+TG_HOT static void tridiag_fused(double *a, size_t n, size_t c0, const double *pv, const double *pw,
+                                 const double *v, double tau, double *p) {
+    const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
+    const size_t len = n - c0;
+    const int par = len > 96;
+#pragma omp parallel for schedule(static) if (par)
+    for (ptrdiff_t r = r0; r < nn; r++) {
+        double *row = a + (size_t)r * n + c0;
+        double s = 0.0;
+        if (pv) {
+            const double vr = pv[r], wr = pw[r];
+            const double *pvc = pv + c0, *pwc = pw + c0;
+            for (size_t k = 0; k < len; k++) {
+                double x = row[k] - (vr * pwc[k] + wr * pvc[k]);
+                row[k] = x;
+                s += x * v[k];
+            }
+        } else {
+            for (size_t k = 0; k < len; k++) s += row[k] * v[k];
+        }
+        p[r] = tau * s;
+    }
+}
+
+/* rows r in [c0, n): M[r][c0..] -= tau * (M[r][c0..] . v) v */
+TG_HOT static void apply_reflector_rows(double *a, size_t n, size_t c0, const double *v, double tau) {
+    const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
+    const size_t len = n - c0;
+    const int par = len > 96;
+#pragma omp parallel for schedule(static) if (par)
+    for (ptrdiff_t r = r0; r < nn; r++) {
+        double *row = a + (size_t)r * n + c0;
+        double s = 0.0;
+        for (size_t k = 0; k < len; k++) s += row[k] * v[k];
+        s *= tau;
+        for (size_t k = 0; k < len; k++) row[k] -= s * v[k];
+    }
+}
+
+/* Applies rotations rot[t] (t = 0..count-1) on row pairs (idx[t], idx[t]+1) of the n x n
+ * row-major matrix a: new_i = c a_i - s a_{i+1}, new_{i+1} = s a_i + c a_{i+1}. */
+TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const double *cs, const double *sn,
+                                   size_t count) {
+    enum { B = 64 };
+    const ptrdiff_t nblocks = (ptrdiff_t)((n + B - 1) / B);
+    const int par = count * n > 60000 && nblocks > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (ptrdiff_t blk = 0; blk < nblocks; blk++) {
+        const size_t k0 = (size_t)blk * B;
+        const size_t len = n - k0 < B ? n - k0 : B;
+        for (size_t t = 0; t < count; t++) {
+            double *x = a + idx[t] * n + k0;
+            double *y = x + n;
+            const double c = cs[t], s = sn[t];
+            for (size_t k = 0; k < len; k++) {
+                double xi = x[k], yi = y[k];
+                y[k] = s * xi + c * yi;
+                x[k] = c * xi - s * yi;
+            }
+        }
+    }
+}
+
+tg_status tg_eigh(double *a, size_t n, double *w) {
+    if (n == 0) return TG_OK;
+    if (a == NULL || w == NULL) return tg_fail(TG_ERR_VALUE, "tg_eigh: NULL buffer");
+    size_t nn;
+    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double)) return tg_fail(TG_ERR_OVERFLOW, "tg_eigh: n = %zu too large", n);
+    /* symmetrise from the lower triangle; check finiteness */
+    for (size_t r = 0; r < n; r++) {
+        for (size_t c = 0; c < r; c++) a[c * n + r] = a[r * n + c];
+        for (size_t c = 0; c <= r; c++)
+            if (!isfinite(a[r * n + c]))
+                return tg_fail(TG_ERR_VALUE, "eigendecomposition: matrix entry (%zu, %zu) is not finite", r, c);
+    }
+    if (n == 1) {
+        w[0] = a[0];
+        a[0] = 1.0;
+        return TG_OK;
+    }
+    tg_status st = TG_OK;
+    double *buf = malloc(sizeof(double) * 6 * n);
+    size_t *ridx = malloc(sizeof(size_t) * n);
+    if (!buf || !ridx) {
+        st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
+        goto done;
+    }
+    double *d = w, *e = buf, *tau = buf + n, *pv = buf + 2 * n, *pw = buf + 3 * n, *v = buf + 4 * n;
+    double *rc = buf + 5 * n; /* rotation cosines; sines reuse pw (free after stage 2) */
+
+    /* ---- 1. tridiagonalisation ---- */
+    int pending = 0;
+    for (size_t j = 0; j + 2 < n; j++) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        double *rowj = a + j * n;
+        if (pending)
+            for (size_t k = j; k < n; k++) rowj[k] -= pv[j] * pw[k] + pw[j] * pv[k];
+        d[j] = rowj[j];
+        const size_t c0 = j + 1, len = n - c0;
+        double alpha = rowj[c0], xnorm2 = 0.0, scale = 0.0;
+        for (size_t k = 1; k < len; k++) scale = fmax(scale, fabs(rowj[c0 + k]));
+        if (scale > 0.0) {
+            for (size_t k = 1; k < len; k++) {
+                double t = rowj[c0 + k] / scale;
+                xnorm2 += t * t;
+            }
+        }
+        double t_j, beta;
+        v[0] = 1.0;
+        if (scale == 0.0) {
+            t_j = 0.0;
+            beta = alpha;
+            for (size_t k = 1; k < len; k++) v[k] = 0.0;
+        } else {
+            double xnorm = scale * sqrt(xnorm2);
+            beta = -copysign(hypot(alpha, xnorm), alpha);
+            t_j = (beta - alpha) / beta;
+            double inv = 1.0 / (alpha - beta);
+            for (size_t k = 1; k < len; k++) v[k] = rowj[c0 + k] * inv;
+        }
+        e[j] = beta;
+        tau[j] = t_j;
+        for (size_t k = 0; k < len; k++) rowj[c0 + k] = v[k]; /* store the reflector */
+        /* fused: pending update of rows/cols >= c0, then p = tau * A v into pv-sized temp */
+        double *p = rc; /* scratch for p (indexed globally) */
+        tridiag_fused(a, n, c0, pending ? pv : NULL, pending ? pw : NULL, v, t_j, p);
+        double dot = 0.0;
+        for (size_t k = 0; k < len; k++) dot += p[c0 + k] * v[k];
+        const double K = 0.5 * t_j * dot;
+        for (size_t k = 0; k < len; k++) {
+            pv[c0 + k] = v[k];
+            pw[c0 + k] = p[c0 + k] - K * v[k];
+        }
+        pending = 1;
+    }
+    {
+        const size_t j = n - 2;
+        double *r0 = a + j * n, *r1 = a + (j + 1) * n;
+        if (pending) {
+            r0[j] -= 2.0 * pv[j] * pw[j];
+            r0[j + 1] -= pv[j] * pw[j + 1] + pw[j] * pv[j + 1];
+            r1[j + 1] -= 2.0 * pv[j + 1] * pw[j + 1];
+        }
+        d[j] = r0[j];
+        e[j] = r0[j + 1];
+        d[j + 1] = r1[j + 1];
+        e[j + 1] = 0.0;
+    }
+
+    /* ---- 2. accumulate Q^T in place ---- */
+    for (size_t r = n - 2; r < n; r++) {
+        memset(a + r * n, 0, sizeof(double) * n);
+        a[r * n + r] = 1.0;
+    }
+    for (size_t jj = n - 2; jj-- > 0;) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        const size_t c0 = jj + 1, len = n - c0;
+        double *rowj = a + jj * n;
+        memcpy(v, rowj + c0, sizeof(double) * len);
+        v[0] = 1.0;
+        if (tau[jj] != 0.0) apply_reflector_rows(a, n, c0, v, tau[jj]);
+        memset(rowj, 0, sizeof(double) * n);
+        rowj[jj] = 1.0;
+    }
+
+    /* ---- 3. implicit QL ---- */
+    double *rs = pw;
+    for (size_t l = 0; l < n; l++) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        int iter = 0;
+        size_t m;
+        do {
+            for (m = l; m + 1 < n; m++) {
+                double dd = fabs(d[m]) + fabs(d[m + 1]);
+                if (fabs(e[m]) <= DBL_EPSILON * dd) break;
+            }
+            if (m != l) {
+                if (iter++ == 60) {
+                    st = tg_fail(TG_ERR_INTERNAL, "eigendecomposition: QL iteration did not converge (eigenvalue %zu)", l);
+                    goto done;
+                }
+                double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+                double r = hypot(g, 1.0);
+                g = d[m] - d[l] + e[l] / (g + copysign(r, g));
+                double s = 1.0, c = 1.0, p = 0.0;
+                size_t nrot = 0;
+                int underflow = 0;
+                for (size_t i = m; i-- > l;) {
+                    double f = s * e[i], b = c * e[i];
+                    r = hypot(f, g);
+                    e[i + 1] = r;
+                    if (r == 0.0) {
+                        d[i + 1] -= p;
+                        e[m] = 0.0;
+                        underflow = 1;
+                        break;
+                    }
+                    s = f / r;
+                    c = g / r;
+                    g = d[i + 1] - p;
+                    r = (d[i] - g) * s + 2.0 * c * b;
+                    p = s * r;
+                    d[i + 1] = g + p;
+                    g = c * r - b;
+                    ridx[nrot] = i;
+                    rc[nrot] = c;
+                    rs[nrot] = s;
+                    nrot++;
+                }
+                apply_rotations(a, n, ridx, rc, rs, nrot);
+                if (underflow) continue;
+                d[l] -= p;
+                e[l] = g;
+                e[m] = 0.0;
+            }
+        } while (m != l);
+    }
+
+    /* ---- 4. sort ascending (selection sort; n row swaps) ---- */
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t best = i;
+        for (size_t k = i + 1; k < n; k++)
+            if (d[k] < d[best]) best = k;
+        if (best != i) {
+            double t = d[i];
+            d[i] = d[best];
+            d[best] = t;
+            double *x = a + i * n, *y = a + best * n;
+            for (size_t k = 0; k < n; k++) {
+                double u = x[k];
+                x[k] = y[k];
+                y[k] = u;
+            }
+        }
+    }
+done:
+    free(buf);
+    free(ridx);
+    return st;
+}
+
+tg_status tg_orthonormalize_rows(double *q, size_t k, size_t m) {
+    if (k > m) return tg_fail(TG_ERR_VALUE, "orthonormalize: %zu rows cannot be orthonormal in dimension %zu", k, m);
+    size_t next_basis = 0;
+    for (size_t i = 0; i < k; i++) {
+        double *qi = q + i * m;
+        double n0 = 0.0;
+        for (size_t t = 0; t < m; t++) n0 += qi[t] * qi[t];
+        n0 = sqrt(n0);
+        for (int attempt = 0;; attempt++) {
+            for (int pass = 0; pass < 2; pass++) {
+                for (size_t j = 0; j < i; j++) {
+                    const double *qj = q + j * m;
+                    double dot = 0.0;
+                    for (size_t t = 0; t < m; t++) dot += qi[t] * qj[t];
+                    for (size_t t = 0; t < m; t++) qi[t] -= dot * qj[t];
+                }
+            }
+            double nr = 0.0;
+            for (size_t t = 0; t < m; t++) nr += qi[t] * qi[t];
+            nr = sqrt(nr);
+            if (nr > 1e-10 * n0 && nr > 0.0 && isfinite(nr)) {
+                for (size_t t = 0; t < m; t++) qi[t] /= nr;
+                break;
+            }
+            if ((size_t)attempt > m) return tg_fail(TG_ERR_INTERNAL, "orthonormalize: no completion found");
+            /* dependent row: restart from the next standard basis vector */
+            memset(qi, 0, sizeof(double) * m);
+            qi[next_basis % m] = 1.0;
+            next_basis++;
+            n0 = 1.0;
+        }
+    }
+    return TG_OK;
+}

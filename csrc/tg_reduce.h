@@ -1,0 +1,158 @@
+/*
+ * tg_reduce.h - dimensionality reductions: PCA (covariance eigenstructure, exact or
+ * randomized), t-SNE (exact and Barnes-Hut), trustworthiness, and the dense symmetric
+ * eigensolver they rest on.
+ *
+ * Inputs are tg_view matrices [n, d] (float32 or float64, any element strides, including
+ * zero and negative ones); they are read through their strides, never copied whole: the
+ * routines convert bounded row blocks to float64 as they go.  Every output buffer is owned
+ * by the caller, row-major and contiguous.  All accumulation is in double.
+ *
+ * Threads: OpenMP loops and BLIS follow tg_set_num_threads().  BLIS is never called from
+ * inside our own parallel regions.  Long loops poll tg_interrupted() from the calling thread
+ * and return TG_ERR_INTERRUPTED, having freed everything.
+ *
+ * Reproducibility: tg_eigh and the exact PCA are deterministic.  The randomized PCA
+ * depends only on its seed.  t-SNE with the same seed and inputs gives bitwise-identical
+ * output for the same thread count; our own loops are written so that the thread count
+ * does not change any sum either (each per-point sum runs in a fixed order, and the global
+ * sums are added serially), so in practice the output is identical across thread counts
+ * too, as long as BLIS (used for the input distances) returns identical products.
+ */
+#ifndef TG_REDUCE_H
+#define TG_REDUCE_H
+
+#include "tg_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- dense symmetric eigensolver ----------------------------------------------------
+ * a: n x n row-major, symmetric (both triangles read; the lower one wins where they
+ * differ).  On TG_OK: w[0..n-1] holds the eigenvalues in ascending order and row i of `a`
+ * holds the unit eigenvector of w[i] (i.e. a = V^T).  Householder tridiagonalisation,
+ * then implicit QL with Wilkinson shifts; rotations are applied in cache blocks by all
+ * threads.  O(n^3) time, O(n) extra memory.  Fails with TG_ERR_VALUE on a non-finite
+ * entry, TG_ERR_INTERNAL if QL does not converge (never observed), TG_ERR_INTERRUPTED.
+ * On failure `a` and `w` hold unspecified values. */
+tg_status tg_eigh(double *a, size_t n, double *w);
+
+/* Orthonormalises the k rows of q (k x m row-major, k <= m) in place: modified
+ * Gram-Schmidt, run twice.  A row that is (numerically) dependent on the previous ones is
+ * replaced by a deterministic unit vector orthogonal to them.  Returns TG_ERR_VALUE if
+ * k > m. */
+tg_status tg_orthonormalize_rows(double *q, size_t k, size_t m);
+
+/* ---- PCA -------------------------------------------------------------------------------
+ * Principal components of x [n, d]: eigenvectors of the sample covariance
+ * C = Xc^T Xc / (n - 1) (Xc = x minus its column means, or x itself if !center),
+ * eigenvalues = explained variances (ddof = 1, like numpy.cov and sklearn's
+ * explained_variance_).
+ *
+ * Method: the Gram matrix of the centred data is formed over its longer axis, so its
+ * size is m = min(n, d) (m x m doubles); for n < d the dual (n x n) problem is solved and
+ * the components are recovered as Xc^T u / sigma.
+ *   TG_PCA_EXACT: Gram in float64 (row blocks converted to double, BLIS dsyrk), full
+ *     symmetric eigendecomposition (tg_eigh); agrees with LAPACK to ~1e-12 relative.
+ *   TG_PCA_RANDOMIZED: the same Gram (for float32 input its blocks are multiplied in
+ *     float32 by BLIS ssyrk and accumulated in float64 every 1024 rows: relative error
+ *     ~1e-6, far below what the randomized approximation itself allows), then the
+ *     randomized range finder of Halko, Martinsson & Tropp (2011) on the Gram matrix:
+ *     Gaussian test matrix with k + n_oversamples columns, n_iter power iterations each
+ *     followed by re-orthonormalisation, Rayleigh-Ritz on the small projected matrix.
+ *
+ * Sign convention (both methods): in each component the entry of largest absolute
+ * value is positive (the first such entry if several tie).  This is the rule
+ * sklearn >= 1.5 applies to PCA.components_.
+ *
+ * Outputs (caller-allocated, may not alias): eigenvalues[k] descending; components[k*d]
+ * row-major (row j = component j, unit norm); mean[d] (zeros if !center); *total_variance
+ * = trace of C (so eigenvalues[j] / total_variance is the explained variance ratio).
+ * Requirements: n >= 2, d >= 1, 1 <= k <= min(n, d) (for !center, n >= 1 suffices but
+ * the ddof = 1 normalisation still divides by n - 1, so n >= 2 is required too); every
+ * entry finite.  Errors: TG_ERR_VALUE (shape, k, non-finite entry, with the position),
+ * TG_ERR_TYPE (dtype), TG_ERR_OVERFLOW, TG_ERR_NOMEM, TG_ERR_INTERRUPTED. */
+typedef enum tg_pca_method { TG_PCA_EXACT = 0, TG_PCA_RANDOMIZED = 1 } tg_pca_method;
+
+typedef struct tg_pca_options {
+    tg_pca_method method;
+    bool center;          /* subtract the column means (true for PCA) */
+    uint64_t seed;        /* randomized only */
+    size_t n_oversamples; /* randomized only; 10 is a good default */
+    size_t n_iter;        /* randomized only: power iterations; 7 is a good default */
+} tg_pca_options;
+
+tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *eigenvalues,
+                 double *components, double *mean, double *total_variance);
+
+/* out[n*k] = (x - mean) @ components^T: x [n, d] view, mean[d] (NULL: no centring),
+ * components[k*d] row-major.  Float64 accumulation.  TG_ERR_VALUE on shape mismatch. */
+tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *components,
+                           size_t k, double *out);
+
+/* ---- t-SNE --------------------------------------------------------------------------------
+ * Embeds x [n, d] into y [n, dim] minimising KL(P || Q) (van der Maaten & Hinton 2008).
+ *
+ * P: conditional Gaussians calibrated per point by binary search on beta so that the
+ * entropy (natural log) equals log(perplexity) within 1e-5 (at most 100 steps), symmetrised
+ * and normalised: p_ij = (p_j|i + p_i|j) / sum.  Input distances: squared Euclidean
+ * (metric EUCLIDEAN, as sklearn does) or cosine distance 1 - cos (metric COSINE).
+ *   exact:      all n - 1 other points, P dense (n^2 doubles), gradient O(n^2) per iteration.
+ *   Barnes-Hut: the floor(3 * perplexity + 1) nearest neighbours (exact kNN from BLIS
+ *               distance blocks), P sparse, repulsion by a quadtree with opening angle
+ *               `angle` (a cell of side w at distance r from the point is summarised when
+ *               w / r < angle and the point is not inside it).  dim must be 2.
+ * Q: Student-t with dof = max(dim - 1, 1).
+ * Optimiser (the schedule sklearn uses): gradient descent with momentum 0.5 for
+ * `exaggeration_iter` iterations with P multiplied by `early_exaggeration`, then momentum
+ * 0.8; per-coordinate gains (+0.2 when the gradient changes sign against the update,
+ * x0.8 otherwise, floor 0.01).  Every 50 iterations (and at the last one) the KL divergence
+ * and the gradient norm are evaluated; the run stops early when the gradient norm falls
+ * below min_grad_norm, or (after the exaggeration phase) when the KL has not improved for
+ * more than n_iter_without_progress iterations.
+ *
+ * y: in = initial embedding [n*dim] (e.g. scaled PCA); out = final embedding.
+ * *kl: KL divergence evaluated at the last iteration (for Barnes-Hut with the tree's
+ * estimate of the normaliser), *n_iter: index of the last iteration run (like sklearn's
+ * n_iter_).  The caller chooses perplexity < n (see the Python layer for the rule).
+ * Errors: TG_ERR_VALUE (n < 4, bad parameter, non-finite input, exact with n > 50000),
+ * TG_ERR_TYPE, TG_ERR_OVERFLOW, TG_ERR_NOMEM, TG_ERR_INTERRUPTED. */
+typedef enum tg_tsne_method { TG_TSNE_EXACT = 0, TG_TSNE_BARNES_HUT = 1 } tg_tsne_method;
+typedef enum tg_tsne_metric { TG_METRIC_EUCLIDEAN = 0, TG_METRIC_COSINE = 1 } tg_tsne_metric;
+
+typedef struct tg_tsne_options {
+    tg_tsne_method method;
+    tg_tsne_metric metric;
+    size_t dim;                     /* embedding dimension (2 for Barnes-Hut) */
+    double perplexity;              /* > 0 and < n */
+    double early_exaggeration;      /* 12 */
+    size_t exaggeration_iter;       /* 250 */
+    double learning_rate;           /* > 0 (sklearn's "auto": max(n / exaggeration / 4, 50)) */
+    size_t max_iter;                /* total iterations, >= exaggeration_iter */
+    size_t n_iter_without_progress; /* 300 */
+    double min_grad_norm;           /* 1e-7 */
+    double angle;                   /* Barnes-Hut opening angle, 0.5 */
+} tg_tsne_options;
+
+tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, double *kl,
+                  size_t *n_iter);
+
+/* The symmetrised t-SNE affinities of x with the options' method/metric/perplexity, as a
+ * CSR matrix, for tests and inspection.  *indptr (n + 1), *indices (nnz) and *values (nnz)
+ * are allocated here (malloc) and owned by the caller (free()).  The exact method gives
+ * every off-diagonal entry. */
+tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_t **indptr,
+                             size_t **indices, double **values);
+
+/* Trustworthiness of an embedding (Venna & Kaski; the definition sklearn implements):
+ * T = 1 - 2 / (n k (2n - 3k - 1)) * sum_i sum_{j in NN_k^emb(i)} max(0, r(i, j) - k)
+ * where r(i, j) is the rank of j among i's neighbours in x by Euclidean distance
+ * (1 = nearest; ties broken by index).  x [n, d], emb [n, e]; requires k >= 1 and
+ * k < n / 2.  Exact distances (no dot-product trick), O(n^2 (d + e + k)). */
+tg_status tg_trustworthiness(const tg_view *x, const tg_view *emb, size_t k, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TG_REDUCE_H */

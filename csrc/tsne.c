@@ -1,0 +1,1087 @@
+/*
+ * tsne.c - t-SNE (exact and Barnes-Hut) and trustworthiness.  Contract in tg_reduce.h.
+ *
+ * Layout of one run:
+ *   1. x is converted once to a float64 working copy A [n, d] (every pair of rows is
+ *      visited, so it is read many times; cosine rows are normalised here).
+ *   2. Input distances come in row blocks from one BLIS gemm per block
+ *      (|a|^2 + |b|^2 - 2 a.b, clamped at 0, as sklearn computes them), and each row's
+ *      Gaussian is calibrated by binary search (rows in parallel).
+ *        exact:      P dense, stored as float32 upper triangle of an n x n array;
+ *        Barnes-Hut: the K = floor(3 perplexity + 1) nearest neighbours per row, P as CSR.
+ *   3. Gradient descent with momentum and gains; gradient:
+ *        exact (dim 2): one pass over the pairs i < j; each thread owns the row pairs
+ *          (t, n-1-t) for a balanced static split, accumulating into its own buffers, which
+ *          are then added in thread order -> bitwise reproducible for a fixed thread count.
+ *        exact (other dims): per-row sums over all j (independent of the thread count).
+ *        Barnes-Hut: attraction from the sparse P per row; repulsion from a quadtree built
+ *          every iteration (serially, points partitioned in place so that every cell owns a
+ *          contiguous run of a permutation); traversal per point in tree order, in parallel;
+ *          per-point sums and the normaliser added serially -> independent of thread count.
+ */
+#include <blis.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reduce_internal.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PERP_TOL 1e-5
+#define PERP_STEPS 100
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ---------------------------------------------------------------- input and distances */
+
+/* Converts x to a row-major float64 copy (cosine: rows normalised) and squared norms.
+ * Fails on non-finite entries (and zero rows for cosine). */
+static tg_status working_copy(const tg_view *x, tg_tsne_metric metric, double **out_a, double **out_sq) {
+    const size_t n = (size_t)x->shape[0], d = (size_t)x->shape[1];
+    size_t nd;
+    if (!tg_mul_size(n, d, &nd) || nd > SIZE_MAX / 8) return tg_fail(TG_ERR_OVERFLOW, "t-SNE: input too large");
+    double *a = tg_alloc_aligned(nd * sizeof(double));
+    double *sq = malloc(sizeof(double) * n);
+    if (!a || !sq) {
+        free(a);
+        free(sq);
+        return tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for a %zu x %zu float64 working copy", n, d);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double *r = a + i * d;
+        tg_red_row(x, (ptrdiff_t)i, NULL, r);
+        ptrdiff_t bad = tg_red_first_nonfinite(r, (ptrdiff_t)d);
+        if (bad >= 0) {
+            tg_status st = tg_fail(TG_ERR_VALUE, "x[%zu, %td] is %s; t-SNE needs finite values", i, bad,
+                                   isnan(r[bad]) ? "NaN" : "infinite");
+            free(a);
+            free(sq);
+            return st;
+        }
+        double s = 0.0;
+        for (size_t j = 0; j < d; j++) s += r[j] * r[j];
+        if (metric == TG_METRIC_COSINE) {
+            if (!(s > 0.0)) {
+                free(a);
+                free(sq);
+                return tg_fail(TG_ERR_VALUE, "x row %zu is all zeros: its cosine distance is undefined", i);
+            }
+            double inv = 1.0 / sqrt(s);
+            for (size_t j = 0; j < d; j++) r[j] *= inv;
+            s = 1.0;
+        }
+        sq[i] = s;
+    }
+    *out_a = a;
+    *out_sq = sq;
+    return TG_OK;
+}
+
+void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0, size_t r1,
+                           tg_tsne_metric metric, double *out) {
+    const size_t rows = r1 - r0;
+    double one = 1.0, zero = 0.0;
+    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)rows, (dim_t)n, (dim_t)d, &one, (double *)a + r0 * d, (inc_t)d, 1,
+              (double *)a, (inc_t)d, 1, &zero, out, (inc_t)n, 1);
+#pragma omp parallel for schedule(static) if (rows * n > 65536)
+    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)rows; ii++) {
+        double *o = out + (size_t)ii * n;
+        const size_t i = r0 + (size_t)ii;
+        if (metric == TG_METRIC_COSINE) {
+            for (size_t j = 0; j < n; j++) o[j] = fmax(1.0 - o[j], 0.0);
+        } else {
+            const double si = sqnorm[i];
+            for (size_t j = 0; j < n; j++) o[j] = fmax(si + sqnorm[j] - 2.0 * o[j], 0.0);
+        }
+        o[i] = 0.0;
+    }
+}
+
+/* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
+ * p[] (sums to 1): binary search on beta for entropy = log(perplexity). */
+static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
+    const double target = log(perplexity);
+    double beta = 1.0, lo = -INFINITY, hi = INFINITY;
+    double sum = 0.0;
+    for (int step = 0; step < PERP_STEPS; step++) {
+        sum = 0.0;
+        double sdp = 0.0;
+        for (size_t j = 0; j < cnt; j++) {
+            double v = exp(-dist[j] * beta);
+            p[j] = v;
+            sum += v;
+        }
+        if (sum == 0.0) sum = 1e-8;
+        for (size_t j = 0; j < cnt; j++) sdp += dist[j] * p[j];
+        double h = log(sum) + beta * sdp / sum;
+        double diff = h - target;
+        if (fabs(diff) <= PERP_TOL) break;
+        if (diff > 0) {
+            lo = beta;
+            beta = hi == INFINITY ? beta * 2.0 : 0.5 * (beta + hi);
+        } else {
+            hi = beta;
+            beta = lo == -INFINITY ? beta * 0.5 : 0.5 * (beta + lo);
+        }
+    }
+    for (size_t j = 0; j < cnt; j++) p[j] /= sum;
+}
+
+/* Rows of distance blocks: about 32 MB per block. */
+static size_t dist_block_rows(size_t n) {
+    size_t b = (size_t)(4u << 20) / (n ? n : 1);
+    if (b < 16) b = 16;
+    if (b > n) b = n;
+    return b;
+}
+
+/* exact: conditional P (n x n, diagonal 0) */
+static tg_status conditional_dense(const double *a, const double *sq, size_t n, size_t d, const tg_tsne_options *opt,
+                                   double *pc) {
+    const size_t bs = dist_block_rows(n);
+    double *dist = malloc(sizeof(double) * bs * n);
+    double *scratch = malloc(sizeof(double) * (size_t)max_threads() * 2 * n);
+    if (!dist || !scratch) {
+        free(dist);
+        free(scratch);
+        return tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for distance blocks");
+    }
+    for (size_t r0 = 0; r0 < n; r0 += bs) {
+        if (tg_interrupted()) {
+            free(dist);
+            free(scratch);
+            return TG_ERR_INTERRUPTED;
+        }
+        const size_t r1 = r0 + bs < n ? r0 + bs : n;
+        tg_red_distance_block(a, n, d, sq, r0, r1, opt->metric, dist);
+#pragma omp parallel for schedule(dynamic, 4)
+        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
+            const size_t i = r0 + (size_t)ii;
+            double *dd = scratch + (size_t)thread_id() * 2 * n, *pp = dd + n;
+            const double *row = dist + (size_t)ii * n;
+            size_t c = 0;
+            for (size_t j = 0; j < n; j++)
+                if (j != i) dd[c++] = row[j];
+            calibrate(dd, n - 1, opt->perplexity, pp);
+            double *o = pc + i * n;
+            c = 0;
+            for (size_t j = 0; j < n; j++) o[j] = j == i ? 0.0 : pp[c++];
+        }
+    }
+    free(dist);
+    free(scratch);
+    return TG_OK;
+}
+
+/* max-heap on (dist, idx) of size k: root is the worst kept neighbour */
+static inline int worse(double da, size_t ia, double db, size_t ib) { return da > db || (da == db && ia > ib); }
+static void heap_sift_down(double *hd, size_t *hi, size_t k, size_t pos) {
+    for (;;) {
+        size_t l = 2 * pos + 1, r = l + 1, m = pos;
+        if (l < k && worse(hd[l], hi[l], hd[m], hi[m])) m = l;
+        if (r < k && worse(hd[r], hi[r], hd[m], hi[m])) m = r;
+        if (m == pos) return;
+        double td = hd[m];
+        hd[m] = hd[pos];
+        hd[pos] = td;
+        size_t ti = hi[m];
+        hi[m] = hi[pos];
+        hi[pos] = ti;
+        pos = m;
+    }
+}
+/* selects the k smallest of row[0..n-1] except `self`, sorted ascending (dist, idx) */
+static void knn_row(const double *row, size_t n, size_t self, size_t k, double *hd, size_t *hi) {
+    size_t cnt = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j == self) continue;
+        double v = row[j];
+        if (cnt < k) {
+            hd[cnt] = v;
+            hi[cnt] = j;
+            cnt++;
+            if (cnt == k)
+                for (size_t p = k / 2 + 1; p-- > 0;) heap_sift_down(hd, hi, k, p);
+        } else if (worse(hd[0], hi[0], v, j)) {
+            hd[0] = v;
+            hi[0] = j;
+            heap_sift_down(hd, hi, k, 0);
+        }
+    }
+    /* heap sort ascending */
+    for (size_t end = k; end > 1; end--) {
+        double td = hd[0];
+        hd[0] = hd[end - 1];
+        hd[end - 1] = td;
+        size_t ti = hi[0];
+        hi[0] = hi[end - 1];
+        hi[end - 1] = ti;
+        heap_sift_down(hd, hi, end - 1, 0);
+    }
+}
+
+typedef struct csr {
+    size_t n, nnz;
+    size_t *indptr, *indices;
+    double *values;
+} csr;
+
+static void csr_free(csr *c) {
+    free(c->indptr);
+    free(c->indices);
+    free(c->values);
+    memset(c, 0, sizeof *c);
+}
+
+/* Barnes-Hut affinities: kNN + calibration + symmetrisation, normalised to sum 1. */
+static tg_status sparse_affinities(const double *a, const double *sq, size_t n, size_t d, const tg_tsne_options *opt,
+                                   csr *out) {
+    size_t k = (size_t)floor(3.0 * opt->perplexity + 1.0);
+    if (k > n - 1) k = n - 1;
+    if (k < 1) k = 1;
+    tg_status st = TG_OK;
+    const size_t bs = dist_block_rows(n);
+    const int T = max_threads();
+    size_t nk;
+    if (!tg_mul_size(n, k, &nk)) return tg_fail(TG_ERR_OVERFLOW, "t-SNE: n * k overflows");
+    size_t *nbr = malloc(sizeof(size_t) * nk);
+    double *pc = malloc(sizeof(double) * nk);
+    double *dist = malloc(sizeof(double) * bs * n);
+    double *hd = malloc(sizeof(double) * (size_t)T * 2 * k);
+    size_t *hi = malloc(sizeof(size_t) * (size_t)T * k);
+    size_t *cnt = calloc(n + 1, sizeof(size_t));
+    size_t *ci = NULL;
+    double *cv = NULL;
+    memset(out, 0, sizeof *out);
+    if (!nbr || !pc || !dist || !hd || !hi || !cnt) {
+        st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour graph");
+        goto done;
+    }
+    for (size_t r0 = 0; r0 < n; r0 += bs) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        const size_t r1 = r0 + bs < n ? r0 + bs : n;
+        tg_red_distance_block(a, n, d, sq, r0, r1, opt->metric, dist);
+#pragma omp parallel for schedule(dynamic, 4)
+        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
+            const size_t i = r0 + (size_t)ii, t = (size_t)thread_id();
+            double *dd = hd + t * 2 * k;
+            size_t *ix = hi + t * k;
+            knn_row(dist + (size_t)ii * n, n, i, k, dd, ix);
+            calibrate(dd, k, opt->perplexity, dd + k);
+            for (size_t q = 0; q < k; q++) {
+                nbr[i * k + q] = ix[q];
+                pc[i * k + q] = dd[k + q];
+            }
+        }
+    }
+    /* symmetrise: row i gets its own k entries plus (i <- j) for each j having i as neighbour */
+    for (size_t i = 0; i < n; i++) {
+        cnt[i + 1] += k;
+        for (size_t q = 0; q < k; q++) cnt[nbr[i * k + q] + 1]++;
+    }
+    for (size_t i = 0; i < n; i++) cnt[i + 1] += cnt[i];
+    const size_t tot = cnt[n];
+    ci = malloc(sizeof(size_t) * tot);
+    cv = malloc(sizeof(double) * tot);
+    out->indptr = malloc(sizeof(size_t) * (n + 1));
+    if (!ci || !cv || !out->indptr) {
+        st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+        goto done;
+    }
+    {
+        size_t *fill = out->indptr; /* temporary cursor */
+        memcpy(fill, cnt, sizeof(size_t) * n);
+        for (size_t i = 0; i < n; i++)
+            for (size_t q = 0; q < k; q++) {
+                size_t j = nbr[i * k + q];
+                double v = pc[i * k + q];
+                ci[fill[i]] = j;
+                cv[fill[i]++] = v;
+                ci[fill[j]] = i;
+                cv[fill[j]++] = v;
+            }
+    }
+    /* sort each row by column (insertion sort: rows are short), merge duplicates, compact */
+    double total = 0.0;
+    size_t w = 0;
+    out->indptr[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t s = cnt[i], e = cnt[i + 1];
+        for (size_t p = s + 1; p < e; p++) {
+            size_t cj = ci[p];
+            double cvv = cv[p];
+            size_t q = p;
+            while (q > s && ci[q - 1] > cj) {
+                ci[q] = ci[q - 1];
+                cv[q] = cv[q - 1];
+                q--;
+            }
+            ci[q] = cj;
+            cv[q] = cvv;
+        }
+        for (size_t p = s; p < e; p++) {
+            if (w > out->indptr[i] && ci[w - 1] == ci[p])
+                cv[w - 1] += cv[p];
+            else {
+                ci[w] = ci[p];
+                cv[w] = cv[p];
+                w++;
+            }
+        }
+        out->indptr[i + 1] = w;
+    }
+    for (size_t p = 0; p < w; p++) total += cv[p];
+    if (!(total > 0.0)) total = DBL_EPSILON;
+    for (size_t p = 0; p < w; p++) cv[p] /= total;
+    out->n = n;
+    out->nnz = w;
+    out->indices = ci; /* capacity >= nnz (duplicates merged in place) */
+    out->values = cv;
+    ci = NULL;
+    cv = NULL;
+done:
+    if (st != TG_OK) csr_free(out);
+    free(nbr);
+    free(pc);
+    free(dist);
+    free(hd);
+    free(hi);
+    free(cnt);
+    free(ci);
+    free(cv);
+    return st;
+}
+
+static tg_status check_options(const tg_view *x, const tg_tsne_options *opt, bool for_affinities) {
+    tg_status st = tg_red_check_matrix(x, "t-SNE input x", 4);
+    if (st != TG_OK) return st;
+    const size_t n = (size_t)x->shape[0];
+    if (opt->method != TG_TSNE_EXACT && opt->method != TG_TSNE_BARNES_HUT)
+        return tg_fail(TG_ERR_VALUE, "t-SNE: unknown method %d", (int)opt->method);
+    if (opt->metric != TG_METRIC_EUCLIDEAN && opt->metric != TG_METRIC_COSINE)
+        return tg_fail(TG_ERR_VALUE, "t-SNE: unknown metric %d", (int)opt->metric);
+    if (!(opt->perplexity >= 1.0) || !(opt->perplexity < (double)n))
+        return tg_fail(TG_ERR_VALUE, "perplexity must be >= 1 and < n_samples (%zu), got %g", n, opt->perplexity);
+    if (opt->method == TG_TSNE_EXACT && n > 50000)
+        return tg_fail(TG_ERR_VALUE, "exact t-SNE on %zu points would need %zu x %zu matrices; use method=\"barnes_hut\"",
+                       n, n, n);
+    if (for_affinities) return TG_OK;
+    if (opt->dim < 1 || opt->dim > 16) return tg_fail(TG_ERR_VALUE, "t-SNE: n_components must be 1..16, got %zu", opt->dim);
+    if (opt->method == TG_TSNE_BARNES_HUT && opt->dim != 2)
+        return tg_fail(TG_ERR_VALUE, "Barnes-Hut t-SNE supports n_components=2 only (got %zu); use method=\"exact\"", opt->dim);
+    if (!(opt->learning_rate > 0.0) || !isfinite(opt->learning_rate))
+        return tg_fail(TG_ERR_VALUE, "learning_rate must be > 0, got %g", opt->learning_rate);
+    if (!(opt->early_exaggeration >= 1.0) || !isfinite(opt->early_exaggeration))
+        return tg_fail(TG_ERR_VALUE, "early_exaggeration must be >= 1, got %g", opt->early_exaggeration);
+    if (!(opt->angle >= 0.0) || !(opt->angle <= 1.0)) return tg_fail(TG_ERR_VALUE, "angle must be in [0, 1], got %g", opt->angle);
+    if (!(opt->min_grad_norm >= 0.0)) return tg_fail(TG_ERR_VALUE, "min_grad_norm must be >= 0");
+    if (opt->max_iter < 1) return tg_fail(TG_ERR_VALUE, "max_iter must be >= 1");
+    return TG_OK;
+}
+
+tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_t **indptr, size_t **indices,
+                             double **values) {
+    if (!opt || !indptr || !indices || !values) return tg_fail(TG_ERR_VALUE, "t-SNE affinities: NULL argument");
+    *indptr = NULL;
+    *indices = NULL;
+    *values = NULL;
+    tg_status st = check_options(x, opt, true);
+    if (st != TG_OK) return st;
+    const size_t n = (size_t)x->shape[0], d = (size_t)x->shape[1];
+    double *a = NULL, *sq = NULL;
+    st = working_copy(x, opt->metric, &a, &sq);
+    if (st != TG_OK) return st;
+    if (opt->method == TG_TSNE_BARNES_HUT) {
+        csr c;
+        st = sparse_affinities(a, sq, n, d, opt, &c);
+        if (st == TG_OK) {
+            *indptr = c.indptr;
+            *indices = c.indices;
+            *values = c.values;
+        }
+    } else {
+        size_t nn;
+        double *pc = NULL;
+        size_t *ip = NULL, *ix = NULL;
+        double *v = NULL;
+        if (!tg_mul_size(n, n, &nn)) {
+            st = tg_fail(TG_ERR_OVERFLOW, "t-SNE: n^2 overflows");
+            goto ex_done;
+        }
+        pc = malloc(sizeof(double) * nn);
+        ip = malloc(sizeof(size_t) * (n + 1));
+        ix = malloc(sizeof(size_t) * (nn - n));
+        v = malloc(sizeof(double) * (nn - n));
+        if (!pc || !ip || !ix || !v) {
+            st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
+            goto ex_done;
+        }
+        st = conditional_dense(a, sq, n, d, opt, pc);
+        if (st != TG_OK) goto ex_done;
+        double sum = 0.0;
+        for (size_t t = 0; t < nn; t++) sum += pc[t];
+        sum *= 2.0;
+        size_t w = 0;
+        ip[0] = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < n; j++) {
+                if (j == i) continue;
+                ix[w] = j;
+                v[w++] = fmax((pc[i * n + j] + pc[j * n + i]) / sum, DBL_EPSILON);
+            }
+            ip[i + 1] = w;
+        }
+        *indptr = ip;
+        *indices = ix;
+        *values = v;
+        ip = NULL;
+        ix = NULL;
+        v = NULL;
+    ex_done:
+        free(pc);
+        free(ip);
+        free(ix);
+        free(v);
+    }
+    free(a);
+    free(sq);
+    return st;
+}
+
+/* ---------------------------------------------------------------- gradients */
+
+typedef struct exact_state {
+    size_t n, dim;
+    float *P;      /* n x n, upper triangle used (i < j) */
+    double plogp;  /* sum_{i != j} p log p */
+    double *acc;   /* per thread: 4 n doubles (dim 2) */
+    double *zt;    /* per thread: [Z, sum p log u] */
+    int nthreads;
+} exact_state;
+
+/* dim 2, dof 1.  Rows handled by one thread: t and n-1-t for t = tid, tid + T, ... */
+TG_HOT static void exact_rows_2d(const exact_state *s, const double *yx, const double *yy, size_t i, double *ax,
+                                 double *ay, double *rx, double *ry, double *zacc, double *placc, int want_kl) {
+    const size_t n = s->n;
+    const float *p = s->P + i * n;
+    const double xi = yx[i], yi = yy[i];
+    double sax = 0, say = 0, srx = 0, sry = 0, sz = 0, spl = 0;
+    if (want_kl) {
+#pragma omp simd reduction(+ : sax, say, srx, sry, sz, spl)
+        for (size_t j = i + 1; j < n; j++) {
+            double dx = xi - yx[j], dy = yi - yy[j];
+            double u = 1.0 / (1.0 + dx * dx + dy * dy);
+            double pj = (double)p[j];
+            double pu = pj * u, uu = u * u;
+            sax += pu * dx;
+            say += pu * dy;
+            srx += uu * dx;
+            sry += uu * dy;
+            sz += u;
+            spl += pj * log(u);
+            ax[j] -= pu * dx;
+            ay[j] -= pu * dy;
+            rx[j] -= uu * dx;
+            ry[j] -= uu * dy;
+        }
+    } else {
+#pragma omp simd reduction(+ : sax, say, srx, sry, sz)
+        for (size_t j = i + 1; j < n; j++) {
+            double dx = xi - yx[j], dy = yi - yy[j];
+            double u = 1.0 / (1.0 + dx * dx + dy * dy);
+            double pu = (double)p[j] * u, uu = u * u;
+            sax += pu * dx;
+            say += pu * dy;
+            srx += uu * dx;
+            sry += uu * dy;
+            sz += u;
+            ax[j] -= pu * dx;
+            ay[j] -= pu * dy;
+            rx[j] -= uu * dx;
+            ry[j] -= uu * dy;
+        }
+    }
+    ax[i] += sax;
+    ay[i] += say;
+    rx[i] += srx;
+    ry[i] += sry;
+    *zacc += 2.0 * sz;
+    *placc += 2.0 * spl;
+}
+
+/* grad[n*dim] for exaggeration ex; returns KL (if want_kl) through *kl. */
+static void exact_gradient(exact_state *s, const double *y, double *yx, double *yy, double ex, double *grad, int want_kl,
+                           double *kl) {
+    const size_t n = s->n, dim = s->dim;
+    if (dim == 2) {
+        for (size_t i = 0; i < n; i++) {
+            yx[i] = y[2 * i];
+            yy[i] = y[2 * i + 1];
+        }
+        const int T = s->nthreads;
+        const size_t half = (n + 1) / 2;
+        memset(s->acc, 0, sizeof(double) * 4 * n * (size_t)T);
+        memset(s->zt, 0, sizeof(double) * 2 * (size_t)T);
+#pragma omp parallel num_threads(T)
+        {
+            const int tid = thread_id();
+            const int nt =
+#ifdef _OPENMP
+                omp_get_num_threads();
+#else
+                1;
+#endif
+            double *acc = s->acc + (size_t)tid * 4 * n;
+            double z = 0.0, pl = 0.0;
+            for (size_t t = (size_t)tid; t < half; t += (size_t)nt) {
+                exact_rows_2d(s, yx, yy, t, acc, acc + n, acc + 2 * n, acc + 3 * n, &z, &pl, want_kl);
+                size_t u = n - 1 - t;
+                if (u != t) exact_rows_2d(s, yx, yy, u, acc, acc + n, acc + 2 * n, acc + 3 * n, &z, &pl, want_kl);
+            }
+            s->zt[2 * tid] = z;
+            s->zt[2 * tid + 1] = pl;
+        }
+        double Z = 0.0, pl = 0.0;
+        for (int q = 0; q < T; q++) {
+            Z += s->zt[2 * q];
+            pl += s->zt[2 * q + 1];
+        }
+        const double invZ = 1.0 / Z;
+#pragma omp parallel for schedule(static) if (n > 2048)
+        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
+            const size_t i = (size_t)ii;
+            double ax = 0, ay = 0, rx = 0, ry = 0;
+            for (int q = 0; q < T; q++) {
+                const double *acc = s->acc + (size_t)q * 4 * n;
+                ax += acc[i];
+                ay += acc[n + i];
+                rx += acc[2 * n + i];
+                ry += acc[3 * n + i];
+            }
+            grad[2 * i] = 4.0 * (ex * ax - rx * invZ);
+            grad[2 * i + 1] = 4.0 * (ex * ay - ry * invZ);
+        }
+        if (want_kl) *kl = ex * (s->plogp + log(ex)) - ex * pl + ex * log(Z);
+        return;
+    }
+    /* generic dimension: per-row full sums (dof = max(dim - 1, 1)) */
+    const double alpha = dim > 1 ? (double)(dim - 1) : 1.0, expo = (alpha + 1.0) / 2.0;
+    double *zrow = s->acc; /* n: z_i ; n: sum_j p log w */
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
+        const size_t i = (size_t)ii;
+        double at[16] = {0}, rt[16] = {0};
+        double z = 0.0, pl = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            double d2 = 0.0;
+            for (size_t c = 0; c < dim; c++) {
+                double df = y[i * dim + c] - y[j * dim + c];
+                d2 += df * df;
+            }
+            double u = 1.0 / (1.0 + d2 / alpha);
+            double w = alpha == 1.0 ? u : pow(u, expo);
+            double pij = (double)(i < j ? s->P[i * n + j] : s->P[j * n + i]);
+            for (size_t c = 0; c < dim; c++) {
+                double df = y[i * dim + c] - y[j * dim + c];
+                at[c] += pij * u * df;
+                rt[c] += w * u * df;
+            }
+            z += w;
+            if (want_kl) pl += pij * log(w);
+        }
+        for (size_t c = 0; c < dim; c++) {
+            grad[i * dim + c] = at[c];
+            grad[n * dim + i * dim + c] = rt[c]; /* second half of grad used as scratch */
+        }
+        zrow[i] = z;
+        zrow[n + i] = pl;
+    }
+    double Z = 0.0, pl = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        Z += zrow[i];
+        pl += zrow[n + i];
+    }
+    const double c = 2.0 * (alpha + 1.0) / alpha;
+    for (size_t t = 0; t < n * dim; t++) grad[t] = c * (ex * grad[t] - grad[n * dim + t] / Z);
+    if (want_kl) *kl = ex * (s->plogp + log(ex)) - ex * pl + ex * log(Z);
+}
+
+/* ---- Barnes-Hut quadtree ---- */
+typedef struct qnode {
+    double cx, cy, half; /* cell centre and half side */
+    double mx, my;       /* centre of mass */
+    size_t start, end;   /* points perm[start..end) */
+    size_t child;        /* index of the first of 4 children, 0 for a leaf */
+} qnode;
+
+typedef struct bh_state {
+    size_t n;
+    csr P;
+    double plogp;
+    size_t *perm;
+    qnode *nodes;
+    size_t cap, count;
+    double *rep; /* 2 n */
+    double *z;   /* n */
+    double *pl;  /* n: sum_j p log u per row */
+    double angle;
+} bh_state;
+
+#define QT_MAX_DEPTH 48
+
+static size_t partition_by(size_t *perm, size_t s, size_t e, const double *y, int axis, double pivot) {
+    /* points with coordinate < pivot first; returns the split */
+    size_t i = s, j = e;
+    while (i < j) {
+        if (y[2 * perm[i] + (size_t)axis] < pivot)
+            i++;
+        else {
+            j--;
+            size_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+    }
+    return i;
+}
+
+static tg_status qt_build(bh_state *b, const double *y, size_t node, int depth) {
+    qnode *q = &b->nodes[node];
+    const size_t s = q->start, e = q->end;
+    if (e - s <= 1 || depth >= QT_MAX_DEPTH || q->half <= 1e-12 * (fabs(q->cx) + fabs(q->cy) + 1e-300)) {
+        double mx = 0, my = 0;
+        for (size_t t = s; t < e; t++) {
+            mx += y[2 * b->perm[t]];
+            my += y[2 * b->perm[t] + 1];
+        }
+        q->mx = e > s ? mx / (double)(e - s) : q->cx;
+        q->my = e > s ? my / (double)(e - s) : q->cy;
+        q->child = 0;
+        return TG_OK;
+    }
+    if (b->count + 4 > b->cap) {
+        size_t nc = b->cap * 2;
+        qnode *nn = realloc(b->nodes, sizeof(qnode) * nc);
+        if (!nn) return tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the quadtree");
+        b->nodes = nn;
+        b->cap = nc;
+        q = &b->nodes[node];
+    }
+    const double cx = q->cx, cy = q->cy, h = q->half * 0.5;
+    size_t mid = partition_by(b->perm, s, e, y, 1, cy);
+    size_t m0 = partition_by(b->perm, s, mid, y, 0, cx);
+    size_t m1 = partition_by(b->perm, mid, e, y, 0, cx);
+    const size_t c = b->count;
+    b->count += 4;
+    q->child = c;
+    const size_t bounds[5] = {s, m0, mid, m1, e};
+    for (int k = 0; k < 4; k++) {
+        qnode *ch = &b->nodes[c + (size_t)k];
+        ch->cx = cx + ((k & 1) ? h : -h);
+        ch->cy = cy + ((k & 2) ? h : -h);
+        ch->half = h;
+        ch->start = bounds[k];
+        ch->end = bounds[k + 1];
+        ch->child = 0;
+    }
+    double mx = 0, my = 0;
+    for (int k = 0; k < 4; k++) {
+        if (b->nodes[c + (size_t)k].end == b->nodes[c + (size_t)k].start) {
+            b->nodes[c + (size_t)k].mx = b->nodes[c + (size_t)k].cx;
+            b->nodes[c + (size_t)k].my = b->nodes[c + (size_t)k].cy;
+            continue;
+        }
+        tg_status st = qt_build(b, y, c + (size_t)k, depth + 1);
+        if (st != TG_OK) return st;
+        const qnode *ch = &b->nodes[c + (size_t)k];
+        const double cntc = (double)(ch->end - ch->start);
+        mx += ch->mx * cntc;
+        my += ch->my * cntc;
+    }
+    q = &b->nodes[node];
+    q->mx = mx / (double)(e - s);
+    q->my = my / (double)(e - s);
+    return TG_OK;
+}
+
+TG_HOT static void bh_repulsion_point(const bh_state *b, const double *y, size_t i, double theta2, double *orx,
+                                      double *ory, double *oz) {
+    size_t stack[4 * QT_MAX_DEPTH + 8];
+    size_t sp = 0;
+    stack[sp++] = 0;
+    const double xi = y[2 * i], yi = y[2 * i + 1];
+    double rx = 0, ry = 0, z = 0;
+    while (sp) {
+        const qnode *q = &b->nodes[stack[--sp]];
+        const size_t cnt = q->end - q->start;
+        if (cnt == 0) continue;
+        if (q->child == 0) {
+            for (size_t t = q->start; t < q->end; t++) {
+                size_t j = b->perm[t];
+                if (j == i) continue;
+                double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+                double u = 1.0 / (1.0 + dx * dx + dy * dy);
+                z += u;
+                rx += u * u * dx;
+                ry += u * u * dy;
+            }
+            continue;
+        }
+        double dx = xi - q->mx, dy = yi - q->my;
+        double d2 = dx * dx + dy * dy;
+        const double side = 2.0 * q->half;
+        int inside = fabs(xi - q->cx) <= q->half && fabs(yi - q->cy) <= q->half;
+        if (!inside && side * side < theta2 * d2) {
+            double u = 1.0 / (1.0 + d2);
+            double cu = (double)cnt * u;
+            z += cu;
+            rx += cu * u * dx;
+            ry += cu * u * dy;
+        } else {
+            for (int k = 3; k >= 0; k--) stack[sp++] = q->child + (size_t)k;
+        }
+    }
+    *orx = rx;
+    *ory = ry;
+    *oz = z;
+}
+
+static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *grad, int want_kl, double *kl) {
+    const size_t n = b->n;
+    /* bounding square */
+    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
+    for (size_t i = 1; i < n; i++) {
+        x0 = fmin(x0, y[2 * i]);
+        x1 = fmax(x1, y[2 * i]);
+        y0 = fmin(y0, y[2 * i + 1]);
+        y1 = fmax(y1, y[2 * i + 1]);
+    }
+    double half = 0.5 * fmax(x1 - x0, y1 - y0);
+    half = half * (1.0 + 1e-6) + 1e-12;
+    b->count = 1;
+    qnode *root = &b->nodes[0];
+    root->cx = 0.5 * (x0 + x1);
+    root->cy = 0.5 * (y0 + y1);
+    root->half = half;
+    root->start = 0;
+    root->end = n;
+    root->child = 0;
+    tg_status st = qt_build(b, y, 0, 0);
+    if (st != TG_OK) return st;
+    const double theta2 = b->angle * b->angle;
+    const csr *P = &b->P;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (ptrdiff_t q = 0; q < (ptrdiff_t)n; q++) {
+        const size_t i = b->perm[q];
+        double rx, ry, z;
+        bh_repulsion_point(b, y, i, theta2, &rx, &ry, &z);
+        b->rep[2 * i] = rx;
+        b->rep[2 * i + 1] = ry;
+        b->z[i] = z;
+        /* attraction */
+        double ax = 0, ay = 0, pl = 0;
+        const double xi = y[2 * i], yi = y[2 * i + 1];
+        for (size_t p = P->indptr[i]; p < P->indptr[i + 1]; p++) {
+            size_t j = P->indices[p];
+            double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+            double u = 1.0 / (1.0 + dx * dx + dy * dy);
+            double pu = P->values[p] * u;
+            ax += pu * dx;
+            ay += pu * dy;
+            if (want_kl) pl += P->values[p] * log(u);
+        }
+        grad[2 * i] = ax;
+        grad[2 * i + 1] = ay;
+        b->pl[i] = pl;
+    }
+    double Z = 0.0, pl = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        Z += b->z[i];
+        pl += b->pl[i];
+    }
+    const double invZ = 1.0 / Z;
+    for (size_t t = 0; t < 2 * n; t++) grad[t] = 4.0 * (ex * grad[t] - b->rep[t] * invZ);
+    if (want_kl) *kl = ex * (b->plogp + log(ex)) - ex * pl + ex * log(Z);
+    return TG_OK;
+}
+
+/* ---------------------------------------------------------------- optimiser */
+
+tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, double *kl, size_t *n_iter) {
+    if (!opt || !y || !kl || !n_iter) return tg_fail(TG_ERR_VALUE, "t-SNE: NULL argument");
+    tg_status st = check_options(x, opt, false);
+    if (st != TG_OK) return st;
+    const size_t n = (size_t)x->shape[0], d = (size_t)x->shape[1], dim = opt->dim;
+    const size_t nd = n * dim;
+    for (size_t t = 0; t < nd; t++)
+        if (!isfinite(y[t])) return tg_fail(TG_ERR_VALUE, "t-SNE: the initial embedding has a non-finite value");
+    double *a = NULL, *sq = NULL, *grad = NULL, *upd = NULL, *gains = NULL, *yx = NULL, *yy = NULL;
+    exact_state es;
+    bh_state bs;
+    memset(&es, 0, sizeof es);
+    memset(&bs, 0, sizeof bs);
+    st = working_copy(x, opt->metric, &a, &sq);
+    if (st != TG_OK) return st;
+    grad = malloc(sizeof(double) * 2 * nd);
+    upd = calloc(nd, sizeof(double));
+    gains = malloc(sizeof(double) * nd);
+    if (!grad || !upd || !gains) {
+        st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
+        goto done;
+    }
+    for (size_t t = 0; t < nd; t++) gains[t] = 1.0;
+
+    if (opt->method == TG_TSNE_EXACT) {
+        size_t nn = n * n; /* n <= 50000 checked */
+        double *pc = malloc(sizeof(double) * nn);
+        es.P = malloc(sizeof(float) * nn);
+        es.n = n;
+        es.dim = dim;
+        es.nthreads = max_threads();
+        es.acc = malloc(sizeof(double) * 4 * n * (size_t)(es.nthreads > 0 ? es.nthreads : 1));
+        es.zt = malloc(sizeof(double) * 2 * (size_t)(es.nthreads > 0 ? es.nthreads : 1));
+        yx = malloc(sizeof(double) * n);
+        yy = malloc(sizeof(double) * n);
+        if (!pc || !es.P || !es.acc || !es.zt || !yx || !yy) {
+            free(pc);
+            st = tg_fail(TG_ERR_NOMEM, "exact t-SNE: out of memory for %zu x %zu affinities; use method=\"barnes_hut\"", n, n);
+            goto done;
+        }
+        st = conditional_dense(a, sq, n, d, opt, pc);
+        if (st != TG_OK) {
+            free(pc);
+            goto done;
+        }
+        double sum = 0.0;
+        for (size_t t = 0; t < nn; t++) sum += pc[t];
+        sum *= 2.0;
+        double plp = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            es.P[i * n + i] = 0.0f;
+            for (size_t j = i + 1; j < n; j++) {
+                double p = fmax((pc[i * n + j] + pc[j * n + i]) / sum, DBL_EPSILON);
+                float pf = (float)p;
+                es.P[i * n + j] = pf;
+                es.P[j * n + i] = pf;
+                plp += 2.0 * (double)pf * log((double)pf);
+            }
+        }
+        es.plogp = plp;
+        free(pc);
+    } else {
+        st = sparse_affinities(a, sq, n, d, opt, &bs.P);
+        if (st != TG_OK) goto done;
+        bs.n = n;
+        bs.angle = opt->angle;
+        double plp = 0.0;
+        for (size_t p = 0; p < bs.P.nnz; p++)
+            if (bs.P.values[p] > 0) plp += bs.P.values[p] * log(bs.P.values[p]);
+        bs.plogp = plp;
+        bs.perm = malloc(sizeof(size_t) * n);
+        bs.cap = 4 * n + 64;
+        bs.nodes = malloc(sizeof(qnode) * bs.cap);
+        bs.rep = malloc(sizeof(double) * 2 * n);
+        bs.z = malloc(sizeof(double) * n);
+        bs.pl = malloc(sizeof(double) * n);
+        if (!bs.perm || !bs.nodes || !bs.rep || !bs.z || !bs.pl) {
+            st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) bs.perm[i] = i;
+    }
+    free(a);
+    a = NULL;
+
+    /* two phases, as sklearn's optimiser: exaggerated (momentum 0.5), then plain (0.8) */
+    const size_t n_check = 50;
+    size_t exag_end = opt->exaggeration_iter < opt->max_iter ? opt->exaggeration_iter : opt->max_iter;
+    size_t it = 0, last = 0;
+    double err = 0.0;
+    for (int phase = 0; phase < 2; phase++) {
+        const size_t end = phase == 0 ? exag_end : opt->max_iter;
+        const double ex = phase == 0 ? opt->early_exaggeration : 1.0;
+        const double mom = phase == 0 ? 0.5 : 0.8;
+        const size_t nwp = phase == 0 ? exag_end : opt->n_iter_without_progress;
+        double best = DBL_MAX;
+        size_t best_it = it;
+        for (; it < end; it++) {
+            if (tg_interrupted()) {
+                st = TG_ERR_INTERRUPTED;
+                goto done;
+            }
+            const int check = (it + 1) % n_check == 0;
+            const int want_kl = check || it + 1 == end;
+            if (opt->method == TG_TSNE_EXACT) {
+                exact_gradient(&es, y, yx, yy, ex, grad, want_kl, &err);
+            } else {
+                st = bh_gradient(&bs, y, ex, grad, want_kl, &err);
+                if (st != TG_OK) goto done;
+            }
+            double gn2 = 0.0;
+            for (size_t t = 0; t < nd; t++) {
+                double g = grad[t];
+                if (upd[t] * g < 0.0)
+                    gains[t] += 0.2;
+                else
+                    gains[t] *= 0.8;
+                if (gains[t] < 0.01) gains[t] = 0.01;
+                g *= gains[t];
+                gn2 += g * g;
+                upd[t] = mom * upd[t] - opt->learning_rate * g;
+                y[t] += upd[t];
+            }
+            last = it;
+            if (check) {
+                if (!isfinite(gn2)) {
+                    st = tg_fail(TG_ERR_VALUE, "t-SNE diverged at iteration %zu (try a smaller learning_rate)", it);
+                    goto done;
+                }
+                if (err < best) {
+                    best = err;
+                    best_it = it;
+                } else if (it - best_it > nwp) {
+                    it++;
+                    break;
+                }
+                if (sqrt(gn2) <= opt->min_grad_norm) {
+                    it++;
+                    break;
+                }
+            }
+        }
+        if (phase == 0 && it < exag_end) it = last + 1;
+    }
+    for (size_t t = 0; t < nd; t++)
+        if (!isfinite(y[t])) {
+            st = tg_fail(TG_ERR_VALUE, "t-SNE diverged (non-finite embedding); try a smaller learning_rate");
+            goto done;
+        }
+    *kl = err;
+    *n_iter = last;
+done:
+    free(a);
+    free(sq);
+    free(grad);
+    free(upd);
+    free(gains);
+    free(yx);
+    free(yy);
+    free(es.P);
+    free(es.acc);
+    free(es.zt);
+    csr_free(&bs.P);
+    free(bs.perm);
+    free(bs.nodes);
+    free(bs.rep);
+    free(bs.z);
+    free(bs.pl);
+    return st;
+}
+
+/* ---------------------------------------------------------------- trustworthiness */
+
+tg_status tg_trustworthiness(const tg_view *x, const tg_view *emb, size_t k, double *out) {
+    tg_status st = tg_red_check_matrix(x, "x", 2);
+    if (st != TG_OK) return st;
+    st = tg_red_check_matrix(emb, "embedding", 2);
+    if (st != TG_OK) return st;
+    if (!out) return tg_fail(TG_ERR_VALUE, "trustworthiness: NULL output");
+    const size_t n = (size_t)x->shape[0], d = (size_t)x->shape[1], e = (size_t)emb->shape[1];
+    if (emb->shape[0] != x->shape[0])
+        return tg_fail(TG_ERR_VALUE, "x has %zu rows but the embedding has %td; they must describe the same samples", n,
+                       emb->shape[0]);
+    if (k < 1 || 2 * k >= n)
+        return tg_fail(TG_ERR_VALUE, "n_neighbors (%zu) must be >= 1 and less than n_samples / 2 (%zu / 2)", k, n);
+    double *a = NULL, *sq = NULL, *eb = NULL, *dist = NULL, *scratch = NULL;
+    size_t *idx = NULL;
+    st = working_copy(x, TG_METRIC_EUCLIDEAN, &a, &sq);
+    if (st != TG_OK) return st;
+    const int T = max_threads();
+    const size_t bs = dist_block_rows(n);
+    eb = malloc(sizeof(double) * n * e);
+    dist = malloc(sizeof(double) * bs * n);
+    scratch = malloc(sizeof(double) * (size_t)T * (n + 2 * k));
+    idx = malloc(sizeof(size_t) * (size_t)T * k);
+    if (!eb || !dist || !scratch || !idx) {
+        st = tg_fail(TG_ERR_NOMEM, "trustworthiness: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tg_red_row(emb, (ptrdiff_t)i, NULL, eb + i * e);
+        if (tg_red_first_nonfinite(eb + i * e, (ptrdiff_t)e) >= 0) {
+            st = tg_fail(TG_ERR_VALUE, "embedding row %zu has a non-finite value", i);
+            goto done;
+        }
+    }
+    unsigned long long total = 0;
+    for (size_t r0 = 0; r0 < n; r0 += bs) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        const size_t r1 = r0 + bs < n ? r0 + bs : n;
+        tg_red_distance_block(a, n, d, sq, r0, r1, TG_METRIC_EUCLIDEAN, dist);
+        unsigned long long part = 0;
+#pragma omp parallel for schedule(dynamic, 8) reduction(+ : part)
+        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
+            const size_t i = r0 + (size_t)ii, t = (size_t)thread_id();
+            double *ed = scratch + t * (n + 2 * k), *hd = ed + n;
+            size_t *hi = idx + t * k;
+            const double *ei = eb + i * e;
+            for (size_t j = 0; j < n; j++) {
+                double s = 0.0;
+                for (size_t c = 0; c < e; c++) {
+                    double df = ei[c] - eb[j * e + c];
+                    s += df * df;
+                }
+                ed[j] = s;
+            }
+            knn_row(ed, n, i, k, hd, hi);
+            const double *row = dist + (size_t)ii * n;
+            for (size_t q = 0; q < k; q++) {
+                const size_t j = hi[q];
+                const double dj = row[j];
+                size_t rank = 1;
+                for (size_t l = 0; l < n; l++) {
+                    if (l == i) continue;
+                    if (row[l] < dj || (row[l] == dj && l < j)) rank++;
+                }
+                if (rank > k) part += rank - k;
+            }
+        }
+        total += part;
+    }
+    {
+        const double nd = (double)n, kd = (double)k;
+        *out = 1.0 - (2.0 / (nd * kd * (2.0 * nd - 3.0 * kd - 1.0))) * (double)total;
+    }
+done:
+    free(a);
+    free(sq);
+    free(eb);
+    free(dist);
+    free(scratch);
+    free(idx);
+    return st;
+}

@@ -1,0 +1,318 @@
+/* test_reduce.c - eigensolver, PCA, t-SNE and trustworthiness in plain C (run under
+ * ASan/UBSan by scripts/c-tests.sh): known answers, strided views, every error path. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tg_test.h"
+#include "tokgeo.h"
+
+static double frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return ((double)(*s >> 11) / 9007199254740992.0) * 2.0 - 1.0;
+}
+
+static tg_view view2(void *data, tg_dtype dt, ptrdiff_t n, ptrdiff_t d, ptrdiff_t s0, ptrdiff_t s1) {
+    tg_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = dt;
+    v.ndim = 2;
+    v.shape[0] = n;
+    v.shape[1] = d;
+    v.stride[0] = s0;
+    v.stride[1] = s1;
+    return v;
+}
+
+/* max |A v_i - w_i v_i| and max |V V^T - I| for eigenvectors in rows of V */
+static void eig_residuals(const double *a, const double *V, const double *w, size_t n, double *res, double *orth) {
+    *res = 0;
+    *orth = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t r = 0; r < n; r++) {
+            double s = 0;
+            for (size_t c = 0; c < n; c++) s += a[r * n + c] * V[i * n + c];
+            *res = fmax(*res, fabs(s - w[i] * V[i * n + r]));
+        }
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t c = 0; c < n; c++) s += V[i * n + c] * V[j * n + c];
+            *orth = fmax(*orth, fabs(s - (i == j ? 1.0 : 0.0)));
+        }
+    }
+}
+
+static void test_eigh_known(void) {
+    /* tridiagonal Toeplitz (2 on the diagonal, -1 off it): w_k = 2 - 2 cos(k pi / (n + 1)) */
+    for (size_t n = 1; n <= 40; n += 13) {
+        double *a = calloc(n * n, sizeof(double)), *a0 = calloc(n * n, sizeof(double)), *w = calloc(n, sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            a[i * n + i] = 2;
+            if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = -1;
+        }
+        memcpy(a0, a, n * n * sizeof(double));
+        CHECK_OK(tg_eigh(a, n, w));
+        for (size_t k = 0; k < n; k++) CHECK(fabs(w[k] - (2.0 - 2.0 * cos((double)(k + 1) * 3.14159265358979323846 / (double)(n + 1)))) < 1e-13);
+        double res, orth;
+        eig_residuals(a0, a, w, n, &res, &orth);
+        CHECK(res < 1e-13 && orth < 1e-13);
+        free(a);
+        free(a0);
+        free(w);
+    }
+    /* repeated eigenvalues (identity + rank one) and the zero matrix */
+    size_t n = 17;
+    double *a = calloc(n * n, sizeof(double)), *a0 = calloc(n * n, sizeof(double)), *w = calloc(n, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) a[i * n + j] = (i == j ? 3.0 : 0.0) + 1.0;
+    memcpy(a0, a, n * n * sizeof(double));
+    CHECK_OK(tg_eigh(a, n, w));
+    for (size_t k = 0; k + 1 < n; k++) CHECK(fabs(w[k] - 3.0) < 1e-13);
+    CHECK(fabs(w[n - 1] - (3.0 + (double)n)) < 1e-12);
+    double res, orth;
+    eig_residuals(a0, a, w, n, &res, &orth);
+    CHECK(res < 1e-12 && orth < 1e-13);
+    memset(a, 0, n * n * sizeof(double));
+    CHECK_OK(tg_eigh(a, n, w));
+    for (size_t k = 0; k < n; k++) CHECK(w[k] == 0.0);
+    /* random symmetric */
+    uint64_t s = 7;
+    n = 60;
+    double *b = calloc(n * n, sizeof(double)), *b0 = calloc(n * n, sizeof(double)), *wb = calloc(n, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= i; j++) b[i * n + j] = b[j * n + i] = frand(&s);
+    memcpy(b0, b, n * n * sizeof(double));
+    CHECK_OK(tg_eigh(b, n, wb));
+    eig_residuals(b0, b, wb, n, &res, &orth);
+    CHECK(res < 1e-12 && orth < 1e-13);
+    for (size_t k = 0; k + 1 < n; k++) CHECK(wb[k] <= wb[k + 1]);
+    /* non-finite entry */
+    b[5 * n + 3] = NAN;
+    CHECK_STATUS(tg_eigh(b, n, wb), TG_ERR_VALUE);
+    CHECK(strstr(tg_last_error(), "not finite") != NULL);
+    free(a);
+    free(a0);
+    free(w);
+    free(b);
+    free(b0);
+    free(wb);
+}
+
+static void test_orthonormalize(void) {
+    double q[3 * 4] = {1, 1, 0, 0, 2, 2, 0, 0, 0, 1, 1, 0}; /* row 1 dependent on row 0 */
+    CHECK_OK(tg_orthonormalize_rows(q, 3, 4));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double s = 0;
+            for (int c = 0; c < 4; c++) s += q[i * 4 + c] * q[j * 4 + c];
+            CHECK(fabs(s - (i == j)) < 1e-14);
+        }
+    CHECK_STATUS(tg_orthonormalize_rows(q, 5, 4), TG_ERR_VALUE);
+}
+
+/* points on a line a + t b (plus nothing else): one component = b/|b|, variance var(t)|b|^2 */
+static void test_pca_line_and_views(void) {
+    enum { N = 50, D = 4 };
+    double x[N * D], t[N];
+    const double b[D] = {-1, 2, 0.5, -3}, a[D] = {1, 2, 3, 4};
+    uint64_t s = 3;
+    double mt = 0;
+    for (int i = 0; i < N; i++) {
+        t[i] = frand(&s);
+        mt += t[i];
+    }
+    mt /= N;
+    double vt = 0, bb = 0;
+    for (int i = 0; i < N; i++) vt += (t[i] - mt) * (t[i] - mt);
+    vt /= N - 1;
+    for (int c = 0; c < D; c++) bb += b[c] * b[c];
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < D; c++) x[i * D + c] = a[c] + t[i] * b[c];
+    tg_pca_options opt = {TG_PCA_EXACT, true, 0, 10, 7};
+    double ev[2], comp[2 * D], mean[D], tv;
+    tg_view v = view2(x, TG_F64, N, D, D, 1);
+    CHECK_OK(tg_pca(&v, 2, &opt, ev, comp, mean, &tv));
+    CHECK(fabs(ev[0] - vt * bb) < 1e-12 * vt * bb);
+    CHECK(fabs(ev[1]) < 1e-12 * vt * bb);
+    CHECK(fabs(tv - vt * bb) < 1e-12 * tv);
+    /* sign convention: largest |entry| (b[3] = -3) positive -> component = -b/|b| */
+    for (int c = 0; c < D; c++) CHECK(fabs(comp[c] + b[c] / sqrt(bb)) < 1e-12);
+    for (int c = 0; c < D; c++) CHECK(fabs(mean[c] - (a[c] + mt * b[c])) < 1e-12);
+    /* the same data reversed (negative row stride) and as float32 Fortran order */
+    double ev2[2], comp2[2 * D], mean2[D], tv2;
+    tg_view rv = view2(x + (N - 1) * D, TG_F64, N, D, -D, 1);
+    CHECK_OK(tg_pca(&rv, 2, &opt, ev2, comp2, mean2, &tv2));
+    CHECK(fabs(ev2[0] - ev[0]) < 1e-12 * ev[0]);
+    for (int c = 0; c < D; c++) CHECK(fabs(comp2[c] - comp[c]) < 1e-12);
+    float xf[N * D];
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < D; c++) xf[c * N + i] = (float)x[i * D + c];
+    tg_view fv = view2(xf, TG_F32, N, D, 1, N);
+    opt.method = TG_PCA_RANDOMIZED;
+    CHECK_OK(tg_pca(&fv, 1, &opt, ev2, comp2, mean2, &tv2));
+    CHECK(fabs(ev2[0] - ev[0]) < 1e-5 * ev[0]);
+    for (int c = 0; c < D; c++) CHECK(fabs(comp2[c] - comp[c]) < 1e-5);
+    /* projection */
+    double proj[N];
+    CHECK_OK(tg_pca_transform(&v, mean, comp, 1, proj));
+    for (int i = 0; i < N; i++) CHECK(fabs(proj[i] + (t[i] - mt) * sqrt(bb)) < 1e-12);
+    /* the dual path (n < d): 3 samples in 5 dimensions */
+    double y[3 * 5] = {1, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0, 4, 0, 1};
+    double ey[2], cy[2 * 5], my[5], tvy;
+    tg_view yv = view2(y, TG_F64, 3, 5, 5, 1);
+    opt.method = TG_PCA_EXACT;
+    CHECK_OK(tg_pca(&yv, 2, &opt, ey, cy, my, &tvy));
+    double tr = 0;
+    for (int c = 0; c < 5; c++) {
+        double m = (y[c] + y[5 + c] + y[10 + c]) / 3, s2 = 0;
+        for (int i = 0; i < 3; i++) s2 += (y[i * 5 + c] - m) * (y[i * 5 + c] - m);
+        tr += s2 / 2;
+    }
+    CHECK(fabs(ey[0] + ey[1] - tr) < 1e-12 * tr); /* rank 2: two eigenvalues carry the trace */
+    CHECK(fabs(tvy - tr) < 1e-12 * tr);
+}
+
+static void test_pca_errors(void) {
+    double x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    double ev[4], comp[16], mean[4], tv;
+    tg_pca_options opt = {TG_PCA_EXACT, true, 0, 10, 7};
+    tg_view v = view2(x, TG_F64, 1, 4, 4, 1);
+    CHECK_STATUS(tg_pca(&v, 1, &opt, ev, comp, mean, &tv), TG_ERR_VALUE); /* one sample */
+    v = view2(x, TG_F64, 2, 4, 4, 1);
+    CHECK_STATUS(tg_pca(&v, 3, &opt, ev, comp, mean, &tv), TG_ERR_VALUE); /* k > min(n, d) */
+    CHECK_STATUS(tg_pca(&v, 0, &opt, ev, comp, mean, &tv), TG_ERR_VALUE);
+    v.ndim = 3;
+    CHECK_STATUS(tg_pca(&v, 1, &opt, ev, comp, mean, &tv), TG_ERR_VALUE);
+    v.ndim = 2;
+    v.dtype = (tg_dtype)7;
+    CHECK_STATUS(tg_pca(&v, 1, &opt, ev, comp, mean, &tv), TG_ERR_TYPE);
+    v.dtype = TG_F64;
+    x[6] = INFINITY;
+    CHECK_STATUS(tg_pca(&v, 1, &opt, ev, comp, mean, &tv), TG_ERR_VALUE);
+    CHECK(strstr(tg_last_error(), "x[1, 2] is infinite") != NULL);
+    v.shape[1] = 0;
+    CHECK_STATUS(tg_pca(&v, 1, &opt, ev, comp, mean, &tv), TG_ERR_VALUE);
+}
+
+/* two well-separated clusters of 20 points in 5-D */
+static void make_clusters(double *x, int n, int d) {
+    uint64_t s = 11;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d; c++) x[i * d + c] = (i < n / 2 ? 10.0 : -10.0) * (c == 0) + frand(&s);
+}
+
+static void test_tsne_runs(void) {
+    enum { N = 40, D = 5 };
+    double x[N * D], y[N * 2], y2[N * 2], y0[N * 2];
+    make_clusters(x, N, D);
+    uint64_t s = 5;
+    for (int i = 0; i < N * 2; i++) y0[i] = 1e-4 * frand(&s);
+    tg_view v = view2(x, TG_F64, N, D, D, 1);
+    tg_tsne_options opt = {TG_TSNE_EXACT, TG_METRIC_EUCLIDEAN, 2, 5.0, 4.0, 100, 10.0, 500, 300, 1e-7, 0.5};
+    for (int m = 0; m < 2; m++) {
+        opt.method = m ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
+        double kl = -1, kl2 = -1;
+        size_t it = 0, it2 = 0;
+        memcpy(y, y0, sizeof y);
+        CHECK_OK(tg_tsne(&v, &opt, y, &kl, &it));
+        memcpy(y2, y0, sizeof y);
+        CHECK_OK(tg_tsne(&v, &opt, y2, &kl2, &it2));
+        CHECK(memcmp(y, y2, sizeof y) == 0 && kl == kl2 && it == it2); /* reproducible */
+        CHECK(kl > 0 && kl < 1 && it > 100 && it < 500);
+        /* the clusters separate: every point's nearest neighbour in y is in its cluster */
+        int ok = 1;
+        for (int i = 0; i < N; i++) {
+            int best = -1;
+            double bd = INFINITY;
+            for (int j = 0; j < N; j++) {
+                double dd = hypot(y[2 * i] - y[2 * j], y[2 * i + 1] - y[2 * j + 1]);
+                if (j != i && dd < bd) {
+                    bd = dd;
+                    best = j;
+                }
+            }
+            ok &= (best >= N / 2) == (i >= N / 2);
+        }
+        CHECK(ok);
+        double tw = 0;
+        tg_view ev = view2(y, TG_F64, N, 2, 2, 1);
+        CHECK_OK(tg_trustworthiness(&v, &ev, 5, &tw));
+        CHECK(tw > 0.8 && tw <= 1.0);
+    }
+    /* cosine metric and a 3-D exact embedding run too */
+    opt.method = TG_TSNE_EXACT;
+    opt.metric = TG_METRIC_COSINE;
+    opt.dim = 3;
+    double y3[N * 3];
+    for (int i = 0; i < N * 3; i++) y3[i] = 1e-4 * frand(&s);
+    double kl;
+    size_t it;
+    opt.max_iter = 60;
+    CHECK_OK(tg_tsne(&v, &opt, y3, &kl, &it));
+    CHECK(isfinite(kl) && it == 59);
+}
+
+static void test_tsne_affinities_and_errors(void) {
+    enum { N = 30, D = 3 };
+    double x[N * D];
+    make_clusters(x, N, D);
+    tg_view v = view2(x, TG_F64, N, D, D, 1);
+    tg_tsne_options opt = {TG_TSNE_BARNES_HUT, TG_METRIC_EUCLIDEAN, 2, 4.0, 12.0, 250, 50.0, 300, 300, 1e-7, 0.5};
+    for (int m = 0; m < 2; m++) {
+        opt.method = m ? TG_TSNE_EXACT : TG_TSNE_BARNES_HUT;
+        size_t *ip = NULL, *ix = NULL;
+        double *val = NULL;
+        CHECK_OK(tg_tsne_affinities(&v, &opt, &ip, &ix, &val));
+        if (!ip) continue;
+        double sum = 0;
+        int sym = 1;
+        for (size_t i = 0; i < N; i++)
+            for (size_t p = ip[i]; p < ip[i + 1]; p++) {
+                sum += val[p];
+                CHECK(ix[p] != i);
+                /* symmetric: find (j, i) */
+                size_t j = ix[p];
+                int found = 0;
+                for (size_t q = ip[j]; q < ip[j + 1]; q++)
+                    if (ix[q] == i) found = fabs(val[q] - val[p]) < 1e-15;
+                sym &= found;
+            }
+        CHECK(sym);
+        CHECK(fabs(sum - 1.0) < 1e-12);
+        if (m == 1) CHECK(ip[N] == N * (N - 1));
+        free(ip);
+        free(ix);
+        free(val);
+    }
+    double y[N * 2] = {0};
+    double kl;
+    size_t it;
+    opt.method = TG_TSNE_BARNES_HUT;
+    opt.perplexity = 30.0; /* >= n */
+    CHECK_STATUS(tg_tsne(&v, &opt, y, &kl, &it), TG_ERR_VALUE);
+    opt.perplexity = 5.0;
+    opt.dim = 3;
+    CHECK_STATUS(tg_tsne(&v, &opt, y, &kl, &it), TG_ERR_VALUE);
+    opt.dim = 2;
+    opt.learning_rate = -1;
+    CHECK_STATUS(tg_tsne(&v, &opt, y, &kl, &it), TG_ERR_VALUE);
+    opt.learning_rate = 50;
+    tg_view small = view2(x, TG_F64, 3, D, D, 1);
+    CHECK_STATUS(tg_tsne(&small, &opt, y, &kl, &it), TG_ERR_VALUE);
+    y[3] = NAN;
+    CHECK_STATUS(tg_tsne(&v, &opt, y, &kl, &it), TG_ERR_VALUE);
+    y[3] = 0;
+    x[4] = NAN;
+    CHECK_STATUS(tg_tsne(&v, &opt, y, &kl, &it), TG_ERR_VALUE);
+    CHECK(strstr(tg_last_error(), "x[1, 1] is NaN") != NULL);
+    double tw;
+    tg_view e = view2(y, TG_F64, N, 2, 2, 1);
+    CHECK_STATUS(tg_trustworthiness(&v, &e, 15, &tw), TG_ERR_VALUE); /* k >= n / 2 */
+    x[4] = 0;
+    /* an embedding equal to the data is perfectly trustworthy */
+    CHECK_OK(tg_trustworthiness(&v, &v, 5, &tw));
+    CHECK(tw == 1.0);
+}
+
+TG_TEST_MAIN(TG_CASE(test_eigh_known), TG_CASE(test_orthonormalize), TG_CASE(test_pca_line_and_views),
+             TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors))

@@ -1,0 +1,379 @@
+"""Dimensionality reductions: PCA, t-SNE and the trustworthiness score.
+
+All three run in tokgeo's C core (BLIS for the matrix products, OpenMP for the loops) with
+the GIL released; Ctrl-C stops them.  They are re-exported by :mod:`tokgeo.metrics`.
+
+Input arrays
+------------
+``x`` is a 2-D array ``[n_samples, n_features]`` (anything :func:`numpy.asarray` accepts).
+float32 and float64 arrays are read **in place** through their strides: C or Fortran order,
+slices, transposes and negative strides cost no copy.  Every other dtype (integers, bool,
+float16, longdouble) is converted to float64 first, and so are byte-swapped or misaligned
+arrays.  Complex input is refused.  All arithmetic accumulates in float64 and every result
+is float64.
+
+Reproducibility
+---------------
+The exact PCA is deterministic.  Randomized PCA and t-SNE depend only on ``random_state``;
+``random_state=None`` means the fixed seed 0, so repeated calls give identical results.  Use
+``random_state=numpy.random.default_rng()`` or any int for other draws.  t-SNE with the
+same seed gives bitwise-identical embeddings for the same number of threads
+(:func:`tokgeo.set_num_threads`).  The Barnes-Hut gradient and the PCA do not depend on the
+thread count at all; the exact t-SNE gradient splits its pair sum over threads, so a
+different thread count changes its last bits, which t-SNE's optimisation can amplify into
+visibly different (equally good) layouts.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+import numpy as np
+
+from . import _C
+from .errors import InvalidInputError, InvalidTypeError
+
+__all__ = ["PCAResult", "TSNEResult", "pca", "tsne", "trustworthiness"]
+
+RandomState = Union[int, np.integer, np.random.Generator, np.random.RandomState, None]
+
+
+def _as_matrix(x: object, name: str, min_rows: int = 1) -> np.ndarray:
+    """float32/float64 2-D array readable by the core, copying only when it must."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise InvalidTypeError(f"{name} is complex ({arr.dtype}); pass the real part or the magnitude explicitly")
+    if arr.dtype.kind not in "fiub":
+        raise InvalidTypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " (use x.reshape(-1, x.shape[-1]) to stack tokens as rows)" if arr.ndim > 2 else " (reshape it to [n_samples, n_features])"
+        raise InvalidInputError(f"{name} must be 2-D [n_samples, n_features], got shape {arr.shape}{hint}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    elif not arr.dtype.isnative or not arr.flags.aligned or any(s % arr.itemsize for s in arr.strides):
+        arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
+    if arr.shape[0] < min_rows:
+        raise InvalidInputError(f"{name} needs at least {min_rows} samples (rows), got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise InvalidInputError(f"{name} needs at least 1 feature (column), got shape {arr.shape}")
+    return arr
+
+
+def _seed(random_state: RandomState) -> int:
+    if random_state is None:
+        return 0
+    if isinstance(random_state, (bool, np.bool_)):
+        raise InvalidTypeError("random_state must be an int, a numpy Generator/RandomState or None")
+    if isinstance(random_state, (int, np.integer)):
+        if random_state < 0:
+            raise InvalidInputError(f"random_state must be >= 0, got {random_state}")
+        return int(random_state) & 0xFFFFFFFFFFFFFFFF
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    raise InvalidTypeError(f"random_state must be an int, a numpy Generator/RandomState or None, got {type(random_state).__name__}")
+
+
+# --------------------------------------------------------------------------- PCA
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    """The principal components of ``x`` [n, d] and its projection on them.
+
+    Attributes:
+        components: [k, d] unit vectors, row ``j`` is the ``j``-th principal axis.  Sign
+            convention: in every row the entry of largest absolute value is positive (the
+            first one on ties) -- the rule sklearn >= 1.5 applies to ``PCA.components_``.
+        eigenvalues: [k] variances along the components (eigenvalues of the sample
+            covariance with ``ddof=1``, like :func:`numpy.cov` and sklearn's
+            ``explained_variance_``), descending.  Units: squared units of ``x``.
+        explained_variance_ratio: [k] ``eigenvalues / total_variance``.
+        total_variance: trace of the sample covariance (sum of all d variances).
+        mean: [d] the column means that were subtracted (zeros if ``center=False``).
+        projection: [n, k] ``(x - mean) @ components.T``, the coordinates of each sample.
+        method: ``"exact"`` or ``"randomized"``, the method actually used.
+    """
+
+    components: np.ndarray
+    eigenvalues: np.ndarray
+    explained_variance_ratio: np.ndarray
+    total_variance: float
+    mean: np.ndarray
+    projection: np.ndarray
+    method: str
+    centered: bool = field(default=True)
+
+    @property
+    def n_components(self) -> int:
+        """Number of components k."""
+        return int(self.components.shape[0])
+
+    @property
+    def explained_variance(self) -> np.ndarray:
+        """Alias of :attr:`eigenvalues` (sklearn's name)."""
+        return self.eigenvalues
+
+    def transform(self, x: object) -> np.ndarray:
+        """Projects new samples ``x`` [m, d] on the components: ``(x - mean) @ components.T`` -> [m, k]."""
+        arr = _as_matrix(x, "x", min_rows=0)
+        if arr.shape[1] != self.components.shape[1]:
+            raise InvalidInputError(
+                f"x has {arr.shape[1]} features but this PCA was fitted on {self.components.shape[1]}; "
+                "pass data of the same width"
+            )
+        return _C._pca_transform(arr, self.mean if self.centered else None, self.components)
+
+
+def pca(
+    x: object,
+    n_components: int | None = None,
+    *,
+    method: Literal["auto", "exact", "randomized"] = "auto",
+    center: bool = True,
+    random_state: RandomState = None,
+    n_oversamples: int = 10,
+    n_iter: int = 7,
+) -> PCAResult:
+    """Principal component analysis of ``x`` [n_samples, n_features].
+
+    Args:
+        x: the samples as rows, e.g. token embeddings ``[n_tokens, d_model]``.
+        n_components: k, the number of components to keep (default: ``min(n, d)``).
+        method: ``"exact"`` forms the covariance (its Gram matrix over the longer axis,
+            ``min(n, d)`` square) in float64 with BLIS and diagonalises it fully (agrees
+            with :func:`numpy.linalg.eigh` to ~1e-12 relative).  ``"randomized"`` forms the
+            same matrix (float32 products accumulated in float64 every 1024 rows when x is
+            float32) and finds the top k eigenpairs with the randomized range finder of
+            Halko, Martinsson & Tropp (``n_oversamples`` extra vectors, ``n_iter`` power
+            iterations with re-orthonormalisation); it is much faster when k is small and
+            accurate for decaying spectra.  ``"auto"``: randomized when
+            ``k <= 0.8 * min(n, d)`` and ``min(n, d) > 500``, else exact.
+        center: subtract the column means first (PCA); ``False`` analyses ``x.T @ x / (n-1)``.
+        random_state: seed of the randomized method (see the module notes; None = 0).
+        n_oversamples, n_iter: randomized method parameters.
+
+    Returns:
+        :class:`PCAResult` with components [k, d], eigenvalues [k], explained variance
+        ratio [k], mean [d] and the projection [n, k].
+
+    Raises:
+        InvalidInputError: fewer than 2 samples, k outside ``1..min(n, d)``, NaN or inf in x.
+        InvalidTypeError: non-numeric or complex x.
+    """
+    arr = _as_matrix(x, "x", min_rows=2)
+    n, d = arr.shape
+    m = min(n, d)
+    k = m if n_components is None else n_components
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InvalidTypeError(f"n_components must be an int or None, got {type(n_components).__name__}")
+    k = int(k)
+    if not 1 <= k <= m:
+        raise InvalidInputError(f"n_components={k} must be between 1 and min(n_samples, n_features) = {m} for x of shape {arr.shape}")
+    if method not in ("auto", "exact", "randomized"):
+        raise InvalidInputError(f"method must be 'auto', 'exact' or 'randomized', got {method!r}")
+    if isinstance(n_oversamples, bool) or not isinstance(n_oversamples, (int, np.integer)) or n_oversamples < 0:
+        raise InvalidInputError(f"n_oversamples must be an int >= 0, got {n_oversamples!r}")
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+        raise InvalidInputError(f"n_iter must be an int >= 0, got {n_iter!r}")
+    if method == "auto":
+        method = "randomized" if (m > 500 and k <= 0.8 * m) else "exact"
+    seed = _seed(random_state)
+    ev, comp, mean, tv = _C._pca(arr, k, 1 if method == "randomized" else 0, bool(center), seed, int(n_oversamples), int(n_iter))
+    proj = _C._pca_transform(arr, mean if center else None, comp)
+    ratio = ev / tv if tv > 0 else np.zeros_like(ev)
+    return PCAResult(
+        components=comp,
+        eigenvalues=ev,
+        explained_variance_ratio=ratio,
+        total_variance=float(tv),
+        mean=mean,
+        projection=proj,
+        method=method,
+        centered=bool(center),
+    )
+
+
+# --------------------------------------------------------------------------- t-SNE
+
+
+@dataclass(frozen=True)
+class TSNEResult:
+    """A t-SNE embedding.
+
+    Attributes:
+        embedding: [n, n_components] float64 coordinates (arbitrary units, only relative
+            positions matter).
+        kl_divergence: KL(P || Q) at the last iteration (nats; for Barnes-Hut with the
+            tree's estimate of Q's normaliser), comparable to sklearn's ``kl_divergence_``.
+        n_iter: index of the last iteration run (sklearn's ``n_iter_``).
+        perplexity_used: the perplexity actually used (lowered for small samples).
+        method: ``"exact"`` or ``"barnes_hut"``.
+        learning_rate: the learning rate actually used.
+    """
+
+    embedding: np.ndarray
+    kl_divergence: float
+    n_iter: int
+    perplexity_used: float
+    method: str
+    learning_rate: float
+
+
+def _pca_init(arr: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    n, d = arr.shape
+    k = min(n_components, n, d)
+    res = pca(arr, k, method="exact" if min(n, d) <= 2000 else "randomized", random_state=seed)
+    y = res.projection
+    if k < n_components:  # fewer features than output dimensions: pad with small noise
+        rng = np.random.default_rng(seed)
+        y = np.hstack([y, rng.standard_normal((n, n_components - k)) * 1e-4])
+    std = float(np.std(y[:, 0]))
+    if not std > 0:
+        raise InvalidInputError("init='pca' failed: the data have zero variance along the first principal axis (all samples identical?)")
+    return y / std * 1e-4
+
+
+def tsne(
+    x: object,
+    n_components: int = 2,
+    perplexity: float = 30.0,
+    *,
+    method: Literal["barnes_hut", "exact"] = "barnes_hut",
+    early_exaggeration: float = 12.0,
+    learning_rate: float | Literal["auto"] = "auto",
+    max_iter: int = 1000,
+    init: Literal["pca", "random"] | np.ndarray = "pca",
+    random_state: RandomState = None,
+    angle: float = 0.5,
+    metric: Literal["euclidean", "cosine"] = "euclidean",
+    n_iter_without_progress: int = 300,
+    min_grad_norm: float = 1e-7,
+) -> TSNEResult:
+    """t-SNE embedding of ``x`` [n_samples, n_features] (van der Maaten & Hinton, 2008).
+
+    Follows sklearn's ``TSNE`` (same defaults and optimisation schedule): perplexity
+    calibrated per point by binary search; 250 iterations of early exaggeration with
+    momentum 0.5, then momentum 0.8; per-coordinate gains; ``learning_rate="auto"`` is
+    ``max(n / early_exaggeration / 4, 50)``; ``init="pca"`` scales the PCA projection so
+    that the first coordinate has standard deviation 1e-4.
+
+    Args:
+        x: samples as rows.
+        n_components: output dimension (Barnes-Hut: 2 only; exact: 1..16).
+        perplexity: effective number of neighbours.  It must be below ``n_samples``; in
+            addition it is lowered, with a :class:`UserWarning`, to ``(n_samples - 1) / 3``
+            when larger, so that the ``3 * perplexity`` neighbours Barnes-Hut uses exist
+            and the calibration stays meaningful (e.g. 54 sentences -> 17.67).
+        method: ``"barnes_hut"`` (O(n log n) per iteration, sparse P from the
+            ``floor(3 * perplexity + 1)`` exact nearest neighbours, quadtree with opening
+            ``angle``) or ``"exact"`` (O(n^2), all pairs).
+        metric: ``"euclidean"`` (squared distances in P, as sklearn) or ``"cosine"``
+            (``1 - cos``, unsquared).
+        max_iter: total iterations (>= 250 like sklearn, or fewer to shorten the
+            exaggeration phase too).
+        init: ``"pca"``, ``"random"`` (N(0, 1e-4^2)), or an array [n, n_components].
+        random_state: seed (None = 0); see the module notes on reproducibility.
+
+    Returns:
+        :class:`TSNEResult` (embedding [n, n_components], kl_divergence, n_iter,
+        perplexity_used).
+
+    Raises:
+        InvalidInputError: fewer than 4 samples, NaN/inf, bad parameters.
+    """
+    arr = _as_matrix(x, "x", min_rows=1)
+    n = arr.shape[0]
+    if n < 4:
+        raise InvalidInputError(f"t-SNE needs at least 4 samples, got {n}; with so few points plot them directly")
+    if method not in ("barnes_hut", "exact"):
+        raise InvalidInputError(f"method must be 'barnes_hut' or 'exact', got {method!r}")
+    if metric not in ("euclidean", "cosine"):
+        raise InvalidInputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+        raise InvalidTypeError("n_components must be an int")
+    n_components = int(n_components)
+    if method == "barnes_hut" and n_components != 2:
+        raise InvalidInputError(f"method='barnes_hut' supports n_components=2 only, got {n_components}; use method='exact'")
+    if not 1 <= n_components <= 16:
+        raise InvalidInputError(f"n_components must be between 1 and 16, got {n_components}")
+    try:
+        perp = float(perplexity)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"perplexity must be a number, got {perplexity!r}") from None
+    if not (perp > 0 and math.isfinite(perp)):
+        raise InvalidInputError(f"perplexity must be a positive number, got {perplexity!r}")
+    limit = (n - 1) / 3.0
+    if perp > limit:
+        warnings.warn(
+            f"perplexity={perp:g} is too large for {n} samples (it must stay below n_samples, and tokgeo keeps "
+            f"3 * perplexity <= n_samples - 1); using perplexity={limit:.4g} = (n_samples - 1) / 3 instead",
+            UserWarning,
+            stacklevel=2,
+        )
+        perp = limit
+    if perp < 1.0:
+        perp = 1.0
+    if learning_rate == "auto":
+        lr = max(n / float(early_exaggeration) / 4.0, 50.0)
+    else:
+        if isinstance(learning_rate, str):
+            raise InvalidInputError(f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}")
+        lr = float(learning_rate)
+    for name, val in (("max_iter", max_iter), ("n_iter_without_progress", n_iter_without_progress)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+            raise InvalidInputError(f"{name} must be a positive int, got {val!r}")
+    seed = _seed(random_state)
+    if isinstance(init, np.ndarray) or not isinstance(init, str):
+        y0 = np.array(init, dtype=np.float64)
+        if y0.shape != (n, n_components):
+            raise InvalidInputError(f"init array must have shape ({n}, {n_components}), got {y0.shape}")
+    elif init == "pca":
+        y0 = _pca_init(arr, n_components, seed)
+    elif init == "random":
+        y0 = 1e-4 * np.random.default_rng(seed).standard_normal((n, n_components))
+    else:
+        raise InvalidInputError(f"init must be 'pca', 'random' or an array, got {init!r}")
+    emb, kl, nit = _C._tsne(
+        arr,
+        y0,
+        1 if method == "barnes_hut" else 0,
+        1 if metric == "cosine" else 0,
+        perp,
+        float(early_exaggeration),
+        250,
+        lr,
+        int(max_iter),
+        int(n_iter_without_progress),
+        float(min_grad_norm),
+        float(angle),
+    )
+    return TSNEResult(embedding=emb, kl_divergence=float(kl), n_iter=int(nit), perplexity_used=perp, method=method, learning_rate=lr)
+
+
+def trustworthiness(x: object, embedding: object, n_neighbors: int = 5) -> float:
+    """How well an embedding preserves local neighbourhoods, in [0, 1] (1 = perfectly).
+
+    The definition of Venna & Kaski that :func:`sklearn.manifold.trustworthiness`
+    implements (Euclidean distances in both spaces): points that are among the
+    ``n_neighbors`` nearest in the embedding but far in ``x`` are penalised by their rank
+    in ``x``.  Requires ``n_neighbors < n_samples / 2``.
+
+    Args:
+        x: [n, d] original samples.  embedding: [n, e] their low-dimensional coordinates.
+        n_neighbors: k.
+    """
+    a = _as_matrix(x, "x", min_rows=2)
+    e = _as_matrix(embedding, "embedding", min_rows=2)
+    if a.shape[0] != e.shape[0]:
+        raise InvalidInputError(f"x has {a.shape[0]} samples but embedding has {e.shape[0]}; they must match row for row")
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)):
+        raise InvalidTypeError("n_neighbors must be an int")
+    n = a.shape[0]
+    if not 1 <= n_neighbors < n / 2:
+        raise InvalidInputError(f"n_neighbors ({n_neighbors}) must be >= 1 and less than n_samples / 2 ({n / 2:g})")
+    return float(_C._trustworthiness(a, e, int(n_neighbors)))
