@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ._stats import t_cdf
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "TTest",
     "Correlation",
     "pca",
+    "covariance_spectrum",
     "tsne",
     "softmax",
     "entropy_nats",
@@ -129,31 +131,46 @@ def ttest_ind(a: np.ndarray, b: np.ndarray) -> TTest:
     return TTest(t, float(df), 2.0 * t_cdf(-abs(t), df))
 
 
-def pca(x: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Eigenstructure of the covariance of the rows of x [n, C].
+def covariance_spectrum(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Eigenvalues (descending) of the sample covariance (ddof 1) of the rows of x [n, C].
 
-    Returns (eigenvalues [C] descending, explained variance ratio [C],
-    components [n_components, C] (rows, unit length), mean [C]).
+    The C x C covariance is accumulated in float64 over chunks of rows, so a float32
+    embedding matrix (50257 x 1600 for gpt2-xl) is never copied whole.
     """
-    a = np.asarray(x, dtype=np.float64)
-    mean = a.mean(axis=0)
-    cov = np.cov(a, rowvar=False)
-    w, v = np.linalg.eigh(cov)
-    idx = np.argsort(w)[::-1]
-    w = np.maximum(w[idx], 0.0)
-    v = v[:, idx]
-    # a deterministic sign: the largest-magnitude entry of each component is positive
-    sign = np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
-    sign[sign == 0] = 1.0
-    v = v * sign
-    return w, w / w.sum(), v[:, :n_components].T.copy(), mean
+    a = np.asarray(x)
+    n, c = a.shape
+    if n < 2:
+        raise InvalidInputError("the covariance needs at least 2 rows")
+    mean = np.zeros(c)
+    for i in range(0, n, chunk):
+        mean += a[i : i + chunk].sum(axis=0, dtype=np.float64)
+    mean /= n
+    cov = np.zeros((c, c))
+    for i in range(0, n, chunk):
+        d = a[i : i + chunk].astype(np.float64) - mean
+        cov += d.T @ d
+    cov /= n - 1
+    w = np.linalg.eigvalsh(cov)[::-1]
+    return np.maximum(w, 0.0)
+
+
+def pca(x: np.ndarray, n_components: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top principal axes of the rows of x [n, C] (tokgeo's C PCA).
+
+    Returns (components [k, C] unit rows, largest-magnitude entry positive; explained
+    variance ratio [k]; mean [C]).
+    """
+    from .._reduce import pca as _pca
+
+    r = _pca(x, n_components, random_state=seed)
+    return np.asarray(r.components), np.asarray(r.explained_variance_ratio), np.asarray(r.mean)
 
 
 def tsne(x: np.ndarray, *, perplexity: float, seed: int) -> np.ndarray:
-    """2-D t-SNE map of the rows of x (tokgeo.metrics.tsne)."""
-    from .. import metrics
+    """2-D t-SNE map of the rows of x (tokgeo's C t-SNE; sklearn's schedule)."""
+    from .._reduce import tsne as _tsne
 
-    return np.asarray(metrics.tsne(np.asarray(x, dtype=np.float64), perplexity=perplexity, seed=seed))
+    return np.asarray(_tsne(np.asarray(x, dtype=np.float64), 2, perplexity=perplexity, random_state=seed).embedding)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from ..errors import InvalidInputError, InvalidTypeError
 from ._base import Provenance, StudyResult, check_convention, fmt
 from ._common import Study, check_seed
 from ._engine import Wants
-from ._ops import cosine_matrix, entropy_nats, pca, softmax, tsne
+from ._ops import cosine_matrix, covariance_spectrum, entropy_nats, pca, softmax, tsne
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -136,10 +136,11 @@ class EmbeddingGeometry(Study):
         emb = np.asarray(W[ids], dtype=np.float64)  # [n, C]
         arrays: dict[str, np.ndarray] = {"word_ids": ids, "embeddings": emb}
         arrays["cosine"] = cosine_matrix(emb)
-        evals, ratio, comps, mean = pca(np.asarray(W), k_comp)
+        evals = covariance_spectrum(W)
+        comps, _ratio, mean = pca(W, k_comp, seed=self.seed)
         arrays["eigenvalues"] = evals
-        arrays["explained_variance"] = ratio
-        arrays["cumulative_explained_variance"] = np.cumsum(ratio)
+        arrays["explained_variance"] = evals / evals.sum()
+        arrays["cumulative_explained_variance"] = np.cumsum(arrays["explained_variance"])
         arrays["components"] = comps
         arrays["projection"] = (emb - mean) @ comps.T
         perplexity = None
