@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tokgeo
+
 from tokgeo import cli, datasets
 
 from checkpoints import load_hf, shared_tiny_gpt2
@@ -19,11 +21,14 @@ from hf_reference import activations, angle_deg
 from tiktoken_gpt2 import encoding
 
 ROOT = Path(__file__).resolve().parents[1]
+# where the tokgeo under test lives (the source tree in development, site-packages in CI):
+# subprocesses and the notebook kernel must import that same one
+TOKGEO_HOME = Path(tokgeo.__file__).resolve().parents[1]
 
 
 def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = str(TOKGEO_HOME) + os.pathsep + e.get("PYTHONPATH", "")
     e["MPLBACKEND"] = "Agg"
     e["TOKGEO_PROGRESS"] = "0"
     e.update(env)

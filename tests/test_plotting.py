@@ -26,6 +26,9 @@ from tokgeo.studies import EmbeddingGeometry, PathLength, QKVSimilarity, Rotatio
 from checkpoints import shared_tiny_gpt2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# where the tokgeo under test lives (the source tree in development, site-packages in CI):
+# subprocesses and the notebook kernel must import that same one
+TOKGEO_HOME = Path(tokgeo.__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +50,7 @@ def _bars(ax) -> list[Rectangle]:  # type: ignore[no-untyped-def]
 
 def test_importing_tokgeo_does_not_import_matplotlib() -> None:
     code = "import sys, tokgeo, tokgeo.studies, tokgeo.plotting, tokgeo.cli; print('matplotlib' in sys.modules)"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(TOKGEO_HOME))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
 
