@@ -18,6 +18,8 @@ from ._C import get_num_threads, set_num_threads
 from .tokenizer import Batch, Tokenizer
 from .cache import ActivationCache
 from .model import GPT2, GPT2Config
+from . import datasets, studies  # the course: data sets and lessons (no matplotlib import)
 
 __all__ = ["__version__", "errors", "get_num_threads", "set_num_threads", "Tokenizer", "Batch", *errors.__all__]
 __all__ += ["GPT2", "GPT2Config", "ActivationCache"]
+__all__ += ["datasets", "studies"]
