@@ -1,0 +1,756 @@
+/* metrics.c - paired row reductions (cosine, angle, distances, norms), softmax family and
+ * the blocked all-pairs cosine engine (BLIS gemm + streaming consumers: matrix, top-k,
+ * histogram).  See tg_metrics.h for the contracts. */
+#include "tg_metrics.h"
+
+#include <blis.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- views ------------------------------------------------------------------------------ */
+
+tg_status tg_view_rows(const tg_view *v, const char *name, size_t *rows, size_t *len) {
+    if (v == NULL) return tg_fail(TG_ERR_VALUE, "%s: missing array", name);
+    if (v->dtype != TG_F32 && v->dtype != TG_F64)
+        return tg_fail(TG_ERR_TYPE, "%s: dtype code %d is not float32/float64", name, (int)v->dtype);
+    if (v->ndim < 0 || v->ndim > TG_MAX_NDIM)
+        return tg_fail(TG_ERR_VALUE, "%s: %d dimensions (at most %d supported)", name, v->ndim, TG_MAX_NDIM);
+    size_t r = 1, total;
+    for (int k = 0; k < v->ndim; k++) {
+        if (v->shape[k] < 0) return tg_fail(TG_ERR_VALUE, "%s: negative extent in dimension %d", name, k);
+        if (k < v->ndim - 1 && !tg_mul_size(r, (size_t)v->shape[k], &r))
+            return tg_fail(TG_ERR_OVERFLOW, "%s: too many rows", name);
+    }
+    size_t n = v->ndim ? (size_t)v->shape[v->ndim - 1] : 1;
+    if (!tg_mul_size(r, n, &total)) return tg_fail(TG_ERR_OVERFLOW, "%s: too many elements", name);
+    if (total > 0 && v->data == NULL) return tg_fail(TG_ERR_VALUE, "%s: NULL data", name);
+    *rows = r;
+    *len = n;
+    return TG_OK;
+}
+
+ptrdiff_t tg_view_row_offset(const tg_view *v, size_t r) {
+    ptrdiff_t off = 0;
+    for (int k = v->ndim - 2; k >= 0; k--) {
+        size_t e = (size_t)v->shape[k];
+        off += (ptrdiff_t)(r % e) * v->stride[k];
+        r /= e;
+    }
+    return off;
+}
+
+static ptrdiff_t last_stride(const tg_view *v) { return v->ndim ? v->stride[v->ndim - 1] : 0; }
+
+/* Rows processed between two interrupt polls. */
+static size_t chunk_rows(size_t len) {
+    size_t c = (size_t)1 << 22;
+    c = len ? c / len : c;
+    return c < 16 ? 16 : c;
+}
+
+/* ---- paired row reductions -------------------------------------------------------------- */
+
+/* Sums for one row: r[0] = dot or squared distance or squared norm, r[1] = |a|^2, r[2] = |b|^2.
+ * Four independent accumulators keep the adds pipelined (and make the order deterministic). */
+#define DEFINE_ROW_SUMS(T, SUF)                                                                   \
+    static inline void row_sums_##SUF##_s(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, \
+                                          size_t n, double r[3]) {                                 \
+        double p0 = 0, p1 = 0, p2 = 0, p3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;                     \
+        double u0 = 0, u1 = 0, u2 = 0, u3 = 0;                                                     \
+        size_t i = 0;                                                                              \
+        if (op == TG_ROW_COS || op == TG_ROW_ANGLE) {                                              \
+            for (; i + 4 <= n; i += 4) {                                                           \
+                double x0 = a[(ptrdiff_t)i * sa], x1 = a[(ptrdiff_t)(i + 1) * sa];                 \
+                double x2 = a[(ptrdiff_t)(i + 2) * sa], x3 = a[(ptrdiff_t)(i + 3) * sa];           \
+                double y0 = b[(ptrdiff_t)i * sb], y1 = b[(ptrdiff_t)(i + 1) * sb];                 \
+                double y2 = b[(ptrdiff_t)(i + 2) * sb], y3 = b[(ptrdiff_t)(i + 3) * sb];           \
+                p0 += x0 * y0; p1 += x1 * y1; p2 += x2 * y2; p3 += x3 * y3;                        \
+                q0 += x0 * x0; q1 += x1 * x1; q2 += x2 * x2; q3 += x3 * x3;                        \
+                u0 += y0 * y0; u1 += y1 * y1; u2 += y2 * y2; u3 += y3 * y3;                        \
+            }                                                                                      \
+            for (; i < n; i++) {                                                                   \
+                double x = a[(ptrdiff_t)i * sa], y = b[(ptrdiff_t)i * sb];                         \
+                p0 += x * y; q0 += x * x; u0 += y * y;                                             \
+            }                                                                                      \
+        } else if (op == TG_ROW_DOT) {                                                             \
+            for (; i + 4 <= n; i += 4) {                                                           \
+                p0 += (double)a[(ptrdiff_t)i * sa] * (double)b[(ptrdiff_t)i * sb];                 \
+                p1 += (double)a[(ptrdiff_t)(i + 1) * sa] * (double)b[(ptrdiff_t)(i + 1) * sb];     \
+                p2 += (double)a[(ptrdiff_t)(i + 2) * sa] * (double)b[(ptrdiff_t)(i + 2) * sb];     \
+                p3 += (double)a[(ptrdiff_t)(i + 3) * sa] * (double)b[(ptrdiff_t)(i + 3) * sb];     \
+            }                                                                                      \
+            for (; i < n; i++) p0 += (double)a[(ptrdiff_t)i * sa] * (double)b[(ptrdiff_t)i * sb];  \
+        } else if (op == TG_ROW_EUCLID) {                                                          \
+            for (; i + 4 <= n; i += 4) {                                                           \
+                double d0 = (double)a[(ptrdiff_t)i * sa] - (double)b[(ptrdiff_t)i * sb];           \
+                double d1 = (double)a[(ptrdiff_t)(i + 1) * sa] - (double)b[(ptrdiff_t)(i + 1) * sb]; \
+                double d2 = (double)a[(ptrdiff_t)(i + 2) * sa] - (double)b[(ptrdiff_t)(i + 2) * sb]; \
+                double d3 = (double)a[(ptrdiff_t)(i + 3) * sa] - (double)b[(ptrdiff_t)(i + 3) * sb]; \
+                p0 += d0 * d0; p1 += d1 * d1; p2 += d2 * d2; p3 += d3 * d3;                        \
+            }                                                                                      \
+            for (; i < n; i++) {                                                                   \
+                double d = (double)a[(ptrdiff_t)i * sa] - (double)b[(ptrdiff_t)i * sb];            \
+                p0 += d * d;                                                                       \
+            }                                                                                      \
+        } else { /* norm */                                                                        \
+            for (; i + 4 <= n; i += 4) {                                                           \
+                double x0 = a[(ptrdiff_t)i * sa], x1 = a[(ptrdiff_t)(i + 1) * sa];                 \
+                double x2 = a[(ptrdiff_t)(i + 2) * sa], x3 = a[(ptrdiff_t)(i + 3) * sa];           \
+                p0 += x0 * x0; p1 += x1 * x1; p2 += x2 * x2; p3 += x3 * x3;                        \
+            }                                                                                      \
+            for (; i < n; i++) {                                                                   \
+                double x = a[(ptrdiff_t)i * sa];                                                   \
+                p0 += x * x;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        r[0] = (p0 + p1) + (p2 + p3);                                                              \
+        r[1] = (q0 + q1) + (q2 + q3);                                                              \
+        r[2] = (u0 + u1) + (u2 + u3);                                                              \
+    }                                                                                              \
+    static void row_sums_##SUF(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, size_t n, \
+                               double r[3]) {                                                      \
+        if (sa == 1 && (sb == 1 || op == TG_ROW_NORM))                                             \
+            row_sums_##SUF##_s(op, a, 1, b, 1, n, r); /* unit strides: lets the compiler vectorize */ \
+        else                                                                                       \
+            row_sums_##SUF##_s(op, a, sa, b, sb, n, r);                                            \
+    }
+
+DEFINE_ROW_SUMS(float, f32)
+DEFINE_ROW_SUMS(double, f64)
+
+static double finish_row(int op, const double r[3], size_t *nz) {
+    switch (op) {
+    case TG_ROW_DOT: return r[0];
+    case TG_ROW_EUCLID:
+    case TG_ROW_NORM: return sqrt(r[0]);
+    default: {
+        if (r[1] == 0.0 || r[2] == 0.0) {
+            (*nz)++;
+            return NAN;
+        }
+        double c = r[0] / (sqrt(r[1]) * sqrt(r[2]));
+        if (c > 1.0) c = 1.0;
+        else if (c < -1.0) c = -1.0;
+        return op == TG_ROW_ANGLE ? acos(c) : c;
+    }
+    }
+}
+
+tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *out, size_t *n_zero) {
+    if ((int)op < 0 || op >= TG_ROW_OP_COUNT) return tg_fail(TG_ERR_VALUE, "unknown row operation %d", (int)op);
+    size_t rows, len, rows_b, len_b;
+    tg_status st = tg_view_rows(a, "a", &rows, &len);
+    if (st != TG_OK) return st;
+    if (op == TG_ROW_NORM) {
+        b = a;
+    } else {
+        st = tg_view_rows(b, "b", &rows_b, &len_b);
+        if (st != TG_OK) return st;
+        if (a->ndim != b->ndim) return tg_fail(TG_ERR_VALUE, "a and b have different ranks (%d, %d)", a->ndim, b->ndim);
+        for (int k = 0; k < a->ndim; k++)
+            if (a->shape[k] != b->shape[k])
+                return tg_fail(TG_ERR_VALUE, "a and b differ in extent along dimension %d (%td vs %td)", k,
+                               a->shape[k], b->shape[k]);
+        if (a->dtype != b->dtype) return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
+    }
+    if (rows > 0 && out == NULL) return tg_fail(TG_ERR_VALUE, "NULL output");
+    size_t nz = 0;
+    const ptrdiff_t sa = last_stride(a), sb = last_stride(b);
+    const size_t chunk = chunk_rows(len);
+    const int f32 = a->dtype == TG_F32;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
+        size_t cnt = 0;
+        long long lr0 = (long long)r0, lr1 = (long long)r1;
+#pragma omp parallel for schedule(static) reduction(+ : cnt) if ((r1 - r0) * (len + 8) > 65536)
+        for (long long rr = lr0; rr < lr1; rr++) {
+            size_t r = (size_t)rr;
+            double s[3];
+            ptrdiff_t oa = tg_view_row_offset(a, r), ob = tg_view_row_offset(b, r);
+            if (f32)
+                row_sums_f32((int)op, (const float *)a->data + oa, sa, (const float *)b->data + ob, sb, len, s);
+            else
+                row_sums_f64((int)op, (const double *)a->data + oa, sa, (const double *)b->data + ob, sb, len, s);
+            out[r] = finish_row((int)op, s, &cnt);
+        }
+        nz += cnt;
+        if (r1 < rows && tg_interrupted()) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+    }
+    if (n_zero) *n_zero = nz;
+    return TG_OK;
+}
+
+/* ---- softmax family --------------------------------------------------------------------- */
+
+#define DEFINE_SOFTMAX_ROW(T, SUF)                                                                 \
+    static void softmax_row_##SUF(int kind, const T *x, ptrdiff_t s, size_t n, double *tmp_out,    \
+                                  void *out, tg_dtype odt, double log_base) {                      \
+        double m = -INFINITY;                                                                      \
+        int bad = 0;                                                                               \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            double v = x[(ptrdiff_t)i * s];                                                        \
+            if (isnan(v) || v == INFINITY) bad = 1;                                                \
+            if (v > m) m = v;                                                                      \
+        }                                                                                          \
+        if (n > 0 && m == -INFINITY) bad = 1;                                                      \
+        double sum = 0.0, ez = 0.0;                                                                \
+        if (!bad) {                                                                                \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                double z = (double)x[(ptrdiff_t)i * s] - m;                                        \
+                double e = exp(z);                                                                 \
+                sum += e;                                                                          \
+                if (e != 0.0) ez += e * z;                                                         \
+            }                                                                                      \
+        }                                                                                          \
+        if (kind == TG_ENTROPY) {                                                                  \
+            double h = bad ? NAN : (n == 0 ? 0.0 : (log(sum) - ez / sum) / log_base);              \
+            *tmp_out = h;                                                                          \
+            return;                                                                                \
+        }                                                                                          \
+        double ls = log(sum), inv = 1.0 / sum;                                                     \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            double z = (double)x[(ptrdiff_t)i * s] - m, v;                                         \
+            if (bad) v = NAN;                                                                      \
+            else v = kind == TG_SOFTMAX ? exp(z) * inv : z - ls;                                   \
+            if (odt == TG_F32) ((float *)out)[i] = (float)v;                                       \
+            else ((double *)out)[i] = v;                                                           \
+        }                                                                                          \
+    }
+
+DEFINE_SOFTMAX_ROW(float, f32)
+DEFINE_SOFTMAX_ROW(double, f64)
+
+tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype out_dtype, double log_base) {
+    size_t rows, len, total;
+    tg_status st = tg_view_rows(x, "x", &rows, &len);
+    if (st != TG_OK) return st;
+    if (kind != TG_SOFTMAX && kind != TG_LOG_SOFTMAX && kind != TG_ENTROPY)
+        return tg_fail(TG_ERR_VALUE, "unknown softmax kind %d", (int)kind);
+    if (out_dtype != TG_F32 && out_dtype != TG_F64) return tg_fail(TG_ERR_TYPE, "output dtype must be float32/float64");
+    if (kind == TG_ENTROPY && out_dtype != TG_F64) return tg_fail(TG_ERR_TYPE, "entropy output must be float64");
+    if (!(log_base > 0.0) || isinf(log_base)) return tg_fail(TG_ERR_VALUE, "log of the entropy base must be finite and > 0");
+    if (!tg_mul_size(rows, len, &total)) return tg_fail(TG_ERR_OVERFLOW, "output too large");
+    if ((kind == TG_ENTROPY ? rows : total) > 0 && out == NULL) return tg_fail(TG_ERR_VALUE, "NULL output");
+    const ptrdiff_t s = last_stride(x);
+    const size_t chunk = chunk_rows(len);
+    const size_t es = tg_dtype_size(out_dtype);
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
+        long long lr0 = (long long)r0, lr1 = (long long)r1;
+#pragma omp parallel for schedule(static) if ((r1 - r0) * (len + 8) > 65536)
+        for (long long rr = lr0; rr < lr1; rr++) {
+            size_t r = (size_t)rr;
+            ptrdiff_t o = tg_view_row_offset(x, r);
+            double *hout = kind == TG_ENTROPY ? (double *)out + r : NULL;
+            void *vout = kind == TG_ENTROPY ? NULL : (char *)out + r * len * es;
+            double dummy;
+            if (x->dtype == TG_F32)
+                softmax_row_f32((int)kind, (const float *)x->data + o, s, len, hout ? hout : &dummy, vout, out_dtype,
+                                log_base);
+            else
+                softmax_row_f64((int)kind, (const double *)x->data + o, s, len, hout ? hout : &dummy, vout, out_dtype,
+                                log_base);
+        }
+        if (r1 < rows && tg_interrupted()) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+    }
+    return TG_OK;
+}
+
+/* ---- all-pairs engine ------------------------------------------------------------------- */
+
+#define AP_MB 256  /* rows of a per gemm call */
+#define AP_NB 4096 /* rows of b per gemm call (block of C: 4 MB in float32) */
+
+typedef struct ap_operand {
+    tg_dtype dtype;
+    size_t n, d;
+    const char *base; /* element (0, 0) */
+    inc_t rs, cs;     /* element strides BLIS accepts */
+    void *copy;       /* owned contiguous copy, or NULL */
+    double *inv;      /* 1 / |row|, NaN for zero rows (owned) */
+} ap_operand;
+
+static void ap_release(ap_operand *o) {
+    free(o->copy);
+    free(o->inv);
+    o->copy = NULL;
+    o->inv = NULL;
+}
+
+/* Validates a 2-D view, computes inverse row norms and decides whether BLIS can read the
+ * view in place (one unit stride, the other at least the extent) or needs a copy. */
+static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, size_t *n_zero) {
+    memset(o, 0, sizeof *o);
+    if (v == NULL || v->ndim != 2) return tg_fail(TG_ERR_VALUE, "%s must be a 2-D array [n, d]", name);
+    size_t rows, len;
+    tg_status st = tg_view_rows(v, name, &rows, &len);
+    if (st != TG_OK) return st;
+    o->dtype = v->dtype;
+    o->n = rows;
+    o->d = len;
+    if (rows == 0) return TG_OK;
+    size_t bytes;
+    if (!tg_mul_size(rows, sizeof(double), &bytes)) return tg_fail(TG_ERR_OVERFLOW, "%s: too many rows", name);
+    o->inv = malloc(bytes);
+    if (o->inv == NULL) return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, bytes);
+    st = tg_rowwise(TG_ROW_NORM, v, NULL, o->inv, NULL);
+    if (st != TG_OK) {
+        ap_release(o);
+        return st;
+    }
+    size_t nz = 0;
+    for (size_t i = 0; i < rows; i++) {
+        double nrm = o->inv[i];
+        if (nrm == 0.0) nz++;
+        o->inv[i] = nrm == 0.0 ? NAN : 1.0 / nrm; /* inf/NaN norms give NaN/0 similarities */
+    }
+    if (n_zero) *n_zero += nz;
+    if (len == 0) return TG_OK; /* no products at all: every similarity is NaN */
+    ptrdiff_t rs = v->stride[0], cs = v->stride[1];
+    if (rows == 1) rs = cs == 1 ? (ptrdiff_t)len : 1;
+    if (len == 1) cs = rs == 1 ? (ptrdiff_t)rows : 1;
+    bool direct = (cs == 1 && rs >= (ptrdiff_t)len) || (rs == 1 && cs >= (ptrdiff_t)rows);
+    if (direct) {
+        o->base = (const char *)v->data;
+        o->rs = (inc_t)rs;
+        o->cs = (inc_t)cs;
+        return TG_OK;
+    }
+    size_t es = tg_dtype_size(v->dtype);
+    if (!tg_mul3_size(rows, len, es, &bytes)) {
+        ap_release(o);
+        return tg_fail(TG_ERR_OVERFLOW, "%s: too large to copy", name);
+    }
+    o->copy = tg_alloc_aligned(bytes);
+    if (o->copy == NULL) {
+        ap_release(o);
+        return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes for a contiguous copy", name, bytes);
+    }
+    for (size_t i = 0; i < rows; i++) {
+        const char *src = (const char *)v->data + v->stride[0] * (ptrdiff_t)i * (ptrdiff_t)es;
+        if (v->dtype == TG_F32) {
+            float *dst = (float *)o->copy + i * len;
+            for (size_t j = 0; j < len; j++) dst[j] = ((const float *)src)[v->stride[1] * (ptrdiff_t)j];
+        } else {
+            double *dst = (double *)o->copy + i * len;
+            for (size_t j = 0; j < len; j++) dst[j] = ((const double *)src)[v->stride[1] * (ptrdiff_t)j];
+        }
+    }
+    o->base = (const char *)o->copy;
+    o->rs = (inc_t)len;
+    o->cs = 1;
+    return TG_OK;
+}
+
+/* A block of similarities c[i, j] (raw dot products, row stride ldc) for global rows
+ * i0.., columns j0..; the consumer scales them by inva[i] * invb[j]. */
+typedef struct ap_block {
+    const void *c;
+    size_t ldc, i0, mb, j0, nb;
+} ap_block;
+
+typedef void (*ap_consume_fn)(void *ctx, const ap_block *blk, const ap_operand *A, const ap_operand *B);
+
+static void ap_gemm(const ap_operand *A, const ap_operand *B, size_t i0, size_t mb, size_t j0, size_t nb, void *c,
+                    size_t ldc) {
+    size_t es = tg_dtype_size(A->dtype);
+    const char *pa = A->base + (ptrdiff_t)i0 * A->rs * (ptrdiff_t)es;
+    const char *pb = B->base + (ptrdiff_t)j0 * B->rs * (ptrdiff_t)es;
+    if (A->dtype == TG_F32) {
+        float one = 1.0f, zero = 0.0f;
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs, A->cs,
+                  (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1);
+    } else {
+        double one = 1.0, zero = 0.0;
+        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
+                  A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1);
+    }
+}
+
+/* Drives the blocks.  direct_out (optional, compute dtype, row stride m): gemm writes there.
+ * upper: only blocks that intersect j >= i (the consumer filters within a block). */
+static tg_status ap_run(const ap_operand *A, const ap_operand *B, bool upper, void *direct_out, ap_consume_fn fn,
+                        void *ctx) {
+    size_t n = A->n, m = B->n;
+    if (n == 0 || m == 0) return TG_OK;
+    size_t es = tg_dtype_size(A->dtype);
+    size_t nbmax = direct_out ? m : (m < AP_NB ? m : AP_NB);
+    void *cbuf = NULL;
+    if (A->d > 0 && direct_out == NULL) {
+        size_t bytes;
+        if (!tg_mul3_size(AP_MB < n ? AP_MB : n, nbmax, es, &bytes)) return tg_fail(TG_ERR_OVERFLOW, "block too large");
+        cbuf = tg_alloc_aligned(bytes);
+        if (cbuf == NULL) return tg_fail(TG_ERR_NOMEM, "cannot allocate %zu bytes for a block of similarities", bytes);
+    }
+    tg_status st = TG_OK;
+    for (size_t i0 = 0; i0 < n && st == TG_OK; i0 += AP_MB) {
+        size_t mb = n - i0 < AP_MB ? n - i0 : AP_MB;
+        size_t jstart = upper ? (i0 / nbmax) * nbmax : 0;
+        for (size_t j0 = jstart; j0 < m; j0 += nbmax) {
+            size_t nb = m - j0 < nbmax ? m - j0 : nbmax;
+            ap_block blk = {NULL, 0, i0, mb, j0, nb};
+            if (A->d > 0) {
+                void *c = direct_out ? (char *)direct_out + (i0 * m + j0) * es : cbuf;
+                size_t ldc = direct_out ? m : nb;
+                ap_gemm(A, B, i0, mb, j0, nb, c, ldc);
+                blk.c = c;
+                blk.ldc = ldc;
+            }
+            fn(ctx, &blk, A, B);
+            if (tg_interrupted()) {
+                st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+                break;
+            }
+        }
+    }
+    free(cbuf);
+    return st;
+}
+
+static inline double ap_value(const ap_block *blk, tg_dtype dt, size_t li, size_t lj, double ra, const double *invb) {
+    if (blk->c == NULL) return NAN; /* d == 0 */
+    double raw = dt == TG_F32 ? (double)((const float *)blk->c)[li * blk->ldc + lj]
+                              : ((const double *)blk->c)[li * blk->ldc + lj];
+    double v = raw * ra * invb[blk->j0 + lj];
+    if (v > 1.0) v = 1.0;
+    else if (v < -1.0) v = -1.0;
+    return v;
+}
+
+/* -- matrix -- */
+typedef struct {
+    void *out;
+    tg_dtype odt;
+    size_t m;
+} mat_ctx;
+
+static void consume_matrix(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    mat_ctx *ctx = vctx;
+    long long mb = (long long)blk->mb;
+#pragma omp parallel for schedule(static)
+    for (long long li = 0; li < mb; li++) {
+        size_t gi = blk->i0 + (size_t)li;
+        double ra = A->inv[gi];
+        for (size_t lj = 0; lj < blk->nb; lj++) {
+            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
+            size_t o = gi * ctx->m + blk->j0 + lj;
+            if (ctx->odt == TG_F32) ((float *)ctx->out)[o] = (float)v;
+            else ((double *)ctx->out)[o] = v;
+        }
+    }
+}
+
+tg_status tg_cosine_matrix(const tg_view *a, const tg_view *b, void *out, tg_dtype out_dtype, size_t *n_zero_rows) {
+    ap_operand A, B;
+    size_t nz = 0;
+    if (out_dtype != TG_F32 && out_dtype != TG_F64) return tg_fail(TG_ERR_TYPE, "output dtype must be float32/float64");
+    tg_status st = ap_prepare(a, "a", &A, &nz);
+    if (st != TG_OK) return st;
+    if (b != NULL) {
+        if (b->dtype != a->dtype) {
+            ap_release(&A);
+            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
+        }
+        st = ap_prepare(b, "b", &B, &nz);
+        if (st != TG_OK) {
+            ap_release(&A);
+            return st;
+        }
+        if (B.d != A.d) {
+            ap_release(&A);
+            ap_release(&B);
+            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
+        }
+    } else {
+        B = A;
+    }
+    size_t cells = 0;
+    if (!tg_mul_size(A.n, B.n, &cells)) st = tg_fail(TG_ERR_OVERFLOW, "output too large");
+    else if (cells > 0 && out == NULL) st = tg_fail(TG_ERR_VALUE, "NULL output");
+    if (st == TG_OK) {
+        mat_ctx ctx = {out, out_dtype, B.n};
+        /* gemm straight into the output when it has the compute dtype; scaled in place */
+        void *direct = out_dtype == A.dtype ? out : NULL;
+        st = ap_run(&A, &B, false, direct, consume_matrix, &ctx);
+    }
+    if (b != NULL) ap_release(&B);
+    ap_release(&A);
+    if (st == TG_OK && n_zero_rows) *n_zero_rows = nz;
+    return st;
+}
+
+/* -- top-k -- */
+typedef struct {
+    int64_t *idx;
+    double *val;
+    size_t k;
+    bool exclude_self;
+} topk_ctx;
+
+/* worse(x, y): x ranks below y (smaller value, or equal value and larger index). */
+static inline bool topk_worse(double vx, int64_t ix, double vy, int64_t iy) {
+    return vx < vy || (vx == vy && ix > iy);
+}
+
+static void topk_sift_down(double *v, int64_t *ix, size_t k, size_t p) {
+    for (;;) {
+        size_t l = 2 * p + 1, r = l + 1, w = p;
+        if (l < k && topk_worse(v[l], ix[l], v[w], ix[w])) w = l;
+        if (r < k && topk_worse(v[r], ix[r], v[w], ix[w])) w = r;
+        if (w == p) return;
+        double tv = v[p];
+        v[p] = v[w];
+        v[w] = tv;
+        int64_t ti = ix[p];
+        ix[p] = ix[w];
+        ix[w] = ti;
+        p = w;
+    }
+}
+
+static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    topk_ctx *ctx = vctx;
+    if (blk->c == NULL) return; /* d == 0: everything NaN, nothing selected */
+    long long mb = (long long)blk->mb;
+    size_t k = ctx->k;
+#pragma omp parallel for schedule(static)
+    for (long long li = 0; li < mb; li++) {
+        size_t gi = blk->i0 + (size_t)li;
+        double ra = A->inv[gi];
+        if (isnan(ra)) continue;
+        double *hv = ctx->val + gi * k;
+        int64_t *hi = ctx->idx + gi * k;
+        double thr = hv[0];
+        for (size_t lj = 0; lj < blk->nb; lj++) {
+            size_t gj = blk->j0 + lj;
+            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
+            if (!(v > thr)) continue; /* NaN never enters; ties keep the smaller index */
+            if (ctx->exclude_self && gj == gi) continue;
+            hv[0] = v;
+            hi[0] = (int64_t)gj;
+            topk_sift_down(hv, hi, k, 0);
+            thr = hv[0];
+        }
+    }
+}
+
+static int topk_cmp(const void *x, const void *y) {
+    const struct {
+        double v;
+        int64_t i;
+    } *p = x, *q = y;
+    if (p->v > q->v) return -1;
+    if (p->v < q->v) return 1;
+    return (p->i > q->i) - (p->i < q->i);
+}
+
+tg_status tg_top_k_similar(const tg_view *a, const tg_view *b, size_t k, bool exclude_self, int64_t *idx,
+                           double *val, size_t *n_zero_rows) {
+    ap_operand A, B;
+    size_t nz = 0;
+    tg_status st = ap_prepare(a, "a", &A, &nz);
+    if (st != TG_OK) return st;
+    if (b != NULL) {
+        if (b->dtype != a->dtype) {
+            ap_release(&A);
+            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
+        }
+        st = ap_prepare(b, "b", &B, &nz);
+        if (st != TG_OK) {
+            ap_release(&A);
+            return st;
+        }
+        if (B.d != A.d) {
+            ap_release(&A);
+            ap_release(&B);
+            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
+        }
+    } else {
+        B = A;
+    }
+    size_t cells = 0;
+    if (!tg_mul_size(A.n, k, &cells)) st = tg_fail(TG_ERR_OVERFLOW, "output too large");
+    else if (cells > 0 && (idx == NULL || val == NULL)) st = tg_fail(TG_ERR_VALUE, "NULL output");
+    if (st == TG_OK && cells > 0) {
+        for (size_t c = 0; c < cells; c++) {
+            val[c] = -INFINITY;
+            idx[c] = -1;
+        }
+        topk_ctx ctx = {idx, val, k, exclude_self && b == NULL};
+        st = ap_run(&A, &B, false, NULL, consume_topk, &ctx);
+        if (st == TG_OK) {
+            struct {
+                double v;
+                int64_t i;
+            } *tmp = malloc(k * sizeof *tmp);
+            if (tmp == NULL) st = tg_fail(TG_ERR_NOMEM, "cannot allocate the top-k sort buffer");
+            for (size_t r = 0; st == TG_OK && r < A.n; r++) {
+                for (size_t c = 0; c < k; c++) {
+                    tmp[c].v = val[r * k + c];
+                    tmp[c].i = idx[r * k + c];
+                }
+                qsort(tmp, k, sizeof *tmp, topk_cmp);
+                for (size_t c = 0; c < k; c++) {
+                    bool empty = tmp[c].i < 0;
+                    val[r * k + c] = empty ? NAN : tmp[c].v;
+                    idx[r * k + c] = empty ? -1 : tmp[c].i;
+                }
+            }
+            free(tmp);
+        }
+    }
+    if (b != NULL) ap_release(&B);
+    ap_release(&A);
+    if (st == TG_OK && n_zero_rows) *n_zero_rows = nz;
+    return st;
+}
+
+/* -- histogram -- */
+typedef struct {
+    const double *edges;
+    size_t nbins;
+    bool uniform, sym, exclude_diag;
+    double lo, hi, norm;
+    int64_t *local; /* [nthreads][nbins] */
+    int nthreads;
+} hist_ctx;
+
+static inline size_t hist_bin(const hist_ctx *h, double v) {
+    size_t nb = h->nbins;
+    if (h->uniform) {
+        /* numpy.histogram's arithmetic index, then its correction against the edges */
+        double f = (v - h->lo) * h->norm;
+        size_t i = f >= (double)nb ? nb : (size_t)f;
+        if (i == nb) i = nb - 1;
+        if (v < h->edges[i]) i--;
+        else if (i != nb - 1 && v >= h->edges[i + 1]) i++;
+        return i;
+    }
+    if (v == h->edges[nb]) return nb - 1;
+    size_t lo = 0, hi = nb; /* edges[lo] <= v < edges[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->edges[mid] <= v) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void consume_hist(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    hist_ctx *ctx = vctx;
+    if (blk->c == NULL) return;
+    long long mb = (long long)blk->mb;
+#pragma omp parallel num_threads(ctx->nthreads)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num();
+#else
+        int t = 0;
+#endif
+        int64_t *cnt = ctx->local + (size_t)t * ctx->nbins;
+#pragma omp for schedule(static)
+        for (long long li = 0; li < mb; li++) {
+            size_t gi = blk->i0 + (size_t)li;
+            double ra = A->inv[gi];
+            if (isnan(ra)) continue;
+            size_t lj = 0;
+            if (ctx->sym) {
+                size_t first = ctx->exclude_diag ? gi + 1 : gi; /* global j to start from */
+                if (first > blk->j0) lj = first - blk->j0;
+            }
+            for (; lj < blk->nb; lj++) {
+                double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
+                if (!(v >= ctx->lo && v <= ctx->hi)) continue;
+                cnt[hist_bin(ctx, v)]++;
+            }
+        }
+    }
+}
+
+tg_status tg_similarity_histogram(const tg_view *a, const tg_view *b, const double *edges, size_t nbins,
+                                  bool uniform, bool exclude_diagonal, int64_t *counts, size_t *n_zero_rows) {
+    if (nbins == 0 || edges == NULL || counts == NULL) return tg_fail(TG_ERR_VALUE, "need at least one bin");
+    for (size_t i = 0; i <= nbins; i++)
+        if (!isfinite(edges[i]) || (i > 0 && !(edges[i] >= edges[i - 1])))
+            return tg_fail(TG_ERR_VALUE, "bin edges must be finite and increasing");
+    if (!(edges[nbins] > edges[0])) return tg_fail(TG_ERR_VALUE, "the histogram range must have positive width");
+    ap_operand A, B;
+    size_t nz = 0;
+    tg_status st = ap_prepare(a, "a", &A, &nz);
+    if (st != TG_OK) return st;
+    if (b != NULL) {
+        if (b->dtype != a->dtype) {
+            ap_release(&A);
+            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
+        }
+        st = ap_prepare(b, "b", &B, &nz);
+        if (st != TG_OK) {
+            ap_release(&A);
+            return st;
+        }
+        if (B.d != A.d) {
+            ap_release(&A);
+            ap_release(&B);
+            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
+        }
+    } else {
+        B = A;
+    }
+    int nt = tg_get_num_threads();
+    if (nt < 1) nt = 1;
+    size_t bytes;
+    int64_t *local = NULL;
+    if (!tg_mul3_size((size_t)nt, nbins, sizeof(int64_t), &bytes)) st = tg_fail(TG_ERR_OVERFLOW, "too many bins");
+    else if ((local = calloc(1, bytes)) == NULL) st = tg_fail(TG_ERR_NOMEM, "cannot allocate %zu bytes of counts", bytes);
+    if (st == TG_OK) {
+        hist_ctx ctx = {edges, nbins, uniform, b == NULL, exclude_diagonal, edges[0], edges[nbins], 0.0, local, nt};
+        ctx.norm = (double)nbins / (edges[nbins] - edges[0]);
+        st = ap_run(&A, &B, b == NULL, NULL, consume_hist, &ctx);
+        if (st == TG_OK) {
+            memset(counts, 0, nbins * sizeof(int64_t));
+            for (int t = 0; t < nt; t++)
+                for (size_t i = 0; i < nbins; i++) counts[i] += local[(size_t)t * nbins + i];
+        }
+    }
+    free(local);
+    if (b != NULL) ap_release(&B);
+    ap_release(&A);
+    if (st == TG_OK && n_zero_rows) *n_zero_rows = nz;
+    return st;
+}
+
+/* ---- benchmark helper ------------------------------------------------------------------- */
+
+tg_status tg_bench_sgemm(size_t m, size_t n, size_t k, int reps, double *seconds) {
+    size_t ba, bb, bc;
+    if (m == 0 || n == 0 || k == 0 || reps < 1) return tg_fail(TG_ERR_VALUE, "m, n, k and reps must be positive");
+    if (!tg_mul3_size(m, k, sizeof(float), &ba) || !tg_mul3_size(k, n, sizeof(float), &bb) ||
+        !tg_mul3_size(m, n, sizeof(float), &bc))
+        return tg_fail(TG_ERR_OVERFLOW, "sizes too large");
+    float *A = tg_alloc_aligned(ba), *B = tg_alloc_aligned(bb), *C = tg_alloc_aligned(bc);
+    if (!A || !B || !C) {
+        free(A);
+        free(B);
+        free(C);
+        return tg_fail(TG_ERR_NOMEM, "cannot allocate the benchmark matrices");
+    }
+    for (size_t i = 0; i < m * k; i++) A[i] = (float)((i * 7919u) % 1000u) * 1e-3f;
+    for (size_t i = 0; i < k * n; i++) B[i] = (float)((i * 104729u) % 1000u) * 1e-3f;
+    float one = 1.0f, zero = 0.0f;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 0; r < reps; r++)
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one, A, (inc_t)k, 1, B, (inc_t)n,
+                  1, &zero, C, (inc_t)n, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    free(A);
+    free(B);
+    free(C);
+    return TG_OK;
+}
