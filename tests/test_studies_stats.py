@@ -21,7 +21,7 @@ def test_t_distribution_matches_scipy() -> None:
     assert _stats.t_cdf(math.inf, 3) == 1.0 and _stats.t_cdf(-math.inf, 3) == 0.0
 
 
-def test_mean_ci_and_cohens_d() -> None:
+def test_mean_ci() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20, 4))
     m, lo, hi = _stats.mean_ci(x, 0.9)
@@ -30,10 +30,6 @@ def test_mean_ci_and_cohens_d() -> None:
     np.testing.assert_allclose(hi, rhi, rtol=1e-10)
     m1, lo1, hi1 = _stats.mean_ci(x[:1])
     assert np.isnan(lo1).all() and np.isnan(hi1).all()
-    a, b = rng.normal(size=30), rng.normal(0.5, 2, size=40)
-    pooled = math.sqrt((29 * a.var(ddof=1) + 39 * b.var(ddof=1)) / 68)
-    assert _stats.cohens_d(a, b) == pytest.approx((a.mean() - b.mean()) / pooled)
-    assert math.isnan(_stats.cohens_d(a[:1], b))
 
 
 def test_ops_match_scipy() -> None:
@@ -49,15 +45,19 @@ def test_ops_match_scipy() -> None:
     ref = stats.ttest_ind(x, y[:30])
     assert t.t == pytest.approx(ref.statistic) and t.p == pytest.approx(ref.pvalue, rel=1e-8)
     assert t.df == 78
+    pooled = math.sqrt((49 * x.var(ddof=1) + 29 * y[:30].var(ddof=1)) / 78)
+    assert t.cohen_d == pytest.approx((x.mean() - y[:30].mean()) / pooled)
+    assert math.isnan(_ops.pearson(x[:2], y[:2]).r)
     a = rng.normal(size=(5, 9))
     b = rng.normal(size=(5, 9))
     ref_ang = [np.degrees(np.arccos(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v))) for u, v in zip(a, b)]
     np.testing.assert_allclose(_ops.angles_deg(a, b), ref_ang, atol=1e-9)
-    np.testing.assert_allclose(_ops.angles_deg(a, a), 0.0, atol=1e-6)
-    np.testing.assert_allclose(_ops.angles_deg(a, -a), 180.0, atol=1e-6)
-    assert np.isnan(_ops.angles_deg(np.zeros(3), np.ones(3)))
+    np.testing.assert_allclose(_ops.angles_deg(a, a), 0.0, atol=1e-5)
+    np.testing.assert_allclose(_ops.angles_deg(a, -a), 180.0, atol=1e-5)
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(_ops.angles_deg(np.zeros(3), np.ones(3)))
     z = rng.normal(size=(4, 11))
     from scipy.special import softmax
 
     np.testing.assert_allclose(_ops.softmax(z), softmax(z, axis=-1), rtol=1e-12)
-    np.testing.assert_allclose(_ops.entropy_nats(softmax(z, axis=-1)), stats.entropy(softmax(z, axis=-1), axis=-1))
+    np.testing.assert_allclose(_ops.entropy_nats(z), stats.entropy(softmax(z, axis=-1), axis=-1))

@@ -4,12 +4,15 @@ correlations, t-tests, PCA, t-SNE, softmax/entropy)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .. import metrics
+
 from ..errors import InvalidInputError
-from ._stats import t_cdf
 
 __all__ = [
     "angles_deg",
@@ -29,30 +32,20 @@ __all__ = [
 
 
 def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle in degrees between matching rows of a and b ([..., C] -> [...])."""
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    # atan2(|x cross y|, x.y) in any dimension: accurate for small and large angles
-    dot = np.sum(x * y, axis=-1)
-    nx = np.linalg.norm(x, axis=-1)
-    ny = np.linalg.norm(y, axis=-1)
-    cross = np.sqrt(np.maximum((nx * ny) ** 2 - dot**2, 0.0))
-    out = np.degrees(np.arctan2(cross, dot))
-    return np.where((nx == 0) | (ny == 0), np.nan, out)
+    """Angle in degrees between matching rows of a and b ([..., C] -> [...]); NaN (with
+    tokgeo's ZeroVectorWarning) for a zero vector.  tokgeo.metrics.angle."""
+    return np.asarray(metrics.angle(a, b, axis=-1, degrees=True), dtype=np.float64)
 
 
 def cosine_matrix(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """Cosine similarity of every row of x [n, C] with every row of y [m, C] -> [n, m]."""
-    a = np.asarray(x, dtype=np.float64)
-    b = a if y is None else np.asarray(y, dtype=np.float64)
-    an = a / np.linalg.norm(a, axis=1, keepdims=True)
-    bn = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return np.clip(an @ bn.T, -1.0, 1.0)
+    """Cosine similarity of every row of x [n, C] with every row of y [m, C] -> [n, m]
+    (float64 result; tokgeo.metrics.cosine_similarity_matrix, BLIS)."""
+    return np.asarray(metrics.cosine_similarity_matrix(x, y, dtype=np.float64))
 
 
 def row_norms(x: np.ndarray) -> np.ndarray:
-    """Euclidean norm over the last axis, in float64."""
-    return np.linalg.norm(np.asarray(x, dtype=np.float64), axis=-1)
+    """Euclidean norm over the last axis, in float64 (tokgeo.metrics.norm)."""
+    return np.asarray(metrics.norm(x, axis=-1), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -60,6 +53,7 @@ class TTest:
     t: float
     df: float
     p: float
+    cohen_d: float
 
 
 @dataclass(frozen=True)
@@ -69,66 +63,40 @@ class Correlation:
     n: int
 
 
-def _corr_p(r: float, n: int) -> float:
-    if n < 3 or math.isnan(r):
-        return math.nan
-    if abs(r) >= 1.0:
-        return 0.0
-    t = r * math.sqrt((n - 2) / (1.0 - r * r))
-    return 2.0 * t_cdf(-abs(t), n - 2)
+def _corr(fn: Any, x: np.ndarray, y: np.ndarray) -> Correlation:
+    a = np.asarray(x, dtype=np.float64).ravel()
+    b = np.asarray(y, dtype=np.float64).ravel()
+    n = int(a.size)
+    if n < 3:  # no p-value below 3 pairs
+        return Correlation(math.nan, math.nan, n)
+    with warnings.catch_warnings():
+        # a constant sample gives NaN: the result says so, the warning would repeat per layer
+        warnings.simplefilter("ignore", metrics.ConstantInputWarning)
+        r = fn(a, b)
+    return Correlation(float(r.statistic), float(r.pvalue), n)
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> Correlation:
-    """Pearson's r with the two-sided p-value (t with n-2 degrees of freedom)."""
-    a = np.asarray(x, dtype=np.float64).ravel()
-    b = np.asarray(y, dtype=np.float64).ravel()
-    n = a.size
-    if n < 2:
-        return Correlation(math.nan, math.nan, n)
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float(a @ a) * float(b @ b))
-    r = float(a @ b) / den if den > 0 else math.nan
-    r = max(-1.0, min(1.0, r)) if not math.isnan(r) else r
-    return Correlation(r, _corr_p(r, n), n)
-
-
-def _rank(v: np.ndarray) -> np.ndarray:
-    order = np.argsort(v, kind="mergesort")
-    ranks = np.empty(v.size, dtype=np.float64)
-    sv = v[order]
-    i = 0
-    while i < v.size:
-        j = i
-        while j + 1 < v.size and sv[j + 1] == sv[i]:
-            j += 1
-        ranks[order[i : j + 1]] = 0.5 * (i + j) + 1.0
-        i = j + 1
-    return ranks
+    """Pearson's r with the two-sided p-value (tokgeo.metrics.pearson; scipy's pearsonr)."""
+    return _corr(metrics.pearson, x, y)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> Correlation:
-    """Spearman's rho (Pearson on average ranks) with the t-approximation p-value."""
-    a = np.asarray(x, dtype=np.float64).ravel()
-    b = np.asarray(y, dtype=np.float64).ravel()
-    c = pearson(_rank(a), _rank(b))
-    return c
+    """Spearman's rho with the t-approximation p-value (tokgeo.metrics.spearman)."""
+    return _corr(metrics.spearman, x, y)
 
 
 def ttest_ind(a: np.ndarray, b: np.ndarray) -> TTest:
-    """Student's independent two-sample t-test (equal variances), two-sided."""
+    """Student's independent two-sample t-test (equal variances), two-sided, with Cohen's d
+    over the pooled SD (tokgeo.metrics.ttest_ind)."""
     x = np.asarray(a, dtype=np.float64).ravel()
     y = np.asarray(b, dtype=np.float64).ravel()
-    nx, ny = x.size, y.size
-    df = nx + ny - 2
-    if nx < 2 or ny < 2:
-        return TTest(math.nan, float(df), math.nan)
-    sp = ((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / df
-    se = math.sqrt(sp * (1.0 / nx + 1.0 / ny))
-    if se == 0:
-        return TTest(math.nan, float(df), math.nan)
-    t = float((x.mean() - y.mean()) / se)
-    return TTest(t, float(df), 2.0 * t_cdf(-abs(t), df))
+    if x.size < 2 or y.size < 2:
+        return TTest(math.nan, float(x.size + y.size - 2), math.nan, math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", metrics.ConstantInputWarning)
+        r = metrics.ttest_ind(x, y)
+    return TTest(float(r.statistic), float(r.df), float(r.pvalue), float(r.cohen_d))
 
 
 def covariance_spectrum(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -174,14 +142,10 @@ def tsne(x: np.ndarray, *, perplexity: float, seed: int) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    a = np.asarray(z, dtype=np.float64)
-    m = a.max(axis=-1, keepdims=True)
-    e = np.exp(a - m)
-    return e / e.sum(axis=-1, keepdims=True)
+    """Probabilities from logits along the last axis (tokgeo.metrics.softmax, float64)."""
+    return np.asarray(metrics.softmax(z, axis=-1))
 
 
-def entropy_nats(p: np.ndarray) -> np.ndarray:
-    a = np.asarray(p, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(a > 0, a * np.log(a), 0.0)
-    return -terms.sum(axis=-1)
+def entropy_nats(logits: np.ndarray) -> np.ndarray:
+    """Entropy in nats of softmax(logits) along the last axis (tokgeo.metrics.entropy)."""
+    return np.asarray(metrics.entropy(logits, axis=-1))

@@ -1,5 +1,5 @@
 """Small statistics the studies need beyond tokgeo.metrics: Student-t quantiles for
-confidence bands, and effect sizes.  Pure Python/NumPy (scipy is not a dependency);
+confidence bands.  Pure Python/NumPy (scipy is not a dependency);
 tests/test_studies_stats.py compares them with scipy.stats.
 """
 
@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["t_cdf", "t_ppf", "mean_ci", "cohens_d"]
+__all__ = ["t_cdf", "t_ppf", "mean_ci"]
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -100,16 +100,3 @@ def mean_ci(x: np.ndarray, confidence: float = 0.95, axis: int = 0) -> tuple[np.
     sem = a.std(axis=axis, ddof=1) / math.sqrt(n)
     half = t_ppf(0.5 + confidence / 2.0, n - 1) * sem
     return mean, mean - half, mean + half
-
-
-def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
-    """Cohen's d of two independent samples: (mean a - mean b) / pooled sd (ddof 1)."""
-    x = np.asarray(a, dtype=np.float64).ravel()
-    y = np.asarray(b, dtype=np.float64).ravel()
-    nx, ny = x.size, y.size
-    if nx < 2 or ny < 2:
-        return math.nan
-    pooled = ((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2)
-    if pooled <= 0:
-        return math.nan
-    return float((x.mean() - y.mean()) / math.sqrt(pooled))

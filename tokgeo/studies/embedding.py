@@ -166,7 +166,7 @@ class EmbeddingGeometry(Study):
         arrays["next_token_ids"] = top
         arrays["next_token_probs"] = probs[top]
         arrays["next_token_logits"] = logits[top]
-        arrays["entropy"] = np.asarray(entropy_nats(probs))
+        arrays["entropy"] = np.asarray(entropy_nats(logits))
         tok = eng.tokenizer
         next_tokens = [tok.decode([int(t)]) for t in top]
         sent_tokens = [tok.decode([int(t)]) for t in sent_ids]

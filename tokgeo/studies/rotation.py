@@ -17,7 +17,7 @@ from ..errors import InvalidInputError
 from ._base import Provenance, StudyResult, check_convention, fmt
 from ._common import Study, check_seed
 from ._ops import angles_deg, ttest_ind
-from ._stats import cohens_d, mean_ci
+from ._stats import mean_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -135,7 +135,7 @@ class Rotation(Study):
         arrays["t"] = np.array([x.t for x in tt])
         arrays["df"] = np.array([x.df for x in tt])
         arrays["p"] = np.array([x.p for x in tt])
-        arrays["cohens_d"] = np.array([cohens_d(ang["target"][:, l], ang["nontarget"][:, l]) for l in range(L)])
+        arrays["cohens_d"] = np.array([x.cohen_d for x in tt])
         arrays["positions"] = ts.positions
         arrays["previous_positions"] = ts.previous_positions
         arrays["control_positions"] = control_positions
