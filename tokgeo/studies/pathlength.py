@@ -47,7 +47,8 @@ class PathLength(Study):
             heatmaps show the first).  Default: :data:`DEFAULT_TEXT`.
         convention: ``"hidden_states"`` (default, Hugging Face) or ``"resid"`` (raw
             residual stream: the hidden step is then exactly the sum of the two outputs).
-        batch_size, progress: as in :class:`Rotation`.
+        batch_size, progress, memory_budget: as in :class:`Rotation`.
+        dataset_name: a name for your text(s), recorded in the provenance.
     """
 
     default_model = "gpt2-large"

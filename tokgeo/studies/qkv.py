@@ -41,12 +41,16 @@ class QKVSimilarity(Study):
         sentences: the sentences (default :func:`tokgeo.datasets.her_sentences`).
         target: the target word or token id (default ``" her"``).
         layer: the block whose c_attn output is read (default 6).
-        batch_size, strict, progress, dataset_name: as in :class:`Rotation`.
+        batch_size, strict, progress, dataset_name, memory_budget: as in :class:`Rotation`.
 
     Within-matrices (QQ, KK, VV) are symmetric with ones on the diagonal; their
     distributions use the pairs i < j.  Across-matrices (QK: q of sentence i vs k of
     sentence j) are not symmetric; their distributions use every i != j, and the diagonal
     (the same token's q vs its own k) is kept apart as ``diag_QK`` etc.
+
+    The t-tests comparing target and non-target similarities treat the sentence pairs as
+    independent observations, which they are not (each sentence is in N - 1 pairs): read
+    their p-values as descriptive, not as confirmatory.
     """
 
     default_model = "gpt2"
@@ -176,7 +180,8 @@ class QKVResult(StudyResult):
         out = [
             f"Q, K, V of {self.provenance.target!r} (and the previous word) at layer {self.layer}, "
             f"{self.provenance.n_sentences} sentences.",
-            "mean cosine similarity across sentences (target | non-target; t-test):",
+            "mean cosine similarity across sentences (target | non-target; t-test over pairs, "
+            "which share sentences: p-values are descriptive):",
         ]
         for r in self.comparisons():
             out.append(f"  {r['matrix']}: {fmt(r['mean_target'])} | {fmt(r['mean_nontarget'])}; "

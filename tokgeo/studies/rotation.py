@@ -45,6 +45,14 @@ class Rotation(Study):
         strict: unusable sentences raise (True) or are dropped with a warning (False).
         progress: show progress (tqdm when installed).
         dataset_name: a name for your sentences, recorded in the provenance.
+        memory_budget: bytes a forward pass may use (default: the memory available now);
+            chunks that would need more are split before they run.
+
+    Which vectors: under ``convention="hidden_states"`` state 0 is the embedding, state l
+    the input of block l, exactly Hugging Face's ``hidden_states[l]``,
+    whose last entry is after the final LayerNorm; ``"resid"`` replaces that last entry by
+    the raw output of the last block.  Angle l is between state l and state l - 1
+    (l = 1..n_layer).
 
     The control at layer l is the angle between the vectors of two different tokens
     drawn at random (uniformly among the sentence's tokens, seeded) at layer l - 1 and at
