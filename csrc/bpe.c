@@ -27,12 +27,14 @@
 #include <omp.h>
 #endif
 
+#include "pretokenize.h"
 #include "tg_json.h"
 #include "tg_mapfile.h"
 
 #define FLAG_MERGED 1u  /* produced by a merge line */
 #define FLAG_SPECIAL 2u /* a special token: never produced by BPE */
 #define FLAG_SELF 4u    /* BPE of its own bytes gives exactly this token */
+#define FLAG_LEAD0 8u   /* its first byte starts a UTF-8 character */
 #define NONE32 UINT32_MAX
 #define SMALL_BPE 48
 #define POOL_MAX 16
@@ -120,23 +122,37 @@ static size_t byte_level_decode(const uint8_t *s, size_t n, uint8_t *out, uint32
 
 /* ---------------------------------------------------------------- hashing */
 
-static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4Full);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
+/* The first min(n, 8) bytes of p as a little-endian word, zero-padded.  `avail` >= n is
+ * how many bytes may be read at p (one 8-byte load when there are 8). */
+static inline uint64_t first_word(const uint8_t *p, size_t n, size_t avail) {
     uint64_t w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 29;
-    h *= 0x94D049BB133111EBull;
-    h ^= h >> 32;
-    return h;
+    if (avail >= 8) {
+        memcpy(&w, p, 8);
+        if (n < 8) w &= (UINT64_C(1) << (8 * n)) - 1;
+        return w;
+    }
+    for (size_t i = 0; i < n && i < 8; i++) w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    x *= 0xD6E8FEB86659FD93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+/* Hash of p[0..n) whose first word is w (first_word). */
+static inline uint64_t hash_key(const uint8_t *p, size_t n, uint64_t w) {
+    uint64_t h = w ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    for (size_t i = 8; i < n; i += 8) {
+        uint64_t x = first_word(p + i, n - i, n - i);
+        h = (h ^ x) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 29;
+    }
+    return mix64(h);
 }
 
 typedef struct pair_slot {
@@ -146,8 +162,9 @@ typedef struct pair_slot {
 } pair_slot;
 
 typedef struct vocab_slot {
-    uint32_t hash; /* low 32 bits of the hash */
+    uint64_t word; /* first_word of the token: decides tokens of <= 8 bytes without memcmp */
     uint32_t id1;  /* id + 1; 0 = empty */
+    uint32_t len;
 } vocab_slot;
 
 typedef struct tg_work tg_work;
@@ -156,6 +173,7 @@ struct tg_tokenizer {
     size_t n_vocab;
     size_t *tok_off;   /* [n_vocab] into bytes */
     uint32_t *tok_len; /* [n_vocab]; 0 = no such id */
+    uint32_t *tok_leads; /* [n_vocab] bytes that start a UTF-8 character (not 10xxxxxx) */
     uint8_t *tok_flags;
     uint8_t *bytes;
     uint32_t byte_id[256];
@@ -172,18 +190,23 @@ struct tg_tokenizer {
     size_t pool_n;
 };
 
-static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *s, size_t n, uint64_t h) {
+/* Id of the token p[0..n) with first word w and hash h, or NONE32. */
+static inline uint32_t vocab_find_key(const tg_tokenizer *t, const uint8_t *p, size_t n, uint64_t w, uint64_t h) {
     size_t i = (size_t)h & t->vmap_mask;
-    uint32_t h32 = (uint32_t)h;
     for (;;) {
         const vocab_slot *sl = &t->vmap[i];
         if (sl->id1 == 0) return NONE32;
-        if (sl->hash == h32) {
+        if (sl->word == w && sl->len == n) {
             uint32_t id = sl->id1 - 1;
-            if (t->tok_len[id] == n && memcmp(t->bytes + t->tok_off[id], s, n) == 0) return id;
+            if (n <= 8 || memcmp(t->bytes + t->tok_off[id] + 8, p + 8, n - 8) == 0) return id;
         }
         i = (i + 1) & t->vmap_mask;
     }
+}
+
+static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *p, size_t n) {
+    uint64_t w = first_word(p, n, n);
+    return vocab_find_key(t, p, n, w, hash_key(p, n, w));
 }
 
 static inline uint32_t pair_find(const tg_tokenizer *t, uint32_t a, uint32_t b, uint32_t *merged) {
@@ -222,6 +245,9 @@ struct tg_work {
     uint8_t *keys;
     uint32_t *vals;
     size_t keys_used, vals_used, entries;
+    /* UTF-8 form of a tg_text given as code units */
+    uint8_t *u8;
+    size_t u8_cap;
 };
 
 typedef struct enc_ctx {
@@ -250,6 +276,7 @@ static void work_free(tg_work *w) {
     free(w->slots);
     free(w->keys);
     free(w->vals);
+    free(w->u8);
     free(w);
 }
 
@@ -297,6 +324,21 @@ static tg_work *pool_acquire(const tg_tokenizer *ct) {
 
 static void pool_release(const tg_tokenizer *ct, tg_work *w) {
     if (!w) return;
+    if (w->cap > ((size_t)1 << 16)) { /* do not keep the scratch of a giant pre-token */
+        uint32_t **arrs[5] = {&w->ids, &w->ranks, &w->merged, &w->next, &w->prev};
+        for (int k = 0; k < 5; k++) {
+            free(*arrs[k]);
+            *arrs[k] = NULL;
+        }
+        free(w->heap);
+        w->heap = NULL;
+        w->cap = w->heap_cap = 0;
+    }
+    if (w->u8_cap > ((size_t)1 << 22)) {
+        free(w->u8);
+        w->u8 = NULL;
+        w->u8_cap = 0;
+    }
     tg_tokenizer *t = (tg_tokenizer *)ct;
     pthread_mutex_lock(&t->pool_lock);
     if (t->pool_n < POOL_MAX) {
@@ -493,29 +535,21 @@ static tg_status tokens_reserve(tg_tokens *o, size_t extra, bool offsets) {
     return TG_OK;
 }
 
-/* Appends the tokens of pre-token s[0..n), which starts at byte `base` of the text. */
-static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t base,
-                                   bool offsets, tg_tokens *o, enc_ctx *ctx) {
-    if (o->cap - o->n < n || (offsets && !o->offsets)) {
-        tg_status st = tokens_reserve(o, n, offsets);
+/* Appends the tokens of pre-token s[0..n) (avail bytes readable at s). */
+static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, size_t avail,
+                                   tg_tokens *o, enc_ctx *ctx) {
+    if (o->cap - o->n < n) {
+        tg_status st = tokens_reserve(o, n, false);
         if (st != TG_OK) return st;
     }
     if (n == 1) {
-        uint32_t id = t->byte_id[s[0]];
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)base;
-            o->offsets[2 * o->n + 1] = (int64_t)base + 1;
-        }
-        o->ids[o->n++] = (int32_t)id;
+        o->ids[o->n++] = (int32_t)t->byte_id[s[0]];
         return TG_OK;
     }
-    uint64_t h = hash_bytes(s, n);
-    uint32_t id = vocab_find(t, s, n, h);
+    uint64_t fw = first_word(s, n, avail);
+    uint64_t h = hash_key(s, n, fw);
+    uint32_t id = vocab_find_key(t, s, n, fw, h);
     if (id != NONE32 && (t->tok_flags[id] & FLAG_SELF)) {
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)base;
-            o->offsets[2 * o->n + 1] = (int64_t)(base + n);
-        }
         o->ids[o->n++] = (int32_t)id;
         return TG_OK;
     }
@@ -532,30 +566,43 @@ static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint
         k = w->res_n;
         cache_insert(w, s, n, h, res, k);
     }
-    size_t pos = base;
-    for (size_t i = 0; i < k; i++) {
-        uint32_t tid = res[i];
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)pos;
-            pos += t->tok_len[tid];
-            o->offsets[2 * o->n + 1] = (int64_t)pos;
-        }
-        o->ids[o->n++] = (int32_t)tid;
-    }
+    for (size_t i = 0; i < k; i++) o->ids[o->n++] = (int32_t)res[i];
     return TG_OK;
 }
 
-static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t start, size_t end,
-                                bool offsets, tg_tokens *o, enc_ctx *ctx) {
+static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t text_len, size_t start,
+                                size_t end, tg_tokens *o, enc_ctx *ctx) {
     size_t pos = start;
     while (pos < end) {
-        size_t l = tg_pretoken_len(s + pos, end - pos);
-        tg_status st = emit_piece(t, w, s + pos, l, pos, offsets, o, ctx);
+        size_t l = tg_pretoken_len_inline(s + pos, end - pos);
+        tg_status st = emit_piece(t, w, s + pos, l, text_len - pos, o, ctx);
         if (st != TG_OK) return st;
         pos += l;
         if ((++ctx->counter & 0x3FFu) == 0 && should_stop(ctx)) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
     }
     return TG_OK;
+}
+
+/* Offsets of ids[0..n) into off[0..2n), computed from the tokens alone: bytes are running
+ * sums of token lengths; code points count the bytes that start a character.  A token
+ * starting inside a character belongs to that character (start = the count so far - 1);
+ * its end is the number of characters started before its end. */
+static void fill_offsets(const tg_tokenizer *t, const int32_t *ids, size_t n, bool chars, int64_t *off) {
+    int64_t pos = 0;
+    if (!chars) {
+        for (size_t i = 0; i < n; i++) {
+            off[2 * i] = pos;
+            pos += t->tok_len[ids[i]];
+            off[2 * i + 1] = pos;
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = (uint32_t)ids[i];
+        off[2 * i] = pos - ((t->tok_flags[id] & FLAG_LEAD0) ? 0 : 1);
+        pos += t->tok_leads[id];
+        off[2 * i + 1] = pos;
+    }
 }
 
 static size_t count_chars(const uint8_t *s, size_t n) {
@@ -564,31 +611,17 @@ static size_t count_chars(const uint8_t *s, size_t n) {
     return c;
 }
 
-/* Byte offsets -> code point offsets for tokens off[2*from .. 2*to) over text s. */
-static void to_char_offsets(const uint8_t *s, int64_t *off, size_t from, size_t to) {
-    size_t bpos = 0;
-    int64_t chars = 0;
-    for (size_t k = from; k < to; k++) {
-        size_t bs = (size_t)off[2 * k], be = (size_t)off[2 * k + 1];
-        for (; bpos < bs + 1; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
-        off[2 * k] = chars - 1;
-        for (; bpos < be; bpos++) chars += (s[bpos] & 0xC0) != 0x80;
-        off[2 * k + 1] = chars;
-    }
-}
 
 /* Appends the tokens of text s[0..n) to o; on failure o->n is restored. */
 static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, const uint8_t *modes,
                              int flags, tg_tokens *o, enc_ctx *ctx) {
     size_t base_n = o->n;
-    bool ascii = true;
     bool offsets = (flags & TG_ENC_OFFSETS) != 0;
-    tg_status st = tg_utf8_check(s, n, &ascii);
+    tg_status st = tg_utf8_check(s, n, NULL);
     if (st != TG_OK) return st;
-    if (offsets) {
-        st = tokens_reserve(o, 0, true);
-        if (st != TG_OK) return st;
-    }
+    /* room for a typical text (about 4 bytes per token) up front: fewer regrowths */
+    st = tokens_reserve(o, n / 4 + 16, false);
+    if (st != TG_OK) return st;
     /* next occurrence of each special token that is not plain text (n if none) */
     size_t nsp = modes ? t->n_special : 0;
     size_t next_at[8];
@@ -598,15 +631,32 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
         if (!nexts) return tg_fail(TG_ERR_NOMEM, "out of memory");
     }
     for (size_t k = 0; k < nsp; k++) nexts[k] = SIZE_MAX; /* not searched yet */
+    /* like tiktoken: a forbidden special token anywhere is an error before any work */
+    size_t first_bad = SIZE_MAX, bad_k = 0;
+    for (size_t k = 0; k < nsp; k++) {
+        if (modes[k] != TG_SPECIAL_FORBID) continue;
+        int32_t sid = t->special_ids[k];
+        const uint8_t *f = memmem(s, n, t->bytes + t->tok_off[sid], t->tok_len[sid]);
+        if (f && (size_t)(f - s) < first_bad) {
+            first_bad = (size_t)(f - s);
+            bad_k = k;
+        }
+    }
+    if (first_bad != SIZE_MAX) {
+        int32_t sid = t->special_ids[bad_k];
+        st = tg_fail(TG_ERR_SPECIAL, "the text contains the special token '%.*s' at character %zu",
+                     (int)t->tok_len[sid], (const char *)(t->bytes + t->tok_off[sid]), count_chars(s, first_bad));
+        goto fail;
+    }
     bool any_special = false;
-    for (size_t k = 0; k < nsp; k++) any_special |= modes[k] != TG_SPECIAL_TEXT;
+    for (size_t k = 0; k < nsp; k++) any_special |= modes[k] == TG_SPECIAL_ALLOW;
     size_t pos = 0;
     while (pos < n) {
         size_t seg_end = n;
         size_t which = SIZE_MAX;
         if (any_special) {
             for (size_t k = 0; k < nsp; k++) {
-                if (modes[k] == TG_SPECIAL_TEXT) continue;
+                if (modes[k] != TG_SPECIAL_ALLOW) continue;
                 int32_t sid = t->special_ids[k];
                 size_t sl = t->tok_len[sid];
                 if (nexts[k] == SIZE_MAX || nexts[k] < pos) {
@@ -622,31 +672,106 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
                 }
             }
         }
-        st = encode_segment(t, w, s, pos, seg_end, offsets, o, ctx);
+        st = encode_segment(t, w, s, n, pos, seg_end, o, ctx);
         if (st != TG_OK) goto fail;
         if (which == SIZE_MAX) break;
         int32_t sid = t->special_ids[which];
         size_t sl = t->tok_len[sid];
-        if (modes[which] == TG_SPECIAL_FORBID) {
-            st = tg_fail(TG_ERR_SPECIAL, "the text contains the special token '%.*s' at character %zu",
-                         (int)sl, (const char *)(t->bytes + t->tok_off[sid]), count_chars(s, seg_end));
-            goto fail;
-        }
-        st = tokens_reserve(o, 1, offsets);
+        st = tokens_reserve(o, 1, false);
         if (st != TG_OK) goto fail;
-        if (offsets) {
-            o->offsets[2 * o->n] = (int64_t)seg_end;
-            o->offsets[2 * o->n + 1] = (int64_t)(seg_end + sl);
-        }
         o->ids[o->n++] = sid;
         pos = seg_end + sl;
     }
     if (nexts != next_at) free(nexts);
-    if ((flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS && !ascii) to_char_offsets(s, o->offsets, base_n, o->n);
+    if (offsets) {
+        st = tokens_reserve(o, 0, true);
+        if (st != TG_OK) goto fail;
+        fill_offsets(t, o->ids + base_n, o->n - base_n, (flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS,
+                     o->offsets + 2 * base_n);
+    }
     return TG_OK;
 fail:
     if (nexts != next_at) free(nexts);
     o->n = base_n;
+    return st;
+}
+
+static inline uint32_t unit_at(const tg_text *t, size_t i) {
+    switch (t->width) {
+    case TG_TEXT_LATIN1: return ((const uint8_t *)t->data)[i];
+    case TG_TEXT_UCS2: return ((const uint16_t *)t->data)[i];
+    default: return ((const uint32_t *)t->data)[i];
+    }
+}
+
+/* The UTF-8 bytes of `t` (pointing into the caller's data for UTF-8, else into w->u8). */
+static tg_status text_utf8(const tg_text *t, tg_work *w, const uint8_t **s, size_t *n) {
+    if (t->width == TG_TEXT_UTF8) {
+        *s = t->data;
+        *n = t->len;
+        return TG_OK;
+    }
+    if (t->width != TG_TEXT_LATIN1 && t->width != TG_TEXT_UCS2 && t->width != TG_TEXT_UCS4)
+        return tg_fail(TG_ERR_VALUE, "tg_text: unknown width %d", t->width);
+    size_t size = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        uint32_t c = unit_at(t, i);
+        if (c >= 0xD800 && (c <= 0xDFFF || c > 0x10FFFF)) {
+            if (c <= 0xDFFF)
+                return tg_fail(TG_ERR_UNICODE, "lone surrogate U+%04X at character %zu, which UTF-8 cannot encode; "
+                               "remove or replace it", (unsigned)c, i);
+            return tg_fail(TG_ERR_UNICODE, "code point 0x%X at character %zu is beyond U+10FFFF", (unsigned)c, i);
+        }
+        size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    }
+    if (size > w->u8_cap) {
+        uint8_t *p = realloc(w->u8, size);
+        if (!p) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu bytes of text", size);
+        w->u8 = p;
+        w->u8_cap = size;
+    }
+    uint8_t *o = w->u8;
+    for (size_t i = 0; i < t->len; i++) {
+        uint32_t c = unit_at(t, i);
+        if (c < 0x80) {
+            *o++ = (uint8_t)c;
+        } else if (c < 0x800) {
+            *o++ = (uint8_t)(0xC0 | (c >> 6));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            *o++ = (uint8_t)(0xE0 | (c >> 12));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else {
+            *o++ = (uint8_t)(0xF0 | (c >> 18));
+            *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        }
+    }
+    *s = w->u8;
+    *n = size;
+    return TG_OK;
+}
+
+static tg_status encode_any(const tg_tokenizer *tok, tg_work *w, const tg_text *text, const uint8_t *modes, int flags,
+                            tg_tokens *o, enc_ctx *ctx) {
+    const uint8_t *s = NULL;
+    size_t n = 0;
+    tg_status st = text_utf8(text, w, &s, &n);
+    if (st != TG_OK) return st;
+    return encode_text(tok, w, s, n, modes, flags, o, ctx);
+}
+
+tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uint8_t *special_modes, int flags,
+                         tg_tokens *out) {
+    if (!tok || !out || !text || (!text->data && text->len)) return tg_fail(TG_ERR_VALUE, "tg_encode_text: NULL argument");
+    out->n = 0;
+    tg_work *w = pool_acquire(tok);
+    if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
+    enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
+    tg_status st = encode_any(tok, w, text, special_modes, flags, out, &ctx);
+    pool_release(tok, w);
     return st;
 }
 
@@ -665,6 +790,7 @@ tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const
 /* ---------------------------------------------------------------- batches */
 
 struct tg_batch {
+    const tg_tokenizer *tok;
     size_t n, max_len;
     int flags;
     size_t *start, *len;
@@ -688,16 +814,19 @@ size_t tg_batch_count(const tg_batch *b) { return b ? b->n : 0; }
 size_t tg_batch_length(const tg_batch *b, size_t i) { return (b && i < b->n) ? b->len[i] : 0; }
 size_t tg_batch_max_length(const tg_batch *b) { return b ? b->max_len : 0; }
 
-tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
-                          const uint8_t *special_modes, int flags, tg_batch **out) {
-    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL output");
-    *out = NULL;
-    if (!tok || (n && (!texts || !lens))) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL argument");
+/* Either utf8/lens or texts is given. */
+static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, const size_t *lens,
+                              const tg_text *texts, size_t n, const uint8_t *special_modes, int flags, tg_batch **out) {
     int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
     if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
+    /* a small batch is done before a thread team would have started */
+    size_t total = 0;
+    for (size_t i = 0; i < n && total < 65536; i++) total += texts ? texts[i].len : lens[i];
+    if (total < 65536) nt = 1;
     tg_batch *b = calloc(1, sizeof *b);
     if (!b) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    b->tok = tok;
     b->n = n;
     b->flags = flags;
     b->nbufs = nt;
@@ -725,6 +854,8 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
 #endif
         tg_work *w = pool_acquire(tok);
         enc_ctx ctx = {.poll = tid == 0, .stop = &stop, .counter = 0};
+        /* a private copy: the threads' buffers must not share cache lines while growing */
+        tg_tokens mine = {0};
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 4)
 #endif
@@ -736,11 +867,13 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
             } else if (tid == 0 && tg_interrupted()) {
                 st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
             } else {
-                size_t base = b->bufs[tid].n;
-                st = encode_text(tok, w, (const uint8_t *)texts[i], lens[i], special_modes, flags, &b->bufs[tid], &ctx);
+                size_t base = mine.n;
+                tg_text one = texts ? texts[i] : (tg_text){.data = utf8[i], .len = lens[i], .width = TG_TEXT_UTF8};
+                /* offsets are computed from the ids by tg_batch_fill */
+                st = encode_any(tok, w, &one, special_modes, flags & ~TG_ENC_CHAR_OFFSETS, &mine, &ctx);
                 if (st == TG_OK) {
                     b->start[i] = base;
-                    b->len[i] = b->bufs[tid].n - base;
+                    b->len[i] = mine.n - base;
                     b->owner[i] = tid;
                 }
             }
@@ -761,6 +894,7 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
             }
         }
         pool_release(tok, w);
+        b->bufs[tid] = mine;
     }
     if (err != TG_OK) {
         tg_batch_free(b);
@@ -775,6 +909,22 @@ tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, con
     return TG_OK;
 }
 
+tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens, size_t n,
+                          const uint8_t *special_modes, int flags, tg_batch **out) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL output");
+    *out = NULL;
+    if (!tok || (n && (!texts || !lens))) return tg_fail(TG_ERR_VALUE, "tg_encode_batch: NULL argument");
+    return encode_batch(tok, texts, lens, NULL, n, special_modes, flags, out);
+}
+
+tg_status tg_encode_batch_texts(const tg_tokenizer *tok, const tg_text *texts, size_t n, const uint8_t *special_modes,
+                                int flags, tg_batch **out) {
+    if (!out) return tg_fail(TG_ERR_VALUE, "tg_encode_batch_texts: NULL output");
+    *out = NULL;
+    if (!tok || (n && !texts)) return tg_fail(TG_ERR_VALUE, "tg_encode_batch_texts: NULL argument");
+    return encode_batch(tok, NULL, NULL, texts, n, special_modes, flags, out);
+}
+
 tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids, uint8_t *mask,
                         int64_t *lengths, int64_t *offsets) {
     if (!b) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: NULL batch");
@@ -786,20 +936,24 @@ tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_le
 #endif
     for (size_t i = 0; i < n; i++) {
         size_t L = b->len[i];
-        const tg_tokens *src = &b->bufs[b->owner[i]];
-        size_t s0 = b->start[i];
-        size_t col = pad_left ? T - L : 0;
-        int64_t *row = ids ? ids + i * T : NULL;
-        uint8_t *mrow = mask ? mask + i * T : NULL;
-        int64_t *orow = offsets ? offsets + 2 * i * T : NULL;
-        for (size_t j = 0; j < T; j++) {
-            bool tok = j >= col && j < col + L;
-            if (row) row[j] = tok ? (int64_t)src->ids[s0 + (j - col)] : pad_id;
-            if (mrow) mrow[j] = tok;
-            if (orow) {
-                orow[2 * j] = tok ? src->offsets[2 * (s0 + j - col)] : -1;
-                orow[2 * j + 1] = tok ? src->offsets[2 * (s0 + j - col) + 1] : -1;
-            }
+        const int32_t *src = b->bufs[b->owner[i]].ids + b->start[i];
+        size_t col = pad_left ? T - L : 0; /* tokens in columns [col, col + L) */
+        if (ids) {
+            int64_t *row = ids + i * T;
+            for (size_t j = 0; j < col; j++) row[j] = pad_id;
+            for (size_t j = 0; j < L; j++) row[col + j] = src[j];
+            for (size_t j = col + L; j < T; j++) row[j] = pad_id;
+        }
+        if (mask) {
+            uint8_t *mrow = mask + i * T;
+            memset(mrow, 0, T);
+            memset(mrow + col, 1, L);
+        }
+        if (offsets) {
+            int64_t *orow = offsets + 2 * i * T;
+            for (size_t j = 0; j < 2 * col; j++) orow[j] = -1;
+            fill_offsets(b->tok, src, L, (b->flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS, orow + 2 * col);
+            for (size_t j = 2 * (col + L); j < 2 * T; j++) orow[j] = -1;
         }
         if (lengths) lengths[i] = (int64_t)L;
     }
@@ -863,6 +1017,7 @@ void tg_tokenizer_free(tg_tokenizer *t) {
     pthread_mutex_destroy(&t->pool_lock);
     free(t->tok_off);
     free(t->tok_len);
+    free(t->tok_leads);
     free(t->tok_flags);
     free(t->bytes);
     free(t->vmap);
@@ -936,11 +1091,12 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
     t->tok_off = calloc(t->n_vocab, sizeof *t->tok_off);
     t->tok_len = calloc(t->n_vocab, sizeof *t->tok_len);
     t->tok_flags = calloc(t->n_vocab, 1);
+    t->tok_leads = calloc(t->n_vocab, sizeof *t->tok_leads);
     t->bytes = malloc(total_bytes);
     size_t vcap = pow2_at_least(count * 2);
     t->vmap = calloc(vcap, sizeof *t->vmap);
     t->vmap_mask = vcap - 1;
-    if (!t->tok_off || !t->tok_len || !t->tok_flags || !t->bytes || !t->vmap) {
+    if (!t->tok_off || !t->tok_len || !t->tok_leads || !t->tok_flags || !t->bytes || !t->vmap) {
         tg_json_free(doc);
         return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
     }
@@ -962,23 +1118,27 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" reuses id %lld", name, i, shown, (long long)id);
         }
-        uint64_t h = hash_bytes(t->bytes + used, nb);
-        if (vocab_find(t, t->bytes + used, nb, h) != NONE32) {
+        uint64_t fw = first_word(t->bytes + used, nb, nb);
+        uint64_t h = hash_key(t->bytes + used, nb, fw);
+        if (vocab_find_key(t, t->bytes + used, nb, fw, h) != NONE32) {
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" appears twice", name, i, shown);
         }
         t->tok_off[id] = used;
         t->tok_len[id] = (uint32_t)nb;
+        for (size_t k = 0; k < nb; k++) t->tok_leads[id] += (t->bytes[used + k] & 0xC0) != 0x80;
+        if ((t->bytes[used] & 0xC0) != 0x80) t->tok_flags[id] |= FLAG_LEAD0;
         size_t j = (size_t)h & t->vmap_mask;
         while (t->vmap[j].id1 != 0) j = (j + 1) & t->vmap_mask;
-        t->vmap[j].hash = (uint32_t)h;
+        t->vmap[j].word = fw;
+        t->vmap[j].len = (uint32_t)nb;
         t->vmap[j].id1 = (uint32_t)id + 1;
         used += nb;
     }
     tg_json_free(doc);
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
-        uint32_t id = vocab_find(t, &c, 1, hash_bytes(&c, 1));
+        uint32_t id = vocab_find(t, &c, 1);
         if (id == NONE32) return tg_fail(TG_ERR_FORMAT, "%s: no token for the byte 0x%02X (a byte-level vocabulary needs all 256)", name, b);
         t->byte_id[b] = id;
     }
@@ -1045,7 +1205,7 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
                 snprintf(what, sizeof what, "character U+%04X is not in GPT-2's byte-level alphabet", (unsigned)bad);
                 return merges_fail(name, line, what);
             }
-            ids[k] = vocab_find(t, buf + off, nb[k], hash_bytes(buf + off, nb[k]));
+            ids[k] = vocab_find(t, buf + off, nb[k]);
             if (ids[k] == NONE32) {
                 free(buf);
                 char what[200];
@@ -1055,7 +1215,7 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
             }
             off += nb[k];
         }
-        uint32_t merged = vocab_find(t, buf, off, hash_bytes(buf, off));
+        uint32_t merged = vocab_find(t, buf, off);
         if (merged == NONE32) {
             free(buf);
             char what[200];

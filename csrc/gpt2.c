@@ -473,6 +473,24 @@ overflow:
     return tg_fail(TG_ERR_OVERFLOW, "the activations of a %zu x %zu batch do not fit in memory sizes", B, T);
 }
 
+/* ------------------------------------------------------------------ buffers */
+
+#include <sys/mman.h>
+
+void *tg_gpt2_alloc_buffer(size_t size) {
+    if (size == 0) return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (size >= ((size_t)2 << 20)) (void)madvise(p, size, MADV_HUGEPAGE); /* advisory only */
+#endif
+    return p;
+}
+
+void tg_gpt2_free_buffer(void *p, size_t size) {
+    if (p != NULL && size > 0) munmap(p, size);
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* C[m,n] (+)= A[m,k] @ B[k,n] in chunks of at most ~1 GFLOP along the longer of m, n,
@@ -640,14 +658,12 @@ static tg_status run(fw *f, const int64_t *ids) {
         if ((s = linear(N, C, 3 * C, ln1, W->attn_w, W->attn_b, NULL, qkv)) != TG_OK) return s;
         float *z = dest(f, TG_HOOK_Z, l);
         if ((s = attention(f, l, qkv, z)) != TG_OK) return s;
+        /* attn_out and mlp_out always get their own buffer (slot or scratch) so that every
+         * value is computed in the same order whatever is captured (and as HF does) */
         float *mid = dest(f, TG_HOOK_RESID_MID, l);
-        if (captured(f, TG_HOOK_ATTN_OUT, l)) {
-            float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
-            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
-            add_rows(N * C, x, ao, mid);
-        } else {
-            if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, x, mid)) != TG_OK) return s;
-        }
+        float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
+        if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
+        add_rows(N * C, x, ao, mid);
         float *ln2 = dest(f, TG_HOOK_LN2, l);
         tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C);
         float *hpre = dest(f, TG_HOOK_MLP_PRE, l);
@@ -658,13 +674,9 @@ static tg_status run(fw *f, const int64_t *ids) {
         /* resid_post: into its slot, else into the scratch residual (x is dead by then) */
         float *out = dest(f, TG_HOOK_RESID_POST, l);
         if (!captured(f, TG_HOOK_RESID_POST, l)) out = f->resid;
-        if (captured(f, TG_HOOK_MLP_OUT, l)) {
-            float *mo = dest(f, TG_HOOK_MLP_OUT, l);
-            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
-            add_rows(N * C, mid, mo, out);
-        } else {
-            if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, mid, out)) != TG_OK) return s;
-        }
+        float *mo = dest(f, TG_HOOK_MLP_OUT, l);
+        if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
+        add_rows(N * C, mid, mo, out);
         x = out;
     }
     if (!p->need_head) return TG_OK;
@@ -700,7 +712,7 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
     fw f = {.m = m, .p = p, .arena = arena, .start = start};
     if (p->threads != tg_get_num_threads())
         return tg_fail(TG_ERR_VALUE, "the thread count changed since the plan was made; make a new plan");
-    unsigned char *scratch = tg_alloc_aligned(p->scratch_bytes);
+    unsigned char *scratch = tg_gpt2_alloc_buffer(p->scratch_bytes);
     if (scratch == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory allocating %zu bytes of working memory", p->scratch_bytes);
     size_t at = 0;
     for (int k = 0; k < TG_HOOK_COUNT; k++) {
@@ -720,6 +732,65 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
         f.attn_buf = (float *)(scratch + at);
     }
     tg_status s = run(&f, ids);
-    free(scratch);
+    tg_gpt2_free_buffer(scratch, p->scratch_bytes);
     return s;
+}
+
+/* ------------------------------------------------------------------ benchmark floor */
+
+#include <time.h>
+
+tg_status tg_gpt2_time_products(const tg_gpt2_config *c, size_t B, size_t T, bool with_logits, double *seconds) {
+    *seconds = 0;
+    tg_status s = tg_gpt2_config_check(c);
+    if (s != TG_OK) return s;
+    if (B == 0 || T == 0 || T > (size_t)c->n_ctx) return tg_fail(TG_ERR_VALUE, "bad batch shape %zu x %zu", B, T);
+    const size_t N = B * T, C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->n_vocab, H = (size_t)c->n_head,
+                 D = C / H;
+    const int threads = tg_get_num_threads();
+    size_t wbytes = 0, abytes = 0, tmp;
+    /* weights of one block reused for every block (cache effects differ slightly: noted) */
+    if (!tg_mul_size(C, 3 * C + C + 2 * F, &wbytes) || !tg_mul_size(wbytes, 4, &wbytes)) return tg_fail(TG_ERR_OVERFLOW, "size");
+    if (!tg_mul_size(N, 3 * C + C + C + F + C, &abytes) || !tg_mul_size(abytes, 4, &abytes)) return tg_fail(TG_ERR_OVERFLOW, "size");
+    size_t tt = T * T * 4 * (size_t)threads, lg = with_logits ? N * V * 4 : 0, head = with_logits ? V * C * 4 : 0;
+    if (!tg_add_size(wbytes, abytes, &tmp) || !tg_add_size(tmp, tt + lg + head, &tmp)) return tg_fail(TG_ERR_OVERFLOW, "size");
+    float *buf = tg_alloc_aligned(tmp);
+    if (buf == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory (%zu bytes)", tmp);
+    for (size_t i = 0; i < tmp / 4; i++) buf[i] = (float)((i * 2654435761u) % 1000) * 1e-4f - 0.05f;
+    float *wa = buf, *wp = wa + C * 3 * C, *wf = wp + C * C, *wm = wf + C * F;
+    float *x = wm + F * C, *qkv = x + N * C, *z = qkv + N * 3 * C, *o = z + N * C, *h = o + N * C;
+    float *att = h + N * F, *logits = att + T * T * (size_t)threads, *wte = logits + (with_logits ? N * V : 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        tg_sgemm(N, 3 * C, C, 1.0f, x, (ptrdiff_t)C, 1, wa, (ptrdiff_t)(3 * C), 1, 1.0f, qkv, (ptrdiff_t)(3 * C), 1, false);
+        const ptrdiff_t ntasks = (ptrdiff_t)(B * H), ld = (ptrdiff_t)(3 * C);
+#pragma omp parallel num_threads(threads)
+        {
+#ifdef _OPENMP
+            float *S = att + (size_t)omp_get_thread_num() * T * T;
+#else
+            float *S = att;
+#endif
+#pragma omp for schedule(dynamic, 1)
+            for (ptrdiff_t task = 0; task < ntasks; task++) {
+                size_t b = (size_t)task / H, hh = (size_t)task % H;
+                const float *q = qkv + (ptrdiff_t)(b * T) * ld + (ptrdiff_t)(hh * D), *k = q + C, *v = q + 2 * C;
+                for (size_t i0 = 0; i0 < T; i0 += 64) {
+                    size_t i1 = i0 + 64 < T ? i0 + 64 : T;
+                    tg_sgemm(i1 - i0, i1, D, 0.125f, q + (ptrdiff_t)i0 * ld, ld, 1, k, 1, ld, 0.0f, S + i0 * T, (ptrdiff_t)T, 1, true);
+                    tg_sgemm(i1 - i0, D, i1, 1.0f, S + i0 * T, (ptrdiff_t)T, 1, v, ld, 1, 0.0f, z + b * T * C + hh * D + i0 * C,
+                             (ptrdiff_t)C, 1, true);
+                }
+            }
+        }
+        tg_sgemm(N, C, C, 1.0f, z, (ptrdiff_t)C, 1, wp, (ptrdiff_t)C, 1, 1.0f, o, (ptrdiff_t)C, 1, false);
+        tg_sgemm(N, F, C, 1.0f, o, (ptrdiff_t)C, 1, wf, (ptrdiff_t)F, 1, 1.0f, h, (ptrdiff_t)F, 1, false);
+        tg_sgemm(N, C, F, 1.0f, h, (ptrdiff_t)F, 1, wm, (ptrdiff_t)C, 1, 1.0f, x, (ptrdiff_t)C, 1, false);
+    }
+    if (with_logits) tg_sgemm(N, V, C, 1.0f, x, (ptrdiff_t)C, 1, wte, 1, (ptrdiff_t)C, 0.0f, logits, (ptrdiff_t)V, 1, false);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    free(buf);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return TG_OK;
 }

@@ -10,8 +10,15 @@
 /* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
  * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.
  * n is kept in [-126, 127] by clamping x so no overflow or denormal arithmetic happens. */
-#pragma omp declare simd
-float tg_expf(float x) {
+/* Function multi-versioning: the element-wise loops below are compiled for AVX-512, AVX2+FMA
+ * and baseline x86-64, chosen at load time (GCC ifunc); elsewhere one portable version. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__linux__)
+#define TG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TG_CLONES
+#endif
+
+static inline float expf_poly(float x) {
     x = x < -87.33654f ? -87.33654f : x;
     x = x > 88.0f ? 88.0f : x;
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
@@ -38,27 +45,40 @@ float tg_expf(float x) {
     return p * s.f;
 }
 
+float tg_expf(float x) { return expf_poly(x); }
+
+TG_CLONES static void ln_row(const float *xr, size_t cols, const float *w, const float *b, float eps, float *yr) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (size_t j = 0; j < cols; j++) s += xr[j];
+    const float mean = (float)((double)s / (double)cols);
+    float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+    for (size_t j = 0; j < cols; j++) {
+        float d = xr[j] - mean;
+        v += d * d;
+    }
+    const float inv = (float)(1.0 / sqrt((double)v / (double)cols + (double)eps));
+#pragma omp simd
+    for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
+}
+
+/* 0.5 x (1 + tanh(u)) == x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
+TG_CLONES static void gelu_tanh_chunk(const float *x, float *y, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        y[i] = v / (1.0f + expf_poly(-2.0f * u));
+    }
+}
+
 void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
                       float eps, float *y, ptrdiff_t ldy) {
     const ptrdiff_t nrows = (ptrdiff_t)rows;
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
     for (ptrdiff_t r = 0; r < nrows; r++) {
-        const float *xr = x + r * ldx;
-        float *yr = y + r * ldy;
-        /* two passes in float with vectorised partial sums, finished in double */
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (size_t j = 0; j < cols; j++) s += xr[j];
-        const float mean = (float)((double)s / (double)cols);
-        float v = 0.0f;
-#pragma omp simd reduction(+ : v)
-        for (size_t j = 0; j < cols; j++) {
-            float d = xr[j] - mean;
-            v += d * d;
-        }
-        const float inv = (float)(1.0 / sqrt((double)v / (double)cols + (double)eps));
-#pragma omp simd
-        for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
+        ln_row(x + r * ldx, cols, w, b, eps, y + r * ldy);
     }
 }
 
@@ -70,13 +90,7 @@ void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t 
     for (ptrdiff_t c = 0; c < nchunks; c++) {
         ptrdiff_t lo = c * chunk, hi = lo + chunk < nn ? lo + chunk : nn;
         if (act == TG_GPT2_GELU_TANH) {
-            /* 0.5 x (1 + tanh(u)) == x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
-#pragma omp simd
-            for (ptrdiff_t i = lo; i < hi; i++) {
-                float v = x[i];
-                float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-                y[i] = v / (1.0f + tg_expf(-2.0f * u));
-            }
+            gelu_tanh_chunk(x + lo, y + lo, (size_t)(hi - lo));
         } else if (act == TG_GPT2_GELU_ERF) {
             for (ptrdiff_t i = lo; i < hi; i++) {
                 float v = x[i];
@@ -120,21 +134,21 @@ void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff
                  single_thread ? &rntm : NULL);
 }
 
-void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores) {
+TG_CLONES void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores) {
     float m = s[lo];
     for (size_t j = lo + 1; j <= hi; j++) m = s[j] > m ? s[j] : m;
     float sum = 0.0f;
     if (s != p) {
 #pragma omp simd reduction(+ : sum)
         for (size_t j = lo; j <= hi; j++) {
-            float e = tg_expf(s[j] - m);
+            float e = expf_poly(s[j] - m);
             p[j] = e;
             sum += e;
         }
     } else {
 #pragma omp simd reduction(+ : sum)
         for (size_t j = lo; j <= hi; j++) {
-            float e = tg_expf(p[j] - m);
+            float e = expf_poly(p[j] - m);
             p[j] = e;
             sum += e;
         }
@@ -149,3 +163,45 @@ void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t 
         for (size_t j = hi + 1; j < n; j++) s[j] = -INFINITY;
     }
 }
+
+/* ---- BLIS sub-configuration for CPUs that BLIS 0.9 does not recognise ----
+ * BLIS picks its kernels at its first call from the CPU's vendor/family.  BLIS 0.9 knows
+ * AMD families up to 0x19 (Zen 3/4); on later ones (Zen 5 is family 0x1A) it falls back to
+ * the portable "generic" kernels, 5-7x slower than the AVX2/AVX-512 ones the CPU can run.
+ * Before BLIS initialises (a constructor of this library) we therefore request, through
+ * BLIS's own BLIS_ARCH_TYPE variable, the best sub-configuration that both the CPU
+ * supports and this BLIS build contains (BLIS_CONFIG_* from blis.h describe the build the
+ * header belongs to).  A BLIS_ARCH_TYPE the user set is never overridden. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(BLIS_FAMILY_X86_64) || defined(BLIS_FAMILY_AMD64)
+#include <cpuid.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((constructor)) static void tg_blis_pick_arch(void) {
+    if (getenv("BLIS_ARCH_TYPE") != NULL) return;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    if (family <= 0x19) return; /* BLIS 0.9 selects these itself */
+    __builtin_cpu_init();
+    int arch = -1;
+#ifdef BLIS_CONFIG_SKX
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+        arch = BLIS_ARCH_SKX;
+#endif
+#ifdef BLIS_CONFIG_ZEN3
+    if (arch < 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) arch = BLIS_ARCH_ZEN3;
+#endif
+#ifdef BLIS_CONFIG_HASWELL
+    if (arch < 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) arch = BLIS_ARCH_HASWELL;
+#endif
+    if (arch < 0) return;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", arch);
+    setenv("BLIS_ARCH_TYPE", buf, 0);
+}
+#endif

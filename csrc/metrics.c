@@ -46,6 +46,45 @@ ptrdiff_t tg_view_row_offset(const tg_view *v, size_t r) {
 
 static ptrdiff_t last_stride(const tg_view *v) { return v->ndim ? v->stride[v->ndim - 1] : 0; }
 
+/* Walks the rows of a view in C order without a division per row. */
+typedef struct row_iter {
+    const tg_view *v;
+    ptrdiff_t idx[TG_MAX_NDIM];
+    ptrdiff_t off;
+} row_iter;
+
+static void ri_init(row_iter *it, const tg_view *v, size_t r) {
+    it->v = v;
+    it->off = tg_view_row_offset(v, r);
+    for (int k = v->ndim - 2; k >= 0; k--) {
+        size_t e = (size_t)v->shape[k];
+        it->idx[k] = (ptrdiff_t)(r % e);
+        r /= e;
+    }
+}
+
+static inline void ri_next(row_iter *it) {
+    const tg_view *v = it->v;
+    for (int k = v->ndim - 2; k >= 0; k--) {
+        it->off += v->stride[k];
+        if (++it->idx[k] < v->shape[k]) return;
+        it->off -= v->stride[k] * v->shape[k];
+        it->idx[k] = 0;
+    }
+}
+
+/* Static share [*lo, *hi) of rows [r0, r1) for the calling OpenMP thread. */
+static void thread_share(size_t r0, size_t r1, size_t *lo, size_t *hi) {
+#ifdef _OPENMP
+    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+#else
+    size_t nt = 1, t = 0;
+#endif
+    size_t n = r1 - r0, q = n / nt, rem = n % nt;
+    *lo = r0 + t * q + (t < rem ? t : rem);
+    *hi = *lo + q + (t < rem ? 1 : 0);
+}
+
 /* Rows processed between two interrupt polls. */
 static size_t chunk_rows(size_t len) {
     size_t c = (size_t)1 << 22;
@@ -166,17 +205,26 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
         size_t cnt = 0;
-        long long lr0 = (long long)r0, lr1 = (long long)r1;
-#pragma omp parallel for schedule(static) reduction(+ : cnt) if ((r1 - r0) * (len + 8) > 65536)
-        for (long long rr = lr0; rr < lr1; rr++) {
-            size_t r = (size_t)rr;
-            double s[3];
-            ptrdiff_t oa = tg_view_row_offset(a, r), ob = tg_view_row_offset(b, r);
-            if (f32)
-                row_sums_f32((int)op, (const float *)a->data + oa, sa, (const float *)b->data + ob, sb, len, s);
-            else
-                row_sums_f64((int)op, (const double *)a->data + oa, sa, (const double *)b->data + ob, sb, len, s);
-            out[r] = finish_row((int)op, s, &cnt);
+#pragma omp parallel reduction(+ : cnt) if ((r1 - r0) * (len + 8) > 65536)
+        {
+            size_t lo, hi;
+            thread_share(r0, r1, &lo, &hi);
+            row_iter ia, ib;
+            if (lo < hi) {
+                ri_init(&ia, a, lo);
+                ri_init(&ib, b, lo);
+            }
+            for (size_t r = lo; r < hi; r++) {
+                double s[3];
+                if (f32)
+                    row_sums_f32((int)op, (const float *)a->data + ia.off, sa, (const float *)b->data + ib.off, sb, len, s);
+                else
+                    row_sums_f64((int)op, (const double *)a->data + ia.off, sa, (const double *)b->data + ib.off, sb, len,
+                                 s);
+                out[r] = finish_row((int)op, s, &cnt);
+                ri_next(&ia);
+                ri_next(&ib);
+            }
         }
         nz += cnt;
         if (r1 < rows && tg_interrupted()) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
@@ -263,8 +311,8 @@ tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype
 
 /* ---- all-pairs engine ------------------------------------------------------------------- */
 
-#define AP_MB 256  /* rows of a per gemm call */
-#define AP_NB 4096 /* rows of b per gemm call (block of C: 4 MB in float32) */
+#define AP_MB 512  /* rows of a per gemm call */
+#define AP_NB 4096 /* rows of b per gemm call (block of C: 8 MB in float32) */
 
 typedef struct ap_operand {
     tg_dtype dtype;
@@ -356,19 +404,27 @@ typedef struct ap_block {
 
 typedef void (*ap_consume_fn)(void *ctx, const ap_block *blk, const ap_operand *A, const ap_operand *B);
 
+/* One block product C = A[i0:i0+mb] B[j0:j0+nb]^T.  BLIS threads split the columns (jc
+ * loop): each thread packs its own slab of B and sweeps all mb rows, which keeps blocks of a
+ * few hundred rows efficient (BLIS's automatic split would cut mb across threads and pay
+ * a barrier per small micro-panel). */
 static void ap_gemm(const ap_operand *A, const ap_operand *B, size_t i0, size_t mb, size_t j0, size_t nb, void *c,
                     size_t ldc) {
     size_t es = tg_dtype_size(A->dtype);
     const char *pa = A->base + (ptrdiff_t)i0 * A->rs * (ptrdiff_t)es;
     const char *pb = B->base + (ptrdiff_t)j0 * B->rs * (ptrdiff_t)es;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    dim_t nt = (dim_t)tg_get_num_threads();
+    if (nt < 1) nt = 1;
+    bli_rntm_set_ways(nt, 1, 1, 1, 1, &rntm);
     if (A->dtype == TG_F32) {
         float one = 1.0f, zero = 0.0f;
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs, A->cs,
-                  (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1);
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs,
+                     A->cs, (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1, NULL, &rntm);
     } else {
         double one = 1.0, zero = 0.0;
-        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
-                  A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1);
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
+                     A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1, NULL, &rntm);
     }
 }
 

@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-#include "unicode_tables.h"
+#include "pretokenize.h"
 
 tg_status tg_utf8_check(const uint8_t *s, size_t n, bool *is_ascii) {
     size_t i = 0;
@@ -71,84 +71,4 @@ tg_status tg_utf8_check(const uint8_t *s, size_t n, bool *is_ascii) {
     return TG_OK;
 }
 
-/* Class of the (valid) character at s[0] (n > 0 bytes available); its length in *len. */
-static inline unsigned char_class(const uint8_t *s, size_t n, size_t *len) {
-    uint8_t c = s[0];
-    if (c < 0x80) {
-        *len = 1;
-        return tg_uc_ascii[c];
-    }
-    uint32_t cp;
-    size_t l;
-    if (c < 0xE0) {
-        l = 2;
-        cp = c & 0x1Fu;
-    } else if (c < 0xF0) {
-        l = 3;
-        cp = c & 0x0Fu;
-    } else {
-        l = 4;
-        cp = c & 0x07u;
-    }
-    if (l > n) { /* cannot happen on checked input; stay in bounds anyway */
-        *len = n;
-        return TG_UC_OTHER;
-    }
-    for (size_t k = 1; k < l; k++) cp = (cp << 6) | (s[k] & 0x3Fu);
-    *len = l;
-    if (cp >= 0x110000) return TG_UC_OTHER;
-    return tg_uc_class(cp);
-}
-
-/* End of the maximal run of class `cls` starting at i. */
-static inline size_t run_end(const uint8_t *s, size_t i, size_t n, unsigned cls) {
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            if (tg_uc_ascii[c] != cls) break;
-            i++;
-        } else {
-            size_t l;
-            if (char_class(s + i, n - i, &l) != cls) break;
-            i += l;
-        }
-    }
-    return i;
-}
-
-size_t tg_pretoken_len(const uint8_t *s, size_t n) {
-    if (n == 0) return 0;
-    uint8_t c = s[0];
-    if (c == '\'' && n >= 2) {
-        uint8_t c1 = s[1];
-        if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return 2;
-        if (n >= 3) {
-            uint8_t c2 = s[2];
-            if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return 3;
-        }
-    }
-    size_t l0;
-    unsigned cls0 = char_class(s, n, &l0);
-    if (c == ' ' && n >= 2) {
-        size_t l1;
-        unsigned cls1 = char_class(s + 1, n - 1, &l1);
-        if (cls1 != TG_UC_SPACE) return run_end(s, 1 + l1, n, cls1);
-    }
-    if (cls0 != TG_UC_SPACE) return run_end(s, l0, n, cls0);
-    /* whitespace run */
-    size_t i = 0, last = 0;
-    while (i < n) {
-        size_t l;
-        if (s[i] < 0x80) {
-            if (tg_uc_ascii[s[i]] != TG_UC_SPACE) break;
-            l = 1;
-        } else if (char_class(s + i, n - i, &l) != TG_UC_SPACE) {
-            break;
-        }
-        last = i;
-        i += l;
-    }
-    if (i == n) return n;   /* \s+(?!\S) at the end of the text */
-    if (last > 0) return last; /* \s+(?!\S) leaves the last whitespace character */
-    return i;               /* a single whitespace character: \s+ */
-}
+size_t tg_pretoken_len(const uint8_t *s, size_t n) { return tg_pretoken_len_inline(s, n); }

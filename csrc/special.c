@@ -19,10 +19,20 @@
  *   x^a y^b / B(a, b) = sqrt(a b / (2 pi (a + b))) * exp(E - (mu(a) + mu(b) - mu(a + b)))
  *   E = a (log x - log x0) + b (log y - log y0),   x0 = a / (a + b),  y0 = b / (a + b),
  *
- * with log x0 and log y0 formed from log1p(min/max) so that no intermediate is large when
- * x is near its mean; mu uses its asymptotic series for z >= 10.  The relative error is a
- * few 1e-15 over df in [1e-2, 1e7] for the t distribution (tests/test_metrics_special.py
- * compares against scipy.special on a wide grid).
+ * with (x0, y0) rounded consistently (x0 + y0 == 1 exactly) and E summed from log1p terms
+ * so that no intermediate is large when x is near its mean; mu uses its asymptotic series
+ * for z >= 10.  The continued fraction is evaluated in a contracted form written with y
+ * (see beta_cf); for x <= 1/2 and b x <= 3 a power series is used instead.
+ *
+ * Accuracy (tests/test_metrics_special.py, against scipy.special and closed forms):
+ *   - Student t CDF, df in [0.1, 1e6], |t| up to 1e8: relative error below 1e-12 (a few
+ *     1e-15 typically).  For |t| < ~1e-7 we are closer to the truth than scipy.special.stdtr
+ *     (e.g. df = 1: the Cauchy CDF 1/2 + atan(t)/pi).
+ *   - I_x(a, a) (Pearson's null distribution): a few 1e-15.
+ *   - General I_x(a, b): median 4e-16, 99.9% of a log-uniform grid over [1e-2, 1e5]^2 below
+ *     3e-12; the worst region is one parameter >~ 1e4 with the other <~ 10 and x within a
+ *     few standard deviations of the mean, where the continued fraction loses up to ~1e-10
+ *     (TOMS 708 uses asymptotic expansions there; not needed by tokgeo's tests).
  */
 #include "tg_metrics.h"
 
@@ -120,7 +130,7 @@ static double beta_cf(double a, double b, double x, double y) {
 }
 
 /* Power series I_x(a, b) = x^a / B(a, b) * sum_j (1-b)_j / j! * x^j / (a + j), used when
- * x <= 1/2 and b x <= 2 (terms alternate at most mildly: cancellation below e^4). */
+ * x <= 1/2 and b x <= 3 (alternating terms cancel at most by e^(2 b x) ~ 400). */
 static double beta_series(double a, double b, double x, double y) {
     double front = beta_front(a, b, x, y);   /* x^a y^b / B */
     double ly = y <= 0.5 ? log(y) : log1p(-x);
@@ -137,7 +147,7 @@ static double beta_series(double a, double b, double x, double y) {
 
 /* I_x(a, b) on the side where it is the smaller tail (x < (a+1)/(a+b+2)). */
 static double ibeta_small_side(double a, double b, double x, double y) {
-    if (x <= 0.5 && b * x <= 2.0) return beta_series(a, b, x, y);
+    if (x <= 0.5 && b * x <= 3.0) return beta_series(a, b, x, y);
     return beta_front(a, b, x, y) * beta_cf(a, b, x, y) / a;
 }
 

@@ -265,7 +265,12 @@ static double pearson_r(const double *x, const double *y, size_t n, bool *consta
         syy += dy * dy;
         sxy += dx * dy;
     }
-    double r = sxy / (sqrt(sxx) * sqrt(syy));
+    /* sqrt(sxx * syy) is exact for identical samples (sqrt(fl(s*s)) == s), so perfectly
+     * (anti)correlated data give exactly +-1 as numpy.corrcoef does; the split form only
+     * when the product over/underflows. */
+    double prod = sxx * syy;
+    double den = (isfinite(prod) && prod > 0.0) ? sqrt(prod) : sqrt(sxx) * sqrt(syy);
+    double r = sxy / den;
     if (r > 1.0) r = 1.0;
     else if (r < -1.0) r = -1.0;
     return r;

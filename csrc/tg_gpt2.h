@@ -201,6 +201,18 @@ void tg_gpt2_plan_free(tg_gpt2_plan *p);
 tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *plan, const int64_t *ids, const int64_t *start,
                           const int64_t *length, float *arena);
 
+/* Big zero-filled buffers for arenas and scratch: an anonymous mapping (transparent huge
+ * pages requested where the OS offers them, which cuts page-fault time on first touch),
+ * 64-byte aligned.  NULL on failure or size 0.  Release with tg_gpt2_free_buffer(p, size). */
+void *tg_gpt2_alloc_buffer(size_t size);
+void tg_gpt2_free_buffer(void *p, size_t size);
+
+/* Benchmark floor: runs only the matrix products of a forward pass of this shape (the
+ * same BLIS calls with the same shapes and strides: the four projections per block, the
+ * per-(batch, head) attention products over the causal blocks, and the logits when
+ * with_logits) on scratch buffers, and stores the wall time in *seconds. */
+tg_status tg_gpt2_time_products(const tg_gpt2_config *cfg, size_t batch, size_t seq, bool with_logits, double *seconds);
+
 /* ---- kernels (kernels.c; exposed for tests and for the binding) ---- */
 
 /* y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * w + b for r < rows; biased variance;

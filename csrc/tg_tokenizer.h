@@ -124,12 +124,30 @@ void tg_tokens_free(tg_tokens *t);
 tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len,
                     const uint8_t *special_modes, int flags, tg_tokens *out);
 
+/* Text given as code units, so that callers holding another representation (Python's
+ * str stores Latin-1, UCS-2 or UCS-4) need no UTF-8 copy of their own: the encoder
+ * converts into per-thread scratch memory.  Surrogate code points (U+D800..U+DFFF) cannot
+ * be encoded and are TG_ERR_UNICODE with their index; so are values above U+10FFFF. */
+enum { TG_TEXT_UTF8 = 0, TG_TEXT_LATIN1 = 1, TG_TEXT_UCS2 = 2, TG_TEXT_UCS4 = 4 };
+typedef struct tg_text {
+    const void *data; /* len code units of the given width (bytes for UTF-8 / Latin-1) */
+    size_t len;
+    int width;        /* TG_TEXT_* */
+} tg_text;
+
+/* tg_encode for a tg_text.  Offsets are in bytes of the text's UTF-8 form, or (with
+ * TG_ENC_CHAR_OFFSETS) in code points. */
+tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uint8_t *special_modes, int flags,
+                         tg_tokens *out);
+
 /* A batch of encoded texts (opaque). */
 typedef struct tg_batch tg_batch;
 
-/* Encodes n texts in parallel (OpenMP, tg_get_num_threads() threads, dynamic schedule);
- * texts[i] has lens[i] bytes.  Errors name the first failing text by index.
- * On success *out owns the batch (tg_batch_free); on failure *out is NULL. */
+/* Encodes n texts in parallel (OpenMP, tg_get_num_threads() threads, dynamic schedule;
+ * one thread below 64 KB of text); texts[i] has lens[i] bytes.  Errors name the first
+ * failing text by index.  On success *out owns the batch (tg_batch_free; free it before
+ * the tokenizer, which it refers to); on failure *out is NULL.  The batch keeps only the
+ * ids (4 bytes per token): tg_batch_fill derives the offsets from them. */
 tg_status tg_encode_batch(const tg_tokenizer *tok, const char *const *texts, const size_t *lens,
                           size_t n, const uint8_t *special_modes, int flags, tg_batch **out);
 size_t tg_batch_count(const tg_batch *b);
@@ -144,6 +162,9 @@ size_t tg_batch_max_length(const tg_batch *b);
 tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids,
                         uint8_t *mask, int64_t *lengths, int64_t *offsets);
 void tg_batch_free(tg_batch *b);
+/* tg_encode_batch for tg_text inputs (conversion to UTF-8 happens in the worker threads). */
+tg_status tg_encode_batch_texts(const tg_tokenizer *tok, const tg_text *texts, size_t n,
+                                const uint8_t *special_modes, int flags, tg_batch **out);
 
 /* ---- decoding ---- */
 

@@ -114,22 +114,55 @@ void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sq
     }
 }
 
+/* exp(x) for x <= 0, branch-free so that loops over it vectorise: Cody-Waite reduction
+ * x = k ln2 + r (|r| <= ln2 / 2), Taylor polynomial of degree 13 (error < 2e-16 relative),
+ * 2^k built in the exponent bits.  Returns 0 below -708 (libm: denormals down to -745). */
+static inline double exp_nonpos(double x) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    const double big = x < -708.0 ? 0.0 : 1.0;
+    x = x < -708.0 ? -708.0 : x;
+    double kd = x * 1.4426950408889634 + magic;
+    uint64_t kbits;
+    memcpy(&kbits, &kd, sizeof kbits);
+    kd -= magic;
+    double r = x - kd * 6.93147180369123816490e-01;
+    r = r - kd * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t ebits = (kbits + 1023u) << 52;
+    double scale;
+    memcpy(&scale, &ebits, sizeof scale);
+    return p * scale * big;
+}
+
 /* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
  * p[] (sums to 1): binary search on beta for entropy = log(perplexity). */
-static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
+TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
     const double target = log(perplexity);
     double beta = 1.0, lo = -INFINITY, hi = INFINITY;
-    double sum = 0.0;
+    double sum = 0.0, beta_eval = beta;
     for (int step = 0; step < PERP_STEPS; step++) {
-        sum = 0.0;
-        double sdp = 0.0;
+        double s = 0.0, sdp = 0.0;
+        beta_eval = beta;
+#pragma omp simd reduction(+ : s, sdp)
         for (size_t j = 0; j < cnt; j++) {
-            double v = exp(-dist[j] * beta);
-            p[j] = v;
-            sum += v;
+            double v = exp_nonpos(-dist[j] * beta);
+            s += v;
+            sdp += dist[j] * v;
         }
-        if (sum == 0.0) sum = 1e-8;
-        for (size_t j = 0; j < cnt; j++) sdp += dist[j] * p[j];
+        sum = s == 0.0 ? 1e-8 : s;
         double h = log(sum) + beta * sdp / sum;
         double diff = h - target;
         if (fabs(diff) <= PERP_TOL) break;
@@ -141,7 +174,9 @@ static void calibrate(const double *dist, size_t cnt, double perplexity, double 
             beta = lo == -INFINITY ? beta * 0.5 : 0.5 * (beta + lo);
         }
     }
-    for (size_t j = 0; j < cnt; j++) p[j] /= sum;
+    const double inv = 1.0 / sum;
+#pragma omp simd
+    for (size_t j = 0; j < cnt; j++) p[j] = exp_nonpos(-dist[j] * beta_eval) * inv;
 }
 
 /* Rows of distance blocks: about 32 MB per block. */
@@ -382,6 +417,8 @@ static tg_status check_options(const tg_view *x, const tg_tsne_options *opt, boo
         return tg_fail(TG_ERR_VALUE, "t-SNE: unknown metric %d", (int)opt->metric);
     if (!(opt->perplexity >= 1.0) || !(opt->perplexity < (double)n))
         return tg_fail(TG_ERR_VALUE, "perplexity must be >= 1 and < n_samples (%zu), got %g", n, opt->perplexity);
+    if (opt->method == TG_TSNE_BARNES_HUT && n > (size_t)INT32_MAX / 8)
+        return tg_fail(TG_ERR_VALUE, "Barnes-Hut t-SNE supports at most %d points, got %zu", INT32_MAX / 8, n);
     if (opt->method == TG_TSNE_EXACT && n > 50000)
         return tg_fail(TG_ERR_VALUE, "exact t-SNE on %zu points would need %zu x %zu matrices; use method=\"barnes_hut\"",
                        n, n, n);
@@ -627,20 +664,33 @@ static void exact_gradient(exact_state *s, const double *y, double *yx, double *
     if (want_kl) *kl = ex * (s->plogp + log(ex)) - ex * pl + ex * log(Z);
 }
 
-/* ---- Barnes-Hut quadtree ---- */
+/* ---- Barnes-Hut quadtree ----
+ * Nodes are 32 bytes (two per cache line).  Cell geometry (centre, half side) is passed down
+ * during the build and kept in a side array only for the rare opening angles > 0.7, where a
+ * cell containing the point itself could otherwise pass the criterion (for angle <= 1/sqrt(2)
+ * it cannot: the point is then within sqrt(2) side of the centre of mass). */
 typedef struct qnode {
-    double cx, cy, half; /* cell centre and half side */
-    double mx, my;       /* centre of mass */
-    size_t start, end;   /* points perm[start..end) */
-    size_t child;        /* index of the first of 4 children, 0 for a leaf */
+    double mx, my;  /* centre of mass */
+    float w2;       /* squared side of the cell */
+    uint32_t cnt;   /* points in the cell */
+    uint32_t child; /* index of the first of 4 children; 0 for a leaf */
+    uint32_t start; /* points perm[start .. start + cnt) */
 } qnode;
+
+typedef struct qbox {
+    double cx, cy, half;
+} qbox;
 
 typedef struct bh_state {
     size_t n;
-    csr P;
+    csr P;          /* double precision (kept for the KL constant) */
+    uint32_t *pidx; /* compact copy of P for the gradient: row pointers, columns, values */
+    size_t *pptr;
+    float *pval;
     double plogp;
     size_t *perm;
     qnode *nodes;
+    qbox *boxes;
     size_t cap, count;
     double *rep; /* 2 n */
     double *z;   /* n */
@@ -666,58 +716,62 @@ static size_t partition_by(size_t *perm, size_t s, size_t e, const double *y, in
     return i;
 }
 
-static tg_status qt_build(bh_state *b, const double *y, size_t node, int depth) {
+static tg_status qt_build(bh_state *b, const double *y, size_t node, double cx, double cy, double half, int depth) {
     qnode *q = &b->nodes[node];
-    const size_t s = q->start, e = q->end;
-    if (e - s <= 1 || depth >= QT_MAX_DEPTH || q->half <= 1e-12 * (fabs(q->cx) + fabs(q->cy) + 1e-300)) {
+    b->boxes[node].cx = cx;
+    b->boxes[node].cy = cy;
+    b->boxes[node].half = half;
+    q->w2 = (float)(4.0 * half * half);
+    const size_t s = q->start, e = s + q->cnt;
+    if (e - s <= 1 || depth >= QT_MAX_DEPTH || half <= 1e-12 * (fabs(cx) + fabs(cy) + 1e-300)) {
         double mx = 0, my = 0;
         for (size_t t = s; t < e; t++) {
             mx += y[2 * b->perm[t]];
             my += y[2 * b->perm[t] + 1];
         }
-        q->mx = e > s ? mx / (double)(e - s) : q->cx;
-        q->my = e > s ? my / (double)(e - s) : q->cy;
+        q->mx = e > s ? mx / (double)(e - s) : cx;
+        q->my = e > s ? my / (double)(e - s) : cy;
         q->child = 0;
         return TG_OK;
     }
     if (b->count + 4 > b->cap) {
         size_t nc = b->cap * 2;
+        if (nc > UINT32_MAX) return tg_fail(TG_ERR_OVERFLOW, "t-SNE: quadtree too large");
         qnode *nn = realloc(b->nodes, sizeof(qnode) * nc);
         if (!nn) return tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the quadtree");
         b->nodes = nn;
+        qbox *nb = realloc(b->boxes, sizeof(qbox) * nc);
+        if (!nb) return tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the quadtree");
+        b->boxes = nb;
         b->cap = nc;
-        q = &b->nodes[node];
     }
-    const double cx = q->cx, cy = q->cy, h = q->half * 0.5;
+    const double h = half * 0.5;
     size_t mid = partition_by(b->perm, s, e, y, 1, cy);
     size_t m0 = partition_by(b->perm, s, mid, y, 0, cx);
     size_t m1 = partition_by(b->perm, mid, e, y, 0, cx);
     const size_t c = b->count;
     b->count += 4;
-    q->child = c;
+    b->nodes[node].child = (uint32_t)c;
     const size_t bounds[5] = {s, m0, mid, m1, e};
-    for (int k = 0; k < 4; k++) {
-        qnode *ch = &b->nodes[c + (size_t)k];
-        ch->cx = cx + ((k & 1) ? h : -h);
-        ch->cy = cy + ((k & 2) ? h : -h);
-        ch->half = h;
-        ch->start = bounds[k];
-        ch->end = bounds[k + 1];
-        ch->child = 0;
-    }
     double mx = 0, my = 0;
     for (int k = 0; k < 4; k++) {
-        if (b->nodes[c + (size_t)k].end == b->nodes[c + (size_t)k].start) {
-            b->nodes[c + (size_t)k].mx = b->nodes[c + (size_t)k].cx;
-            b->nodes[c + (size_t)k].my = b->nodes[c + (size_t)k].cy;
+        qnode *ch = &b->nodes[c + (size_t)k];
+        ch->start = (uint32_t)bounds[k];
+        ch->cnt = (uint32_t)(bounds[k + 1] - bounds[k]);
+        ch->child = 0;
+        const double ccx = cx + ((k & 1) ? h : -h), ccy = cy + ((k & 2) ? h : -h);
+        if (ch->cnt == 0) {
+            ch->mx = ccx;
+            ch->my = ccy;
+            ch->w2 = (float)(4.0 * h * h);
+            b->boxes[c + (size_t)k] = (qbox){ccx, ccy, h};
             continue;
         }
-        tg_status st = qt_build(b, y, c + (size_t)k, depth + 1);
+        tg_status st = qt_build(b, y, c + (size_t)k, ccx, ccy, h, depth + 1);
         if (st != TG_OK) return st;
-        const qnode *ch = &b->nodes[c + (size_t)k];
-        const double cntc = (double)(ch->end - ch->start);
-        mx += ch->mx * cntc;
-        my += ch->my * cntc;
+        const qnode *cd = &b->nodes[c + (size_t)k];
+        mx += cd->mx * (double)cd->cnt;
+        my += cd->my * (double)cd->cnt;
     }
     q = &b->nodes[node];
     q->mx = mx / (double)(e - s);
@@ -725,19 +779,20 @@ static tg_status qt_build(bh_state *b, const double *y, size_t node, int depth) 
     return TG_OK;
 }
 
-TG_HOT static void bh_repulsion_point(const bh_state *b, const double *y, size_t i, double theta2, double *orx,
-                                      double *ory, double *oz) {
-    size_t stack[4 * QT_MAX_DEPTH + 8];
+TG_HOT static void bh_repulsion_point(const bh_state *b, const double *y, size_t i, double theta2, int check_inside,
+                                      double *orx, double *ory, double *oz) {
+    uint32_t stack[4 * QT_MAX_DEPTH + 8];
     size_t sp = 0;
     stack[sp++] = 0;
     const double xi = y[2 * i], yi = y[2 * i + 1];
     double rx = 0, ry = 0, z = 0;
+    const qnode *nodes = b->nodes;
     while (sp) {
-        const qnode *q = &b->nodes[stack[--sp]];
-        const size_t cnt = q->end - q->start;
-        if (cnt == 0) continue;
+        const uint32_t id = stack[--sp];
+        const qnode *q = &nodes[id];
+        if (q->cnt == 0) continue;
         if (q->child == 0) {
-            for (size_t t = q->start; t < q->end; t++) {
+            for (size_t t = q->start; t < (size_t)q->start + q->cnt; t++) {
                 size_t j = b->perm[t];
                 if (j == i) continue;
                 double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
@@ -750,16 +805,22 @@ TG_HOT static void bh_repulsion_point(const bh_state *b, const double *y, size_t
         }
         double dx = xi - q->mx, dy = yi - q->my;
         double d2 = dx * dx + dy * dy;
-        const double side = 2.0 * q->half;
-        int inside = fabs(xi - q->cx) <= q->half && fabs(yi - q->cy) <= q->half;
-        if (!inside && side * side < theta2 * d2) {
+        int open = !((double)q->w2 < theta2 * d2);
+        if (!open && check_inside) {
+            const qbox *bx = &b->boxes[id];
+            open = fabs(xi - bx->cx) <= bx->half && fabs(yi - bx->cy) <= bx->half;
+        }
+        if (!open) {
             double u = 1.0 / (1.0 + d2);
-            double cu = (double)cnt * u;
+            double cu = (double)q->cnt * u;
             z += cu;
             rx += cu * u * dx;
             ry += cu * u * dy;
         } else {
-            for (int k = 3; k >= 0; k--) stack[sp++] = q->child + (size_t)k;
+            stack[sp++] = q->child + 3;
+            stack[sp++] = q->child + 2;
+            stack[sp++] = q->child + 1;
+            stack[sp++] = q->child;
         }
     }
     *orx = rx;
@@ -772,44 +833,56 @@ static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *gr
     /* bounding square */
     double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
     for (size_t i = 1; i < n; i++) {
-        x0 = fmin(x0, y[2 * i]);
-        x1 = fmax(x1, y[2 * i]);
-        y0 = fmin(y0, y[2 * i + 1]);
-        y1 = fmax(y1, y[2 * i + 1]);
+        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
+        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
+        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
+        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
     }
     double half = 0.5 * fmax(x1 - x0, y1 - y0);
     half = half * (1.0 + 1e-6) + 1e-12;
     b->count = 1;
     qnode *root = &b->nodes[0];
-    root->cx = 0.5 * (x0 + x1);
-    root->cy = 0.5 * (y0 + y1);
-    root->half = half;
     root->start = 0;
-    root->end = n;
+    root->cnt = (uint32_t)n;
     root->child = 0;
-    tg_status st = qt_build(b, y, 0, 0);
+    tg_status st = qt_build(b, y, 0, 0.5 * (x0 + x1), 0.5 * (y0 + y1), half, 0);
     if (st != TG_OK) return st;
     const double theta2 = b->angle * b->angle;
-    const csr *P = &b->P;
+    const int check_inside = b->angle > 0.7;
 #pragma omp parallel for schedule(dynamic, 64)
     for (ptrdiff_t q = 0; q < (ptrdiff_t)n; q++) {
         const size_t i = b->perm[q];
         double rx, ry, z;
-        bh_repulsion_point(b, y, i, theta2, &rx, &ry, &z);
+        bh_repulsion_point(b, y, i, theta2, check_inside, &rx, &ry, &z);
         b->rep[2 * i] = rx;
         b->rep[2 * i + 1] = ry;
         b->z[i] = z;
-        /* attraction */
+    }
+    /* attraction, in row order so that P streams from memory */
+#pragma omp parallel for schedule(static, 256)
+    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
+        const size_t i = (size_t)ii;
         double ax = 0, ay = 0, pl = 0;
         const double xi = y[2 * i], yi = y[2 * i + 1];
-        for (size_t p = P->indptr[i]; p < P->indptr[i + 1]; p++) {
-            size_t j = P->indices[p];
-            double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
-            double u = 1.0 / (1.0 + dx * dx + dy * dy);
-            double pu = P->values[p] * u;
-            ax += pu * dx;
-            ay += pu * dy;
-            if (want_kl) pl += P->values[p] * log(u);
+        const size_t p0 = b->pptr[i], p1 = b->pptr[i + 1];
+        if (want_kl) {
+            for (size_t p = p0; p < p1; p++) {
+                const size_t j = b->pidx[p];
+                double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+                double u = 1.0 / (1.0 + dx * dx + dy * dy);
+                double pv = (double)b->pval[p], pu = pv * u;
+                ax += pu * dx;
+                ay += pu * dy;
+                pl += pv * log(u);
+            }
+        } else {
+            for (size_t p = p0; p < p1; p++) {
+                const size_t j = b->pidx[p];
+                double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+                double pu = (double)b->pval[p] / (1.0 + dx * dx + dy * dy);
+                ax += pu * dx;
+                ay += pu * dy;
+            }
         }
         grad[2 * i] = ax;
         grad[2 * i + 1] = ay;
@@ -894,20 +967,30 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         if (st != TG_OK) goto done;
         bs.n = n;
         bs.angle = opt->angle;
-        double plp = 0.0;
-        for (size_t p = 0; p < bs.P.nnz; p++)
-            if (bs.P.values[p] > 0) plp += bs.P.values[p] * log(bs.P.values[p]);
-        bs.plogp = plp;
         bs.perm = malloc(sizeof(size_t) * n);
         bs.cap = 4 * n + 64;
         bs.nodes = malloc(sizeof(qnode) * bs.cap);
+        bs.boxes = malloc(sizeof(qbox) * bs.cap);
+        bs.pptr = malloc(sizeof(size_t) * (n + 1));
+        bs.pidx = malloc(sizeof(uint32_t) * (bs.P.nnz ? bs.P.nnz : 1));
+        bs.pval = malloc(sizeof(float) * (bs.P.nnz ? bs.P.nnz : 1));
         bs.rep = malloc(sizeof(double) * 2 * n);
         bs.z = malloc(sizeof(double) * n);
         bs.pl = malloc(sizeof(double) * n);
-        if (!bs.perm || !bs.nodes || !bs.rep || !bs.z || !bs.pl) {
+        if (!bs.perm || !bs.nodes || !bs.boxes || !bs.pptr || !bs.pidx || !bs.pval || !bs.rep || !bs.z || !bs.pl) {
             st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
             goto done;
         }
+        /* compact P for the gradient; P values in float32 (relative rounding 6e-8) */
+        memcpy(bs.pptr, bs.P.indptr, sizeof(size_t) * (n + 1));
+        for (size_t p = 0; p < bs.P.nnz; p++) {
+            bs.pidx[p] = (uint32_t)bs.P.indices[p];
+            bs.pval[p] = (float)bs.P.values[p];
+        }
+        double plp = 0.0;
+        for (size_t p = 0; p < bs.P.nnz; p++)
+            if (bs.pval[p] > 0) plp += (double)bs.pval[p] * log((double)bs.pval[p]);
+        bs.plogp = plp;
         for (size_t i = 0; i < n; i++) bs.perm[i] = i;
     }
     free(a);
@@ -993,6 +1076,10 @@ done:
     csr_free(&bs.P);
     free(bs.perm);
     free(bs.nodes);
+    free(bs.boxes);
+    free(bs.pptr);
+    free(bs.pidx);
+    free(bs.pval);
     free(bs.rep);
     free(bs.z);
     free(bs.pl);

@@ -256,6 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._serve_resolve_cache(path)
             elif path.startswith("/api/models/") and "/revision/" in path:
                 self._serve_api(path)
+            elif path.startswith("/api/models/") and "/tree/" in path:
+                self._serve_tree(path)
+            elif path.startswith("/api/models/") and path.count("/") in (3, 4):
+                self._serve_api(path + "/revision/main")  # /api/models/{repo}: the main branch
             elif "/resolve/" in path:
                 self._serve_resolve(path)
             else:
@@ -305,6 +309,32 @@ class _Handler(BaseHTTPRequestHandler):
             del info["siblings"]
         body = json.dumps(info).encode()
         self._send(200, {"Content-Type": "application/json; charset=utf-8"}, body)
+
+    def _serve_tree(self, path: str) -> None:
+        """``/api/models/{repo}/tree/{rev}[/{folder}]``: the files, as transformers asks."""
+        repo_id, _, rest = path[len("/api/models/") :].partition("/tree/")
+        revision, _, folder = rest.partition("/")
+        repo, canonical = self._find_repo(repo_id)
+        if not self._access(repo):
+            return
+        assert repo is not None
+        if self._commit_for(repo, urllib.parse.unquote(revision)) is None:
+            self._error(404, "RevisionNotFound", "Invalid rev id")
+            return
+        prefix = urllib.parse.unquote(folder).strip("/")
+        entries = []
+        for name in sorted(repo.files):
+            if prefix and not name.startswith(prefix + "/"):
+                continue
+            data = repo.files[name]
+            entry: dict[str, Any] = {"type": "file", "path": name, "size": len(data), "oid": git_blob_sha1(data)}
+            if repo.is_lfs(name):
+                entry["lfs"] = {"oid": sha256(data), "size": len(data), "pointerSize": 134}
+            entries.append(entry)
+        if prefix and not entries:
+            self._error(404, "EntryNotFound", f"{prefix} does not exist")
+            return
+        self._send(200, {"Content-Type": "application/json"}, json.dumps(entries).encode())
 
     def _serve_resolve_cache(self, path: str) -> None:
         rest = path[len("/api/resolve-cache/models/") :].split("/")

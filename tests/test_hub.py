@@ -8,6 +8,7 @@ client, and the corrupt-payload check on both.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import multiprocessing
@@ -280,6 +281,102 @@ def test_refresh_without_network_falls_back_to_the_cache(hub: HubServer, cache: 
     folder = resolve_model("gpt2", progress=False, backend="builtin")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     assert resolve_model("gpt2", progress=False, backend="builtin", refresh=True) == folder
+
+
+def _tiny_gpt2_checkpoint() -> tuple[dict[str, bytes], float]:
+    """A real 1-layer GPT-2 checkpoint (random weights) with the shipped GPT-2 tokenizer."""
+    np = pytest.importorskip("numpy")
+    st = pytest.importorskip("safetensors.numpy")
+    import importlib.resources
+
+    rng = np.random.default_rng(0)
+    d, ctx, vocab = 8, 16, 50257
+    shapes = {
+        "transformer.wte.weight": (vocab, d),
+        "transformer.wpe.weight": (ctx, d),
+        "transformer.ln_f.weight": (d,),
+        "transformer.ln_f.bias": (d,),
+        "transformer.h.0.ln_1.weight": (d,),
+        "transformer.h.0.ln_1.bias": (d,),
+        "transformer.h.0.attn.c_attn.weight": (d, 3 * d),
+        "transformer.h.0.attn.c_attn.bias": (3 * d,),
+        "transformer.h.0.attn.c_proj.weight": (d, d),
+        "transformer.h.0.attn.c_proj.bias": (d,),
+        "transformer.h.0.ln_2.weight": (d,),
+        "transformer.h.0.ln_2.bias": (d,),
+        "transformer.h.0.mlp.c_fc.weight": (d, 4 * d),
+        "transformer.h.0.mlp.c_fc.bias": (4 * d,),
+        "transformer.h.0.mlp.c_proj.weight": (4 * d, d),
+        "transformer.h.0.mlp.c_proj.bias": (d,),
+    }
+    tensors = {k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
+    config = {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "n_layer": 1,
+        "n_head": 2,
+        "n_embd": d,
+        "n_positions": ctx,
+        "vocab_size": vocab,
+        "bos_token_id": 50256,
+        "eos_token_id": 50256,
+    }
+    data = importlib.resources.files("tokgeo") / "data" / "gpt2"
+    files = {
+        "config.json": json.dumps(config).encode(),
+        "model.safetensors": st.save(tensors, metadata={"format": "pt"}),
+        "vocab.json": (data / "encoder.json").read_bytes(),
+        "merges.txt": (data / "vocab.bpe").read_bytes(),
+    }
+    return files, float(tensors["transformer.wte.weight"].astype(np.float64).sum())
+
+
+@pytest.mark.slow
+def test_transformers_reads_our_cache_and_we_read_its_cache(hub: HubServer, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of the shared layout: no second download on either side."""
+    for mod in ("transformers", "torch"):
+        if importlib.util.find_spec(mod) is None:
+            if require_all():
+                pytest.fail(f"{mod} is missing: run scripts/setup.sh")
+            pytest.skip(f"{mod} not installed")
+    files, wte_sum = _tiny_gpt2_checkpoint()
+    hub.add_repo("tiny/gpt2", files)
+    ours = resolve_model("tiny/gpt2", progress=False, backend="builtin")
+    theirs = tmp_path / "transformers-cache"
+    code = f"""
+import sys, transformers
+kw = dict(cache_dir=sys.argv[1], local_files_only=True)
+m = transformers.AutoModelForCausalLM.from_pretrained('tiny/gpt2', **kw)   # our cache, no network
+t = transformers.AutoTokenizer.from_pretrained('tiny/gpt2', **kw)
+print(repr(float(m.transformer.wte.weight.double().sum())), t('She gave her book')['input_ids'])
+transformers.AutoModelForCausalLM.from_pretrained('tiny/gpt2', cache_dir=sys.argv[2])  # downloads
+"""
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "TRANSFORMERS_VERBOSITY": "error",
+    }
+    before = len(hub.requests)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(cache), str(theirs)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    first_line = proc.stdout.strip().splitlines()[0]
+    got_sum, ids = first_line.split(" ", 1)
+    assert float(got_sum) == pytest.approx(wte_sum, rel=1e-6)
+    assert ids == "[3347, 2921, 607, 1492]"  # GPT-2 ids of "She gave her book"
+    assert hub.count("GET", server="cdn") == 2  # ours once, transformers' own cache once
+    assert len(hub.requests) > before
+
+    # transformers' download is a complete tokgeo snapshot: used offline, same bytes
+    seen = len(hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = resolve_model("tiny/gpt2", filenames=["config.json", "model.safetensors"], cache_dir=theirs)
+    assert folder.name == ours.name
+    assert (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
+    assert len(hub.requests) == seen
 
 
 # --------------------------------------------------------------------------------------------
@@ -819,17 +916,20 @@ def test_bad_arguments_raise_clear_errors(cache: Path, hub: HubServer) -> None:
 
 def test_progress_line_without_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails as if not installed
+    monkeypatch.setattr(hub_mod, "_PROGRESS_MIN_BYTES", 100_000)
     resolve_model("gpt2", backend="builtin")
     err = capsys.readouterr().err
     assert "tokgeo: downloading model.safetensors (293.0 KiB)" in err
     assert "done, 293.0 KiB" in err
+    assert "config.json" not in err  # small files get no progress line
 
     resolve_model("gpt2", backend="builtin", progress=False, cache_dir=cache.parent / "quiet")
     assert capsys.readouterr().err == ""
 
 
-def test_progress_with_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_with_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tqdm")
+    monkeypatch.setattr(hub_mod, "_PROGRESS_MIN_BYTES", 100_000)
     resolve_model("gpt2", backend="builtin")
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "100%" in err

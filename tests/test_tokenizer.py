@@ -168,7 +168,9 @@ def test_batch_right_and_left_padding(tok: tokgeo.Tokenizer, tk) -> None:
 
 
 def test_batch_threads_agree(tok: tokgeo.Tokenizer) -> None:
-    texts = [f"sentence {i}: {'her ' * (i % 7)}é{i}" for i in range(500)]
+    # > 64 KB in total: batches smaller than that run on one thread
+    texts = [f"sentence {i}: {'her ' * (i % 7)}é{i} 日本 {'x' * (i % 50)}" for i in range(3000)]
+    assert sum(len(t.encode()) for t in texts) > 100_000
     before = tokgeo.get_num_threads()
     try:
         tokgeo.set_num_threads(1)
@@ -184,7 +186,7 @@ def test_batch_threads_agree(tok: tokgeo.Tokenizer) -> None:
 def test_batch_errors_name_the_text(tok: tokgeo.Tokenizer) -> None:
     with pytest.raises(errors.SpecialTokenError, match="text 2"):
         tok.encode_batch(["a", "b", "c<|endoftext|>"])
-    with pytest.raises(errors.TextEncodingError, match=r"texts\[1\]"):
+    with pytest.raises(errors.TextEncodingError, match=r"text 1: lone surrogate U\+D800 at character 1"):
         tok.encode_batch(["a", "b\ud800"])
     with pytest.raises(errors.InvalidTypeError, match=r"texts\[1\]"):
         tok.encode_batch(["a", 3])  # type: ignore[list-item]
@@ -287,17 +289,28 @@ def test_small_custom_vocabulary_matches_references(tmp_path: Path) -> None:
 
     merges = [(b"h", b"e"), (b" ", b"t"), (b" t", b"he"), (b"l", b"l"), (b"he", b"ll"), (b"hell", b"o"), (b"a", b"a"),
               (b"aa", b"aa"), (b"\xc3", b"\xa9")]
-    vp, mp, vocab = _small_vocab(tmp_path, merges, {"<|endoftext|>": 400})
+    vp, mp, vocab = _small_vocab(tmp_path, merges, {"<|endoftext|>": 400, "<|pad|>": 401})
     ours = tokgeo.Tokenizer.from_files(vp, mp)
-    assert ours.n_vocab == 401 and ours.eot_id == 400
+    assert ours.n_vocab == 402 and ours.eot_id == 400
+    assert ours.special_tokens == {"<|endoftext|>": 400, "<|pad|>": 401}
     u2b = {c: b for b, c in refs.byte_to_unicode().items()}
-    ranks = {bytes(u2b[c] for c in k): v for k, v in vocab.items() if k != "<|endoftext|>"}
-    tk = tiktoken.Encoding("small", pat_str=refs.GPT2_PATTERN, mergeable_ranks=ranks,
-                           special_tokens={"<|endoftext|>": 400})
+    specials = {"<|endoftext|>": 400, "<|pad|>": 401}
+    ranks = {bytes(u2b[c] for c in k): v for k, v in vocab.items() if k not in specials}
+    tk = tiktoken.Encoding("small", pat_str=refs.GPT2_PATTERN, mergeable_ranks=ranks, special_tokens=specials)
     hf = HFTokenizer(models.BPE.from_file(str(vp), str(mp)))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     for text in ["hello the aaaaaaa é", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", " the hell"]:
         assert ours.encode(text) == tk.encode(text) == hf.encode(text).ids, text
+    # two special tokens: each one's mode is independent, as in tiktoken
+    text = "he<|pad|>llo<|endoftext|> the<|pad|>"
+    for kw in ({"allowed_special": "all"}, {"allowed_special": {"<|pad|>"}, "disallowed_special": ()},
+               {"allowed_special": {"<|endoftext|>"}, "disallowed_special": ()}, {"disallowed_special": ()}):
+        assert ours.encode(text, **kw) == tk.encode(text, **kw), kw
+    for kw in ({}, {"allowed_special": {"<|pad|>"}}, {"allowed_special": {"<|endoftext|>"}}):
+        with pytest.raises(errors.SpecialTokenError):
+            ours.encode(text, **kw)
+        with pytest.raises(ValueError):
+            tk.encode(text, **kw)
 
 
 @pytest.mark.parametrize(
@@ -382,3 +395,33 @@ def test_loading_in_threads(tmp_path: Path) -> None:
     for th in threads:
         th.join()
     assert len(results) == 3 and all(r == results[0] for r in results)
+
+
+def _interrupt_after(seconds: float):
+    import signal
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return lambda: (signal.setitimer(signal.ITIMER_REAL, 0), signal.signal(signal.SIGALRM, old))
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="needs setitimer")
+def test_ctrl_c_stops_a_long_encode(tok: tokgeo.Tokenizer) -> None:
+    text = "words and more words, " * 2_000_000  # 44 MB: far longer than the 50 ms timer
+    restore = _interrupt_after(0.05)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tok.encode(text)
+    finally:
+        restore()
+    restore = _interrupt_after(0.05)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tok.encode_batch([text[:20000]] * 3000)
+    finally:
+        restore()
+    # the tokenizer still works afterwards
+    assert tok.encode("She gave her book away") == [3347, 2921, 607, 1492, 1497]

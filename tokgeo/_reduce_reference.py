@@ -146,7 +146,8 @@ def tsne_reference(
         q = u / z
         pe = ex * p
         grad = 4.0 * ((pe - q) * u)[:, :, None].__mul__(diff).sum(1)
-        kl = float((pe[off] * np.log(pe[off] / q[off])).sum())
+        nz = off & (pe > 0)
+        kl = float((pe[nz] * np.log(pe[nz] / q[nz])).sum())
         inc = upd * grad < 0
         gains = np.where(inc, gains + 0.2, gains * 0.8)
         gains = np.maximum(gains, 0.01)

@@ -164,6 +164,7 @@ _RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
 _DOWNLOAD_RETRIES = 3
 _MAX_REDIRECTS = 10
 _CHUNK = 1 << 20
+_PROGRESS_MIN_BYTES = 1 << 20  # smaller files get no progress display
 _MAX_API_BYTES = 64 << 20
 
 
@@ -254,8 +255,8 @@ def resolve_model(
         token: access token for private or gated models.  ``None`` uses ``$HF_TOKEN`` or the
             token file written by ``hf auth login`` if there is one; ``True`` requires one of
             those; ``False`` sends no token; a string is used as the token.
-        progress: show download progress (tqdm if installed -- a widget in notebooks --, else
-            a line on stderr).
+        progress: show the progress of downloads of 1 MiB or more (tqdm if installed -- a
+            widget in notebooks --, else a line on stderr).
         backend: ``"builtin"`` or ``"huggingface_hub"``; default ``$TOKGEO_HUB_BACKEND``, else
             ``huggingface_hub`` when it is installed.
         refresh: ask the hub which commit ``revision`` points to now even when the cache
@@ -877,8 +878,12 @@ class _Progress:
         self._bar: Any = None
         self._plain = False
         self._last = 0.0
+        self._width = 0
+        self._tty = False
         if not enabled or _env_true("HF_HUB_DISABLE_PROGRESS_BARS"):
             return
+        if total is not None and total < _PROGRESS_MIN_BYTES:
+            return  # config and tokenizer files arrive in a blink: no bar for them
         try:
             from tqdm.auto import tqdm
         except ImportError:
@@ -918,6 +923,12 @@ class _Progress:
         else:
             pct = f" {100 * self.done // self.total}%" if self.total else ""
             line, prefix = f"tokgeo: downloading {self.desc} ({size}):{pct} {_human(self.done)}", "\r"
+        if prefix == "\r":  # overwrite the whole previous line
+            width = len(line.rstrip("\n"))
+            line = line.rstrip("\n").ljust(self._width) + ("\n" if line.endswith("\n") else "")
+            self._width = max(self._width, width)
+        else:
+            self._width = len(line.rstrip("\n"))
         try:
             sys.stderr.write(prefix + line)
             sys.stderr.flush()

@@ -101,7 +101,7 @@ def _as_float(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
     if kind == "f" and arr.dtype.itemsize in (4, 8):
         bad_strides = any(s % arr.dtype.itemsize for s in arr.strides)
         if not arr.dtype.isnative or not arr.flags.aligned or bad_strides:
-            arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+            arr = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)  # fresh: aligned
         return arr
     if kind in "biuf":
         return np.asarray(arr, dtype=np.float64)

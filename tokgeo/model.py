@@ -538,7 +538,8 @@ class GPT2:
     def top_k(self, inputs: Any, k: int = 10, position: int = -1) -> list[TokenProb] | list[list[TokenProb]]:
         """The k most likely next tokens after ``position`` (default: the last real token).
 
-        Returns a list of :class:`TokenProb` (token string, id, probability) for one
+        Returns a list of :class:`TokenProb` (token string from ``self.tokenizer``, id,
+        probability) for one
         string or id list, a list of such lists for a batch.  Runs with only the logits
         captured.
         """
@@ -549,10 +550,13 @@ class GPT2:
         )
         cache = self.run(inputs, capture="logits")
         ids, probs = cache.top_k(int(k), position)
-        tok = self.tokenizer if (self._tokenizer is not None or self.config.vocab_size <= 50257) else None
+        try:
+            tok = self.tokenizer
+        except ImportError:  # tokenizer part not installed: ids only
+            tok = None
         out = []
         for b in range(ids.shape[0]):
-            strs = tok.token_strings([int(i) for i in ids[b]]) if tok is not None else [str(int(i)) for i in ids[b]]
+            strs = tok.token_strings([int(i) for i in ids[b]]) if tok is not None else [f"<{int(i)}>" for i in ids[b]]
             out.append([TokenProb(s, int(i), float(p)) for s, i, p in zip(strs, ids[b], probs[b])])
         return out[0] if single else out
 

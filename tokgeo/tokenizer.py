@@ -45,7 +45,7 @@ _TEXT, _ALLOW, _FORBID = 0, 1, 2
 _GPT2_HANDLE: object | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Batch:
     """A padded batch of encoded texts (NumPy arrays; B texts, T = longest length).
 
@@ -85,7 +85,12 @@ class Batch:
         return self.offsets[i, self._cols(i)]
 
 
+_NO_SPECIALS: frozenset[str] = frozenset()
+
+
 def _modes(specials: tuple[str, ...], allowed: SpecialSet, disallowed: SpecialSet) -> bytes:
+    if allowed is _NO_SPECIALS and disallowed == "all":  # the default: every special forbidden
+        return bytes([_FORBID]) * len(specials)
     def as_set(value: SpecialSet, name: str) -> frozenset[str]:
         if isinstance(value, str):
             if value == "all":
@@ -237,7 +242,7 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> list[int]:
         """Token ids of ``text`` (tiktoken's ``encode`` semantics for special tokens).
@@ -261,7 +266,7 @@ class Tokenizer:
         self,
         text: str,
         *,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and character spans: ``(ids int64 [n], offsets int64 [n, 2])``.
@@ -283,7 +288,7 @@ class Tokenizer:
         *,
         padding_side: Literal["left", "right"] = "right",
         pad_id: int | None = None,
-        allowed_special: SpecialSet = frozenset(),
+        allowed_special: SpecialSet = _NO_SPECIALS,
         disallowed_special: SpecialSet = "all",
     ) -> Batch:
         """Encodes many texts in parallel (OpenMP, :func:`tokgeo.set_num_threads`, GIL
@@ -315,6 +320,15 @@ class Tokenizer:
         except SpecialTokenError as e:
             raise _special_error(e) from None
         return Batch(ids=ids, mask=mask, lengths=lengths, offsets=offsets, texts=tup, padding_side=padding_side)
+
+    def pre_tokenize(self, text: str) -> list[str]:
+        """The pieces GPT-2's split pattern cuts ``text`` into before BPE (for teaching and
+        debugging; special tokens are not separated here)::
+
+            >>> Tokenizer.gpt2().pre_tokenize("I'm  here!")
+            ['I', "'m", ' ', ' here', '!']
+        """
+        return _C._tok_pre_tokenize(text)
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids: TokenIds) -> bytes:

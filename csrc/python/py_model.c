@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tgpy.h"
 
@@ -23,11 +24,68 @@
 
 typedef struct {
     PyObject_HEAD float *data;
-    size_t nbytes;
+    size_t nbytes;   /* bytes the views may cover */
+    size_t capacity; /* bytes of the mapping */
 } ArenaObject;
 
+/* One-slot pool: the most recently released arena mapping is kept (at most
+ * POOL_MAX_FRACTION of physical memory) and reused by the next run that fits in it, so a
+ * loop of runs does not pay the kernel's page zeroing again and again.  The forward writes
+ * every byte of every capture, so stale contents never show.  Touched with the GIL held.
+ * tokgeo.model.release_cached_memory() empties it. */
+static void *pool_ptr = NULL;
+static size_t pool_size = 0;
+
+static size_t pool_limit(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || psz <= 0) return 0;
+    return (size_t)pages / 4 * (size_t)psz;
+}
+
+static void *arena_alloc(size_t need, size_t *capacity) {
+    *capacity = 0;
+    if (need == 0) return NULL;
+    if (pool_ptr != NULL && pool_size >= need && pool_size / 2 <= need) {
+        void *p = pool_ptr;
+        *capacity = pool_size;
+        pool_ptr = NULL;
+        pool_size = 0;
+        return p;
+    }
+    void *p = tg_gpt2_alloc_buffer(need);
+    if (p == NULL && pool_ptr != NULL) { /* give the pooled memory back and retry */
+        tg_gpt2_free_buffer(pool_ptr, pool_size);
+        pool_ptr = NULL;
+        pool_size = 0;
+        p = tg_gpt2_alloc_buffer(need);
+    }
+    if (p != NULL) *capacity = need;
+    return p;
+}
+
+static void arena_release(void *p, size_t capacity) {
+    if (p == NULL) return;
+    if (capacity >= ((size_t)1 << 20) && capacity <= pool_limit()) {
+        if (pool_ptr != NULL) tg_gpt2_free_buffer(pool_ptr, pool_size);
+        pool_ptr = p;
+        pool_size = capacity;
+        return;
+    }
+    tg_gpt2_free_buffer(p, capacity);
+}
+
+static PyObject *py_release_cached_memory(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    size_t n = pool_size;
+    if (pool_ptr != NULL) tg_gpt2_free_buffer(pool_ptr, pool_size);
+    pool_ptr = NULL;
+    pool_size = 0;
+    return PyLong_FromSize_t(n);
+}
+
 static void arena_dealloc(ArenaObject *self) {
-    free(self->data);
+    arena_release(self->data, self->capacity);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -303,8 +361,9 @@ static PyObject *model_forward(ModelObject *self, PyObject *args) {
     }
     arena = PyObject_New(ArenaObject, &ArenaType);
     if (arena == NULL) goto done;
-    arena->nbytes = p.arena_bytes;
-    arena->data = p.arena_bytes ? tg_alloc_aligned(p.arena_bytes) : NULL;
+    arena->nbytes = 0;
+    arena->data = arena_alloc(p.arena_bytes, &arena->capacity);
+    if (arena->data != NULL) arena->nbytes = p.arena_bytes;
     if (p.arena_bytes && arena->data == NULL) {
         tg_py_error("TokgeoMemoryError", "cannot allocate %zu bytes for the captured activations", p.arena_bytes);
         goto done;
@@ -389,7 +448,27 @@ static PyObject *py_hook_names(PyObject *self, PyObject *unused) {
     return t;
 }
 
+static PyObject *py_time_products(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cfg_t;
+    Py_ssize_t B, T;
+    int logits;
+    if (!PyArg_ParseTuple(args, "O!nnp", &PyTuple_Type, &cfg_t, &B, &T, &logits)) return NULL;
+    tg_gpt2_config cfg;
+    if (parse_config(cfg_t, &cfg) < 0) return NULL;
+    if (B < 1 || T < 1) return tg_py_error("InvalidInputError", "batch and length must be positive");
+    double sec = 0;
+    tg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = tg_gpt2_time_products(&cfg, (size_t)B, (size_t)T, logits != 0, &sec);
+    Py_END_ALLOW_THREADS
+    if (st != TG_OK) return tg_py_raise(st);
+    return PyFloat_FromDouble(sec);
+}
+
 static PyMethodDef functions[] = {
+    {"release_cached_memory", py_release_cached_memory, METH_NOARGS, "frees the pooled arena; returns its size in bytes"},
+    {"time_products", py_time_products, METH_VARARGS, "time_products(config, B, T, with_logits) -> seconds (benchmark floor)"},
     {"softmax_rows", py_softmax_rows, METH_O, "softmax_rows(x float32 [R, V]) -> float32 [R, V] (stable, per row)"},
     {"hook_names", py_hook_names, METH_NOARGS, "hook kinds in the order of the want rows"},
     {NULL, NULL, 0, NULL},

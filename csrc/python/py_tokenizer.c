@@ -16,6 +16,24 @@
 
 #define CAPSULE_NAME "tokgeo.tokenizer"
 
+/* Python ints for ids below 65536, made once and shared (the GIL guards the table):
+ * building a list of ids then costs an INCREF per token instead of an allocation. */
+static PyObject *id_cache[65536];
+
+static PyObject *id_object(int32_t v) {
+    if (v >= 0 && v < 65536) {
+        PyObject *o = id_cache[v];
+        if (!o) {
+            o = PyLong_FromLong(v);
+            if (!o) return NULL;
+            id_cache[v] = o;
+        }
+        Py_INCREF(o);
+        return o;
+    }
+    return PyLong_FromLong(v);
+}
+
 static void capsule_free(PyObject *cap) {
     tg_tokenizer *t = PyCapsule_GetPointer(cap, CAPSULE_NAME);
     tg_tokenizer_free(t);
@@ -106,6 +124,29 @@ static const char *text_utf8(PyObject *s, Py_ssize_t *len, const char *what, Py_
     return NULL;
 }
 
+/* Describes a str's code units for the core (no copy: the caller keeps `s` alive). */
+static bool text_units(PyObject *s, tg_text *out, const char *what, Py_ssize_t index) {
+    if (!PyUnicode_Check(s)) {
+        if (index >= 0)
+            tg_py_error("InvalidTypeError", "%s[%zd] must be str, not %s", what, index, Py_TYPE(s)->tp_name);
+        else
+            tg_py_error("InvalidTypeError", "%s must be str, not %s", what, Py_TYPE(s)->tp_name);
+        return false;
+    }
+    out->data = PyUnicode_DATA(s);
+    out->len = (size_t)PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s)) {
+        out->width = TG_TEXT_UTF8; /* ASCII is UTF-8 */
+    } else {
+        switch (PyUnicode_KIND(s)) {
+        case PyUnicode_1BYTE_KIND: out->width = TG_TEXT_LATIN1; break;
+        case PyUnicode_2BYTE_KIND: out->width = TG_TEXT_UCS2; break;
+        default: out->width = TG_TEXT_UCS4; break;
+        }
+    }
+    return true;
+}
+
 static bool parse_modes(tg_tokenizer *t, PyObject *modes, const uint8_t **out) {
     *out = NULL;
     if (modes == Py_None) return true;
@@ -126,15 +167,18 @@ static PyObject *py_tok_encode(PyObject *self, PyObject *args) {
     if (!t) return NULL;
     const uint8_t *m;
     if (!parse_modes(t, modes, &m)) return NULL;
-    Py_ssize_t len;
-    const char *u = text_utf8(text, &len, "text", -1);
-    if (!u) return NULL;
+    tg_text src;
+    if (!text_units(text, &src, "text", -1)) return NULL;
     tg_tokens out = {0};
     tg_status st;
     int flags = want_offsets ? TG_ENC_CHAR_OFFSETS : 0;
     Py_BEGIN_ALLOW_THREADS
-    st = tg_encode(t, u, (size_t)len, m, flags, &out);
+    st = tg_encode_text(t, &src, m, flags, &out);
     Py_END_ALLOW_THREADS
+    if (st == TG_ERR_UNICODE) {
+        tg_tokens_free(&out);
+        return tg_py_error("TextEncodingError", "text has a %s", tg_last_error());
+    }
     if (st != TG_OK) {
         tg_tokens_free(&out);
         return tg_py_raise(st);
@@ -144,7 +188,7 @@ static PyObject *py_tok_encode(PyObject *self, PyObject *args) {
         res = PyList_New((Py_ssize_t)out.n);
         if (res) {
             for (size_t i = 0; i < out.n; i++) {
-                PyObject *v = PyLong_FromLong(out.ids[i]);
+                PyObject *v = id_object(out.ids[i]);
                 if (!v) {
                     Py_CLEAR(res);
                     break;
@@ -183,31 +227,21 @@ static PyObject *py_tok_encode_batch(PyObject *self, PyObject *args) {
     if (!parse_modes(t, modes, &m)) return NULL;
     Py_ssize_t B = PyTuple_GET_SIZE(texts);
     size_t nb = B > 0 ? (size_t)B : 1;
-    const char **ptrs = PyMem_Malloc(nb * sizeof *ptrs);
-    size_t *lens = PyMem_Malloc(nb * sizeof *lens);
-    if (!ptrs || !lens) {
-        PyMem_Free(ptrs);
-        PyMem_Free(lens);
-        return PyErr_NoMemory();
-    }
+    tg_text *srcs = PyMem_Malloc(nb * sizeof *srcs);
+    if (!srcs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < B; i++) {
-        Py_ssize_t l;
-        ptrs[i] = text_utf8(PyTuple_GET_ITEM(texts, i), &l, "texts", i);
-        if (!ptrs[i]) {
-            PyMem_Free(ptrs);
-            PyMem_Free(lens);
+        if (!text_units(PyTuple_GET_ITEM(texts, i), &srcs[i], "texts", i)) {
+            PyMem_Free(srcs);
             return NULL;
         }
-        lens[i] = (size_t)l;
     }
     tg_batch *b = NULL;
     tg_status st;
     int flags = want_offsets ? TG_ENC_CHAR_OFFSETS : 0;
     Py_BEGIN_ALLOW_THREADS
-    st = tg_encode_batch(t, ptrs, lens, (size_t)B, m, flags, &b);
+    st = tg_encode_batch_texts(t, srcs, (size_t)B, m, flags, &b);
     Py_END_ALLOW_THREADS
-    PyMem_Free(ptrs);
-    PyMem_Free(lens);
+    PyMem_Free(srcs);
     if (st != TG_OK) return tg_py_raise(st);
     size_t T = tg_batch_max_length(b);
     npy_intp d2[2] = {B, (npy_intp)T}, d1[1] = {B}, d3[3] = {B, (npy_intp)T, 2};
@@ -390,7 +424,35 @@ static PyObject *py_tok_byte_level(PyObject *self, PyObject *args) {
     return token_list(args, true);
 }
 
+/* _tok_pre_tokenize(text) -> list[str]: GPT-2's pre-tokens (special tokens not separated). */
+static PyObject *py_tok_pre_tokenize(PyObject *self, PyObject *text) {
+    (void)self;
+    Py_ssize_t len;
+    const char *u = text_utf8(text, &len, "text", -1);
+    if (!u) return NULL;
+    PyObject *res = PyList_New(0);
+    if (!res) return NULL;
+    size_t pos = 0, n = (size_t)len;
+    Py_ssize_t cstart = 0;
+    while (pos < n) {
+        size_t l = tg_pretoken_len((const uint8_t *)u + pos, n - pos);
+        Py_ssize_t chars = 0;
+        for (size_t i = pos; i < pos + l; i++) chars += ((uint8_t)u[i] & 0xC0) != 0x80;
+        PyObject *piece = PyUnicode_Substring(text, cstart, cstart + chars);
+        if (!piece || PyList_Append(res, piece) < 0) {
+            Py_XDECREF(piece);
+            Py_DECREF(res);
+            return NULL;
+        }
+        Py_DECREF(piece);
+        cstart += chars;
+        pos += l;
+    }
+    return res;
+}
+
 static PyMethodDef tok_methods[] = {
+    {"_tok_pre_tokenize", py_tok_pre_tokenize, METH_O, "_tok_pre_tokenize(text) -> list[str]"},
     {"_tok_load", py_tok_load, METH_VARARGS, "_tok_load(vocab_path, merges_path) -> handle"},
     {"_tok_info", py_tok_info, METH_O, "_tok_info(handle) -> (n_vocab, eot_id, specials)"},
     {"_tok_encode", py_tok_encode, METH_VARARGS, "_tok_encode(handle, text, modes, offsets)"},

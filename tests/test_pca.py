@@ -1,0 +1,271 @@
+"""PCA and the symmetric eigensolver: parity with numpy.linalg.eigh, numpy.cov and
+sklearn.decomposition.PCA, the sign convention, strided inputs, determinism, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tokgeo
+from tokgeo import _C
+from tokgeo._reduce import pca
+from tokgeo._reduce_reference import eigh_reference, flip_signs, pca_reference
+from tokgeo.errors import InvalidInputError, InvalidTypeError
+
+sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
+
+
+def decaying_data(n: int, d: int, seed: int = 0, rate: float = 0.8, dtype: type = np.float64) -> np.ndarray:
+    """Samples with a well-separated, geometrically decaying spectrum, randomly rotated."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    scales = rate ** np.arange(d)
+    return ((rng.standard_normal((n, d)) * scales) @ q.T + rng.standard_normal(d) * 3).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- eigh
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 257])
+def test_eigh_matches_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n))
+    a = a + a.T
+    w, v = _C._eigh(a)
+    w0, v0 = eigh_reference(a)
+    scale = np.abs(w0).max()
+    assert np.abs(w - w0).max() <= 1e-12 * scale
+    # eigenvectors: residual and orthonormality (signs and degenerate bases may differ)
+    assert np.abs(a @ v.T - v.T * w).max() <= 1e-12 * scale
+    assert np.abs(v @ v.T - np.eye(n)).max() <= 1e-12
+    # distinct eigenvalues (random matrix): the vectors match numpy up to sign
+    dots = np.abs(np.sum(v * v0, axis=1))
+    assert np.all(np.abs(dots - 1) < 1e-8)
+
+
+def test_eigh_degenerate_and_special() -> None:
+    n = 40
+    a = np.ones((n, n)) + 2 * np.eye(n)  # eigenvalue 2 (n-1 times) and n + 2
+    w, v = _C._eigh(a)
+    assert np.allclose(w[:-1], 2.0, rtol=0, atol=1e-13) and abs(w[-1] - (n + 2)) < 1e-12
+    assert np.abs(v @ v.T - np.eye(n)).max() < 1e-13
+    w, v = _C._eigh(np.zeros((5, 5)))
+    assert np.all(w == 0) and np.allclose(v @ v.T, np.eye(5))
+    w, v = _C._eigh(np.diag([3.0, -1.0, 2.0]))
+    assert np.array_equal(w, [-1.0, 2.0, 3.0])
+    with pytest.raises(InvalidInputError, match="not finite"):
+        _C._eigh(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    with pytest.raises(InvalidInputError, match="square"):
+        _C._eigh(np.zeros((2, 3)))
+
+
+def test_eigh_gpt2_xl_width_accuracy() -> None:
+    """d = 1600 (GPT-2 XL width): eigenvalues within 1e-10 relative of LAPACK."""
+    d = 1600
+    x = decaying_data(d + 200, d, seed=3, rate=0.995)
+    c = np.cov(x.T)
+    w, v = _C._eigh(c)
+    w0, _ = np.linalg.eigh(c)
+    assert np.abs(w - w0).max() <= 1e-10 * w0[-1]
+    top = v[-50:]
+    assert np.abs(c @ top.T - top.T * w[-50:]).max() <= 1e-10 * w0[-1]
+    assert np.abs(top @ v.T - np.eye(d)[-50:]).max() <= 1e-10
+
+
+# ----------------------------------------------------------------------------- PCA parity
+
+
+@pytest.mark.parametrize("shape", [(200, 30), (30, 200), (2, 5), (50, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pca_exact_matches_numpy_and_sklearn(shape: tuple[int, int], dtype: type) -> None:
+    n, d = shape
+    x = decaying_data(n, d, seed=n + d, dtype=dtype)
+    k = min(n, d) - (1 if n < d else 0)  # in the dual case the last eigenvalue is ~0
+    k = max(k, 1)
+    res = pca(x, k, method="exact")
+    ref = pca_reference(x, k)
+    scale = ref["eigenvalues"][0]
+    np.testing.assert_allclose(res.eigenvalues, ref["eigenvalues"], rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(res.components, ref["components"], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.mean, ref["mean"], rtol=1e-12, atol=1e-12 * np.abs(x).max())
+    assert res.total_variance == pytest.approx(float(ref["total_variance"]), rel=1e-12)
+    np.testing.assert_allclose(res.projection, ref["projection"], rtol=0, atol=1e-8 * np.sqrt(scale) * 10)
+    sk = sklearn_decomposition.PCA(n_components=k, svd_solver="full").fit(x.astype(np.float64))
+    np.testing.assert_allclose(res.eigenvalues, sk.explained_variance_, rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(res.explained_variance_ratio, sk.explained_variance_ratio_, rtol=0, atol=1e-9)
+    # same sign convention as sklearn >= 1.5, so the components agree without flipping
+    np.testing.assert_allclose(res.components, sk.components_, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(res.projection, sk.transform(x.astype(np.float64)), rtol=0, atol=1e-7 * np.sqrt(scale) * 10)
+
+
+def test_sign_convention_holds_and_is_deterministic() -> None:
+    x = decaying_data(300, 40, seed=5)
+    for method in ("exact", "randomized"):
+        r1 = pca(x, 10, method=method)
+        r2 = pca(x, 10, method=method)
+        assert np.array_equal(r1.components, r2.components) and np.array_equal(r1.eigenvalues, r2.eigenvalues)
+        idx = np.argmax(np.abs(r1.components), axis=1)
+        assert np.all(r1.components[np.arange(10), idx] > 0)
+        np.testing.assert_array_equal(flip_signs(r1.components), r1.components)
+    # negating the data keeps the components (the convention does not depend on the input's sign)
+    r3 = pca(-x, 10, method="exact")
+    np.testing.assert_allclose(r3.components, pca(x, 10, method="exact").components, atol=1e-10)
+
+
+def test_eigenvectors_are_orthonormal_and_eigen() -> None:
+    x = decaying_data(120, 25, seed=9)
+    r = pca(x, method="exact")
+    assert r.n_components == 25
+    np.testing.assert_allclose(r.components @ r.components.T, np.eye(25), atol=1e-12)
+    c = np.cov(x.T)
+    np.testing.assert_allclose(c @ r.components.T, r.components.T * r.eigenvalues, atol=1e-10 * r.eigenvalues[0])
+    assert np.all(np.diff(r.eigenvalues) <= 0)
+    assert r.explained_variance_ratio.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_center_false_uses_second_moment() -> None:
+    x = decaying_data(80, 6, seed=2)
+    r = pca(x, 3, center=False, method="exact")
+    w, v = np.linalg.eigh(x.T @ x / (len(x) - 1))
+    np.testing.assert_allclose(r.eigenvalues, w[::-1][:3], rtol=1e-12)
+    np.testing.assert_allclose(r.components, flip_signs(v[:, ::-1][:, :3].T), atol=1e-10)
+    assert np.all(r.mean == 0)
+    np.testing.assert_allclose(r.projection, x @ r.components.T, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- randomized
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(3000, 200), (150, 900)])
+def test_randomized_matches_exact_on_decaying_spectrum(dtype: type, shape: tuple[int, int]) -> None:
+    x = decaying_data(*shape, seed=1, rate=0.9, dtype=dtype)
+    ex = pca(x, 20, method="exact")
+    rnd = pca(x, 20, method="randomized", random_state=3)
+    assert rnd.method == "randomized"
+    tol = 1e-5 if dtype == np.float32 else 1e-9  # float32 products in the Gram matrix
+    np.testing.assert_allclose(rnd.eigenvalues, ex.eigenvalues, rtol=tol)
+    dots = np.abs(np.sum(rnd.components * ex.components, axis=1))
+    assert np.all(dots > 1 - tol)
+    np.testing.assert_allclose(rnd.components, ex.components, atol=np.sqrt(tol) * 10)
+    assert rnd.total_variance == pytest.approx(ex.total_variance, rel=tol)
+    # and against sklearn's randomized solver (same spectrum, its own randomness)
+    sk = sklearn_decomposition.PCA(20, svd_solver="randomized", random_state=0).fit(x)
+    np.testing.assert_allclose(rnd.eigenvalues, sk.explained_variance_, rtol=max(tol, 1e-5))
+
+
+def test_randomized_seed_controls_result() -> None:
+    x = decaying_data(400, 60, seed=4, rate=0.97)
+    a = pca(x, 5, method="randomized", random_state=1, n_iter=0)
+    b = pca(x, 5, method="randomized", random_state=1, n_iter=0)
+    c = pca(x, 5, method="randomized", random_state=2, n_iter=0)
+    assert np.array_equal(a.components, b.components)
+    assert not np.array_equal(a.components, c.components)
+    g = pca(x, 5, method="randomized", random_state=np.random.default_rng(0))
+    assert g.components.shape == (5, 60)
+
+
+def test_auto_method_choice() -> None:
+    assert pca(decaying_data(100, 20), 3).method == "exact"
+    assert pca(decaying_data(700, 600, rate=0.99), 10).method == "randomized"
+
+
+# ----------------------------------------------------------------------------- layouts and dtypes
+
+
+def test_strided_views_need_no_copy_and_agree() -> None:
+    base = decaying_data(400, 60, seed=7)
+    variants = {
+        "C": base[:200, :30],
+        "F": np.asfortranarray(base[:200, :30]),
+        "sliced": base[:400:2, :60:2],
+        "negative": base[::-1, ::-1][:200, :30],
+        "transposed": np.ascontiguousarray(base[:30, :200]).T,
+        "float32": base[:200, :30].astype(np.float32),
+    }
+    for name, x in variants.items():
+        ref = pca_reference(x, 5)
+        r = pca(x, 5, method="exact")
+        tol = 1e-6 if x.dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(r.eigenvalues, ref["eigenvalues"], rtol=tol, err_msg=name)
+        np.testing.assert_allclose(r.components, ref["components"], atol=tol * 100, err_msg=name)
+
+
+def test_other_dtypes_are_converted_to_float64() -> None:
+    rng = np.random.default_rng(0)
+    xi = rng.integers(-50, 50, size=(60, 8)).astype(np.int32)
+    r = pca(xi, 3)
+    ref = pca_reference(xi.astype(np.float64), 3)
+    np.testing.assert_allclose(r.eigenvalues, ref["eigenvalues"], rtol=1e-12)
+    rb = pca(xi > 0, 2)
+    np.testing.assert_allclose(rb.eigenvalues, pca_reference((xi > 0).astype(np.float64), 2)["eigenvalues"], rtol=1e-12)
+    big_endian = xi.astype(">f8")
+    np.testing.assert_allclose(pca(big_endian, 3).eigenvalues, ref["eigenvalues"], rtol=1e-12)
+    r16 = pca(xi.astype(np.float16), 3)
+    np.testing.assert_allclose(r16.eigenvalues, ref["eigenvalues"], rtol=1e-12)
+    assert pca([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]], 1).components.shape == (1, 2)
+
+
+def test_transform_new_data() -> None:
+    x = decaying_data(100, 12, seed=8)
+    r = pca(x, 4)
+    new = decaying_data(7, 12, seed=9)
+    np.testing.assert_allclose(r.transform(new), (new - r.mean) @ r.components.T, atol=1e-10)
+    np.testing.assert_allclose(r.transform(x), r.projection, atol=1e-12)
+    assert r.transform(new[:0]).shape == (0, 4)
+    with pytest.raises(InvalidInputError, match="12"):
+        r.transform(new[:, :5])
+
+
+def test_results_identical_across_thread_counts() -> None:
+    x = decaying_data(600, 80, seed=10)
+    before = tokgeo.get_num_threads()
+    try:
+        tokgeo.set_num_threads(1)
+        a = pca(x, 10, method="exact")
+        tokgeo.set_num_threads(2)
+        b = pca(x, 10, method="exact")
+    finally:
+        tokgeo.set_num_threads(before)
+    np.testing.assert_allclose(a.components, b.components, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    x = decaying_data(20, 5)
+    with pytest.raises(InvalidInputError, match="at least 2 samples"):
+        pca(x[:1])
+    with pytest.raises(InvalidInputError, match="at least 2 samples"):
+        pca(np.zeros((0, 3)))
+    with pytest.raises(InvalidInputError, match="at least 1 feature"):
+        pca(np.zeros((4, 0)))
+    with pytest.raises(InvalidInputError, match="2-D"):
+        pca(np.zeros((2, 3, 4)))
+    with pytest.raises(InvalidInputError, match="2-D"):
+        pca(np.zeros(5))
+    with pytest.raises(InvalidInputError, match="between 1 and min"):
+        pca(x, 6)
+    with pytest.raises(InvalidInputError, match="between 1 and min"):
+        pca(x, 0)
+    with pytest.raises(InvalidTypeError):
+        pca(x, 2.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="method"):
+        pca(x, 2, method="svd")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match="complex"):
+        pca(x.astype(complex))
+    with pytest.raises(InvalidTypeError, match="numeric"):
+        pca(np.array([["a", "b"], ["c", "d"]]))
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(InvalidInputError, match=r"x\[3, 2\] is NaN"):
+        pca(bad)
+    bad[3, 2] = np.inf
+    with pytest.raises(InvalidInputError, match="infinite"):
+        pca(bad, method="randomized")
+    with pytest.raises(InvalidInputError):
+        pca(x, 2, random_state=-1)
+    # errors are ValueErrors for code that does not know tokgeo
+    with pytest.raises(ValueError):
+        pca(x[:1])
