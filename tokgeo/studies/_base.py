@@ -148,9 +148,8 @@ class StudyResult:
         self.provenance = provenance
         self._arrays: dict[str, np.ndarray] = {}
         for k, v in arrays.items():
-            a = np.asarray(v)
-            if a.flags.writeable and a.base is None:
-                a.setflags(write=False)
+            a = np.asarray(v).view()  # a read-only view: the caller's array stays writeable
+            a.setflags(write=False)
             self._arrays[k] = a
         self._descriptions = dict(descriptions)
 

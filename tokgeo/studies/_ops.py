@@ -18,6 +18,7 @@ __all__ = [
     "angles_deg",
     "cosine_matrix",
     "row_norms",
+    "step_lengths",
     "pearson",
     "spearman",
     "ttest_ind",
@@ -46,6 +47,12 @@ def cosine_matrix(x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 def row_norms(x: np.ndarray) -> np.ndarray:
     """Euclidean norm over the last axis, in float64 (tokgeo.metrics.norm)."""
     return np.asarray(metrics.norm(x, axis=-1), dtype=np.float64)
+
+
+def step_lengths(x: np.ndarray) -> np.ndarray:
+    """``|x[l] - x[l-1]|`` along the first axis of x [L+1, ..., C] -> [L, ...]
+    (tokgeo.metrics.path_length, float64)."""
+    return np.asarray(metrics.path_length(x, axis=0, vector_axis=-1))
 
 
 @dataclass(frozen=True)

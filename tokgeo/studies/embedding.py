@@ -23,7 +23,7 @@ from ..errors import InvalidInputError, InvalidTypeError
 from ._base import Provenance, StudyResult, check_convention, fmt
 from ._common import Study, check_seed
 from ._engine import Wants
-from ._ops import cosine_matrix, covariance_spectrum, entropy_nats, pca, softmax, tsne
+from ._ops import cosine_matrix, covariance_spectrum, entropy_nats, pca, softmax, step_lengths, tsne
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -82,9 +82,9 @@ class EmbeddingGeometry(Study):
         progress: bool | None = None,
     ) -> None:
         super().__init__(model)
-        self.words = list(DEFAULT_WORDS if words is None else words)
         if isinstance(words, str):
-            raise InvalidTypeError("words must be a list of strings, not one string")
+            raise InvalidTypeError("words must be a list of strings, not one string: [' cat', ' dog']")
+        self.words = list(DEFAULT_WORDS if words is None else words)
         if len(self.words) < 2:
             raise InvalidInputError("give at least 2 words to compare")
         if not isinstance(sentence, str) or not sentence.strip():
@@ -154,10 +154,9 @@ class EmbeddingGeometry(Study):
         T = len(sent_ids)
         wants = Wants(hidden=self.convention, pattern_layer=layer, logits=True)
         out = next(iter(eng.chunks([sent_ids], wants, batch_size=1, progress=False)))[1]
-        Z = out["hidden"][:, 0, :T].astype(np.float64)  # [L+1, T, C]
-        d = Z[1:] - Z[:-1]
-        arrays["drift_tokens"] = np.linalg.norm(d, axis=-1).T  # [T, L]
-        arrays["drift"] = np.sqrt(np.sum(d * d, axis=(1, 2)))  # [L]
+        steps = step_lengths(out["hidden"][:, 0, :T])  # [L, T]: ||Z(l)[t] - Z(l-1)[t]||
+        arrays["drift_tokens"] = steps.T  # [T, L]
+        arrays["drift"] = np.sqrt(np.sum(steps * steps, axis=1))  # [L], Frobenius over tokens
         arrays["attention"] = np.asarray(out["pattern"][0, head, :T, :T], dtype=np.float64)
         logits = np.asarray(out["logits"][0, T - 1], dtype=np.float64)
         probs = softmax(logits)

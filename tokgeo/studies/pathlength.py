@@ -22,7 +22,7 @@ from ..errors import InvalidInputError, InvalidTypeError
 from ._base import Provenance, StudyResult, check_convention, fmt
 from ._common import Study
 from ._engine import Wants
-from ._ops import pearson, row_norms, spearman
+from ._ops import pearson, row_norms, spearman, step_lengths
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -99,14 +99,13 @@ class PathLength(Study):
             ids, Wants(hidden=self.convention, attn_out=True, mlp_out=True),
             batch_size=self.batch_size, progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: path length",
         ):
+            # whole chunk at once, in C on the float32 views: [L, b, T] each
+            attn = row_norms(out["attn_out"])
+            mlp = row_norms(out["mlp_out"])
+            hid = step_lengths(out["hidden"])
             for j, r in enumerate(rows):
                 T = len(ids[r])
-                h = out["hidden"][:, j, :T].astype(np.float64)  # [L+1, T, C]
-                per_text[r] = {
-                    "attn": row_norms(out["attn_out"][:, j, :T]).T,  # [T, L]
-                    "mlp": row_norms(out["mlp_out"][:, j, :T]).T,
-                    "hidden": row_norms(h[1:] - h[:-1]).T,
-                }
+                per_text[r] = {"attn": attn[:, j, :T].T, "mlp": mlp[:, j, :T].T, "hidden": hid[:, j, :T].T}
         arrays: dict[str, np.ndarray] = {}
         for k in STEPS:
             arrays[f"step_{k}"] = np.concatenate([p[k] for p in per_text], axis=0)  # type: ignore[index]
