@@ -141,7 +141,10 @@ def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
     assert len(panels) == 3 and all(a.get_images()[0].get_array().shape == (T, 3) for a in panels)
     assert [t.get_text() for t in panels[0].get_yticklabels()] == res.tokens
     fig = res.plot("correlations")
-    assert len(fig.axes[0].lines) == 4 and all(len(l.get_xdata()) == 3 for l in fig.axes[0].lines)
+    curves = [l for l in fig.axes[0].lines if not l.get_label().startswith("_")]
+    assert len(curves) == 4 and all(len(l.get_xdata()) == 3 for l in curves)
+    np.testing.assert_allclose(curves[1].get_ydata(), res["pearson_attn_no_first"])
+    assert curves[1].get_linestyle() == "--"
     fig = res.plot("scatter", layer=1)
     offs = [len(c.get_offsets()) for c in fig.axes[0].collections]
     assert offs == [T - 1, 1, T - 1, 1]

@@ -110,10 +110,16 @@ def heatmap(
     )
     a = new_axes(ax, figsize=size)
     im = a.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    from matplotlib.ticker import MaxNLocator
+
     if xlabels is not None:
         a.set_xticks(np.arange(m.shape[1]), labels=[str(x) for x in xlabels], rotation=90)
+    else:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # cells are indices
     if ylabels is not None:
         a.set_yticks(np.arange(m.shape[0]), labels=[str(y) for y in ylabels])
+    else:
+        a.yaxis.set_major_locator(MaxNLocator(integer=True))
     if colorbar:
         cb = a.figure.colorbar(im, ax=a)
         if colorbar_label:
@@ -140,6 +146,10 @@ def lines(
     """
     a = new_axes(ax)
     xs = np.asarray(x)
+    if np.issubdtype(xs.dtype, np.integer):  # layers, positions: whole-number ticks
+        from matplotlib.ticker import MaxNLocator
+
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     for label, y in series.items():
         (line,) = a.plot(xs, np.asarray(y), marker=marker, markersize=3, label=label)
         if bands and label in bands:

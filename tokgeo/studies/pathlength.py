@@ -246,14 +246,21 @@ class PathLengthResult(StudyResult):
         return fig
 
     def _plot_correlations(self, ax: Axes | None = None) -> Figure:
-        series = {
-            "attention vs hidden": self["pearson_attn"],
-            "attention vs hidden, no first token": self["pearson_attn_no_first"],
-            "MLP vs hidden": self["pearson_mlp"],
-            "MLP vs hidden, no first token": self["pearson_mlp_no_first"],
-        }
-        return plotting.lines(self["layers"], series, ax=ax, xlabel="layer", ylabel="Pearson r across tokens",
-                              title="Which step drives the hidden state's step?")
+        a = plotting.new_axes(ax)
+        x = self["layers"]
+        for k, name, color in (("attn", "attention", "C0"), ("mlp", "MLP", "C1")):
+            a.plot(x, self[f"pearson_{k}"], color=color, marker="o", markersize=3, label=f"{name} vs hidden")
+            a.plot(x, self[f"pearson_{k}_no_first"], color=color, marker="o", markersize=3, linestyle="--",
+                   label=f"{name} vs hidden, without the first token")
+        from matplotlib.ticker import MaxNLocator
+
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.axhline(0.0, color="0.6", linewidth=0.8)
+        a.legend()
+        a.set_xlabel("layer")
+        a.set_ylabel("Pearson r across tokens")
+        a.set_title("Which step drives the hidden state's step?")
+        return a.figure  # type: ignore[return-value]
 
     def _plot_scatter(self, ax: Axes | None = None, layer: int | None = None) -> Figure:
         L = len(self["layers"])
