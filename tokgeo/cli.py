@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="folder for the results (created if needed)")
     s.add_argument("--sentences", default=None,
                    help="a UTF-8 text file, one sentence per line (blank lines and lines starting with # are skipped); "
-                        "default: the built-in 54 'her' sentences (pathlength: the whole file is one text per line)")
+                        "default: the built-in 54 'her' sentences (pathlength: each line is one text; embedding: not used)")
     s.add_argument("--target", default=" her", help="target word or token id (rotation, qkv; default ' her')")
     s.add_argument("--lenient", action="store_true", help="drop sentences where the target is unusable instead of failing")
     s.add_argument("--layer", type=int, default=None, help="block index (qkv: default 6; embedding: the attention map's block)")

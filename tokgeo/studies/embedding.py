@@ -275,10 +275,10 @@ class EmbeddingResult(StudyResult):
         a.plot(x, ev, color="C0", label="eigenvalue")
         a.set_yscale("log")
         a.set_xlabel("component")
-        a.set_ylabel("eigenvalue (log scale)")
+        a.set_ylabel("eigenvalue (log scale)", color="C0")
         b = a.twinx()
         b.plot(x, self["cumulative_explained_variance"], color="C1", label="cumulative explained variance")
-        b.set_ylabel("cumulative explained variance")
+        b.set_ylabel("cumulative explained variance", color="C1")
         b.set_ylim(0, 1.02)
         a.set_title("Eigenvalue spectrum of the embedding covariance")
         return a.figure  # type: ignore[return-value]
