@@ -45,6 +45,8 @@ def test_angles_and_stats_match_reference(folder, reference, convention) -> None
         for l in range(1, L + 1):
             ref["target"][s, l - 1] = angle_deg(h[l, t], h[l - 1, t])
             ref["nontarget"][s, l - 1] = angle_deg(h[l, t - 1], h[l - 1, t - 1])
+            # the control's positions are random draws (checked in the next test); the angle
+            # between the two vectors they name is recomputed here
             p, q = res["control_positions"][s, l - 1]
             ref["control"][s, l - 1] = angle_deg(h[l, q], h[l - 1, p])
     for k in ref:
@@ -66,7 +68,9 @@ def test_angles_and_stats_match_reference(folder, reference, convention) -> None
     assert p.convention == convention and p.model == str(folder) and p.seed == 3
     assert p.model_config["n_layer"] == L and p.dataset == datasets.HER_SENTENCES_NAME
     assert p.tokgeo_version == tokgeo.__version__ and p.n_sentences == 54
-    assert convention in res.summary() and "Hugging Face" in res.summary() or convention == "resid"
+    summary = res.summary()
+    assert f"layers: {convention}" in summary
+    assert ("Hugging Face" in summary) == (convention == "hidden_states")
 
 
 def test_control_draws_are_seeded_and_valid(folder) -> None:  # type: ignore[no-untyped-def]
