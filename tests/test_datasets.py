@@ -158,3 +158,17 @@ def test_bad_arguments(tik: TiktokenWithOffsets) -> None:
         datasets.find_targets(["I saw her."], 1.5, tokenizer=tik)  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidInputError, match="negative"):
         datasets.find_targets(["I saw her."], -3, tokenizer=tik)
+
+
+def test_non_ascii_sentences_with_tokgeo_tokenizer() -> None:
+    if not hasattr(tokgeo, "Tokenizer"):
+        pytest.skip("tokgeo.Tokenizer not merged yet")
+    sents = ["Zoë gave her café keys back.", "Élodie, her sister, smiled 😊.", "日本 visited her."]
+    ts = datasets.find_targets(sents, " her", tokgeo.Tokenizer.gpt2())
+    enc = encoding()
+    for k, text in enumerate(sents):
+        ids = enc.encode(text)
+        assert ts.positions[k] == ids.index(HER)
+    assert ts.previous_words == ("gave", "Élodie", "visited")
+    # the previous word's last token: the token holding its last character
+    assert enc.decode([int(ts.token_ids[1][ts.previous_positions[1]])]).endswith("die")

@@ -55,6 +55,19 @@ def test_importing_tokgeo_does_not_import_matplotlib() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_missing_matplotlib_and_pandas_are_explained(monkeypatch: pytest.MonkeyPatch, folder) -> None:  # type: ignore[no-untyped-def]
+    res = QKVSimilarity(str(folder), layer=0, progress=False).run()
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plotting.require_matplotlib()
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        res.plot("histograms")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"pip install pandas.*tables\(\)"):
+        res.to_frame()
+    assert res.tables()["correlations"]  # the same rows without pandas
+
+
 def test_helpers_draw_into_given_axes() -> None:
     fig, ax = plt.subplots()
     n = len(plt.get_fignums())
