@@ -14,7 +14,7 @@ Engines (each captures everything it can):
                 on the same weights; skipped with a printed reason when not installed
   BLIS floor    only the matrix products of the forward pass (tokgeo._C.time_products)
 
-Peak RSS is measured in a fresh subprocess per engine (ru_maxrss) and compared, for
+Peak RSS is measured in a fresh subprocess per engine (VmHWM) and compared, for
 tokgeo, with (mapped weights + requested activations).
 
 Usage: python benchmarks/bench_model.py [--threads N] [--repeats R] [--quick] [--no-tl]
@@ -75,14 +75,33 @@ def padded(rows: list[list[int]]) -> tuple:
     return ids, mask
 
 
-def timeit(fn, repeats: int) -> float:
+def peak_rss() -> int:
+    """This process's peak resident set (VmHWM).  Not ru_maxrss: Linux carries that over
+    from the parent across fork + exec, so a child would report the launcher's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # pragma: no cover
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timeit(fn, repeats: int) -> tuple[float, float]:
+    """(median wall seconds, mean CPU seconds) per call after one warm-up call.  CPU time
+    (user + system, all threads) is far less sensitive than wall time to other processes
+    on a shared machine."""
     fn()  # warm-up
     ts = []
+    c0 = cpu_seconds()
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    return statistics.median(ts), (cpu_seconds() - c0) / repeats
 
 
 # ----------------------------------------------------------------------------- engines
@@ -158,10 +177,10 @@ def child(args: argparse.Namespace) -> None:
     folder = Path(args.folder)
     rows = workloads(args.quick)[args.workload]
     run, model = ENGINES[args.engine](folder, rows, args.threads)
-    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    t = timeit(run, args.repeats)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out = {"seconds": t, "peak_rss": peak, "rss_loaded": rss_loaded}
+    rss_loaded = peak_rss()
+    t, cpu = timeit(run, args.repeats)
+    peak = peak_rss()
+    out = {"seconds": t, "cpu_seconds": cpu, "peak_rss": peak, "rss_loaded": rss_loaded}
     if args.engine == "tokgeo":
         import numpy as np
 
@@ -175,9 +194,12 @@ def child(args: argparse.Namespace) -> None:
         from tokgeo import _C
 
         cfg = model.config._c_tuple()
-        out["floor_seconds"] = statistics.median(
-            [_C.time_products(cfg, ids.shape[0], ids.shape[1], True) for _ in range(max(2, args.repeats))]
-        )
+        fl = []
+        for _ in range(max(2, args.repeats)):
+            c0 = cpu_seconds()
+            w = _C.time_products(cfg, ids.shape[0], ids.shape[1], True)
+            fl.append((w, cpu_seconds() - c0))
+        out["floor_seconds"] = statistics.median(w for w, _ in fl)
         _ = np
     print("RESULT " + json.dumps(out))
 
@@ -216,7 +238,8 @@ def main() -> None:
                     continue
                 results[(wl, eng)] = json.loads(line[0][7:])
                 r = results[(wl, eng)]
-                print(f"{wl:7s} {eng:16s} {r['seconds'] * 1e3:9.1f} ms   peak RSS {r['peak_rss'] / 2**20:8.0f} MiB", flush=True)
+                print(f"{wl:7s} {eng:16s} {r['seconds'] * 1e3:9.1f} ms wall {r['cpu_seconds'] * 1e3:9.1f} ms CPU   "
+                      f"peak RSS {r['peak_rss'] / 2**20:8.0f} MiB", flush=True)
     report(results, args, tl_reason)
 
 
@@ -228,6 +251,8 @@ def report(results: dict, args: argparse.Namespace, tl_reason: str | None) -> No
         f"median of {args.repeats} runs after a warm-up; GPT-2 small shape, random weights."
         + (" QUICK mode: the long workload has 256 tokens." if args.quick else ""),
         "",
+        "Wall time (median) and, in brackets, CPU time (user + system of all threads, mean).",
+        "",
         "| workload | tokgeo (all hooks) | transformers | TransformerLens | BLIS products alone | tokgeo vs HF | tokgeo vs TL | tokgeo / BLIS floor |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -238,18 +263,21 @@ def report(results: dict, args: argparse.Namespace, tl_reason: str | None) -> No
         if tg is None:
             continue
         f = tg["floor_seconds"]
-        ms = lambda r: f"{r['seconds'] * 1e3:.1f} ms" if r else "n/a"  # noqa: E731
-        ratio = lambda r: f"{r['seconds'] / tg['seconds']:.2f}x faster" if r else "n/a"  # noqa: E731
-        lines.append(f"| {wl} | {ms(tg)} | {ms(hf)} | {ms(tl)} | {f * 1e3:.1f} ms | {ratio(hf)} | {ratio(tl)} | "
+        ms = lambda r: f"{r['seconds'] * 1e3:.0f} ms ({r['cpu_seconds'] * 1e3:.0f})" if r else "n/a"  # noqa: E731
+        ratio = lambda r: (  # noqa: E731
+            f"{r['seconds'] / tg['seconds']:.2f}x ({r['cpu_seconds'] / tg['cpu_seconds']:.2f}x CPU)" if r else "n/a"
+        )
+        lines.append(f"| {wl} | {ms(tg)} | {ms(hf)} | {ms(tl)} | {f * 1e3:.0f} ms | {ratio(hf)} | {ratio(tl)} | "
                      f"{tg['seconds'] / f:.2f} |")
         need = tg["weights_bytes"] + tg["arena_bytes"]
         mib = lambda b: f"{b / 2**20:.0f} MiB"  # noqa: E731
         mem.append(f"| {wl} | {mib(tg['peak_rss'])} | {mib(need)} | {tg['peak_rss'] / need:.2f} | "
                    f"{mib(hf['peak_rss']) if hf else 'n/a'} | {mib(tl['peak_rss']) if tl else 'n/a'} |")
-        print(f"{wl}: tokgeo/HF speed-up {hf['seconds'] / tg['seconds'] if hf else float('nan'):.2f} (goal >= 1.5), "
-              f"tokgeo/TL {tl['seconds'] / tg['seconds'] if tl else float('nan'):.2f} (goal >= 2), "
-              f"tokgeo/BLIS floor {tg['seconds'] / f:.2f} (goal <= 1.5), "
-              f"RSS/(weights+activations) {tg['peak_rss'] / need:.2f} (goal <= 1.1)")
+        sp = lambda r, key: r[key] / tg[key] if r else float("nan")  # noqa: E731
+        print(f"{wl}: speed-up vs HF {sp(hf, 'seconds'):.2f} wall / {sp(hf, 'cpu_seconds'):.2f} CPU (goal >= 1.5); "
+              f"vs TL {sp(tl, 'seconds'):.2f} wall / {sp(tl, 'cpu_seconds'):.2f} CPU (goal >= 2); "
+              f"tokgeo / BLIS floor {tg['seconds'] / f:.2f} (goal <= 1.5); "
+              f"peak RSS / (weights + activations) {tg['peak_rss'] / need:.2f} (goal <= 1.1)")
     text = "\n".join(lines + mem)
     if tl_reason:
         text += f"\n\nTransformerLens: {tl_reason}.\n"

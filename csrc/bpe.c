@@ -634,8 +634,8 @@ static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s
     /* like tiktoken: a forbidden special token anywhere is an error before any work */
     size_t first_bad = SIZE_MAX, bad_k = 0;
     for (size_t k = 0; k < nsp; k++) {
-        if (modes[k] != TG_SPECIAL_FORBID) continue;
         int32_t sid = t->special_ids[k];
+        if (modes[k] != TG_SPECIAL_FORBID || n < t->tok_len[sid]) continue;
         const uint8_t *f = memmem(s, n, t->bytes + t->tok_off[sid], t->tok_len[sid]);
         if (f && (size_t)(f - s) < first_bad) {
             first_bad = (size_t)(f - s);
@@ -960,6 +960,24 @@ tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_le
     return TG_OK;
 }
 
+tg_status tg_offsets_from_ids(const tg_tokenizer *tok, const int64_t *ids, size_t n, bool chars, int64_t *off) {
+    int64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = ids[i];
+        if (id < 0 || (uint64_t)id >= tok->n_vocab || tok->tok_len[id] == 0)
+            return tg_fail(TG_ERR_INDEX, "token id %lld at position %zu is not in the vocabulary", (long long)id, i);
+        if (chars) {
+            off[2 * i] = pos - ((tok->tok_flags[id] & FLAG_LEAD0) ? 0 : 1);
+            pos += tok->tok_leads[id];
+        } else {
+            off[2 * i] = pos;
+            pos += tok->tok_len[id];
+        }
+        off[2 * i + 1] = pos;
+    }
+    return TG_OK;
+}
+
 /* ---------------------------------------------------------------- decoding */
 
 tg_status tg_decode_size(const tg_tokenizer *tok, const int64_t *ids, size_t n, size_t *size) {
@@ -1153,9 +1171,15 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
     const uint8_t *s = (const uint8_t *)text;
     tg_status st = tg_utf8_check(s, len, NULL);
     if (st != TG_OK) return prefix_error(TG_ERR_FORMAT, name);
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += s[i] == '\n';
-    size_t pcap = pow2_at_least(lines * 2);
+    /* every merge line holds one space and ends with a newline (but the last): the
+     * smaller count bounds the number of merges, so blank lines cost no memory */
+    size_t lines = 1, spaces = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += s[i] == '\n';
+        spaces += s[i] == ' ';
+    }
+    size_t most = lines < spaces ? lines : spaces;
+    size_t pcap = pow2_at_least(most * 2 + 2);
     t->pmap = malloc(pcap * sizeof *t->pmap);
     if (!t->pmap) return tg_fail(TG_ERR_NOMEM, "%s: out of memory", name);
     for (size_t i = 0; i < pcap; i++) t->pmap[i].key = UINT64_MAX;

@@ -85,6 +85,10 @@ static void thread_share(size_t r0, size_t r1, size_t *lo, size_t *hi) {
     *hi = *lo + q + (t < rem ? 1 : 0);
 }
 
+/* Below this many element operations a loop stays on one thread: an OpenMP fork/join costs
+ * microseconds on a quiet machine but milliseconds when the cores are oversubscribed. */
+#define TG_PAR_MIN_WORK (1 << 20)
+
 /* Rows processed between two interrupt polls. */
 static size_t chunk_rows(size_t len) {
     size_t c = (size_t)1 << 22;
@@ -96,6 +100,14 @@ static size_t chunk_rows(size_t len) {
 
 /* Sums for one row: r[0] = dot or squared distance or squared norm, r[1] = |a|^2, r[2] = |b|^2.
  * Four independent accumulators keep the adds pipelined (and make the order deterministic). */
+/* AVX2 clone of the contiguous kernels where the toolchain can dispatch at load time. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(TG_NO_TARGET_CLONES)
+#define TG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TG_SIMD_CLONES
+#endif
+
 #define DEFINE_ROW_SUMS(T, SUF)                                                                   \
     static inline void row_sums_##SUF##_s(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, \
                                           size_t n, double r[3]) {                                 \
@@ -151,10 +163,49 @@ static size_t chunk_rows(size_t len) {
         r[1] = (q0 + q1) + (q2 + q3);                                                              \
         r[2] = (u0 + u1) + (u2 + u3);                                                              \
     }                                                                                              \
+    /* Unit strides: 8 independent lanes per sum, which the compiler turns into SIMD without \
+     * reassociating anything (same result on every ISA: no FMA contraction in C11 mode). */ \
+    TG_SIMD_CLONES static void row_sums_##SUF##_c(int op, const T *restrict a, const T *restrict b, size_t n, \
+                                                  double r[3]) {                                    \
+        double p[8] = {0}, q[8] = {0}, u[8] = {0};                                                 \
+        size_t i = 0, m = n & ~(size_t)7;                                                          \
+        if (op == TG_ROW_COS || op == TG_ROW_ANGLE) {                                              \
+            for (; i < m; i += 8)                                                                  \
+                for (int k = 0; k < 8; k++) {                                                      \
+                    double x = a[i + k], y = b[i + k];                                             \
+                    p[k] += x * y; q[k] += x * x; u[k] += y * y;                                   \
+                }                                                                                  \
+            for (; i < n; i++) {                                                                   \
+                double x = a[i], y = b[i];                                                         \
+                p[0] += x * y; q[0] += x * x; u[0] += y * y;                                       \
+            }                                                                                      \
+        } else if (op == TG_ROW_DOT) {                                                             \
+            for (; i < m; i += 8)                                                                  \
+                for (int k = 0; k < 8; k++) p[k] += (double)a[i + k] * (double)b[i + k];           \
+            for (; i < n; i++) p[0] += (double)a[i] * (double)b[i];                                \
+        } else if (op == TG_ROW_EUCLID) {                                                          \
+            for (; i < m; i += 8)                                                                  \
+                for (int k = 0; k < 8; k++) {                                                      \
+                    double d = (double)a[i + k] - (double)b[i + k];                                \
+                    p[k] += d * d;                                                                 \
+                }                                                                                  \
+            for (; i < n; i++) {                                                                   \
+                double d = (double)a[i] - (double)b[i];                                            \
+                p[0] += d * d;                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (; i < m; i += 8)                                                                  \
+                for (int k = 0; k < 8; k++) p[k] += (double)a[i + k] * (double)a[i + k];           \
+            for (; i < n; i++) p[0] += (double)a[i] * (double)a[i];                                \
+        }                                                                                          \
+        r[0] = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));                 \
+        r[1] = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));                 \
+        r[2] = ((u[0] + u[1]) + (u[2] + u[3])) + ((u[4] + u[5]) + (u[6] + u[7]));                 \
+    }                                                                                              \
     static void row_sums_##SUF(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, size_t n, \
                                double r[3]) {                                                      \
         if (sa == 1 && (sb == 1 || op == TG_ROW_NORM))                                             \
-            row_sums_##SUF##_s(op, a, 1, b, 1, n, r); /* unit strides: lets the compiler vectorize */ \
+            row_sums_##SUF##_c(op, a, op == TG_ROW_NORM ? a : b, n, r);                            \
         else                                                                                       \
             row_sums_##SUF##_s(op, a, sa, b, sb, n, r);                                            \
     }
@@ -205,7 +256,7 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
         size_t cnt = 0;
-#pragma omp parallel reduction(+ : cnt) if ((r1 - r0) * (len + 8) > 65536)
+#pragma omp parallel reduction(+ : cnt) if ((r1 - r0) * (len + 8) > TG_PAR_MIN_WORK)
         {
             size_t lo, hi;
             thread_share(r0, r1, &lo, &hi);
@@ -247,6 +298,17 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
         }                                                                                          \
         if (n > 0 && m == -INFINITY) bad = 1;                                                      \
         double sum = 0.0, ez = 0.0;                                                                \
+        if (kind == TG_SOFTMAX && odt == TG_F64 && !bad) {                                         \
+            /* one exp per element: keep exp(z) in the output, then scale in place */              \
+            double *o = (double *)out;                                                             \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                o[i] = exp((double)x[(ptrdiff_t)i * s] - m);                                       \
+                sum += o[i];                                                                       \
+            }                                                                                      \
+            double inv1 = 1.0 / sum;                                                               \
+            for (size_t i = 0; i < n; i++) o[i] *= inv1;                                           \
+            return;                                                                                \
+        }                                                                                          \
         if (!bad) {                                                                                \
             for (size_t i = 0; i < n; i++) {                                                       \
                 double z = (double)x[(ptrdiff_t)i * s] - m;                                        \
@@ -290,7 +352,7 @@ tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
         long long lr0 = (long long)r0, lr1 = (long long)r1;
-#pragma omp parallel for schedule(static) if ((r1 - r0) * (len + 8) > 65536)
+#pragma omp parallel for schedule(static) if ((r1 - r0) * (len + 8) > TG_PAR_MIN_WORK)
         for (long long rr = lr0; rr < lr1; rr++) {
             size_t r = (size_t)rr;
             ptrdiff_t o = tg_view_row_offset(x, r);
@@ -488,7 +550,7 @@ typedef struct {
 static void consume_matrix(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
     mat_ctx *ctx = vctx;
     long long mb = (long long)blk->mb;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     for (long long li = 0; li < mb; li++) {
         size_t gi = blk->i0 + (size_t)li;
         double ra = A->inv[gi];
@@ -574,7 +636,7 @@ static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, c
     if (blk->c == NULL) return; /* d == 0: everything NaN, nothing selected */
     long long mb = (long long)blk->mb;
     size_t k = ctx->k;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     for (long long li = 0; li < mb; li++) {
         size_t gi = blk->i0 + (size_t)li;
         double ra = A->inv[gi];
@@ -701,7 +763,7 @@ static void consume_hist(void *vctx, const ap_block *blk, const ap_operand *A, c
     hist_ctx *ctx = vctx;
     if (blk->c == NULL) return;
     long long mb = (long long)blk->mb;
-#pragma omp parallel num_threads(ctx->nthreads)
+#pragma omp parallel num_threads(ctx->nthreads) if (blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2))
     {
 #ifdef _OPENMP
         int t = omp_get_thread_num();

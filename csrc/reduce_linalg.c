@@ -7,7 +7,8 @@
  *      step's rank-2 update is deferred and fused with the next step's matrix-vector product,
  *      so the trailing block is streamed once per step; rows are split across threads.
  *      Reflector j is stored in row j of `a`, right of the diagonal.
- *   2. Q^T is accumulated in place (backward: M <- M H_j), row i of `a` becoming column i of Q.
+ *   2. Q^T is accumulated in place (backward, M <- M H_j, in blocks of 32 reflectors applied
+ *      as I - V T^T V^T with two BLIS gemms), row i of `a` becoming column i of Q.
  *   3. Implicit QL with Wilkinson shifts on T (the textbook tql2/tqli iteration).  The
  *      Givens rotations of one sweep are recorded, then applied to the rows of `a` in column
  *      blocks that stay in cache, the blocks shared among threads.  Rows of `a` end as the
@@ -20,6 +21,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <blis.h>
 
 #include "reduce_internal.h"
 
@@ -50,21 +53,6 @@ TG_HOT static void tridiag_fused(double *a, size_t n, size_t c0, const double *p
             for (size_t k = 0; k < len; k++) s += row[k] * v[k];
         }
         p[r] = tau * s;
-    }
-}
-
-/* rows r in [c0, n): M[r][c0..] -= tau * (M[r][c0..] . v) v */
-TG_HOT static void apply_reflector_rows(double *a, size_t n, size_t c0, const double *v, double tau) {
-    const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
-    const size_t len = n - c0;
-    const int par = len > 96;
-#pragma omp parallel for schedule(static) if (par)
-    for (ptrdiff_t r = r0; r < nn; r++) {
-        double *row = a + (size_t)r * n + c0;
-        double s = 0.0;
-        for (size_t k = 0; k < len; k++) s += row[k] * v[k];
-        s *= tau;
-        for (size_t k = 0; k < len; k++) row[k] -= s * v[k];
     }
 }
 
@@ -186,18 +174,92 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
         memset(a + r * n, 0, sizeof(double) * n);
         a[r * n + r] = 1.0;
     }
-    for (size_t jj = n - 2; jj-- > 0;) {
-        if (tg_interrupted()) {
-            st = TG_ERR_INTERRUPTED;
+    /* reflectors 0 .. n-3, in blocks of NB from the last block down: M <- M (I - V T^T V^T) */
+    {
+        enum { NB = 32 };
+        const size_t nref = n - 2;
+        size_t nblk_rows;
+        if (!tg_mul_size(n, NB, &nblk_rows)) {
+            st = tg_fail(TG_ERR_OVERFLOW, "tg_eigh: n too large");
             goto done;
         }
-        const size_t c0 = jj + 1, len = n - c0;
-        double *rowj = a + jj * n;
-        memcpy(v, rowj + c0, sizeof(double) * len);
-        v[0] = 1.0;
-        if (tau[jj] != 0.0) apply_reflector_rows(a, n, c0, v, tau[jj]);
-        memset(rowj, 0, sizeof(double) * n);
-        rowj[jj] = 1.0;
+        double *V = malloc(sizeof(double) * nblk_rows);
+        double *W = malloc(sizeof(double) * nblk_rows);
+        double *T = malloc(sizeof(double) * NB * NB);
+        if (!V || !W || !T) {
+            free(V);
+            free(W);
+            free(T);
+            st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
+            goto done;
+        }
+        size_t j1 = nref;
+        while (j1 > 0) {
+            if (tg_interrupted()) {
+                free(V);
+                free(W);
+                free(T);
+                st = TG_ERR_INTERRUPTED;
+                goto done;
+            }
+            const size_t j0 = j1 > NB ? j1 - NB : 0, nb = j1 - j0;
+            const size_t c0 = j0 + 1, L = n - c0;
+            /* V (L x nb, row-major): column t = reflector j0 + t, unit entry at row t */
+            for (size_t r = 0; r < L; r++)
+                for (size_t t = 0; t < nb; t++) {
+                    const size_t jr = j0 + t; /* reflector index; its vector starts at global jr + 1 */
+                    const size_t g = c0 + r;
+                    double val = 0.0;
+                    if (g == jr + 1)
+                        val = 1.0;
+                    else if (g > jr + 1)
+                        val = a[jr * n + g];
+                    V[r * nb + t] = val;
+                }
+            for (size_t t = 0; t < nb; t++) {
+                memset(a + (j0 + t) * n, 0, sizeof(double) * n);
+                a[(j0 + t) * n + j0 + t] = 1.0;
+            }
+            /* T (nb x nb upper triangular): H_j0 ... H_j1-1 = I - V T V^T */
+            memset(T, 0, sizeof(double) * NB * NB);
+            for (size_t i = 0; i < nb; i++) {
+                const double ti = tau[j0 + i];
+                T[i * NB + i] = ti;
+                if (i == 0) continue;
+                double w[NB];
+                for (size_t q = 0; q < i; q++) {
+                    double sum = 0.0;
+                    for (size_t r = i; r < L; r++) sum += V[r * nb + q] * V[r * nb + i];
+                    w[q] = -ti * sum;
+                }
+                for (size_t q = 0; q < i; q++) {
+                    double sum = 0.0;
+                    for (size_t u = q; u < i; u++) sum += T[q * NB + u] * w[u];
+                    T[q * NB + i] = sum;
+                }
+            }
+            /* W = M_sub V  (L x nb);  W <- W T^T;  M_sub -= W V^T */
+            double one = 1.0, zero = 0.0, mone = -1.0;
+            double *Msub = a + c0 * n + c0;
+            bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)L, (dim_t)nb, (dim_t)L, &one, Msub, (inc_t)n, 1, V,
+                      (inc_t)nb, 1, &zero, W, (inc_t)nb, 1);
+            for (size_t r = 0; r < L; r++) {
+                double tmp[NB];
+                double *wr = W + r * nb;
+                for (size_t c = 0; c < nb; c++) {
+                    double sum = 0.0;
+                    for (size_t u = c; u < nb; u++) sum += wr[u] * T[c * NB + u]; /* (W T^T)[r][c] = sum_u W[r][u] T[c][u] */
+                    tmp[c] = sum;
+                }
+                memcpy(wr, tmp, sizeof(double) * nb);
+            }
+            bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)L, (dim_t)L, (dim_t)nb, &mone, W, (inc_t)nb, 1, V,
+                      (inc_t)nb, 1, &one, Msub, (inc_t)n, 1);
+            j1 = j0;
+        }
+        free(V);
+        free(W);
+        free(T);
     }
 
     /* ---- 3. implicit QL ---- */

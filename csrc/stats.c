@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TG_PAR_MIN_WORK (1 << 20) /* see metrics.c */
+
 static inline double ld(const void *p, tg_dtype dt, ptrdiff_t off) {
     return dt == TG_F32 ? (double)((const float *)p)[off] : ((const double *)p)[off];
 }
@@ -173,7 +175,7 @@ tg_status tg_ttest_ind(const tg_view *a, const tg_view *b, bool equal_var, tg_al
     size_t chunk = stat_chunk(n1 + n2);
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         long long lr0 = (long long)r0, lr1 = (long long)(rows - r0 < chunk ? rows : r0 + chunk);
-#pragma omp parallel for schedule(static) if ((lr1 - lr0) * (long long)(n1 + n2 + 8) > 65536)
+#pragma omp parallel for schedule(static) if ((lr1 - lr0) * (long long)(n1 + n2 + 8) > TG_PAR_MIN_WORK)
         for (long long r = lr0; r < lr1; r++) ttest_ind_row(a, b, (size_t)r, n1, n2, equal_var, alt, omit_nan, out);
         if ((size_t)lr1 < rows && tg_interrupted()) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
     }
@@ -196,7 +198,7 @@ static tg_status ttest_1_driver(const tg_view *a, const tg_view *b, const double
     size_t chunk = stat_chunk(n);
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         long long lr0 = (long long)r0, lr1 = (long long)(rows - r0 < chunk ? rows : r0 + chunk);
-#pragma omp parallel for schedule(static) if ((lr1 - lr0) * (long long)(n + 8) > 65536)
+#pragma omp parallel for schedule(static) if ((lr1 - lr0) * (long long)(n + 8) > TG_PAR_MIN_WORK)
         for (long long r = lr0; r < lr1; r++)
             ttest_1_row(a, b, (size_t)r, n, b ? 0.0 : popmean[r], alt, omit_nan, out);
         if ((size_t)lr1 < rows && tg_interrupted()) return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
@@ -361,7 +363,7 @@ tg_status tg_corr(tg_corr_method method, const tg_view *x, const tg_view *y, tg_
     int failed = 0;
     for (size_t r0 = 0; r0 < rows && !failed; r0 += chunk) {
         long long lr0 = (long long)r0, lr1 = (long long)(rows - r0 < chunk ? rows : r0 + chunk);
-#pragma omp parallel if ((lr1 - lr0) * (long long)(n + 8) > 65536)
+#pragma omp parallel if ((lr1 - lr0) * (long long)(n + 8) > TG_PAR_MIN_WORK)
         {
             char *scratch = malloc(bytes);
             if (scratch == NULL) {

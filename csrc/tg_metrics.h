@@ -29,7 +29,8 @@ extern "C" {
 
 /* ---- special functions (special.c) ---------------------------------------------------- */
 
-/* Regularized incomplete beta: *w = I_x(a, b), *w1 = 1 - I_x(a, b), both to ~1e-15 relative.
+/* Regularized incomplete beta: *w = I_x(a, b), *w1 = 1 - I_x(a, b) (typically ~1e-15 relative;
+ * the accuracy map is in special.c).
  * Pass y = 1 - x as accurately as you know it (it is used instead of the subtraction).
  * NaN for a <= 0, b <= 0, infinite a/b, x < 0, y < 0 or any NaN.  Either pointer may be NULL.
  * Pure function, thread-safe. */

@@ -166,6 +166,11 @@ void tg_batch_free(tg_batch *b);
 tg_status tg_encode_batch_texts(const tg_tokenizer *tok, const tg_text *texts, size_t n,
                                 const uint8_t *special_modes, int flags, tg_batch **out);
 
+/* Offsets of the tokens ids[0..n) of one text, derived from the ids alone (as tg_encode
+ * computes them): [start, end) in bytes, or in code points when `chars`; 2 * n int64 into
+ * off.  TG_ERR_INDEX for an id outside the vocabulary. */
+tg_status tg_offsets_from_ids(const tg_tokenizer *tok, const int64_t *ids, size_t n, bool chars, int64_t *off);
+
 /* ---- decoding ---- */
 
 /* Total bytes of the tokens ids[0..n), or TG_ERR_INDEX naming the first invalid id and

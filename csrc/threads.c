@@ -19,7 +19,10 @@ static int default_threads(void) {
 #endif
 }
 
+void tg_blis_select_arch(void); /* blis_arch.c: must run before the first BLIS call */
+
 void tg_set_num_threads(int n) {
+    tg_blis_select_arch();
     if (n <= 0) n = default_threads();
     atomic_store(&tg_threads, n);
 #ifdef _OPENMP

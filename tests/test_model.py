@@ -345,3 +345,37 @@ def test_thread_counts_agree(ckpt: dict) -> None:
         tokgeo.set_num_threads(old)
     for key in a:
         assert rel_err(a[key], b[key]) < 1e-6
+
+
+def test_ctrl_c_stops_the_forward_quickly(tmp_path: Path) -> None:
+    """SIGINT during a long forward raises KeyboardInterrupt within a fraction of a second
+    (the engine polls between blocks, between chunks of big products and per attention head)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread only")
+    hf = make_hf_model(seed=11, n_layer=24, n_head=4, n_embd=64, n_positions=1024, vocab_size=50)
+    model = tokgeo.GPT2.from_pretrained(save(hf, tmp_path / "deep"))
+    ids = np.zeros((12, 1024), np.int64)
+    t = time.monotonic()
+    model.run(ids, capture="blocks.0.hook_resid_post")  # one block of 24
+    one_block = time.monotonic() - t
+    full = 24 * one_block
+    if full < 1.5:
+        pytest.skip(f"a full run takes only ~{full:.2f} s here; too fast to interrupt meaningfully")
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.run(ids, capture="resid_post")
+            time.sleep(5)  # never reached unless the run ignored the signal
+    finally:
+        timer.cancel()
+    elapsed = time.monotonic() - t
+    assert elapsed < min(0.2 + max(0.5, 3 * one_block), full / 2), (elapsed, full)
+    # the model still works after an interrupted run
+    assert model.run(ids[:1, :4], capture="logits")["logits"].shape == (1, 4, 50)

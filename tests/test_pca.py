@@ -59,6 +59,7 @@ def test_eigh_degenerate_and_special() -> None:
         _C._eigh(np.zeros((2, 3)))
 
 
+@pytest.mark.slow
 def test_eigh_gpt2_xl_width_accuracy() -> None:
     """d = 1600 (GPT-2 XL width): eigenvalues within 1e-10 relative of LAPACK."""
     d = 1600

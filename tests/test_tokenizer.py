@@ -425,3 +425,12 @@ def test_ctrl_c_stops_a_long_encode(tok: tokgeo.Tokenizer) -> None:
         restore()
     # the tokenizer still works afterwards
     assert tok.encode("She gave her book away") == [3347, 2921, 607, 1492, 1497]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import tokgeo.tokenizer as mod
+
+    result = doctest.testmod(mod, extraglobs={"Tokenizer": mod.Tokenizer})
+    assert result.attempted >= 5 and result.failed == 0

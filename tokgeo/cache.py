@@ -24,8 +24,13 @@ F d_mlp, V vocabulary; all float32)::
 The values are those of the unprocessed model, equal to Hugging Face ``transformers``
 (TransformerLens gives the same numbers only for ``from_pretrained_no_processing``; its
 default folds LayerNorm and centres weights, which changes ``hook_normalized``, q/k/v ...).
-``ln*.hook_normalized`` is taken after the LayerNorm's weight and bias, as in
-TransformerLens' unfolded ``LayerNorm``.
+``ln*.hook_normalized`` is the LayerNorm's output AFTER its weight and bias (Hugging
+Face's ``ln_1`` / ``ln_2`` / ``ln_f`` output, and what classic ``HookedTransformer``'s
+unfolded ``LayerNorm`` hooked).  TransformerLens 4's ``TransformerBridge`` hooks the value
+before the affine step instead; recover it as ``(value - b) / w`` with ``model.blocks[l].ln1_w``
+and ``ln1_b`` (every other hook name holds the same values as TransformerLens 4 with
+``no_processing=True``, checked by tests/test_model_transformerlens.py).
+``hook_attn_scores`` holds ``-inf`` for masked keys, as TransformerLens does.
 
 Two views of the residual stream -- do not confuse them:
 

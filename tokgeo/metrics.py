@@ -18,6 +18,22 @@ The one exception is documented on the all-pairs routines: float32 inputs are mu
 with BLIS ``sgemm`` (float32 products and sums, relative error ~1e-6), which is what makes
 the 50,257 x 50,257 similarity of GPT-2's embedding matrix fast.
 
+Edge cases (chosen to match NumPy / scipy where they define a result):
+
+* paired geometry needs at least one dimension (0-d inputs raise
+  :class:`InvalidInputError`); vectors of length 0 have norm 0, distance 0 and a NaN
+  cosine/angle (zero vectors); an empty batch gives an empty result;
+* trajectories with L steps give L - 1 step lengths/angles and L drift/cumulative values;
+  L = 0 gives empty results;
+* all-pairs routines on empty sets give empty results (histogram: all counts 0);
+* t-tests follow scipy.stats: an empty sample gives NaN (statistic, p-value and df) with
+  :class:`SmallSampleWarning`; n = 1 gives NaN statistics via 0/0 exactly as scipy; zero
+  variance gives t = +-inf (p = 0) or NaN; an empty batch of tests gives empty arrays;
+* Pearson needs n >= 2 along the axis (else :class:`InvalidInputError`, as scipy);
+  n = 2 gives r = +-1, p = 1.  Spearman with n < 2 gives NaN; n = 2 gives rho = +-1 with
+  p NaN (as scipy);
+* softmax of a 0-d value is 1.0; of an empty axis is empty; entropy of an empty axis is 0.
+
 Warnings are tokgeo's own subclasses of :class:`RuntimeWarning`:
 :class:`ZeroVectorWarning` (a cosine/angle with a zero vector is NaN),
 :class:`ConstantInputWarning` (a constant sample: correlation NaN, t statistic inf/NaN),

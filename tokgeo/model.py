@@ -44,7 +44,7 @@ from .errors import FormatError, InvalidInputError, InvalidTypeError, MemoryBudg
 if TYPE_CHECKING:  # pragma: no cover
     from .cache import ActivationCache
 
-__all__ = ["GPT2", "GPT2Config", "TokenProb", "memory_budget_bytes"]
+__all__ = ["GPT2", "GPT2Config", "TokenProb", "memory_budget_bytes", "release_cached_memory"]
 
 _ACTIVATIONS = {"gelu_new": 0, "gelu_pytorch_tanh": 0, "gelu": 1, "relu": 2}
 
@@ -186,6 +186,16 @@ def memory_budget_bytes() -> int:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def release_cached_memory() -> int:
+    """Returns to the OS the activation arena tokgeo keeps for reuse, and its size in bytes.
+
+    When an :class:`ActivationCache` is freed, its arena (if at least 1 MiB and at most a
+    quarter of the machine's memory) is kept for the next :meth:`GPT2.run` that fits in it,
+    so a loop over batches does not pay the kernel's page zeroing on every run.  At most one
+    arena is kept."""
+    return int(_C.release_cached_memory())
 
 
 class TokenProb(NamedTuple):
@@ -437,6 +447,11 @@ class GPT2:
         ids start at 0.  Pads' own values are defined but meaningless: left pads are run as
         a separate sequence of pad tokens, right pads as a continuation of the sentence.
         Use ``cache.mask`` to select real tokens.
+
+        Memory: the captures live in one arena of ``cache.nbytes`` bytes; the working
+        memory that is not captured is a small scratch reused across blocks.  After the
+        cache is freed, tokgeo keeps its arena for the next run (see
+        :func:`release_cached_memory`).
 
         Raises:
             MemoryBudgetError: the captures would exceed the budget (the message lists

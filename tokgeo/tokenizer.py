@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import AbstractSet, Collection, Iterable, Literal, Sequence, Union
 
@@ -54,22 +55,30 @@ class Batch:
             50256, unless another was asked for).
         mask: bool ``[B, T]``, True where ``ids`` holds a real token.
         lengths: int64 ``[B]``, the number of tokens of each text.
-        offsets: int64 ``[B, T, 2]``: ``[start, end)`` of each token in its text, in
-            characters (Python ``str`` indices); ``-1`` on padding.
         texts: the input texts, in order.
         padding_side: ``"right"`` (tokens first) or ``"left"`` (padding first, so the last
             column holds every text's last token).
+        offsets: int64 ``[B, T, 2]``: ``[start, end)`` of each token in its text, in
+            characters (Python ``str`` indices); ``-1`` on padding.  Computed from ``ids``
+            on first access (in C, GIL released) and then kept, so batches that never need
+            offsets do not pay for them.
     """
 
     ids: np.ndarray
     mask: np.ndarray
     lengths: np.ndarray
-    offsets: np.ndarray
     texts: tuple[str, ...]
     padding_side: Literal["left", "right"]
+    _tokenizer: Tokenizer | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        if self._tokenizer is None:
+            raise InvalidInputError("this Batch was built without a tokenizer, so it has no offsets")
+        return _C._tok_batch_offsets(self._tokenizer._h, self.ids, self.lengths, self.padding_side == "left")
 
     def _cols(self, i: int) -> slice:
         n = int(self.lengths[i])
@@ -314,12 +323,12 @@ class Tokenizer:
         tup = tuple(texts)
         modes = _modes(self._specials, allowed_special, disallowed_special)
         try:
-            ids, mask, lengths, offsets = _C._tok_encode_batch(
-                self._h, tup, modes, int(pad_id), padding_side == "left", True
+            ids, mask, lengths, _ = _C._tok_encode_batch(
+                self._h, tup, modes, int(pad_id), padding_side == "left", False
             )
         except SpecialTokenError as e:
             raise _special_error(e) from None
-        return Batch(ids=ids, mask=mask, lengths=lengths, offsets=offsets, texts=tup, padding_side=padding_side)
+        return Batch(ids=ids, mask=mask, lengths=lengths, texts=tup, padding_side=padding_side, _tokenizer=self)
 
     def pre_tokenize(self, text: str) -> list[str]:
         """The pieces GPT-2's split pattern cuts ``text`` into before BPE (for teaching and

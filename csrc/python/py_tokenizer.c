@@ -451,7 +451,47 @@ static PyObject *py_tok_pre_tokenize(PyObject *self, PyObject *text) {
     return res;
 }
 
+/* _tok_batch_offsets(cap, ids[B, T] int64, lengths[B] int64, pad_left) -> offsets[B, T, 2]
+ * in code points, -1 on padding (the arrays are checked by the caller, tokenizer.py). */
+static PyObject *py_tok_batch_offsets(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cap;
+    PyArrayObject *ids, *lengths;
+    int pad_left;
+    if (!PyArg_ParseTuple(args, "OO!O!p:_tok_batch_offsets", &cap, &PyArray_Type, &ids, &PyArray_Type, &lengths, &pad_left))
+        return NULL;
+    tg_tokenizer *t = get_tok(cap);
+    if (!t) return NULL;
+    if (PyArray_NDIM(ids) != 2 || PyArray_TYPE(ids) != NPY_INT64 || !PyArray_IS_C_CONTIGUOUS(ids) ||
+        PyArray_NDIM(lengths) != 1 || PyArray_TYPE(lengths) != NPY_INT64 || !PyArray_IS_C_CONTIGUOUS(lengths) ||
+        PyArray_DIM(lengths, 0) != PyArray_DIM(ids, 0))
+        return tg_py_error("InvalidTypeError", "batch arrays must be C-contiguous int64 ids [B, T] and lengths [B]");
+    npy_intp B = PyArray_DIM(ids, 0), T = PyArray_DIM(ids, 1);
+    const int64_t *ip = PyArray_DATA(ids), *lp = PyArray_DATA(lengths);
+    for (npy_intp i = 0; i < B; i++)
+        if (lp[i] < 0 || lp[i] > T) return tg_py_error("InvalidInputError", "lengths[%zd] = %lld is not in [0, %zd]", (Py_ssize_t)i, (long long)lp[i], (Py_ssize_t)T);
+    npy_intp d3[3] = {B, T, 2};
+    PyObject *off = PyArray_SimpleNew(3, d3, NPY_INT64);
+    if (!off) return NULL;
+    int64_t *op = PyArray_DATA((PyArrayObject *)off);
+    tg_status st = TG_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < B && st == TG_OK; i++) {
+        npy_intp L = lp[i], col = pad_left ? T - L : 0;
+        int64_t *row = op + 2 * i * T;
+        for (npy_intp j = 0; j < 2 * T; j++) row[j] = -1;
+        st = tg_offsets_from_ids(t, ip + i * T + col, (size_t)L, true, row + 2 * col);
+    }
+    Py_END_ALLOW_THREADS
+    if (st != TG_OK) {
+        Py_DECREF(off);
+        return tg_py_raise(st);
+    }
+    return off;
+}
+
 static PyMethodDef tok_methods[] = {
+    {"_tok_batch_offsets", py_tok_batch_offsets, METH_VARARGS, "_tok_batch_offsets(handle, ids, lengths, pad_left)"},
     {"_tok_pre_tokenize", py_tok_pre_tokenize, METH_O, "_tok_pre_tokenize(text) -> list[str]"},
     {"_tok_load", py_tok_load, METH_VARARGS, "_tok_load(vocab_path, merges_path) -> handle"},
     {"_tok_info", py_tok_info, METH_O, "_tok_info(handle) -> (n_vocab, eot_id, specials)"},

@@ -116,6 +116,11 @@ static void test_special_modes(void) {
     CHECK(out.n == 8 && out.ids[0] == 27); /* "<" as text */
     CHECK_OK(tg_encode(gpt2, text, strlen(text), NULL, 0, &out));
     CHECK(out.n == 8);
+    /* an empty text (even a NULL pointer with length 0) in every mode */
+    CHECK_OK(tg_encode(gpt2, NULL, 0, &forbid, TG_ENC_CHAR_OFFSETS, &out));
+    CHECK(out.n == 0);
+    CHECK_OK(tg_encode(gpt2, "", 0, &allow, 0, &out));
+    CHECK(out.n == 0);
     tg_tokens_free(&out);
 }
 

@@ -1,0 +1,75 @@
+/*
+ * blis_arch.c - picks BLIS kernels on CPUs that BLIS 0.9 does not recognise.
+ *
+ * BLIS chooses its kernels once, at initialisation, from CPUID.  BLIS 0.9 (Debian 12,
+ * Ubuntu 22.04/24.04) knows AMD families up to 0x19 (Zen 3/4); on Zen 5 (family 0x1A) it
+ * falls back to the "generic" reference kernels, which measured 2.4-3.5x slower than the
+ * zen3/skx kernels on the same machine (single-threaded sgemm/ssyrk/dsyrk).  Before the
+ * first BLIS call we therefore set BLIS_ARCH_TYPE (the documented override) when, and only
+ * when: the user has not set it, the linked BLIS is a 0.x release, the CPU is an AMD family
+ * >= 0x1A, and the OS has enabled the vector state the kernels need.  AVX-512 (F, DQ, BW,
+ * VL) with ZMM state -> skx kernels; else AVX2 + FMA with YMM state -> zen3 kernels.
+ * Everything else is left to BLIS.
+ */
+#include <blis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg_common.h"
+
+void tg_blis_select_arch(void);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#include <cpuid.h>
+#include <stdio.h>
+
+static unsigned long long read_xcr0(void) {
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+void tg_blis_select_arch(void) {
+    static int done = 0; /* called from tg_set_num_threads before any parallel work */
+    if (done) return;
+    done = 1;
+    if (getenv("BLIS_ARCH_TYPE") != NULL) return;
+    const char *ver = bli_info_get_version_str();
+    if (ver == NULL || ver[0] != '0' || ver[1] != '.') return; /* BLIS >= 1.0 knows newer CPUs */
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    const unsigned int max_leaf = a;
+    char vendor[13];
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    if (strcmp(vendor, "AuthenticAMD") != 0 || max_leaf < 7) return;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    unsigned int family = (a >> 8) & 0xF;
+    if (family == 0xF) family += (a >> 20) & 0xFF;
+    if (family < 0x1A) return; /* BLIS 0.9 detects these itself */
+    const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx || !fma) return;
+    const unsigned long long xcr0 = read_xcr0();
+    const int ymm_ok = (xcr0 & 0x6) == 0x6, zmm_ok = (xcr0 & 0xE6) == 0xE6;
+    unsigned int a7, b7, c7, d7;
+    __cpuid_count(7, 0, a7, b7, c7, d7);
+    (void)a7;
+    (void)c7;
+    (void)d7;
+    const int avx2 = (b7 >> 5) & 1;
+    const int avx512 = ((b7 >> 16) & 1) && ((b7 >> 17) & 1) && ((b7 >> 30) & 1) && ((b7 >> 31) & 1); /* F DQ BW VL */
+    int arch = -1;
+    if (avx512 && zmm_ok)
+        arch = (int)BLIS_ARCH_SKX;
+    else if (avx2 && ymm_ok)
+        arch = (int)BLIS_ARCH_ZEN3;
+    if (arch < 0) return;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", arch);
+    setenv("BLIS_ARCH_TYPE", buf, 0);
+}
+#else
+void tg_blis_select_arch(void) {}
+#endif

@@ -1,0 +1,200 @@
+"""All-pairs cosine similarity (BLIS blocks): matrix, top-k, histogram; strides, Ctrl-C, GIL."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import tokgeo
+from tokgeo import _reference as ref
+from tokgeo import metrics as M
+from tokgeo.errors import InvalidInputError, InvalidTypeError
+
+pairwise = pytest.importorskip("sklearn.metrics.pairwise")
+
+
+def views(x: np.ndarray):
+    """Layouts of the same [n, d] matrix: in place for BLIS (C, F, row slices) and ones
+    that take the copy path (negative strides, column steps, broadcast rows)."""
+    yield "C", np.ascontiguousarray(x)
+    yield "F", np.asfortranarray(x)
+    big = np.zeros((2 * x.shape[0], x.shape[1] + 3), dtype=x.dtype)
+    big[::2, : x.shape[1]] = x
+    yield "row-strided", big[::2, : x.shape[1]]
+    yield "negative", np.ascontiguousarray(x[::-1, ::-1])[::-1, ::-1]
+    wide = np.zeros((x.shape[0], 2 * x.shape[1]), dtype=x.dtype)
+    wide[:, ::2] = x
+    yield "column-strided", wide[:, ::2]
+    yield "transposed", np.ascontiguousarray(x.T).T
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_matrix_matches_sklearn_in_every_layout(dtype, rtol) -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(37, 19)).astype(dtype)
+    b = rng.normal(size=(700, 19)).astype(dtype)  # > one block of columns? no: many rows
+    want_ab = pairwise.cosine_similarity(a.astype(float), b.astype(float))
+    want_aa = pairwise.cosine_similarity(a.astype(float))
+    for (_, x), (_, y) in zip(views(a), views(b)):
+        got = M.cosine_similarity_matrix(x, y)
+        assert got.dtype == dtype and got.shape == (37, 700)
+        np.testing.assert_allclose(got, want_ab, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(M.cosine_similarity_matrix(x), want_aa, rtol=rtol, atol=rtol)
+    assert M.cosine_similarity_matrix(a, b, dtype=np.float64).dtype == np.float64
+
+
+def test_matrix_spans_several_blocks() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(1100, 8))  # > 512 rows per block: three row blocks
+    got = M.cosine_similarity_matrix(a, a[:5000])
+    np.testing.assert_allclose(got, ref.cosine_similarity_matrix(a), rtol=1e-12, atol=1e-14)
+    assert np.all(got <= 1.0) and np.all(got >= -1.0)
+
+
+def test_top_k_matches_twin() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(600, 24))
+    for name, x in views(a):
+        idx, val = M.top_k_similar(x, k=7)
+        ridx, rval = ref.top_k_similar(a, k=7)
+        np.testing.assert_array_equal(idx, ridx, err_msg=name)
+        np.testing.assert_allclose(val, rval, rtol=1e-12, atol=1e-14)
+    b = rng.normal(size=(4500, 24))  # more than one 4096-row block of b
+    idx, val = M.top_k_similar(a[:50], b, k=5)
+    ridx, rval = ref.top_k_similar(a[:50], b, k=5)
+    np.testing.assert_array_equal(idx, ridx)
+    np.testing.assert_allclose(val, rval, rtol=1e-12)
+    # keep self: each row is its own best match
+    idx, val = M.top_k_similar(a, k=1, exclude_self=False)
+    np.testing.assert_array_equal(idx[:, 0], np.arange(600))
+    np.testing.assert_allclose(val[:, 0], 1.0, rtol=1e-14)
+
+
+def test_top_k_float32_values_and_order() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(300, 64)).astype(np.float32)
+    idx, val = M.top_k_similar(a, k=10)
+    assert idx.dtype == np.int64 and val.dtype == np.float64
+    s = pairwise.cosine_similarity(a.astype(float))
+    np.testing.assert_allclose(val, np.take_along_axis(s, idx, axis=1), atol=2e-6)
+    assert np.all(np.diff(val, axis=1) <= 0)
+    assert not np.any(idx == np.arange(300)[:, None])
+
+
+def test_top_k_ties_prefer_smaller_index_and_zero_rows() -> None:
+    a = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    with pytest.warns(M.ZeroVectorWarning):
+        idx, val = M.top_k_similar(a, k=4)
+    np.testing.assert_array_equal(idx[0], [1, 2, 4, -1])  # ties at 1.0 by index; zero row never
+    np.testing.assert_allclose(val[0, :3], [1.0, 1.0, 0.0])
+    assert np.isnan(val[0, 3])
+    assert np.all(idx[3] == -1) and np.isnan(val[3]).all()
+
+
+def test_histogram_matches_numpy() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(400, 10))
+    b = rng.normal(size=(150, 10))
+    for bins in (10, 37):
+        for x, y in ((a, None), (a, b)):
+            counts, edges = M.similarity_histogram(x, y, bins=bins)
+            rc, re = ref.similarity_histogram(x, y, bins=bins)
+            np.testing.assert_array_equal(edges, re)
+            assert counts.sum() == rc.sum()
+            assert np.abs(counts - rc).sum() <= 2  # a value within 1e-16 of an edge may move
+    counts, _ = M.similarity_histogram(a, bins=5, exclude_diagonal=False)
+    assert counts.sum() == 400 * 401 // 2
+    counts, _ = M.similarity_histogram(a, bins=5, range=(0.0, 0.5))
+    rc, _ = ref.similarity_histogram(a, bins=5, range=(0.0, 0.5))
+    assert np.abs(counts - rc).sum() <= 2
+    edges = np.array([-1.0, -0.3, 0.0, 0.1, 1.0])
+    counts, e = M.similarity_histogram(a, b, bins=edges)
+    rc, _ = ref.similarity_histogram(a, b, bins=edges)
+    np.testing.assert_array_equal(e, edges)
+    assert np.abs(counts - rc).sum() <= 2
+
+
+def test_histogram_edge_semantics_exact() -> None:
+    # unit vectors whose cosines are exactly -1, -0.5, 0, 0.5, 1 (all inverse norms are 1):
+    # numpy puts a value on an inner edge into the bin to its right and 1.0 into the last bin
+    h = 0.5
+    a = np.array([[1, 0, 0, 0], [-1, 0, 0, 0], [0, 1, 0, 0], [h, h, h, h], [h, -h, h, h], [-h, h, h, h], [1, 0, 0, 0]])
+    vals = (a @ a.T)[np.triu_indices(len(a), 1)]
+    assert set(np.unique(vals)) <= {-1.0, -0.5, 0.0, 0.5, 1.0}
+    for bins in (4, 8, 2):
+        counts, _ = M.similarity_histogram(a, bins=bins)
+        np.testing.assert_array_equal(counts, np.histogram(vals, bins=bins, range=(-1, 1))[0])
+    for edges in ([-1.0, -0.5, 0.5, 1.0], [-0.5, 0.0, 0.5]):
+        counts, _ = M.similarity_histogram(a, bins=edges)
+        np.testing.assert_array_equal(counts, np.histogram(vals, bins=edges)[0])
+
+
+def test_allpairs_bad_inputs() -> None:
+    a = np.ones((3, 4))
+    with pytest.raises(InvalidInputError, match="2-D"):
+        M.cosine_similarity_matrix(np.ones(4))
+    with pytest.raises(InvalidInputError, match="length"):
+        M.top_k_similar(a, np.ones((2, 5)))
+    with pytest.raises(InvalidInputError, match="candidate"):
+        M.top_k_similar(a, k=3)  # only 2 others per row
+    with pytest.raises(InvalidTypeError):
+        M.top_k_similar(a, k=1.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="bins"):
+        M.similarity_histogram(a, bins=0)
+    with pytest.raises(InvalidInputError, match="range"):
+        M.similarity_histogram(a, range=(1.0, -1.0))
+    with pytest.raises(InvalidInputError, match="increasing"):
+        M.similarity_histogram(a, bins=[0.0, -1.0, 1.0])
+    with pytest.raises(InvalidTypeError, match="complex"):
+        M.cosine_similarity_matrix(np.ones((2, 2), dtype=complex))
+    assert M.top_k_similar(a, k=0)[0].shape == (3, 0)
+    assert M.cosine_similarity_matrix(np.ones((0, 4))).shape == (0, 0)
+    c, _ = M.similarity_histogram(np.ones((0, 4)), bins=3)
+    assert c.tolist() == [0, 0, 0]
+    with pytest.warns(M.ZeroVectorWarning):
+        assert np.isnan(M.cosine_similarity_matrix(np.ones((2, 0)))).all()
+
+
+def _slow_inputs():
+    rng = np.random.default_rng(5)
+    return rng.normal(size=(12000, 512)).astype(np.float32)  # ~150 GFlop: seconds of work
+
+
+def test_ctrl_c_stops_top_k() -> None:
+    a = _slow_inputs()
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGALRM, raise_interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            M.top_k_similar(a, k=5)
+        assert time.perf_counter() - t0 < 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    # the module still works afterwards
+    idx, _ = M.top_k_similar(a[:20], k=1)
+    assert idx.shape == (20, 1)
+
+
+def test_gil_is_released_during_all_pairs() -> None:
+    a = _slow_inputs()[:6000]
+    done = threading.Event()
+    def work():
+        M.similarity_histogram(a, bins=10)
+        done.set()
+    th = threading.Thread(target=work)
+    th.start()
+    ticks = 0
+    while not done.is_set():
+        ticks += 1  # runs only if the worker released the GIL
+        time.sleep(0.001)
+    th.join()
+    assert ticks > 10
