@@ -54,6 +54,18 @@ def test_tokenize_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert out.startswith(f"{len(rows)} tokens") and "' her'" in out and "607" in out
 
 
+def test_tokenize_special_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "a<|endoftext|>b"
+    assert cli.main(["tokenize", text]) == 2
+    assert "--special special" in capsys.readouterr().err
+    assert cli.main(["tokenize", text, "--special", "special", "--json"]) == 0
+    ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
+    assert ids == encoding().encode(text, allowed_special="all") and 50256 in ids
+    assert cli.main(["tokenize", text, "--special", "text", "--json"]) == 0
+    ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
+    assert ids == encoding().encode(text, disallowed_special=()) and 50256 not in ids
+
+
 def test_console_script_entry_point_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert 'tokgeo = "tokgeo.cli:main"' in text

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("text", help="the text (use quotes); '-' reads standard input")
     t.add_argument("--model", default=None, help="use this model's tokenizer (name or folder) instead of GPT-2's")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.add_argument("--special", choices=("error", "special", "text"), default="error",
+                   help="special tokens such as <|endoftext|> in the text: an error (default), encoded as the "
+                        "special token, or encoded as ordinary text")
 
     s = sub.add_parser(
         "study",
@@ -134,7 +137,20 @@ def _tokenize(args: argparse.Namespace, out: TextIO) -> int:
             raise _UsageError(f"cannot load the tokenizer of {args.model!r}: {e}\nPass --model PATH (a folder with vocab.json and merges.txt) or leave --model out for GPT-2's.") from None
     else:
         tok = Tokenizer.gpt2()
-    ids, offsets = tok.encode_with_offsets(text)
+    if args.special == "special":
+        ids, offsets = tok.encode_with_offsets(text, allowed_special="all")
+    elif args.special == "text":
+        ids, offsets = tok.encode_with_offsets(text, disallowed_special=())
+    else:
+        from .errors import SpecialTokenError
+
+        try:
+            ids, offsets = tok.encode_with_offsets(text)
+        except SpecialTokenError as e:
+            raise _UsageError(
+                f"{e}\nOn the command line: --special special (encode it as the special token) or "
+                "--special text (as ordinary text)."
+            ) from None
     rows = [
         {"index": i, "id": int(t), "token": text[int(a):int(b)], "start": int(a), "end": int(b)}
         for i, (t, (a, b)) in enumerate(zip(ids, offsets))

@@ -219,8 +219,8 @@ class RotationResult(StudyResult):
         for s, text in enumerate(self.sentences):
             for i, l in enumerate(layers):
                 for k in KINDS:
-                    angles.append({"sentence": s, "text": text, "layer": int(l), "token": k,
-                                   "angle_deg": float(self[f"angles_{k}"][s, i])})
+                    angles.append({"sentence": s, "text": text, "previous_word": self.previous_words[s],
+                                   "layer": int(l), "token": k, "angle_deg": float(self[f"angles_{k}"][s, i])})
         return {"layer_stats": stats, "angles": angles}
 
     def summary_lines(self) -> list[str]:
