@@ -17,6 +17,23 @@ class                    lesson
 ``PathLength``           4. path length of tokens through the layers, split into
                          attention and MLP steps
 =======================  ==============================================================
+
+Design notes
+------------
+* One adapter (``_engine.py``) turns a lesson's needs (hidden states under a convention,
+  one layer's q/k/v, attention outputs...) into capture requests for
+  :meth:`tokgeo.GPT2.run`.  Sentences run right-padded in chunks sorted by length (padding
+  never changes a real token's activations); a chunk the memory budget refuses
+  (:class:`~tokgeo.errors.MemoryBudgetError`, raised before anything is allocated) is
+  halved and retried, so a long gpt2-xl run never captures more than one chunk.
+* The measurements go through :mod:`tokgeo.metrics` (angles, cosine matrices, norms,
+  path lengths, t-tests, correlations, softmax, entropy) and ``tokgeo._reduce`` (PCA,
+  t-SNE); the Student-t quantile for confidence bands is in ``_stats.py``.
+* ``convention="hidden_states"`` (the default) is Hugging Face's ``hidden_states``: the
+  last state is after the final LayerNorm; ``"resid"`` is the raw residual stream.  Every
+  result states which one in its provenance and summary.
+* Results are plain objects: read-only arrays by name, tidy tables, figures drawn on
+  request (matplotlib imported only then), a text summary and the provenance.
 """
 
 from __future__ import annotations
