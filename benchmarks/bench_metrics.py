@@ -60,7 +60,7 @@ def numpy_top_k(a: np.ndarray, b: np.ndarray, k: int, block: int = 1024) -> Tupl
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--full", action="store_true", help="all 50,257 query rows (about 3.9 TFlop)")
+    ap.add_argument("--full", action="store_true", help="all 50,257 rows (about 3.9 TFlop per all-pairs run)")
     ap.add_argument("--queries", type=int, default=2048, help="query rows for the top-k run")
     ap.add_argument("--threads", type=int, default=0, help="tokgeo threads (0: all cores)")
     args = ap.parse_args()
@@ -75,18 +75,31 @@ def main() -> None:
     nq = n_vocab if args.full else min(args.queries, n_vocab)
     q = emb[:nq]
     flops = 2.0 * nq * n_vocab * d
-    t_ours = best_of(lambda: M.top_k_similar(q, emb, k=10), 1)
-    # reference rate: plain bli_sgemm, same total flops, square-ish blocks
+    # reference rate: plain bli_sgemm, same total flops, square-ish blocks.  The three runs
+    # are interleaved twice and the best of each kept, so that a busy neighbour on a shared
+    # machine hurts both sides alike.
     m = 4096
     reps = max(1, round(flops / (2.0 * m * m * d)))
-    t_gemm = _C._bench_sgemm(m, m, d, reps) * flops / (2.0 * m * m * d * reps)
+    t_ours = t_gemm = t_hist = math.inf
+    for _ in range(1 if args.full else 2):
+        t_gemm = min(t_gemm, _C._bench_sgemm(m, m, d, reps) * flops / (2.0 * m * m * d * reps))
+        t_ours = min(t_ours, best_of(lambda: M.top_k_similar(q, emb, k=10), 1))
+        t_hist = min(t_hist, best_of(lambda: M.similarity_histogram(q, emb, bins=200), 1))
     rate_ours, rate_gemm = flops / t_ours / 1e9, flops / t_gemm / 1e9
     rows.append(("top_k_similar(%d x %d, 50257 x %d, k=10) GFlop/s" % (nq, d, d), "bli_sgemm same flops",
                  rate_ours, rate_gemm, f"{rate_ours / rate_gemm:.0%} of the sgemm rate (goal >= 70%)"))
+    # the embedding against itself (b=None): only the upper triangle is multiplied, so the
+    # effective rate (all-pairs flops / time) can exceed the gemm rate
+    ns = n_vocab if args.full else min(4 * args.queries, n_vocab)
+    fl_self = 2.0 * ns * ns * d
+    t_self = best_of(lambda: M.top_k_similar(emb[:ns], k=10), 1)
+    t_g2 = _C._bench_sgemm(m, m, d, max(1, round(fl_self / (2.0 * m * m * d)))) / max(1, round(fl_self / (2.0 * m * m * d)))
+    rate_g2 = 2.0 * m * m * d / t_g2 / 1e9
+    rows.append((f"top_k_similar(emb[:{ns}]) self, effective GFlop/s", "bli_sgemm", fl_self / t_self / 1e9, rate_g2,
+                 f"{fl_self / t_self / 1e9 / rate_g2:.0%} (upper triangle only)"))
     nq_np = min(nq, 1024)
     t_np = best_of(lambda: numpy_top_k(emb[:nq_np], emb, 10), 1) * nq / nq_np
     rows.append(("top_k_similar seconds", "NumPy matmul + argpartition", t_ours, t_np, "lower is better"))
-    t_hist = best_of(lambda: M.similarity_histogram(q, emb, bins=200), 1)
     rows.append(("similarity_histogram(same pairs) GFlop/s", "bli_sgemm same flops", flops / t_hist / 1e9, rate_gemm,
                  f"{(flops / t_hist) / (flops / t_gemm):.0%} of the sgemm rate"))
 
@@ -147,6 +160,17 @@ def main() -> None:
     ]
     for what, refname, ours, theirs, note in rows:
         lines.append(f"| {what} | {refname} | {ours:.3g} | {theirs:.3g} | {note} |")
+    lines += [
+        "",
+        "Notes:",
+        "* top-k / histogram rates are compared with a plain `bli_sgemm` of the same flops measured",
+        "  in the same run (interleaved, best of 2); `--full` runs all 50,257 rows (~3.9 TFlop).",
+        "* `top_k_similar(a)` with `b=None` multiplies only the upper triangle, so its effective",
+        "  rate (all-pairs flops / time) can exceed the gemm rate.",
+        "* float64 `cosine_similarity_matrix` is bound by the gemm: NumPy's bundled OpenBLAS dgemm",
+        "  (used by sklearn) can be several times faster than a distribution's BLIS dgemm.",
+        "* On a shared machine every number here is noisy; compare ratios from the same run.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "benchmarks" / "results" / "metrics.md"

@@ -508,7 +508,7 @@ static tg_status ap_run(const ap_operand *A, const ap_operand *B, bool upper, vo
     tg_status st = TG_OK;
     for (size_t i0 = 0; i0 < n && st == TG_OK; i0 += AP_MB) {
         size_t mb = n - i0 < AP_MB ? n - i0 : AP_MB;
-        size_t jstart = upper ? (i0 / nbmax) * nbmax : 0;
+        size_t jstart = upper ? i0 : 0; /* the row block's own diagonal onwards */
         for (size_t j0 = jstart; j0 < m; j0 += nbmax) {
             size_t nb = m - j0 < nbmax ? m - j0 : nbmax;
             ap_block blk = {NULL, 0, i0, mb, j0, nb};
@@ -657,6 +657,62 @@ static void consume_topk(void *vctx, const ap_block *blk, const ap_operand *A, c
     }
 }
 
+/* b == NULL: only blocks on or above the diagonal are multiplied (half the flops) and each
+ * pair i < j feeds both heaps.  Pass 1 (threads own rows) offers (v, j) to row i's heap;
+ * pass 2 (threads own columns) offers (v, i) to column j's heap.  Heaps now receive indices
+ * in no particular order, so the full (value desc, index asc) comparison decides. */
+static inline bool topk_better(double v, int64_t ix, const double *hv, const int64_t *hi) {
+    return v > hv[0] || (v == hv[0] && ix < hi[0]);
+}
+
+static inline void topk_offer(topk_ctx *ctx, size_t owner, double v, int64_t ix) {
+    double *hv = ctx->val + owner * ctx->k;
+    int64_t *hi = ctx->idx + owner * ctx->k;
+    if (!topk_better(v, ix, hv, hi)) return; /* NaN never enters */
+    hv[0] = v;
+    hi[0] = ix;
+    topk_sift_down(hv, hi, ctx->k, 0);
+}
+
+#define TOPK_COL_CHUNK 256
+
+static void consume_topk_sym(void *vctx, const ap_block *blk, const ap_operand *A, const ap_operand *B) {
+    topk_ctx *ctx = vctx;
+    if (blk->c == NULL) return;
+    long long mb = (long long)blk->mb;
+    bool par = blk->mb * blk->nb > (TG_PAR_MIN_WORK >> 2);
+    /* pass 1: row heaps, pairs with j > i (j >= i when self is kept) */
+#pragma omp parallel for schedule(static) if (par)
+    for (long long li = 0; li < mb; li++) {
+        size_t gi = blk->i0 + (size_t)li;
+        double ra = A->inv[gi];
+        if (isnan(ra)) continue;
+        size_t first = ctx->exclude_self ? gi + 1 : gi;
+        size_t lj = first > blk->j0 ? first - blk->j0 : 0;
+        for (; lj < blk->nb; lj++) {
+            double v = ap_value(blk, A->dtype, (size_t)li, lj, ra, B->inv);
+            topk_offer(ctx, gi, v, (int64_t)(blk->j0 + lj));
+        }
+    }
+    /* pass 2: column heaps, pairs with i < j, rows read in order within a column chunk */
+    long long nchunks = (long long)((blk->nb + TOPK_COL_CHUNK - 1) / TOPK_COL_CHUNK);
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (long long cb = 0; cb < nchunks; cb++) {
+        size_t c0 = (size_t)cb * TOPK_COL_CHUNK;
+        size_t c1 = c0 + TOPK_COL_CHUNK < blk->nb ? c0 + TOPK_COL_CHUNK : blk->nb;
+        for (size_t li = 0; li < blk->mb; li++) {
+            size_t gi = blk->i0 + li;
+            double ra = A->inv[gi];
+            if (isnan(ra)) continue;
+            size_t lj = gi + 1 > blk->j0 + c0 ? gi + 1 - blk->j0 : c0; /* only j > i */
+            for (; lj < c1; lj++) {
+                double v = ap_value(blk, A->dtype, li, lj, ra, B->inv);
+                topk_offer(ctx, blk->j0 + lj, v, (int64_t)gi);
+            }
+        }
+    }
+}
+
 static int topk_cmp(const void *x, const void *y) {
     const struct {
         double v;
@@ -700,7 +756,7 @@ tg_status tg_top_k_similar(const tg_view *a, const tg_view *b, size_t k, bool ex
             idx[c] = -1;
         }
         topk_ctx ctx = {idx, val, k, exclude_self && b == NULL};
-        st = ap_run(&A, &B, false, NULL, consume_topk, &ctx);
+        st = b == NULL ? ap_run(&A, &A, true, NULL, consume_topk_sym, &ctx) : ap_run(&A, &B, false, NULL, consume_topk, &ctx);
         if (st == TG_OK) {
             struct {
                 double v;

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reduce_internal.h"
 
@@ -208,6 +209,16 @@ static void flip_signs(double *comp, size_t k, size_t d) {
     }
 }
 
+tg_status tg_red_check_budget(double bytes, const char *what, const char *hint) {
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psize <= 0) return TG_OK; /* unknown: let the allocation decide */
+    const double limit = 0.5 * (double)pages * (double)psize;
+    if (bytes > limit)
+        return tg_fail(TG_ERR_BUDGET, "%s would need %.1f GB, more than half of this machine's %.1f GB of memory; %s",
+                       what, bytes * 1e-9, 2.0 * limit * 1e-9, hint);
+    return TG_OK;
+}
+
 tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *eigenvalues, double *components,
                  double *mean, double *total_variance) {
     tg_status st = tg_red_check_matrix(x, "PCA input x", 2);
@@ -221,6 +232,9 @@ tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *
         return tg_fail(TG_ERR_VALUE, "PCA: unknown method %d", (int)opt->method);
     size_t mm;
     if (!tg_mul_size(m, m, &mm) || mm > SIZE_MAX / 8) return tg_fail(TG_ERR_OVERFLOW, "PCA: %zu x %zu Gram matrix overflows", m, m);
+    st = tg_red_check_budget((double)mm * 8.0 * (opt->method == TG_PCA_EXACT ? 1.0 : 1.5), "PCA's Gram matrix (min(n, d)^2 doubles)",
+                             "reduce the number of samples or features (for example, PCA a random subset of rows)");
+    if (st != TG_OK) return st;
     double *row = malloc(sizeof(double) * d);
     double *G = tg_alloc_aligned(mm * sizeof(double));
     double *w = malloc(sizeof(double) * m);

@@ -10,11 +10,11 @@
 #include "tg_common.h"
 #include "tg_reduce.h"
 
-/* x86-64 Linux with GCC/Clang: compile hot loops for AVX2+FMA too, picked at load time
- * (ifunc).  Elsewhere plain code. */
+/* x86-64 Linux with GCC/Clang: compile hot loops for x86-64-v3 (AVX2, FMA) too, picked at
+ * load time (ifunc).  Elsewhere, and under ASan, plain code. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
     !defined(TG_NO_CLONES)
-#define TG_HOT __attribute__((target_clones("avx2,fma", "default")))
+#define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define TG_HOT
 #endif
@@ -65,6 +65,11 @@ static inline ptrdiff_t tg_red_first_nonfinite(const double *r, ptrdiff_t d) {
         if (!isfinite(r[j])) return j;
     return -1;
 }
+
+/* Refuses (TG_ERR_BUDGET) a working set larger than half of the physical memory, before
+ * allocating it: an over-committed allocation would otherwise be killed by the OS when
+ * touched, taking a notebook kernel with it. */
+tg_status tg_red_check_budget(double bytes, const char *what, const char *hint);
 
 /* ---- a small, fast, seedable generator (splitmix64 seeding + xoshiro256**) ---- */
 typedef struct tg_rng {

@@ -81,7 +81,8 @@ tg_status tg_cosine_matrix(const tg_view *a, const tg_view *b, void *out, tg_dty
 
 /* The k most similar rows of b for every row of a: idx [n, k] (int64) and val [n, k]
  * (double), each row sorted by value descending, ties by index ascending.  exclude_self
- * (only meaningful when b is NULL) skips j == i.  NaN similarities are never selected;
+ * (only meaningful when b is NULL) skips j == i.  b == NULL multiplies only the blocks on
+ * and above the diagonal and offers each pair to both rows (half the flops).  NaN similarities are never selected;
  * when fewer than k candidates exist the remaining slots get index -1 and value NaN. */
 tg_status tg_top_k_similar(const tg_view *a, const tg_view *b, size_t k, bool exclude_self, int64_t *idx,
                            double *val, size_t *n_zero_rows);

@@ -94,9 +94,10 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
 /* ---- t-SNE --------------------------------------------------------------------------------
  * Embeds x [n, d] into y [n, dim] minimising KL(P || Q) (van der Maaten & Hinton 2008).
  *
- * P: conditional Gaussians calibrated per point by binary search on beta so that the
- * entropy (natural log) equals log(perplexity) within 1e-5 (at most 100 steps), symmetrised
- * and normalised: p_ij = (p_j|i + p_i|j) / sum.  Input distances: squared Euclidean
+ * P: conditional Gaussians calibrated per point (a bracketed Newton search on log beta) so
+ * that the entropy (natural log) equals log(perplexity) within 1e-10 (sklearn's bisection
+ * stops at 1e-5; at most 100 steps), symmetrised and normalised:
+ * p_ij = (p_j|i + p_i|j) / sum (exact: entries floored at DBL_EPSILON, like sklearn).  Input distances: squared Euclidean
  * (metric EUCLIDEAN, as sklearn does) or cosine distance 1 - cos (metric COSINE).
  *   exact:      all n - 1 other points, P dense (n^2 doubles), gradient O(n^2) per iteration.
  *   Barnes-Hut: the floor(3 * perplexity + 1) nearest neighbours (exact kNN from BLIS

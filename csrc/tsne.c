@@ -31,7 +31,7 @@
 #include <omp.h>
 #endif
 
-#define PERP_TOL 1e-5
+#define PERP_TOL 1e-10 /* sklearn stops at 1e-5; Newton gets here in one or two more steps */
 #define PERP_STEPS 100
 
 static int max_threads(void) {
@@ -148,31 +148,53 @@ static inline double exp_nonpos(double x) {
 }
 
 /* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
- * p[] (sums to 1): binary search on beta for entropy = log(perplexity). */
+ * p[] (sums to 1), with beta = 1 / (2 sigma^2) chosen so that the entropy (natural log) is
+ * log(perplexity) within PERP_TOL.  The entropy H decreases monotonically in beta; we solve
+ * in t = log(beta) from beta = 1 / mean(d) by Newton steps (dH/dt = -beta^2 Var_p(d)),
+ * at most 3 in t while the bracket is open on one side, safeguarded by the bracket: a step
+ * leaving it is replaced by bisection (or by doubling / halving beta while one side is still
+ * open).  This is the fixed point sklearn's bisection approaches (it stops within 1e-5 of the
+ * target entropy; we go to 1e-10), in ~6 steps instead of ~30. */
 TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
     const double target = log(perplexity);
-    double beta = 1.0, lo = -INFINITY, hi = INFINITY;
-    double sum = 0.0, beta_eval = beta;
+    double mean_d = 0.0;
+    for (size_t j = 0; j < cnt; j++) mean_d += dist[j];
+    mean_d /= (double)cnt;
+    /* start at beta = 1 / mean distance (a nearly flat Gaussian), not sklearn's beta = 1 */
+    double t = mean_d > 0.0 && isfinite(mean_d) ? -log(mean_d) : 0.0, lo = -INFINITY, hi = INFINITY;
+    double sum = 1.0, beta_eval = 1.0;
     for (int step = 0; step < PERP_STEPS; step++) {
-        double s = 0.0, sdp = 0.0;
-        beta_eval = beta;
-#pragma omp simd reduction(+ : s, sdp)
+        const double beta = exp(t);
+        double s = 0.0, sd = 0.0, sd2 = 0.0;
+#pragma omp simd reduction(+ : s, sd, sd2)
         for (size_t j = 0; j < cnt; j++) {
             double v = exp_nonpos(-dist[j] * beta);
+            double dv = dist[j] * v;
             s += v;
-            sdp += dist[j] * v;
+            sd += dv;
+            sd2 += dist[j] * dv;
         }
+        beta_eval = beta;
         sum = s == 0.0 ? 1e-8 : s;
-        double h = log(sum) + beta * sdp / sum;
-        double diff = h - target;
+        const double mean = sd / sum;
+        const double h = log(sum) + beta * mean;
+        const double diff = h - target;
         if (fabs(diff) <= PERP_TOL) break;
-        if (diff > 0) {
-            lo = beta;
-            beta = hi == INFINITY ? beta * 2.0 : 0.5 * (beta + hi);
-        } else {
-            hi = beta;
-            beta = lo == -INFINITY ? beta * 0.5 : 0.5 * (beta + lo);
+        if (diff > 0)
+            lo = t; /* entropy too high: beta must grow */
+        else
+            hi = t;
+        const double var = sd2 / sum - mean * mean;
+        double next = NAN;
+        if (var > 0.0) next = t + diff / (beta * beta * var);
+        if (lo == -INFINITY || hi == INFINITY) next = fmin(fmax(next, t - 3.0), t + 3.0); /* NaN stays NaN */
+        if (!(next > lo && next < hi)) {
+            if (lo > -INFINITY && hi < INFINITY)
+                next = 0.5 * (lo + hi);
+            else
+                next = diff > 0 ? t + 0.6931471805599453 : t - 0.6931471805599453;
         }
+        t = next;
     }
     const double inv = 1.0 / sum;
 #pragma omp simd
@@ -465,6 +487,8 @@ tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_
             st = tg_fail(TG_ERR_OVERFLOW, "t-SNE: n^2 overflows");
             goto ex_done;
         }
+        st = tg_red_check_budget((double)nn * 24.0, "exact t-SNE affinities (n^2 entries)", "use method=\"barnes_hut\"");
+        if (st != TG_OK) goto ex_done;
         pc = malloc(sizeof(double) * nn);
         ip = malloc(sizeof(size_t) * (n + 1));
         ix = malloc(sizeof(size_t) * (nn - n));
@@ -927,6 +951,8 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
 
     if (opt->method == TG_TSNE_EXACT) {
         size_t nn = n * n; /* n <= 50000 checked */
+        st = tg_red_check_budget((double)nn * 12.0, "exact t-SNE (n^2 affinities)", "use method=\"barnes_hut\"");
+        if (st != TG_OK) goto done;
         double *pc = malloc(sizeof(double) * nn);
         es.P = malloc(sizeof(float) * nn);
         es.n = n;

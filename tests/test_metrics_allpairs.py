@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tokgeo
 from tokgeo import _reference as ref
@@ -198,3 +200,78 @@ def test_gil_is_released_during_all_pairs() -> None:
         time.sleep(0.001)
     th.join()
     assert ticks > 10
+
+
+def test_histogram_upper_triangle_across_many_blocks() -> None:
+    # 4300 rows: 9 row blocks of 512 and 2 column blocks of 4096, so the diagonal crosses
+    # block boundaries; the NumPy side is computed in slices to bound memory
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(4300, 3))
+    counts, edges = M.similarity_histogram(a, bins=16)
+    want = np.zeros(16, dtype=np.int64)
+    for i0 in range(0, 4300, 700):
+        s = ref.cosine_similarity_matrix(a[i0 : i0 + 700], a)
+        rows, cols = np.nonzero(np.arange(4300)[None, :] > np.arange(i0, i0 + s.shape[0])[:, None])
+        want += np.histogram(s[rows, cols], bins=16, range=(-1, 1))[0]
+    assert counts.sum() == 4300 * 4299 // 2 == want.sum()
+    assert np.abs(counts - want).sum() <= 4
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 40), m=st.integers(2, 40), d=st.integers(1, 9), k=st.integers(0, 3),
+       seed=st.integers(0, 2**31 - 1), layout=st.sampled_from(["C", "F", "row-strided", "negative", "column-strided"]),
+       with_b=st.booleans())
+def test_top_k_and_histogram_twins_hypothesis(n, m, d, k, seed, layout, with_b) -> None:
+    rng = np.random.default_rng(seed)
+    a0 = rng.normal(size=(n, d))
+    b0 = rng.normal(size=(m, d)) if with_b else None
+    a = dict(views(a0))[layout]
+    b = dict(views(b0))[layout] if with_b else None
+    cands = m if with_b else n - 1
+    kk = min(k, cands)
+    idx, val = M.top_k_similar(a, b, k=kk)
+    ridx, rval = ref.top_k_similar(a0, b0, k=kk)
+    np.testing.assert_allclose(val, rval, rtol=1e-12, atol=1e-14)
+    # an index may differ from the twin's only where two candidates tie to rounding
+    full = ref.cosine_similarity_matrix(a0, b0)
+    for i, j in zip(*np.nonzero(idx != ridx)):
+        assert idx[i, j] >= 0 and abs(full[i, idx[i, j]] - rval[i, j]) < 1e-13
+    counts, _ = M.similarity_histogram(a, b, bins=7)
+    rc, _ = ref.similarity_histogram(a0, b0, bins=7)
+    assert counts.sum() == rc.sum() and np.abs(counts - rc).sum() <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_top_k_self_uses_both_triangles_across_blocks(dtype) -> None:
+    # b=None multiplies only the blocks on/above the diagonal and feeds each pair to both
+    # rows' heaps; 4300 rows span 9 row blocks and 2 column blocks
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(4300, 4)).astype(dtype)
+    idx, val = M.top_k_similar(a, k=3)
+    a64 = a.astype(np.float64)
+    for i0 in range(0, 4300, 900):
+        s = ref.cosine_similarity_matrix(a64[i0 : i0 + 900], a64)
+        s[np.arange(s.shape[0]), np.arange(i0, i0 + s.shape[0])] = -np.inf
+        best = np.argsort(-s, axis=1, kind="stable")[:, :3]
+        bval = np.take_along_axis(s, best, axis=1)
+        tol = 1e-12 if dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(val[i0 : i0 + 900], bval, rtol=0, atol=tol)
+        got = np.take_along_axis(s, idx[i0 : i0 + 900], axis=1)  # what our picks are worth
+        np.testing.assert_allclose(got, bval, rtol=0, atol=2 * tol)
+    idx2, val2 = M.top_k_similar(a, a.copy(), k=4)  # the full (non-symmetric) path agrees
+    np.testing.assert_allclose(val2[:, 1:], val, rtol=0, atol=1e-12 if dtype == np.float64 else 2e-6)
+
+
+def test_nan_and_inf_rows_are_never_selected() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(30, 5))
+    a[3, 2] = np.nan
+    a[7, 0] = np.inf
+    idx, val = M.top_k_similar(a, k=4)
+    assert not np.isin(idx, [3, 7]).any()
+    assert np.all(idx[[3, 7]] == -1) and np.isnan(val[[3, 7]]).all()
+    ok = np.setdiff1d(np.arange(30), [3, 7])
+    ridx, rval = ref.top_k_similar(a[ok], k=4)
+    np.testing.assert_array_equal(idx[ok], ok[ridx])
+    counts, _ = M.similarity_histogram(a, bins=4)
+    assert counts.sum() == 28 * 27 // 2

@@ -10,7 +10,7 @@ import tokgeo
 from tokgeo import _C
 from tokgeo._reduce import pca
 from tokgeo._reduce_reference import eigh_reference, flip_signs, pca_reference
-from tokgeo.errors import InvalidInputError, InvalidTypeError
+from tokgeo.errors import InvalidInputError, InvalidTypeError, MemoryBudgetError
 
 sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 
@@ -270,3 +270,12 @@ def test_bad_inputs_raise_clear_errors() -> None:
     # errors are ValueErrors for code that does not know tokgeo
     with pytest.raises(ValueError):
         pca(x[:1])
+
+
+def test_memory_budget_is_checked_before_allocating() -> None:
+    """A 200,000 x 200,000 input (a zero-stride view: no memory) would need a 320 GB Gram
+    matrix: refused up front with MemoryBudgetError instead of being killed by the OS."""
+    huge = np.broadcast_to(np.float32(1.0), (200_000, 200_000))
+    with pytest.raises(MemoryBudgetError, match="GB"):
+        pca(huge, 2)
+    assert pca(decaying_data(10, 3), 1).n_components == 1  # nothing left broken

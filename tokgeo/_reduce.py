@@ -256,8 +256,8 @@ def tsne(
 ) -> TSNEResult:
     """t-SNE embedding of ``x`` [n_samples, n_features] (van der Maaten & Hinton, 2008).
 
-    Follows sklearn's ``TSNE`` (same defaults and optimisation schedule): perplexity
-    calibrated per point by binary search; 250 iterations of early exaggeration with
+    Follows sklearn's ``TSNE`` (same defaults and optimisation schedule): each point's
+    Gaussian calibrated to the perplexity (entropy within 1e-10 nats); 250 iterations of early exaggeration with
     momentum 0.5, then momentum 0.8; per-coordinate gains; ``learning_rate="auto"`` is
     ``max(n / early_exaggeration / 4, 50)``; ``init="pca"`` scales the PCA projection so
     that the first coordinate has standard deviation 1e-4.

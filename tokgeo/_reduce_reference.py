@@ -62,31 +62,44 @@ def _sq_distances(a: np.ndarray, metric: str) -> np.ndarray:
 
 
 def _calibrate(dist: np.ndarray, perplexity: float) -> np.ndarray:
-    """Binary search on beta per row (rows of `dist` hold the candidate distances only)."""
+    """Per row: beta such that the entropy of exp(-beta d) / sum is log(perplexity) (within
+    1e-10), by bracketed Newton steps on t = log(beta) from beta = 1 / mean(d), as the C code does."""
     n = dist.shape[0]
-    beta = np.ones(n)
+    mean_d = dist.mean(axis=1)
+    with np.errstate(divide="ignore"):
+        t = np.where((mean_d > 0) & np.isfinite(mean_d), -np.log(mean_d), 0.0)
     lo = np.full(n, -np.inf)
     hi = np.full(n, np.inf)
     target = np.log(perplexity)
-    done = np.zeros(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
     p = np.zeros_like(dist)
     for _ in range(100):
-        pr = np.exp(-dist * beta[:, None])
-        s = pr.sum(axis=1)
-        s[s == 0] = 1e-8
-        h = np.log(s) + beta * (dist * pr).sum(axis=1) / s
-        diff = h - target
-        active = ~done
-        p[active] = pr[active] / s[active, None]
-        done = done | (np.abs(diff) <= 1e-5)
-        up = active & ~done & (diff > 0)
-        dn = active & ~done & (diff <= 0)
-        lo[up] = beta[up]
-        beta[up] = np.where(np.isinf(hi[up]), beta[up] * 2.0, 0.5 * (beta[up] + hi[up]))
-        hi[dn] = beta[dn]
-        beta[dn] = np.where(np.isinf(lo[dn]), beta[dn] * 0.5, 0.5 * (beta[dn] + lo[dn]))
-        if done.all():
+        rows = np.flatnonzero(active)
+        if rows.size == 0:
             break
+        beta = np.exp(t[rows])
+        d = dist[rows]
+        e = np.exp(-d * beta[:, None])
+        s = e.sum(axis=1)
+        s = np.where(s == 0, 1e-8, s)
+        mean = (d * e).sum(axis=1) / s
+        h = np.log(s) + beta * mean
+        diff = h - target
+        p[rows] = e / s[:, None]
+        done = np.abs(diff) <= 1e-10
+        up = diff > 0
+        lo[rows] = np.where(up, t[rows], lo[rows])
+        hi[rows] = np.where(up, hi[rows], t[rows])
+        var = (d * d * e).sum(axis=1) / s - mean * mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nxt = np.where(var > 0, t[rows] + diff / (beta * beta * var), np.nan)
+        open_side = np.isinf(lo[rows]) | np.isinf(hi[rows])
+        nxt = np.where(open_side, np.clip(nxt, t[rows] - 3.0, t[rows] + 3.0), nxt)
+        ok = (nxt > lo[rows]) & (nxt < hi[rows])
+        both = np.isfinite(lo[rows]) & np.isfinite(hi[rows])
+        fallback = np.where(both, 0.5 * (lo[rows] + hi[rows]), np.where(up, t[rows] + np.log(2.0), t[rows] - np.log(2.0)))
+        t[rows] = np.where(ok, nxt, fallback)
+        active[rows[done]] = False
     return p
 
 

@@ -11,6 +11,8 @@ Input conversion rule (one rule for every function):
 * byte-swapped or unaligned float32/float64 arrays are copied to native order (same dtype);
 * integer, unsigned, bool, float16 and longdouble inputs (and Python lists) are converted to
   float64;
+* two inputs of different float dtypes (float32 with float64) are both read as float64, which
+  copies the float32 one (the statistics read each sample in its own dtype, no copy);
 * complex, object, string, datetime and structured arrays raise :class:`InvalidTypeError`.
 
 Results are float64 (sums accumulate in double) unless a ``dtype=`` argument says otherwise.
@@ -202,7 +204,8 @@ def angle(a: ArrayLike, b: ArrayLike, axis: int = -1, degrees: bool = True) -> F
     """Angle between paired vectors along ``axis``: ``arccos`` of the clamped cosine.
 
     In degrees (default) or radians.  The cosine is clamped into [-1, 1] first, so rounding
-    never produces NaN for (anti)parallel vectors.  Zero vectors give NaN and a
+    never produces NaN for (anti)parallel vectors.  Being an arccos of a double-precision
+    cosine, angles within ~1e-6 degrees of 0 or 180 are at the rounding floor.  Zero vectors give NaN and a
     :class:`ZeroVectorWarning`.  Shapes as :func:`cosine_similarity`.
     """
     x, y = _paired(a, b, axis)
@@ -369,9 +372,12 @@ def top_k_similar(
     own index).  Returns ``(indices, values)``, both [n, k], each row sorted by similarity
     descending, ties by index ascending; values are float64 (computed as in
     :func:`cosine_similarity_matrix`).  Streams blocks through BLIS, never holding the
-    [n, m] matrix: the 50,257 x 768 GPT-2 embedding against itself takes ~8 MB.  Rows with
+    [n, m] matrix: the 50,257 x 768 GPT-2 embedding against itself takes ~8 MB of blocks.
+    With ``b=None`` only the upper triangle is multiplied (each pair feeds both rows), which
+    halves the work; pass ``b=a.copy()`` only if you want the two sides computed separately.  Rows with
     zero norm have no similarities: their slots hold index -1 and value NaN (with a
-    :class:`ZeroVectorWarning`).  Ctrl-C stops it.
+    :class:`ZeroVectorWarning`); rows containing NaN or inf likewise have only NaN
+    similarities, which are never selected.  Ctrl-C stops it.
     """
     x, y = _pair_sets(a, b)
     try:
