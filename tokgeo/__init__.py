@@ -11,7 +11,7 @@ See the README for the tour.
 
 from __future__ import annotations
 
-from . import errors, metrics, safetensors
+from . import datasets, errors, metrics, safetensors, studies
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import blis_info, get_num_threads, set_num_threads
@@ -21,9 +21,11 @@ from .tokenizer import Batch, Tokenizer
 
 __all__ = [
     "__version__",
+    "datasets",
     "errors",
     "metrics",
     "safetensors",
+    "studies",
     "blis_info",
     "get_num_threads",
     "set_num_threads",

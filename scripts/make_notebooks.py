@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Writes notebooks/*.ipynb (one per lesson, no outputs) from the cell texts below.
+
+Edit the cells here and re-run ``python scripts/make_notebooks.py``; tests/test_notebooks.py
+executes every notebook top to bottom on a small random-weight model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COLAB = '''# In Google Colab: install tokgeo (BLIS from apt, then tokgeo from its repository; see the README).
+import sys
+
+REPO = "https://github.com/OWNER/tokgeo"  # placeholder: the repository URL given in the README
+if "google.colab" in sys.modules:
+    !apt-get -qq install -y libblis-dev && pip install -q git+{REPO}'''
+
+
+def model_cell(default: str) -> str:
+    return f'''import os
+
+# The lesson's model. Any GPT-2 size ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl") or a
+# local folder with config.json + model.safetensors works. (The test suite sets
+# TOKGEO_NOTEBOOK_MODEL to a small random-weight model to run this notebook quickly.)
+MODEL = os.environ.get("TOKGEO_NOTEBOOK_MODEL", "{default}")
+
+import matplotlib.pyplot as plt
+import tokgeo
+from tokgeo import datasets, studies
+
+model = tokgeo.GPT2.from_pretrained(MODEL)
+model'''
+
+
+def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, src in cells:
+        nb.cells.append(new_markdown_cell(src) if kind == "md" else new_code_cell(src))
+    return nb
+
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+    "01_embedding_geometry": [
+        ("md", "# Lesson 1: the geometry of the embedding space\n\n"
+               "Cosine similarities between token embeddings, the eigenstructure of the embedding "
+               "covariance, a t-SNE map, how much the representation of a sentence moves from layer "
+               "to layer, an attention map, and the next-token distribution."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("md", "## Run the lesson\n\n`EmbeddingGeometry` takes the words to compare (single tokens; "
+               "write the leading space) and a sentence for the forward pass."),
+        ("code", 'study = studies.EmbeddingGeometry(model, sentence="The nurse checked her pulse and then she smiled at the")\n'
+                 "result = study.run()\nprint(result.summary())"),
+        ("code", "print(result.describe())"),
+        ("md", "## Cosine similarity between token embeddings"),
+        ("code", 'fig = result.plot("cosine")'),
+        ("code", "result.to_frame(\"cosine\").sort_values(\"cosine\", ascending=False).head(10)"),
+        ("md", "## Eigenstructure of the embedding covariance"),
+        ("code", "fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout=\"constrained\")\n"
+                 "result.plot(\"spectrum\", ax=axes[0])\nresult.plot(\"projection\", ax=axes[1])\n"
+                 "print(\"first 5 explained-variance ratios:\", result[\"explained_variance\"][:5].round(4))"),
+        ("md", "## t-SNE map of the tokens"),
+        ("code", 'fig = result.plot("tsne")'),
+        ("md", "## Representation drift across layers\n\n`||Z(l) - Z(l-1)||` for the sentence's "
+               "matrix Z(l) of hidden states (Hugging Face convention: the last state is after the "
+               "final LayerNorm, which is why the last step is often large)."),
+        ("code", 'fig = result.plot("drift")\nresult["drift_tokens"].shape  # tokens x layers'),
+        ("md", "## An attention map and the next token"),
+        ("code", "fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout=\"constrained\")\n"
+                 "result.plot(\"attention\", ax=axes[0])\nresult.plot(\"next_token\", ax=axes[1])\n"
+                 "print(\"rows of the attention map sum to\", result[\"attention\"].sum(axis=1).round(6))"),
+        ("md", "Another layer and head: `studies.EmbeddingGeometry(model, layer=5, head=3).run()`."),
+    ],
+    "02_rotation": [
+        ("md", "# Lesson 2: rotation of token vectors across layers\n\n"
+               "For every sentence: the angle between a token's vector at layer l and at layer l-1, "
+               "for the target (`\" her\"`), the word right before it, and a random control; "
+               "per-layer means with 95% confidence bands and a t-test at every layer. "
+               "The lesson uses gpt2-xl (48 blocks); it takes a few minutes on a CPU."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2-xl")),
+        ("md", "## The data: 54 sentences with `\" her\"`"),
+        ("code", "sentences = datasets.her_sentences()\n"
+                 "targets = datasets.find_targets(sentences, \" her\", model.tokenizer)\n"
+                 "for s, w in list(zip(targets.sentences, targets.previous_words))[:5]:\n"
+                 "    print(f\"{w!r:>12}  {s}\")"),
+        ("md", "## Run the lesson\n\n`convention=\"hidden_states\"` (default) follows Hugging Face; "
+               "`convention=\"resid\"` uses the raw residual stream (no final LayerNorm)."),
+        ("code", "result = studies.Rotation(model, sentences, target=\" her\", seed=0).run()\nprint(result.summary())"),
+        ("code", 'fig = result.plot("angles")'),
+        ("code", 'fig = result.plot("ttest")'),
+        ("code", "result.to_frame().head()"),
+        ("md", "## The raw residual stream\n\nThe last step under the Hugging Face convention includes "
+               "the final LayerNorm; the raw stream shows the last block alone."),
+        ("code", "raw = studies.Rotation(model, sentences, convention=\"resid\", progress=False).run()\n"
+                 "fig, ax = plt.subplots(layout=\"constrained\")\n"
+                 "ax.plot(result[\"layers\"], result[\"mean_target\"], label=\"hidden_states\")\n"
+                 "ax.plot(raw[\"layers\"], raw[\"mean_target\"], label=\"resid\")\n"
+                 "ax.set_xlabel(\"layer\"); ax.set_ylabel(\"mean angle of ' her' (degrees)\"); ax.legend()"),
+        ("md", "## Your own sentences\n\nAny sentences and target word work; unusable sentences are listed "
+               "(or dropped with `strict=False`)."),
+        ("code", "mine = [\"I told him the truth.\", \"She saw him at the market.\", \"We gave him a ride home.\"]\n"
+                 "small = studies.Rotation(model, mine, target=\" him\", progress=False).run()\n"
+                 "small[\"angles_target\"].shape  # sentences x layers"),
+    ],
+    "03_qkv": [
+        ("md", "# Lesson 3: similarity of queries, keys and values\n\n"
+               "At one layer (the lesson: layer 6 of gpt2), take the target token's q, k and v (the "
+               "c_attn output, 3 x 768) in every sentence and compare them across sentences, within "
+               "Q, K and V and across them, with the previous word as a comparison."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "# layer 6 as in the lesson (or the last block of a smaller test model)\n"
+                 "LAYER = min(6, model.config.n_layer - 1)\n"
+                 "result = studies.QKVSimilarity(model, datasets.her_sentences(), target=\" her\", layer=LAYER).run()\n"
+                 "print(result.summary())"),
+        ("md", "## Similarity matrices (sentence i vs sentence j)"),
+        ("code", 'fig = result.plot("matrices")'),
+        ("code", 'fig = result.plot("matrices", token="nontarget")'),
+        ("md", "## Distributions: target vs previous word"),
+        ("code", 'fig = result.plot("histograms")'),
+        ("md", "## Do Q, K and V share their similarity structure?"),
+        ("code", 'fig = result.plot("scatter")\nresult.to_frame("correlations")'),
+        ("code", "q = result[\"q_target\"]  # sentences x n_embd\nq.shape"),
+    ],
+    "04_path_length": [
+        ("md", "# Lesson 4: path length, attention and MLP steps\n\n"
+               "For every token and block: the length of the attention output, of the MLP output and "
+               "of the hidden state's step; how they correlate across tokens (with and without the "
+               "first token, an outlier in GPT-2); the cumulative path length. The lesson uses gpt2-large."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2-large")),
+        ("code", "result = studies.PathLength(model).run()  # the lesson's text; pass your own as the second argument\n"
+                 "print(result.summary())"),
+        ("md", "## Steps per token and layer"),
+        ("code", 'fig = result.plot("heatmaps")'),
+        ("md", "## Correlations across tokens, with and without the first token"),
+        ("code", 'fig = result.plot("correlations")'),
+        ("code", 'fig = result.plot("scatter")'),
+        ("md", "## Cumulative path length"),
+        ("code", 'fig = result.plot("cumulative")\nresult.to_frame("correlations").head()'),
+        ("md", "In the raw residual stream the hidden step is exactly attention + MLP output: "
+               "`studies.PathLength(model, convention=\"resid\")`."),
+    ],
+}
+
+
+def main() -> None:
+    out = ROOT / "notebooks"
+    out.mkdir(exist_ok=True)
+    for name, cells in NOTEBOOKS.items():
+        nb = notebook(cells)
+        nbformat.validate(nb)
+        nbformat.write(nb, out / f"{name}.ipynb")
+        print("wrote", out / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The ``tokgeo`` command line: tokenize, study (files written, exit codes, no tracebacks)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tokgeo
+
+from tokgeo import cli, datasets
+
+from checkpoints import load_hf, shared_tiny_gpt2
+from hf_reference import activations, angle_deg
+from tiktoken_gpt2 import encoding
+
+ROOT = Path(__file__).resolve().parents[1]
+# where the tokgeo under test lives (the source tree in development, site-packages in CI):
+# subprocesses and the notebook kernel must import that same one
+TOKGEO_HOME = Path(tokgeo.__file__).resolve().parents[1]
+
+
+def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(TOKGEO_HOME) + os.pathsep + e.get("PYTHONPATH", "")
+    e["MPLBACKEND"] = "Agg"
+    e["TOKGEO_PROGRESS"] = "0"
+    e.update(env)
+    return subprocess.run([sys.executable, "-m", "tokgeo", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env=e, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def folder():  # type: ignore[no-untyped-def]
+    return shared_tiny_gpt2()
+
+
+def test_tokenize_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "She gave her book away, naïvely."
+    enc = encoding()
+    assert cli.main(["tokenize", text, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == enc.encode(text)
+    assert "".join(r["token"] for r in rows) == text
+    assert all(text[r["start"] : r["end"]] == r["token"] for r in rows)
+    assert cli.main(["tokenize", text]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{len(rows)} tokens") and "' her'" in out and "607" in out
+
+
+def test_tokenize_special_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "a<|endoftext|>b"
+    assert cli.main(["tokenize", text]) == 2
+    assert "--special special" in capsys.readouterr().err
+    assert cli.main(["tokenize", text, "--special", "special", "--json"]) == 0
+    ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
+    assert ids == encoding().encode(text, allowed_special="all") and 50256 in ids
+    assert cli.main(["tokenize", text, "--special", "text", "--json"]) == 0
+    ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
+    assert ids == encoding().encode(text, disallowed_special=()) and 50256 not in ids
+
+
+def test_console_script_entry_point_is_declared() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'tokgeo = "tokgeo.cli:main"' in text
+
+
+def test_study_rotation_writes_files_with_the_right_numbers(tmp_path: Path, folder: Path) -> None:
+    out = tmp_path / "rot"
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(out), "--seed", "4"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    names = sorted(x.name for x in out.iterdir())
+    assert names == sorted(["layer_stats.csv", "angles.csv", "angles.png", "ttest.png", "sentences.png",
+                            "report.txt", "provenance.json"])
+    assert not [x for x in out.iterdir() if x.name.startswith(".")]  # no temporary leftovers
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    with open(out / "angles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 54 * 3 * 3
+    # the first sentence's target angles equal the reference
+    hf = load_hf(folder)
+    text = datasets.her_sentences()[0]
+    ids = encoding().encode(text)
+    h = activations(hf, ids)["hidden_states"]
+    t = ids.index(607)
+    got = [float(r["angle_deg"]) for r in rows if r["sentence"] == "0" and r["token"] == "target"]
+    np.testing.assert_allclose(got, [angle_deg(h[l, t], h[l - 1, t]) for l in (1, 2, 3)], atol=2e-3)
+    with open(out / "layer_stats.csv", newline="") as f:
+        stats_rows = list(csv.DictReader(f))
+    assert [r["layer"] for r in stats_rows] == ["1", "2", "3"] and "p" in stats_rows[0]
+    report = (out / "report.txt").read_text()
+    assert "Rotation" in report and "seed: 4" in report and str(folder) in report
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["convention"] == "hidden_states" and prov["model"] == str(folder) and prov["seed"] == 4
+    assert "Rotation" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "name,extra,files",
+    [
+        ("qkv", ["--layer", "2"], ["similarity_stats.csv", "correlations.csv", "matrices.png", "histograms.png", "scatter.png"]),
+        ("pathlength", [], ["steps.csv", "correlations.csv", "heatmaps.png", "correlations.png", "scatter.png", "cumulative.png"]),
+        ("embedding", ["--layer", "1", "--head", "2"], ["cosine.csv", "spectrum.csv", "words.csv", "drift.csv", "next_token.csv",
+                                                        "cosine.png", "spectrum.png", "projection.png", "tsne.png", "drift.png",
+                                                        "attention.png", "next_token.png"]),
+    ],
+)
+def test_other_studies_write_their_files(tmp_path: Path, folder: Path, name: str, extra: list[str], files: list[str]) -> None:
+    out = tmp_path / name
+    p = _run(["study", name, "--model", str(folder), "--out", str(out), *extra], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(x.name for x in out.iterdir()) == sorted(files + ["report.txt", "provenance.json"])
+
+
+def test_user_sentences_file_and_problems(tmp_path: Path, folder: Path) -> None:
+    f = tmp_path / "s.txt"
+    f.write_text("# my data\nI saw her.\n\nWe met him.\nThey told her twice.\n", encoding="utf-8")
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f)], tmp_path)
+    assert p.returncode == 2
+    assert "[1] 'We met him.'" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f), "--lenient"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    prov = json.loads((tmp_path / "o" / "provenance.json").read_text())
+    assert prov["dataset"] == "s.txt" and prov["n_sentences"] == 2
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "x"), "--sentences", "missing.txt"], tmp_path)
+    assert p.returncode == 2 and "no such file" in p.stderr
+
+
+def test_no_network_and_no_local_model(tmp_path: Path) -> None:
+    p = _run(["study", "rotation", "--out", str(tmp_path / "o")], tmp_path,
+             HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub"))
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert "gpt2-xl" in p.stderr and "--model PATH" in p.stderr
+    p = _run(["study", "qkv", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")], tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "--model PATH" in p.stderr
+
+
+def test_usage_errors(tmp_path: Path, folder: Path) -> None:
+    p = _run([], tmp_path)
+    assert p.returncode == 2 and "usage" in p.stderr
+    p = _run(["study", "nope", "--out", "x"], tmp_path)
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+    p = _run(["study", "qkv", "--model", str(folder), "--layer", "9", "--out", str(tmp_path / "o")], tmp_path)
+    assert p.returncode == 2 and "blocks 0..2" in p.stderr and "Traceback" not in p.stderr
+    p = _run(["study", "qkv", "--model", str(folder), "--batch-size", "0", "--out", str(tmp_path / "o")], tmp_path)
+    assert p.returncode == 2 and "--batch-size" in p.stderr

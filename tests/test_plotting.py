@@ -1,0 +1,199 @@
+"""Figures: drawn into the given Axes or a new figure, headless, no global state changed,
+and every study figure holds what it should (axes, labels, lines, cells, bars)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless, like MPLBACKEND=Agg
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PathCollection, PolyCollection  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+import tokgeo  # noqa: E402
+from tokgeo import errors, plotting  # noqa: E402
+from tokgeo.studies import EmbeddingGeometry, PathLength, QKVSimilarity, Rotation  # noqa: E402
+
+from checkpoints import shared_tiny_gpt2  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+# where the tokgeo under test lives (the source tree in development, site-packages in CI):
+# subprocesses and the notebook kernel must import that same one
+TOKGEO_HOME = Path(tokgeo.__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_show_no_leaks(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("show() must never be called")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    before = dict(matplotlib.rcParams)
+    yield
+    after = dict(matplotlib.rcParams)
+    assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+    plt.close("all")
+
+
+def _bars(ax) -> list[Rectangle]:  # type: ignore[no-untyped-def]
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def test_importing_tokgeo_does_not_import_matplotlib() -> None:
+    code = "import sys, tokgeo, tokgeo.studies, tokgeo.plotting, tokgeo.cli; print('matplotlib' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=str(TOKGEO_HOME))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_missing_matplotlib_and_pandas_are_explained(monkeypatch: pytest.MonkeyPatch, folder) -> None:  # type: ignore[no-untyped-def]
+    res = QKVSimilarity(str(folder), layer=0, progress=False).run()
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plotting.require_matplotlib()
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        res.plot("histograms")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"pip install pandas.*tables\(\)"):
+        res.to_frame()
+    assert res.tables()["correlations"]  # the same rows without pandas
+
+
+def test_helpers_draw_into_given_axes() -> None:
+    fig, ax = plt.subplots()
+    n = len(plt.get_fignums())
+    assert plotting.heatmap(np.arange(6.0).reshape(2, 3), ax=ax, xlabels=["a", "b", "c"], ylabels=["x", "y"],
+                            title="T", xlabel="X", ylabel="Y") is fig
+    assert len(plt.get_fignums()) == n  # nothing new
+    im = [c for c in ax.get_children() if isinstance(c, AxesImage)][0]
+    assert im.get_array().shape == (2, 3)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert ax.get_title() == "T" and ax.get_xlabel() == "X" and ax.get_ylabel() == "Y"
+    with pytest.raises(ValueError):
+        plotting.heatmap(np.zeros(3), ax=ax)
+
+
+def test_helpers_new_figures_and_content() -> None:
+    fig = plotting.lines([0, 1, 2], {"a": [1, 2, 3], "b": [3, 2, 1]}, bands={"a": ([0, 1, 2], [2, 3, 4])},
+                         xlabel="layer", ylabel="deg")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2 and len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 1
+    assert ax.get_legend() is not None and ax.get_xlabel() == "layer"
+    fig = plotting.histograms({"a": np.arange(10.0), "b": np.arange(5.0)}, bins=7)
+    assert len(_bars(fig.axes[0])) == 14
+    fig = plotting.scatter([1, 2, 3], [3, 2, 1], labels=["p", "q", "r"], diagonal=True)
+    ax = fig.axes[0]
+    pc = [c for c in ax.collections if isinstance(c, PathCollection)][0]
+    assert len(pc.get_offsets()) == 3 and [t.get_text() for t in ax.texts] == ["p", "q", "r"]
+    assert len(ax.lines) == 1
+    fig = plotting.bars(["x", "y", "z", "w"], [1, 2, 3, 4], horizontal=True)
+    assert len(_bars(fig.axes[0])) == 4
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["x", "y", "z", "w"]
+
+
+@pytest.fixture(scope="module")
+def folder():  # type: ignore[no-untyped-def]
+    return shared_tiny_gpt2()
+
+
+def test_rotation_figures(folder) -> None:  # type: ignore[no-untyped-def]
+    res = Rotation(str(folder), progress=False).run()
+    fig = res.plot()  # "angles" by default
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3 and len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 3
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), res["mean_target"])
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    assert ax.get_xlabel() == "layer" and "degrees" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["target ' her'", "previous word", "random control"]
+    fig = res.plot("ttest")
+    assert len(_bars(fig.axes[0])) == 3
+    assert sorted(b.get_height() for b in _bars(fig.axes[0])) == pytest.approx(sorted(res["t"]))
+    fig = res.plot("sentences")
+    im = [c for c in fig.axes[0].get_children() if isinstance(c, AxesImage)][0]
+    assert im.get_array().shape == (54, 3) and len(fig.axes[0].get_yticklabels()) == 54
+    # drawing into the user's axes
+    f2, a2 = plt.subplots()
+    assert res.plot("angles", ax=a2) is f2 and len(a2.lines) == 3
+    with pytest.raises(errors.InvalidInputError, match="angles, ttest, sentences"):
+        res.plot("nope")
+
+
+def test_qkv_figures(folder) -> None:  # type: ignore[no-untyped-def]
+    res = QKVSimilarity(str(folder), layer=1, progress=False).run()
+    fig = res.plot("matrices")
+    panels = [a for a in fig.axes if a.get_images()]
+    assert len(panels) == 6
+    assert all(a.get_images()[0].get_array().shape == (54, 54) for a in panels)
+    assert [a.get_title() for a in panels] == [f"{p} (target)" for p in ("QQ", "KK", "VV", "QK", "QV", "KV")]
+    fig = res.plot("histograms", bins=20)
+    panels = [a for a in fig.axes if a.patches]
+    assert len(panels) == 6 and all(len(_bars(a)) == 40 for a in panels)
+    fig = res.plot("scatter")
+    assert len(fig.axes) == 3
+    for a in fig.axes:
+        assert len(a.collections[0].get_offsets()) == 54 * 53 // 2
+    f2, a2 = plt.subplots()
+    assert res.plot("matrices", ax=a2, pair="QK", token="nontarget") is f2
+    assert a2.get_title() == "QK (nontarget)"
+
+
+def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
+    res = PathLength(str(folder), progress=False).run()
+    T = len(res.tokens)
+    fig = res.plot("heatmaps")
+    panels = [a for a in fig.axes if a.get_images()]
+    assert len(panels) == 3 and all(a.get_images()[0].get_array().shape == (T, 3) for a in panels)
+    assert [t.get_text() for t in panels[0].get_yticklabels()] == res.tokens
+    fig = res.plot("correlations")
+    curves = [l for l in fig.axes[0].lines if not l.get_label().startswith("_")]
+    assert len(curves) == 4 and all(len(l.get_xdata()) == 3 for l in curves)
+    np.testing.assert_allclose(curves[1].get_ydata(), res["pearson_attn_no_first"])
+    assert curves[1].get_linestyle() == "--"
+    fig = res.plot("scatter", layer=1)
+    offs = [len(c.get_offsets()) for c in fig.axes[0].collections]
+    assert offs == [T - 1, 1, T - 1, 1]
+    fig = res.plot("cumulative")
+    assert len(fig.axes[0].lines) == T
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["cumulative_hidden"][0])
+
+
+def test_embedding_figures(folder) -> None:  # type: ignore[no-untyped-def]
+    res = EmbeddingGeometry(str(folder), progress=False, top_k=6).run()
+    n = len(res.words)
+    T = len(res.sentence_tokens)
+    assert res.plot_kinds == ("cosine", "spectrum", "projection", "tsne", "drift", "attention", "next_token")
+    ax = res.plot("cosine").axes[0]
+    assert ax.get_images()[0].get_array().shape == (n, n) and len(ax.get_xticklabels()) == n
+    ax = res.plot("spectrum").axes[0]
+    assert ax.get_yscale() == "log" and len(ax.lines[0].get_xdata()) == 64
+    ax = res.plot("projection").axes[0]
+    assert len(ax.collections[0].get_offsets()) == n and len(ax.texts) == n
+    ax = res.plot("tsne").axes[0]
+    assert len(ax.collections[0].get_offsets()) == n and ax.get_xlabel() == "t-SNE 1"
+    ax = res.plot("drift").axes[0]
+    assert len(ax.lines) == 1 and len(ax.lines[0].get_xdata()) == 3
+    ax = res.plot("attention").axes[0]
+    arr = ax.get_images()[0].get_array()
+    assert arr.shape == (T, T)
+    np.testing.assert_allclose(np.asarray(arr).sum(axis=1), 1.0, atol=1e-5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == res.sentence_tokens
+    ax = res.plot("next_token").axes[0]
+    assert len(_bars(ax)) == 6
+    assert [t.get_text() for t in ax.get_yticklabels()] == [repr(t) for t in res.next_tokens]
+
+
+def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = QKVSimilarity(str(folder), layer=0, progress=False).run()
+    files = res.save(tmp_path / "out")
+    assert sorted(p.name for p in files) == sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    assert tokgeo.__version__ in (tmp_path / "out" / "report.txt").read_text()

@@ -1,0 +1,261 @@
+"""The ``tokgeo`` command line (also ``python -m tokgeo``).
+
+::
+
+    tokgeo tokenize "She gave her book away"
+    tokgeo study rotation --model gpt2-xl --out results/rotation
+    tokgeo study qkv --model /path/to/gpt2 --layer 6 --out results/qkv
+    tokgeo study pathlength --model gpt2-large --out results/pathlength
+    tokgeo study embedding --model gpt2 --out results/embedding
+    tokgeo study rotation --sentences my_sentences.txt --target " him" --out results/him
+
+``study`` writes the figures (PNG, when matplotlib is installed), the numbers (CSV) and
+``report.txt`` (the statistics and the provenance) into ``--out``.  Exit codes: 0 success,
+1 an unexpected failure, 2 a problem with the arguments, the data or the model (the
+message says what to change), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from ._version import __version__
+
+__all__ = ["main"]
+
+STUDIES = ("rotation", "qkv", "pathlength", "embedding")
+LESSON_MODELS = {"rotation": "gpt2-xl", "qkv": "gpt2", "pathlength": "gpt2-large", "embedding": "gpt2"}
+
+
+class _UsageError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tokgeo",
+        description="The geometry of tokens inside GPT-2: tokenize text, run the course's lessons.",
+    )
+    p.add_argument("--version", action="version", version=f"tokgeo {__version__}")
+    p.add_argument("--threads", type=int, default=None, help="threads for BLIS and tokgeo's loops (default: all cores)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("tokenize", help="show the GPT-2 tokens of a text with ids and character offsets")
+    t.add_argument("text", help="the text (use quotes); '-' reads standard input")
+    t.add_argument("--model", default=None, help="use this model's tokenizer (name or folder) instead of GPT-2's")
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.add_argument("--special", choices=("error", "special", "text"), default="error",
+                   help="special tokens such as <|endoftext|> in the text: an error (default), encoded as the "
+                        "special token, or encoded as ordinary text")
+
+    s = sub.add_parser(
+        "study",
+        help="run a lesson and write figures (PNG), numbers (CSV) and a report",
+        description="Run one of the course's lessons. Default models are the lessons' own: "
+        + ", ".join(f"{k}: {v}" for k, v in LESSON_MODELS.items()),
+    )
+    s.add_argument("name", choices=STUDIES, help="the lesson")
+    s.add_argument("--model", default=None, help="model name (gpt2 ... gpt2-xl) or a local folder (default: the lesson's)")
+    s.add_argument("--out", required=True, help="folder for the results (created if needed)")
+    s.add_argument("--sentences", default=None,
+                   help="a UTF-8 text file, one sentence per line (blank lines and lines starting with # are skipped); "
+                        "default: the built-in 54 'her' sentences (pathlength: each line is one text; embedding: not used)")
+    s.add_argument("--target", default=" her", help="target word or token id (rotation, qkv; default ' her')")
+    s.add_argument("--lenient", action="store_true", help="drop sentences where the target is unusable instead of failing")
+    s.add_argument("--layer", type=int, default=None, help="block index (qkv: default 6; embedding: the attention map's block)")
+    s.add_argument("--head", type=int, default=0, help="attention head for the embedding lesson's attention map")
+    s.add_argument("--text", default=None, help="the text for pathlength or the sentence for embedding")
+    s.add_argument("--convention", choices=("hidden_states", "resid"), default="hidden_states",
+                   help="residual stream: Hugging Face hidden_states (default) or the raw residual stream")
+    s.add_argument("--seed", type=int, default=0, help="random seed (rotation control, t-SNE)")
+    s.add_argument("--batch-size", type=int, default=None, help="sentences per forward pass (default 16)")
+    s.add_argument("--no-figures", action="store_true", help="write only the CSV files and the report")
+    s.add_argument("--no-progress", action="store_true", help="do not show progress")
+    s.add_argument("--dpi", type=int, default=120, help="resolution of the PNG figures")
+    return p
+
+
+def _read_sentences(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except FileNotFoundError:
+        raise _UsageError(f"--sentences: no such file: {path}") from None
+    except UnicodeDecodeError as e:
+        raise _UsageError(f"--sentences: {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise _UsageError(f"--sentences: cannot read {path}: {e.strerror}") from None
+    out = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    if not out:
+        raise _UsageError(f"--sentences: {path} holds no sentence (one per line)")
+    return out
+
+
+def _target(value: str) -> str | int:
+    v = value.strip()
+    if v.isdigit():
+        return int(v)
+    return value
+
+
+def _load_model(name: str) -> Any:
+    from .errors import HubError, TokgeoIOError
+    from .model import GPT2
+
+    try:
+        return GPT2.from_pretrained(name)
+    except (HubError, TokgeoIOError) as e:
+        looks_local = os.sep in name or name.startswith(".") or os.path.exists(name)
+        if looks_local:
+            raise _UsageError(
+                f"cannot load the model at {name!r}: {e}\n"
+                "--model PATH must be a folder holding config.json, model.safetensors (or its shards), "
+                "vocab.json and merges.txt."
+            ) from None
+        raise _UsageError(
+            f"cannot load the model {name!r}: it is not in the local cache and could not be downloaded.\n"
+            f"  detail: {e}\n"
+            "Without network, download the model elsewhere (e.g. `huggingface-cli download "
+            f"openai-community/{name.split('/')[-1]}`), copy the folder here and pass --model PATH "
+            "(a folder with config.json, model.safetensors, vocab.json and merges.txt)."
+        ) from None
+
+
+def _tokenize(args: argparse.Namespace, out: TextIO) -> int:
+    from .tokenizer import Tokenizer
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if args.model:
+        try:
+            tok = Tokenizer.from_pretrained(args.model)
+        except OSError as e:
+            raise _UsageError(f"cannot load the tokenizer of {args.model!r}: {e}\nPass --model PATH (a folder with vocab.json and merges.txt) or leave --model out for GPT-2's.") from None
+    else:
+        tok = Tokenizer.gpt2()
+    if args.special == "special":
+        ids, offsets = tok.encode_with_offsets(text, allowed_special="all")
+    elif args.special == "text":
+        ids, offsets = tok.encode_with_offsets(text, disallowed_special=())
+    else:
+        from .errors import SpecialTokenError
+
+        try:
+            ids, offsets = tok.encode_with_offsets(text)
+        except SpecialTokenError as e:
+            raise _UsageError(
+                f"{e}\nOn the command line: --special special (encode it as the special token) or "
+                "--special text (as ordinary text)."
+            ) from None
+    rows = [
+        {"index": i, "id": int(t), "token": text[int(a):int(b)], "start": int(a), "end": int(b)}
+        for i, (t, (a, b)) in enumerate(zip(ids, offsets))
+    ]
+    if args.json:
+        json.dump(rows, out, ensure_ascii=False, indent=1)
+        out.write("\n")
+        return 0
+    out.write(f"{len(rows)} tokens\n")
+    out.write(f"{'index':>5}  {'id':>6}  {'start':>5}  {'end':>5}  token\n")
+    for r in rows:
+        out.write(f"{r['index']:>5}  {r['id']:>6}  {r['start']:>5}  {r['end']:>5}  {r['token']!r}\n")
+    return 0
+
+
+def _study(args: argparse.Namespace, out: TextIO) -> int:
+    from . import studies
+
+    name = args.name
+    model_name = args.model or LESSON_MODELS[name]
+    sentences = _read_sentences(args.sentences) if args.sentences else None
+    dataset_name = Path(args.sentences).name if args.sentences else None
+    for flag, v in (("--batch-size", args.batch_size), ("--dpi", args.dpi)):
+        if v is not None and v < 1:
+            raise _UsageError(f"{flag} must be a positive integer, got {v}")
+    progress = False if args.no_progress else None
+    figures = not args.no_figures
+    if figures:
+        try:
+            import matplotlib
+
+            if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+                matplotlib.use("Agg")  # the command line only writes files
+        except ImportError:
+            out.write("note: matplotlib is not installed, so no figures are drawn (pip install matplotlib)\n")
+            figures = False
+    model = _load_model(model_name)
+    study: Any
+    if name == "rotation":
+        study = studies.Rotation(model, sentences, _target(args.target), convention=args.convention, seed=args.seed,
+                                 batch_size=args.batch_size, strict=not args.lenient, progress=progress,
+                                 dataset_name=dataset_name)
+    elif name == "qkv":
+        study = studies.QKVSimilarity(model, sentences, _target(args.target), layer=6 if args.layer is None else args.layer,
+                                      batch_size=args.batch_size, strict=not args.lenient, progress=progress,
+                                      dataset_name=dataset_name)
+    elif name == "pathlength":
+        text: Any = args.text if args.text is not None else sentences
+        study = studies.PathLength(model, text, convention=args.convention, batch_size=args.batch_size,
+                                   progress=progress, dataset_name=dataset_name)
+    else:
+        kw: dict[str, Any] = {}
+        if args.text is not None:
+            kw["sentence"] = args.text
+        study = studies.EmbeddingGeometry(model, layer=args.layer, head=args.head, convention=args.convention,
+                                          seed=args.seed, progress=progress, **kw)
+    result = study.run()
+    # the model label in the provenance: what the user asked for
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise _UsageError(f"--out {folder} exists and is not a folder")
+    try:
+        written = result.save(folder, figures=figures, dpi=args.dpi)
+        prov = folder / "provenance.json"
+        tmp = folder / ".provenance.json.tmp"
+        tmp.write_text(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, prov)
+        written.append(prov)
+    except PermissionError as e:
+        raise _UsageError(f"--out: cannot write into {folder}: {e.strerror}") from None
+    out.write(result.summary() + "\n\n")
+    out.write(f"wrote {len(written)} files to {folder}:\n")
+    for p in written:
+        out.write(f"  {p.name}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from .errors import TokgeoError
+
+    try:
+        if args.threads is not None:
+            from . import set_num_threads
+
+            set_num_threads(args.threads)
+        if args.command == "tokenize":
+            return _tokenize(args, sys.stdout)
+        return _study(args, sys.stdout)
+    except _UsageError as e:
+        sys.stderr.write(f"tokgeo: error: {e}\n")
+        return 2
+    except TokgeoError as e:
+        # bad data, a model that does not fit in memory, a malformed file...
+        sys.stderr.write(f"tokgeo: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("tokgeo: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Figures for the lessons, drawn with the user's own matplotlib.
+
+Every function draws into the ``ax`` it is given (a matplotlib Axes), or into a new figure
+when ``ax`` is None, and returns the :class:`matplotlib.figure.Figure`.  Nothing here calls
+``show()``, changes ``rcParams`` or selects a style or a backend, so your settings win and
+the functions work headless (``MPLBACKEND=Agg``).  matplotlib is imported only when a
+function is called; without it they raise an ImportError that says how to install it.
+
+In a notebook, assign the figure (``fig = result.plot()``) to avoid seeing it twice:
+Jupyter shows pyplot figures at the end of a cell, and would show a returned one again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "require_matplotlib",
+    "new_axes",
+    "subplots",
+    "heatmap",
+    "lines",
+    "histograms",
+    "scatter",
+    "bars",
+]
+
+
+def require_matplotlib() -> Any:
+    """Import and return ``matplotlib.pyplot``, or explain how to install matplotlib."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "plotting needs matplotlib: pip install matplotlib (or pip install 'tokgeo[plot]')"
+        ) from exc
+    return plt
+
+
+def new_axes(ax: Axes | None = None, figsize: tuple[float, float] = (6.4, 4.8)) -> Axes:
+    """``ax`` itself, or the Axes of a new figure of the given size (inches)."""
+    if ax is not None:
+        return ax
+    plt = require_matplotlib()
+    _, new = plt.subplots(figsize=figsize, layout="constrained")
+    return new
+
+
+def subplots(
+    nrows: int, ncols: int, figsize: tuple[float, float] | None = None, **kw: Any
+) -> tuple[Figure, np.ndarray]:
+    """A new figure with a grid of Axes (always returned as a 2-D array)."""
+    plt = require_matplotlib()
+    if figsize is None:
+        figsize = (4.2 * ncols, 3.4 * nrows)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=figsize, squeeze=False, layout="constrained", **kw
+    )
+    return fig, axes
+
+
+def _finish(
+    ax: Axes,
+    title: str | None,
+    xlabel: str | None,
+    ylabel: str | None,
+) -> Figure:
+    if title:
+        ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    return ax.figure  # type: ignore[return-value]
+
+
+def heatmap(
+    data: Any,
+    *,
+    ax: Axes | None = None,
+    xlabels: Sequence[str] | None = None,
+    ylabels: Sequence[str] | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    colorbar_label: str | None = None,
+) -> Figure:
+    """A matrix as an image: ``data`` [rows, columns], one cell per entry.
+
+    Row 0 is at the top.  ``xlabels``/``ylabels`` name the columns/rows (e.g. tokens).
+    """
+    m = np.asarray(data, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D array, got shape {m.shape}")
+    ylen = max((len(str(y)) for y in ylabels), default=0) if ylabels is not None else 0
+    xlen = max((len(str(x)) for x in xlabels), default=0) if xlabels is not None else 0
+    size = (
+        min(30.0, max(4.5, 0.3 * m.shape[1] + 2.8 + 0.075 * ylen)),
+        min(30.0, max(3.5, 0.25 * m.shape[0] + 1.8 + 0.075 * xlen)),
+    )
+    a = new_axes(ax, figsize=size)
+    im = a.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    from matplotlib.ticker import MaxNLocator
+
+    if xlabels is not None:
+        a.set_xticks(np.arange(m.shape[1]), labels=[str(x) for x in xlabels], rotation=90)
+    else:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # cells are indices
+    if ylabels is not None:
+        a.set_yticks(np.arange(m.shape[0]), labels=[str(y) for y in ylabels])
+    else:
+        a.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if colorbar:
+        cb = a.figure.colorbar(im, ax=a)
+        if colorbar_label:
+            cb.set_label(colorbar_label)
+    return _finish(a, title, xlabel, ylabel)
+
+
+def lines(
+    x: Any,
+    series: Mapping[str, Any],
+    *,
+    bands: Mapping[str, tuple[Any, Any]] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    marker: str | None = "o",
+    legend: bool = True,
+) -> Figure:
+    """One line per entry of ``series`` (label -> y [n]) over ``x`` [n].
+
+    ``bands`` (label -> (low [n], high [n])) shades a band around the line of that label,
+    e.g. a confidence interval.
+    """
+    a = new_axes(ax)
+    xs = np.asarray(x)
+    if np.issubdtype(xs.dtype, np.integer):  # layers, positions: whole-number ticks
+        from matplotlib.ticker import MaxNLocator
+
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for label, y in series.items():
+        (line,) = a.plot(xs, np.asarray(y), marker=marker, markersize=3, label=label)
+        if bands and label in bands:
+            lo, hi = bands[label]
+            a.fill_between(xs, np.asarray(lo), np.asarray(hi), color=line.get_color(), alpha=0.25)
+    if legend and len(series) > 1:
+        a.legend()
+    return _finish(a, title, xlabel, ylabel)
+
+
+def histograms(
+    series: Mapping[str, Any],
+    *,
+    bins: int | Sequence[float] = 40,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = "count",
+    density: bool = False,
+    legend: bool = True,
+) -> Figure:
+    """Overlaid histograms, one per entry of ``series`` (label -> values), shared bins."""
+    a = new_axes(ax)
+    arrays = {k: np.asarray(v, dtype=np.float64).ravel() for k, v in series.items()}
+    finite = [v[np.isfinite(v)] for v in arrays.values()]
+    if isinstance(bins, int):
+        allv = np.concatenate(finite) if finite else np.zeros(0)
+        if allv.size:
+            lo, hi = float(allv.min()), float(allv.max())
+            if lo == hi:
+                lo, hi = lo - 0.5, hi + 0.5
+            edges: Any = np.linspace(lo, hi, bins + 1)
+        else:
+            edges = bins
+    else:
+        edges = bins
+    for (label, v), fv in zip(arrays.items(), finite):
+        a.hist(fv, bins=edges, alpha=0.55, label=label, density=density)
+    if legend and len(series) > 1:
+        a.legend()
+    return _finish(a, title, xlabel, ylabel)
+
+
+def scatter(
+    x: Any,
+    y: Any,
+    *,
+    ax: Axes | None = None,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    diagonal: bool = False,
+    s: float = 14.0,
+    color: Any = None,
+) -> Figure:
+    """Points (x [n], y [n]); ``labels`` writes a text next to each point.
+
+    ``diagonal`` draws the line y = x (useful when both axes share a unit).
+    """
+    a = new_axes(ax)
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    ys = np.asarray(y, dtype=np.float64).ravel()
+    a.scatter(xs, ys, s=s, alpha=0.75, color=color)
+    if labels is not None:
+        for xi, yi, lab in zip(xs, ys, labels):
+            a.annotate(str(lab), (xi, yi), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    if diagonal and xs.size:
+        lo = float(min(np.nanmin(xs), np.nanmin(ys)))
+        hi = float(max(np.nanmax(xs), np.nanmax(ys)))
+        a.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, linestyle="--")
+    return _finish(a, title, xlabel, ylabel)
+
+
+def bars(
+    labels: Sequence[str],
+    values: Any,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    horizontal: bool = False,
+) -> Figure:
+    """One bar per label; ``horizontal`` puts the labels on the y axis (top first)."""
+    a = new_axes(ax)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    pos = np.arange(len(labels))
+    names = [str(s) for s in labels]
+    if horizontal:
+        a.barh(pos, v)
+        a.set_yticks(pos, labels=names)
+        a.invert_yaxis()
+    else:
+        a.bar(pos, v)
+        a.set_xticks(pos, labels=names, rotation=90)
+    return _finish(a, title, xlabel, ylabel)

@@ -1,0 +1,47 @@
+"""The course's lessons on token embeddings, one class per lesson.
+
+Each class takes a model (a name such as ``"gpt2-xl"``, a folder, or a
+:class:`tokgeo.GPT2`) and its data; ``run()`` returns a result with the arrays by name,
+``summary()``, ``tables()``/``to_frame()``, ``plot(kind, ax=None)``, ``save(folder)`` and the
+``provenance`` of the numbers.
+
+=======================  ==============================================================
+class                    lesson
+=======================  ==============================================================
+``EmbeddingGeometry``    1. embedding space: cosine similarities, covariance
+                         eigenstructure, t-SNE, drift across layers, attention maps,
+                         next-token distribution
+``Rotation``             2. rotation of token vectors across layers (target vs previous
+                         word vs random control, t-tests per layer)
+``QKVSimilarity``        3. similarity of the target's queries, keys and values
+``PathLength``           4. path length of tokens through the layers, split into
+                         attention and MLP steps
+=======================  ==============================================================
+
+Design notes
+------------
+* One adapter (``_engine.py``) turns a lesson's needs (hidden states under a convention,
+  one layer's q/k/v, attention outputs...) into capture requests for
+  :meth:`tokgeo.GPT2.run`.  Sentences run right-padded in chunks sorted by length (padding
+  never changes a real token's activations); a chunk the memory budget refuses
+  (:class:`~tokgeo.errors.MemoryBudgetError`, raised before anything is allocated) is
+  halved and retried, so a long gpt2-xl run never captures more than one chunk.
+* The measurements go through :mod:`tokgeo.metrics` (angles, cosine matrices, norms,
+  path lengths, t-tests, correlations, softmax, entropy) and ``tokgeo._reduce`` (PCA,
+  t-SNE); the Student-t quantile for confidence bands is in ``_stats.py``.
+* ``convention="hidden_states"`` (the default) is Hugging Face's ``hidden_states``: the
+  last state is after the final LayerNorm; ``"resid"`` is the raw residual stream.  Every
+  result states which one in its provenance and summary.
+* Results are plain objects: read-only arrays by name, tidy tables, figures drawn on
+  request (matplotlib imported only then), a text summary and the provenance.
+"""
+
+from __future__ import annotations
+
+from ._base import Provenance, StudyResult
+from .embedding import EmbeddingGeometry, EmbeddingResult
+from .pathlength import PathLength, PathLengthResult
+from .qkv import QKVResult, QKVSimilarity
+from .rotation import Rotation, RotationResult
+
+__all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult", "QKVSimilarity", "QKVResult", "PathLength", "PathLengthResult", "EmbeddingGeometry", "EmbeddingResult"]

@@ -1,0 +1,313 @@
+"""What every study shares: provenance, the result object, and writing results to files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InvalidInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Provenance", "StudyResult"]
+
+#: The two ways of reading the residual stream (see the studies' ``convention`` argument).
+CONVENTIONS = ("hidden_states", "resid")
+CONVENTION_TEXT = {
+    "hidden_states": (
+        "Hugging Face hidden_states: index 0 is the embedding (token + position), index l "
+        "the residual stream after block l, and the last index the output of the final "
+        "LayerNorm ln_f"
+    ),
+    "resid": (
+        "raw residual stream: index 0 is the embedding, index l the residual stream after "
+        "block l, the last index without the final LayerNorm"
+    ),
+}
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise InvalidInputError(
+            f"convention must be 'hidden_states' (Hugging Face, the default) or 'resid' "
+            f"(raw residual stream), got {convention!r}"
+        )
+    return convention
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a result, so that a figure can be reproduced.
+
+    Attributes:
+        study: the study class, e.g. ``"Rotation"``.
+        model: the model name or folder as given by the user.
+        model_config: n_layer, n_head, n_embd, n_ctx, n_vocab of the model that ran.
+        convention: the residual-stream convention (``"hidden_states"``/``"resid"``) or None.
+        dataset: the data set's name (``tokgeo.datasets.her_sentences`` or the user's).
+        dataset_sha256: digest of the sentences (newline-terminated UTF-8, SHA-256).
+        n_sentences: how many sentences were used.
+        target: the target word or token id, when the study has one.
+        seed: the random seed, when the study draws random numbers.
+        parameters: every other argument of the study.
+        tokgeo_version: the tokgeo version.
+        created_utc: when the result was computed (ISO 8601, UTC).
+    """
+
+    study: str
+    model: str
+    model_config: Mapping[str, Any]
+    convention: str | None
+    dataset: str
+    dataset_sha256: str
+    n_sentences: int
+    target: str | int | None
+    seed: int | None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    tokgeo_version: str = __version__
+    created_utc: str = field(
+        default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dictionary (JSON-friendly)."""
+        d = asdict(self)
+        d["model_config"] = dict(self.model_config)
+        d["parameters"] = dict(self.parameters)
+        return d
+
+    def lines(self) -> list[str]:
+        cfg = ", ".join(f"{k}={v}" for k, v in self.model_config.items())
+        out = [
+            f"study: {self.study}",
+            f"model: {self.model} ({cfg})",
+        ]
+        if self.convention:
+            out.append(f"layers: {self.convention} ({CONVENTION_TEXT[self.convention]})")
+        out.append(
+            f"data: {self.dataset}, {self.n_sentences} sentences, sha256 {self.dataset_sha256[:16]}"
+        )
+        if self.target is not None:
+            out.append(f"target: {self.target!r}")
+        if self.seed is not None:
+            out.append(f"seed: {self.seed}")
+        if self.parameters:
+            out.append("parameters: " + ", ".join(f"{k}={v!r}" for k, v in self.parameters.items()))
+        out.append(f"tokgeo {self.tokgeo_version}, {self.created_utc}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if math.isnan(f):
+            return "nan"
+        if f != 0 and (abs(f) < 1e-3 or abs(f) >= 1e5):
+            return f"{f:.3e}"
+        return f"{f:.4f}"
+    return str(v)
+
+
+class StudyResult:
+    """Base of every study's result: named arrays, tidy tables, a summary and figures.
+
+    * ``result["name"]`` or ``result.name`` give an array (``result.arrays`` lists them,
+      ``result.describe()`` says what each holds, with shapes and units);
+    * ``result.tables()`` gives tidy tables (lists of row dictionaries);
+      ``result.to_frame(name)`` the same as a pandas DataFrame (pandas is optional);
+    * ``result.summary()`` is a short text report with the statistics;
+    * ``result.plot(kind, ax=None)`` draws one figure (``result.plot_kinds`` lists them);
+    * ``result.provenance`` records what produced the numbers;
+    * ``result.save(folder)`` writes figures (PNG), tables (CSV) and the report.
+    """
+
+    #: the figures this result can draw; the first is the default of :meth:`plot`
+    plot_kinds: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        provenance: Provenance,
+        arrays: Mapping[str, np.ndarray],
+        descriptions: Mapping[str, str],
+    ) -> None:
+        self.provenance = provenance
+        self._arrays: dict[str, np.ndarray] = {}
+        for k, v in arrays.items():
+            a = np.asarray(v).view()  # a read-only view: the caller's array stays writeable
+            a.setflags(write=False)
+            self._arrays[k] = a
+        self._descriptions = dict(descriptions)
+
+    # ---- arrays by name ----
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The named arrays (a new dict each time; the arrays are read-only)."""
+        return dict(self._arrays)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise KeyError(
+                f"no array {name!r} in {type(self).__name__}; available: "
+                + ", ".join(self._arrays)
+            ) from None
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("_arrays")
+        if arrays is not None and name in arrays:
+            return arrays[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._arrays
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._arrays))
+
+    def describe(self) -> str:
+        """One line per array: name, shape, dtype and what it holds."""
+        rows = []
+        for k, a in self._arrays.items():
+            rows.append(f"{k} {list(a.shape)} {a.dtype}: {self._descriptions.get(k, '')}")
+        return "\n".join(rows)
+
+    # ---- tables ----
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Tidy tables (name -> rows); the first is the main one."""
+        raise NotImplementedError  # each study defines its tables
+
+    def to_frame(self, table: str | None = None) -> Any:
+        """A table as a pandas DataFrame (the main one by default). Needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_frame needs pandas: pip install pandas (or 'tokgeo[pandas]'); "
+                "result.tables() gives the same rows without pandas"
+            ) from exc
+        tabs = self.tables()
+        name = table if table is not None else next(iter(tabs))
+        if name not in tabs:
+            raise KeyError(f"no table {name!r}; available: {', '.join(tabs)}")
+        return pd.DataFrame(tabs[name])
+
+    # ---- report ----
+    def summary_lines(self) -> list[str]:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """A short text report: the statistics, then the provenance."""
+        return "\n".join(self.summary_lines() + ["", *self.provenance.lines()])
+
+    def __repr__(self) -> str:
+        p = self.provenance
+        return (
+            f"<{type(self).__name__} {p.model}, {p.n_sentences} sentences; arrays: "
+            f"{', '.join(self._arrays)}>"
+        )
+
+    # ---- figures ----
+    def plot(self, kind: str | None = None, ax: Axes | None = None, **kwargs: Any) -> Figure:
+        """Draw one figure (``kind`` from :attr:`plot_kinds`; the first by default).
+
+        Draws into ``ax`` when given (figures made of several panels need ``ax=None``), and
+        returns the matplotlib Figure.  Never calls ``show()``.
+        """
+        kinds = self.plot_kinds
+        k = kind if kind is not None else kinds[0]
+        if k not in kinds:
+            raise InvalidInputError(f"unknown plot kind {k!r}; choose one of: {', '.join(kinds)}")
+        fn: Callable[..., Figure] = getattr(self, "_plot_" + k)
+        return fn(ax=ax, **kwargs)
+
+    def save(self, folder: str | os.PathLike[str], *, figures: bool = True, dpi: int = 120) -> list[Path]:
+        """Write the tables (CSV), the figures (PNG) and ``report.txt`` into ``folder``.
+
+        Every file is written to a temporary name first and renamed when complete, so an
+        error never leaves a partial file.  Returns the paths written.
+        """
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for name, rows in self.tables().items():
+            buf = io.StringIO()
+            write_csv(buf, rows)
+            written.append(_atomic_write_text(out / f"{name}.csv", buf.getvalue()))
+        if figures:
+            from ..plotting import require_matplotlib
+
+            plt = require_matplotlib()
+            for kind in self.plot_kinds:
+                fig = self.plot(kind)
+                try:
+                    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{kind}.", suffix=".png")
+                    os.close(fd)
+                    try:
+                        fig.savefig(tmp, dpi=dpi, format="png")
+                        os.replace(tmp, out / f"{kind}.png")
+                    except BaseException:
+                        os.unlink(tmp)
+                        raise
+                    written.append(out / f"{kind}.png")
+                finally:
+                    plt.close(fig)
+        written.append(_atomic_write_text(out / "report.txt", self.summary() + "\n"))
+        return written
+
+
+def write_csv(stream: io.TextIOBase | Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Rows (dicts with the same keys) as CSV with a header, numbers at full precision."""
+    w = csv.writer(stream, lineterminator="\n")
+    if not rows:
+        return
+    keys = list(rows[0].keys())
+    w.writerow(keys)
+    for r in rows:
+        w.writerow([_csv_value(r[k]) for k in keys])
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _atomic_write_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def fmt(v: Any) -> str:
+    """Numbers for reports: 4 decimals, scientific notation for tiny or huge values."""
+    return _fmt(v)
