@@ -9,15 +9,17 @@
  * when: the user has not set it, the linked BLIS is a 0.x release, the CPU is an AMD family
  * >= 0x1A, and the OS has enabled the vector state the kernels need.  AVX-512 (F, DQ, BW,
  * VL) with ZMM state -> skx kernels; else AVX2 + FMA with YMM state -> zen3 kernels.
- * Everything else is left to BLIS.
+ * Everything else is left to BLIS, and so is everything when TOKGEO_BLIS_ARCH=native.  A
+ * kernel set is only requested when blis.h says the build contains it (BLIS_CONFIG_*):
+ * BLIS aborts on an architecture id it was not built with.  It runs as a constructor (so
+ * before any BLIS call of a program linking the core) and again, idempotently, from
+ * tg_set_num_threads().
  */
 #include <blis.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tg_common.h"
-
-void tg_blis_select_arch(void);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #include <cpuid.h>
@@ -29,11 +31,13 @@ static unsigned long long read_xcr0(void) {
     return ((unsigned long long)hi << 32) | lo;
 }
 
-void tg_blis_select_arch(void) {
-    static int done = 0; /* called from tg_set_num_threads before any parallel work */
+__attribute__((constructor)) void tg_blis_select_arch(void) {
+    static int done = 0; /* constructor, then tg_set_num_threads: before any parallel work */
     if (done) return;
     done = 1;
     if (getenv("BLIS_ARCH_TYPE") != NULL) return;
+    const char *opt = getenv("TOKGEO_BLIS_ARCH");
+    if (opt != NULL && strcmp(opt, "native") == 0) return;
     const char *ver = bli_info_get_version_str();
     if (ver == NULL || ver[0] != '0' || ver[1] != '.') return; /* BLIS >= 1.0 knows newer CPUs */
     unsigned int a, b, c, d;
@@ -61,10 +65,19 @@ void tg_blis_select_arch(void) {
     const int avx2 = (b7 >> 5) & 1;
     const int avx512 = ((b7 >> 16) & 1) && ((b7 >> 17) & 1) && ((b7 >> 30) & 1) && ((b7 >> 31) & 1); /* F DQ BW VL */
     int arch = -1;
-    if (avx512 && zmm_ok)
-        arch = (int)BLIS_ARCH_SKX;
-    else if (avx2 && ymm_ok)
-        arch = (int)BLIS_ARCH_ZEN3;
+#ifdef BLIS_CONFIG_SKX
+    if (avx512 && zmm_ok) arch = (int)BLIS_ARCH_SKX;
+#endif
+#ifdef BLIS_CONFIG_ZEN3
+    if (arch < 0 && avx2 && ymm_ok) arch = (int)BLIS_ARCH_ZEN3;
+#endif
+#ifdef BLIS_CONFIG_HASWELL
+    if (arch < 0 && avx2 && ymm_ok) arch = (int)BLIS_ARCH_HASWELL;
+#endif
+    (void)avx512;
+    (void)avx2;
+    (void)zmm_ok;
+    (void)ymm_ok;
     if (arch < 0) return;
     char buf[16];
     snprintf(buf, sizeof buf, "%d", arch);

@@ -93,6 +93,9 @@ int tg_get_num_threads(void);
 /* The BLIS kernel set in use ("zen3", "haswell", "generic", ...) and the BLIS version.
  * See threads.c for how tokgeo picks kernels on CPUs newer than the BLIS it runs on. */
 const char *tg_blis_arch(void);
+/* Requests better BLIS kernels on CPUs newer than the BLIS release (blis_arch.c); runs by
+ * itself before main() and from tg_set_num_threads(); idempotent. */
+void tg_blis_select_arch(void);
 const char *tg_blis_version(void);
 
 /* ---- cooperative interruption ----
