@@ -595,6 +595,9 @@ _NAMES_FOR_KIND = {
     "embed": "hook_embed",
     "pos_embed": "hook_pos_embed",
     "logits": "logits",
+    "ln1_scale": "blocks.*.ln1.hook_scale",
+    "ln2_scale": "blocks.*.ln2.hook_scale",
+    "ln_final_scale": "ln_final.hook_scale",
 }
 
 
