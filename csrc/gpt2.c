@@ -358,13 +358,22 @@ static const char *const hook_names[TG_HOOK_COUNT] = {
     [TG_HOOK_Z] = "z",                 [TG_HOOK_ATTN_OUT] = "attn_out",   [TG_HOOK_RESID_MID] = "resid_mid",
     [TG_HOOK_LN2] = "ln2",             [TG_HOOK_MLP_PRE] = "mlp_pre",     [TG_HOOK_MLP_POST] = "mlp_post",
     [TG_HOOK_MLP_OUT] = "mlp_out",     [TG_HOOK_RESID_POST] = "resid_post", [TG_HOOK_EMBED] = "embed",
-    [TG_HOOK_POS_EMBED] = "pos_embed", [TG_HOOK_LOGITS] = "logits",
+    [TG_HOOK_POS_EMBED] = "pos_embed", [TG_HOOK_LOGITS] = "logits",      [TG_HOOK_LN1_SCALE] = "ln1_scale",
+    [TG_HOOK_LN2_SCALE] = "ln2_scale", [TG_HOOK_LNF_SCALE] = "ln_final_scale",
 };
 
 const char *tg_gpt2_hook_name(tg_gpt2_hook k) { return ((int)k >= 0 && k < TG_HOOK_COUNT) ? hook_names[k] : "?"; }
 
 bool tg_gpt2_hook_is_global(tg_gpt2_hook k) {
-    return k == TG_HOOK_LN_FINAL || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED || k == TG_HOOK_LOGITS;
+    return k == TG_HOOK_LN_FINAL || k == TG_HOOK_LNF_SCALE || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
+           k == TG_HOOK_LOGITS;
+}
+
+/* kinds that never need a scratch buffer (computed straight into the arena or skipped) */
+static bool no_scratch(int k) {
+    return k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
+           k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE || k == TG_HOOK_LN1_SCALE || k == TG_HOOK_LN2_SCALE ||
+           k == TG_HOOK_LNF_SCALE;
 }
 
 void tg_gpt2_plan_free(tg_gpt2_plan *p) {
@@ -387,6 +396,9 @@ static bool kind_floats(const tg_gpt2_config *c, tg_gpt2_hook k, size_t B, size_
     case TG_HOOK_MLP_PRE:
     case TG_HOOK_MLP_POST: return tg_mul_size(N, (size_t)c->n_inner, out);
     case TG_HOOK_LOGITS: return tg_mul_size(N, (size_t)c->n_vocab, out);
+    case TG_HOOK_LN1_SCALE:
+    case TG_HOOK_LN2_SCALE:
+    case TG_HOOK_LNF_SCALE: *out = N; return true;
     default: return tg_mul_size(N, C, out);
     }
 }
@@ -428,7 +440,7 @@ tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const u
             }
         }
     }
-    out->need_head = out->count[TG_HOOK_LN_FINAL] || out->count[TG_HOOK_LOGITS];
+    out->need_head = out->count[TG_HOOK_LN_FINAL] || out->count[TG_HOOK_LNF_SCALE] || out->count[TG_HOOK_LOGITS];
     if (out->need_head) run = L;
     out->run_layers = run;
     size_t at = 0;
@@ -446,9 +458,7 @@ tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const u
     /* scratch: one [N, width] buffer per kind that some computed layer does not capture */
     size_t N = B * T, C = (size_t)c->n_embd, scratch = 0;
     for (int k = 0; k < TG_HOOK_COUNT; k++) {
-        if (k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
-            k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE)
-            continue;
+        if (no_scratch(k)) continue;
         bool needed = (k == TG_HOOK_LN_FINAL) ? (out->need_head && !out->count[k]) : (out->count[k] < run);
         if (!needed) continue;
         size_t b, r;
@@ -684,7 +694,8 @@ static tg_status run(fw *f, const int64_t *ids) {
             x = d;
         }
         float *ln1 = dest(f, TG_HOOK_LN1, l);
-        tg_layernorm_f32(x, (ptrdiff_t)C, N, C, W->ln1_w, W->ln1_b, eps, ln1, (ptrdiff_t)C);
+        tg_layernorm_f32(x, (ptrdiff_t)C, N, C, W->ln1_w, W->ln1_b, eps, ln1, (ptrdiff_t)C,
+                         captured(f, TG_HOOK_LN1_SCALE, l) ? dest(f, TG_HOOK_LN1_SCALE, l) : NULL);
         float *qkv = dest(f, TG_HOOK_QKV, l);
         if ((s = linear(N, C, 3 * C, ln1, W->attn_w, W->attn_b, NULL, qkv)) != TG_OK) return s;
         float *z = dest(f, TG_HOOK_Z, l);
@@ -696,7 +707,8 @@ static tg_status run(fw *f, const int64_t *ids) {
         if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
         add_rows(N * C, x, ao, mid);
         float *ln2 = dest(f, TG_HOOK_LN2, l);
-        tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C);
+        tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C,
+                         captured(f, TG_HOOK_LN2_SCALE, l) ? dest(f, TG_HOOK_LN2_SCALE, l) : NULL);
         float *hpre = dest(f, TG_HOOK_MLP_PRE, l);
         if ((s = linear(N, C, F, ln2, W->fc_w, W->fc_b, NULL, hpre)) != TG_OK) return s;
         float *hpost = captured(f, TG_HOOK_MLP_POST, l) ? dest(f, TG_HOOK_MLP_POST, l)
@@ -712,7 +724,8 @@ static tg_status run(fw *f, const int64_t *ids) {
     }
     if (!p->need_head) return TG_OK;
     float *lnf = dest(f, TG_HOOK_LN_FINAL, 0);
-    tg_layernorm_f32(x, (ptrdiff_t)C, N, C, m->w.lnf_w, m->w.lnf_b, eps, lnf, (ptrdiff_t)C);
+    tg_layernorm_f32(x, (ptrdiff_t)C, N, C, m->w.lnf_w, m->w.lnf_b, eps, lnf, (ptrdiff_t)C,
+                     captured(f, TG_HOOK_LNF_SCALE, 0) ? dest(f, TG_HOOK_LNF_SCALE, 0) : NULL);
     if (captured(f, TG_HOOK_LOGITS, 0)) {
         float *lg = dest(f, TG_HOOK_LOGITS, 0);
         /* logits[N, V] = lnf[N, C] @ lm_head[V, C]^T (lm_head read through strides) */
@@ -751,9 +764,7 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
     if (scratch == NULL) return tg_fail(TG_ERR_NOMEM, "out of memory allocating %zu bytes of working memory", p->scratch_bytes);
     size_t at = 0;
     for (int k = 0; k < TG_HOOK_COUNT; k++) {
-        if (k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
-            k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE)
-            continue;
+        if (no_scratch(k)) continue;
         bool needed = (k == TG_HOOK_LN_FINAL) ? (p->need_head && !p->count[k]) : (p->count[k] < p->run_layers);
         if (!needed) continue;
         f.scratch[k] = (float *)(scratch + at);

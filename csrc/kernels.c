@@ -47,7 +47,7 @@ static inline float expf_poly(float x) {
 
 float tg_expf(float x) { return expf_poly(x); }
 
-TG_CLONES static void ln_row(const float *xr, size_t cols, const float *w, const float *b, float eps, float *yr) {
+TG_CLONES static float ln_row(const float *xr, size_t cols, const float *w, const float *b, float eps, float *yr) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (size_t j = 0; j < cols; j++) s += xr[j];
@@ -58,9 +58,11 @@ TG_CLONES static void ln_row(const float *xr, size_t cols, const float *w, const
         float d = xr[j] - mean;
         v += d * d;
     }
-    const float inv = (float)(1.0 / sqrt((double)v / (double)cols + (double)eps));
+    const double sd = sqrt((double)v / (double)cols + (double)eps);
+    const float inv = (float)(1.0 / sd);
 #pragma omp simd
     for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
+    return (float)sd;
 }
 
 /* 0.5 x (1 + tanh(u)) == x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
@@ -86,11 +88,12 @@ TG_CLONES void tg_axpy_f32(float alpha, const float *x, float *y, size_t n) {
 }
 
 void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
-                      float eps, float *y, ptrdiff_t ldy) {
+                      float eps, float *y, ptrdiff_t ldy, float *scale) {
     const ptrdiff_t nrows = (ptrdiff_t)rows;
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
     for (ptrdiff_t r = 0; r < nrows; r++) {
-        ln_row(x + r * ldx, cols, w, b, eps, y + r * ldy);
+        float sd = ln_row(x + r * ldx, cols, w, b, eps, y + r * ldy);
+        if (scale) scale[r] = sd;
     }
 }
 

@@ -34,7 +34,8 @@
  *   ATTN_SCORES  [B, H, T, T] (q.k / sqrt(D) for allowed keys, -inf for masked keys)
  *   PATTERN      [B, H, T, T] (softmax over allowed keys, 0 for masked keys)
  *   MLP_PRE, MLP_POST [B, T, F]
- * Global shapes: EMBED, POS_EMBED, LN_FINAL [B, T, C]; LOGITS [B, T, V].
+ *   LN1_SCALE, LN2_SCALE [B, T] (the LayerNorm's sqrt(var + eps), TransformerLens' hook_scale)
+ * Global shapes: EMBED, POS_EMBED, LN_FINAL [B, T, C]; LNF_SCALE [B, T]; LOGITS [B, T, V].
  *
  * Padding: row b holds its real tokens at [start[b], start[b] + length[b]); the tokens before
  * start[b] are left padding, those after are right padding.  Row b is cut in two causal
@@ -158,6 +159,9 @@ typedef enum tg_gpt2_hook {
     TG_HOOK_MLP_POST,
     TG_HOOK_MLP_OUT,
     TG_HOOK_RESID_POST,
+    TG_HOOK_LN1_SCALE,  /* sqrt(var + eps) of ln_1's input, [B, T] */
+    TG_HOOK_LN2_SCALE,  /* the same for ln_2 */
+    TG_HOOK_LNF_SCALE,  /* global: the same for ln_f */
     TG_HOOK_EMBED,      /* global */
     TG_HOOK_POS_EMBED,  /* global */
     TG_HOOK_LOGITS,     /* global */
@@ -217,9 +221,10 @@ tg_status tg_gpt2_time_products(const tg_gpt2_config *cfg, size_t batch, size_t 
 /* ---- kernels (kernels.c; exposed for tests and for the binding) ---- */
 
 /* y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * w + b for r < rows; biased variance;
- * x and y rows of `cols` floats at row strides ldx, ldy (may alias when equal). */
+ * x and y rows of `cols` floats at row strides ldx, ldy (may alias when equal); when scale
+ * is not NULL, scale[r] = sqrt(var + eps). */
 void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
-                      float eps, float *y, ptrdiff_t ldy);
+                      float eps, float *y, ptrdiff_t ldy, float *scale);
 /* y[i] = act(x[i]) for i < n (may alias). */
 void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t n);
 /* exp(x) with ~2 ulp accuracy over the float range, vectorisable; exp(x < -87.3) ~ 1e-38. */

@@ -119,6 +119,12 @@ def reference(model: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
     rec["hook_pos_embed"] = np.broadcast_to(rec["hook_pos_embed"], (B, T, C)).copy()
     rec["logits"] = out.logits.numpy().copy()
     rec["hidden_states"] = np.stack([h.numpy() for h in out.hidden_states])
+    eps = cfg.layer_norm_epsilon
+
+    def scale(x: np.ndarray) -> np.ndarray:  # sqrt(var + eps) of a LayerNorm's input, in float64
+        return np.sqrt(x.astype(np.float64).var(-1, keepdims=True) + eps)
+
+    rec["ln_final.hook_scale"] = scale(rec[f"blocks.{L - 1}.hook_resid_post"])
     causal = np.tril(np.ones((T, T), bool))
     for l in range(L):
         p = f"blocks.{l}."
@@ -127,6 +133,8 @@ def reference(model: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
         rec[p + "attn.hook_q"], rec[p + "attn.hook_k"], rec[p + "attn.hook_v"] = q, k, v
         rec[p + "attn.hook_z"] = rec[p + "attn.hook_z"].reshape(B, T, H, D)
         rec[p + "attn.hook_pattern"] = out.attentions[l].numpy().copy()
+        rec[p + "ln1.hook_scale"] = scale(rec[p + "hook_resid_pre"])
+        rec[p + "ln2.hook_scale"] = scale(rec[p + "hook_resid_mid"])
         # scores from HF's own q and k, in float64
         s = np.einsum("bqhd,bkhd->bhqk", q.astype(np.float64), k.astype(np.float64))
         if cfg.scale_attn_weights:

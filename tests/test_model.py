@@ -65,7 +65,7 @@ def test_every_hook_matches_transformers(ckpt: dict, name: str, B: int, T: int) 
     cache = model.run(ids, capture="all")
     ref = reference(hf, ids)
     L = hf.config.n_layer
-    assert len(cache) == 4 + 15 * L
+    assert len(cache) == 5 + 17 * L
     assert check_all(cache, ref, L) == len(cache)
     hs = cache.hidden_states
     assert hs.shape == (L + 1, B, T, hf.config.n_embd)

@@ -166,6 +166,8 @@ def test_missing_duplicate_and_bad_dtype(tmp_path: Path) -> None:
         (lambda c: c.update(n_embd=-8), "n_embd"),
         (lambda c: c.update(n_layer="2"), "n_layer"),
         (lambda c: c.update(n_layer=True), "n_layer"),
+        (lambda c: c.update(n_layer=10**30), "n_layer"),
+        (lambda c: c.update(n_inner=0), "n_inner"),
         (lambda c: c.update(layer_norm_epsilon=0), "layer_norm_epsilon"),
         (lambda c: c.update(activation_function="swish"), "swish"),
         (lambda c: c.update(model_type="llama"), "llama"),

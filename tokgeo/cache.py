@@ -6,6 +6,7 @@ F d_mlp, V vocabulary; all float32)::
     hook_embed                          [B, T, C]   wte[token]
     hook_pos_embed                      [B, T, C]   wpe[position]
     blocks.{l}.hook_resid_pre           [B, T, C]   residual stream entering block l
+    blocks.{l}.ln1.hook_scale           [B, T, 1]   sqrt(var + eps) of the LayerNorm's input
     blocks.{l}.ln1.hook_normalized      [B, T, C]   ln_1 output, AFTER its weight and bias
     blocks.{l}.attn.hook_q / _k / _v    [B, T, H, D] (c_attn output split per head, bias included)
     blocks.{l}.attn.hook_attn_scores    [B, H, T, T] q.k / sqrt(D); masked keys are -inf
@@ -13,11 +14,13 @@ F d_mlp, V vocabulary; all float32)::
     blocks.{l}.attn.hook_z              [B, T, H, D] pattern @ v, before c_proj
     blocks.{l}.hook_attn_out            [B, T, C]   c_proj output (bias included)
     blocks.{l}.hook_resid_mid           [B, T, C]   resid_pre + attn_out
+    blocks.{l}.ln2.hook_scale           [B, T, 1]
     blocks.{l}.ln2.hook_normalized      [B, T, C]
     blocks.{l}.mlp.hook_pre             [B, T, F]   c_fc output
     blocks.{l}.mlp.hook_post            [B, T, F]   GELU (tanh approximation, "gelu_new")
     blocks.{l}.hook_mlp_out             [B, T, C]   mlp c_proj output
     blocks.{l}.hook_resid_post          [B, T, C]   resid_mid + mlp_out
+    ln_final.hook_scale                 [B, T, 1]
     ln_final.hook_normalized            [B, T, C]   ln_f output (after weight and bias)
     logits                              [B, T, V]
 
@@ -28,7 +31,7 @@ default folds LayerNorm and centres weights, which changes ``hook_normalized``, 
 Face's ``ln_1`` / ``ln_2`` / ``ln_f`` output, and what classic ``HookedTransformer``'s
 unfolded ``LayerNorm`` hooked).  TransformerLens 4's ``TransformerBridge`` hooks the value
 before the affine step instead; recover it as ``(value - b) / w`` with ``model.blocks[l].ln1_w``
-and ``ln1_b`` (every other hook name holds the same values as TransformerLens 4 with
+and ``ln1_b``, or as ``(resid - resid.mean(-1, keepdims=True)) / hook_scale`` (every other hook name holds the same values as TransformerLens 4 with
 ``no_processing=True``, checked by tests/test_model_transformerlens.py).
 ``hook_attn_scores`` holds ``-inf`` for masked keys, as TransformerLens does.
 
@@ -65,6 +68,7 @@ _KINDS = {name: i for i, name in enumerate(_C.hook_names())}
 # per-block hook suffix -> (kind, sub-view of the qkv buffer)
 LAYER_HOOKS: dict[str, tuple[str, int | None]] = {
     "hook_resid_pre": ("resid_pre", None),
+    "ln1.hook_scale": ("ln1_scale", None),
     "ln1.hook_normalized": ("ln1", None),
     "attn.hook_q": ("qkv", 0),
     "attn.hook_k": ("qkv", 1),
@@ -74,6 +78,7 @@ LAYER_HOOKS: dict[str, tuple[str, int | None]] = {
     "attn.hook_z": ("z", None),
     "hook_attn_out": ("attn_out", None),
     "hook_resid_mid": ("resid_mid", None),
+    "ln2.hook_scale": ("ln2_scale", None),
     "ln2.hook_normalized": ("ln2", None),
     "mlp.hook_pre": ("mlp_pre", None),
     "mlp.hook_post": ("mlp_post", None),
@@ -83,6 +88,7 @@ LAYER_HOOKS: dict[str, tuple[str, int | None]] = {
 GLOBAL_HOOKS: dict[str, str] = {
     "hook_embed": "embed",
     "hook_pos_embed": "pos_embed",
+    "ln_final.hook_scale": "ln_final_scale",
     "ln_final.hook_normalized": "ln_final",
     "logits": "logits",
 }
@@ -98,8 +104,10 @@ _EXTRA_ALIASES = {
 }
 
 
-def _matches(pattern: str, hook: str) -> bool:
-    if pattern == hook or hook.endswith("." + pattern) or hook.startswith(pattern + "."):
+def _matches(pattern: str, hook: str, groups: bool = True) -> bool:
+    """Does a capture pattern name this hook?  groups: also a prefix such as "attn" or "ln1"
+    naming every hook under it."""
+    if pattern == hook or hook.endswith("." + pattern) or (groups and hook.startswith(pattern + ".")):
         return True
     last = hook.rsplit(".", 1)[-1]
     return pattern in (last, last[5:] if last.startswith("hook_") else last) or pattern in _EXTRA_ALIASES.get(hook, ())
@@ -222,7 +230,7 @@ class ActivationCache(Mapping[str, np.ndarray]):
             for h, (kind, _) in LAYER_HOOKS.items():
                 if self._slot(kind, l) >= 0:
                     self._keys.append(f"blocks.{l}.{h}")
-        for h in ("ln_final.hook_normalized", "logits"):
+        for h in ("ln_final.hook_scale", "ln_final.hook_normalized", "logits"):
             if self._count(GLOBAL_HOOKS[h]):
                 self._keys.append(h)
         self._keyset = set(self._keys)
@@ -244,6 +252,8 @@ class ActivationCache(Mapping[str, np.ndarray]):
             return (B, H, T, T), (H * T * T * 4, T * T * 4, T * 4, 4), 0
         if kind == "z":
             return (B, T, H, D), (T * C * 4, C * 4, D * 4, 4), 0
+        if kind.endswith("scale"):
+            return (B, T, 1), (T * 4, 4, 4), 0
         W = F if kind in ("mlp_pre", "mlp_post") else V if kind == "logits" else C
         return (B, T, W), (T * W * 4, W * 4, 4), 0
 
@@ -265,6 +275,8 @@ class ActivationCache(Mapping[str, np.ndarray]):
 
     def _hook_for(self, pattern: str) -> str:
         hits = [h for h in LAYER_HOOKS if _matches(pattern, h)]
+        if len(hits) > 1:  # "ln1" is a group and an alias: the alias wins here
+            hits = [h for h in hits if _matches(pattern, h, groups=False)]
         if len(hits) != 1:
             raise KeyError(
                 f"{pattern!r} names {'no' if not hits else len(hits)} per-block hooks; "

@@ -71,12 +71,15 @@ class GPT2Config:
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("n_layer", "n_head", "n_embd", "n_ctx", "vocab_size"):
+        limits = {"n_layer": 4096, "n_head": 65536, "n_embd": 1 << 24, "n_ctx": 1 << 24, "vocab_size": 1 << 31}
+        for name, hi in limits.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise FormatError(f"GPT-2 config: {name} must be a positive integer, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+                raise FormatError(f"GPT-2 config: {name} must be an integer in [1, {hi}], got {v!r}")
         if self.n_inner is not None and (
-            isinstance(self.n_inner, bool) or not isinstance(self.n_inner, (int, np.integer)) or self.n_inner < 1
+            isinstance(self.n_inner, bool)
+            or not isinstance(self.n_inner, (int, np.integer))
+            or not 1 <= self.n_inner <= (1 << 28)
         ):
             raise FormatError(f"GPT-2 config: n_inner must be a positive integer or null, got {self.n_inner!r}")
         if self.n_embd % self.n_head:
@@ -595,6 +598,9 @@ _NAMES_FOR_KIND = {
     "embed": "hook_embed",
     "pos_embed": "hook_pos_embed",
     "logits": "logits",
+    "ln1_scale": "blocks.*.ln1.hook_scale",
+    "ln2_scale": "blocks.*.ln2.hook_scale",
+    "ln_final_scale": "ln_final.hook_scale",
 }
 
 

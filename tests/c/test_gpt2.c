@@ -40,7 +40,8 @@ static void test_layernorm(void) {
         w[j] = 1.0f + frand() * 0.5f;
         b[j] = frand();
     }
-    tg_layernorm_f32(x, LD, R, C, w, b, 1e-5f, y, LD);
+    float sc[R];
+    tg_layernorm_f32(x, LD, R, C, w, b, 1e-5f, y, LD, sc);
     double worst = 0;
     for (int r = 0; r < R; r++) {
         double m = 0, v = 0;
@@ -48,6 +49,7 @@ static void test_layernorm(void) {
         m /= C;
         for (int j = 0; j < C; j++) v += (x[r * LD + j] - m) * (x[r * LD + j] - m);
         v /= C;
+        CHECK(fabs(sc[r] - sqrt(v + 1e-5)) < 1e-6 * sqrt(v + 1e-5));
         for (int j = 0; j < C; j++) {
             double ref = (x[r * LD + j] - m) / sqrt(v + 1e-5) * w[j] + b[j];
             double e = fabs(ref - y[r * LD + j]);
