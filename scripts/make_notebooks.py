@@ -14,12 +14,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
-COLAB = '''# In Google Colab: install tokgeo (BLIS from apt, then tokgeo from its repository; see the README).
+COLAB = '''# In Google Colab: install tokgeo (BLIS from apt, then tokgeo with pip; see the README).
 import sys
 
-REPO = "https://github.com/OWNER/tokgeo"  # placeholder: the repository URL given in the README
+# What pip installs: the tokgeo package, or a git URL / wheel / folder of your own build.
+TOKGEO_SPEC = "tokgeo[all]"
 if "google.colab" in sys.modules:
-    !apt-get -qq install -y libblis-dev && pip install -q git+{REPO}'''
+    !apt-get -qq install -y libblis-dev && pip install -q "{TOKGEO_SPEC}"'''
 
 
 def model_cell(default: str) -> str:
