@@ -121,7 +121,9 @@ def test_install_and_smoke(version: str, numpy_spec: str, tmp_path: Path) -> Non
 
     smoke = tmp_path / "smoke.py"
     smoke.write_text(SMOKE, encoding="utf-8")
-    r = _run([py, str(smoke), json.dumps(EXPECTED_IDS)], tmp_path, 300, env)
+    # deprecations are errors: a NumPy or Python API on its way out must show up here
+    strict = ["-W", "error::DeprecationWarning", "-W", "error::FutureWarning"]
+    r = _run([py, *strict, str(smoke), json.dumps(EXPECTED_IDS)], tmp_path, 300, env)
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["python"] == version
     major_minor = tuple(int(p) for p in report["numpy"].split(".")[:2])
@@ -135,7 +137,7 @@ def test_install_and_smoke(version: str, numpy_spec: str, tmp_path: Path) -> Non
     print(f"python{version} + {numpy_spec}: {report}")
 
     text = "She gave her book away"
-    for cmd in ([py, "-m", "tokgeo", "tokenize", text], [str(venv / "bin" / "tokgeo"), "tokenize", text]):
+    for cmd in ([py, *strict, "-m", "tokgeo", "tokenize", text], [str(venv / "bin" / "tokgeo"), "tokenize", text]):
         out = _run(cmd, tmp_path, 120, env).stdout
         for tid in EXPECTED_IDS[text]:
             assert str(tid) in out, (cmd, out)
@@ -237,6 +239,15 @@ SMOKE = textwrap.dedent(
     ev_ref = np.linalg.eigvalsh(np.cov(pts, rowvar=False))[::-1]
     check(rel_err(pr.eigenvalues, ev_ref) < 1e-10, f"pca eigenvalues {pr.eigenvalues} vs {ev_ref}")
     check(rel_err(pr.projection, (pts - pts.mean(0)) @ pr.components.T) < 1e-10, "pca projection")
+    # error paths that build their message from a released array (a use-after-free that
+    # crashed only on Python 3.13 + NumPy 2.x)
+    for _ in range(3):
+        try:
+            tokgeo._C._eigh(np.zeros((2, 3)))
+        except tokgeo.InvalidInputError as e:
+            check("2 x 3" in str(e), f"eigh error message {e}")
+        else:
+            raise AssertionError("_eigh accepted a 2 x 3 matrix")
 
     # ---- a tiny random GPT-2, written with numpy only, against a numpy forward pass
     L, H, C, P, V = 2, 4, 32, 16, 97
