@@ -67,11 +67,10 @@ static PyObject *py_eigh(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O", &obj)) return NULL;
     PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(obj, NPY_FLOAT64, 2, 2, NPY_ARRAY_ENSURECOPY | NPY_ARRAY_C_CONTIGUOUS);
     if (a == NULL) return NULL;
-    npy_intp n = PyArray_DIM(a, 0);
-    if (PyArray_DIM(a, 1) != n) {
+    npy_intp n = PyArray_DIM(a, 0), n_cols = PyArray_DIM(a, 1); /* read before a is released */
+    if (n_cols != n) {
         Py_DECREF(a);
-        return tg_py_error("InvalidInputError", "eigh needs a square matrix, got %ld x %ld", (long)n,
-                           (long)PyArray_DIM(a, 1));
+        return tg_py_error("InvalidInputError", "eigh needs a square matrix, got %ld x %ld", (long)n, (long)n_cols);
     }
     PyArrayObject *w = new_f64(1, &n);
     if (!w) {
@@ -189,9 +188,10 @@ static PyObject *py_tsne(PyObject *self, PyObject *args) {
     /* y0 is copied into a fresh C-contiguous float64 array that becomes the result */
     PyArrayObject *y = (PyArrayObject *)PyArray_FROMANY(yo, NPY_FLOAT64, 2, 2, NPY_ARRAY_ENSURECOPY | NPY_ARRAY_C_CONTIGUOUS);
     if (!y) return NULL;
-    if (PyArray_DIM(y, 0) != x.shape[0]) {
+    npy_intp y_rows = PyArray_DIM(y, 0); /* read before y is released */
+    if (y_rows != x.shape[0]) {
         Py_DECREF(y);
-        return tg_py_error("InvalidInputError", "init has %ld rows but x has %ld", (long)PyArray_DIM(y, 0), (long)x.shape[0]);
+        return tg_py_error("InvalidInputError", "init has %ld rows but x has %ld", (long)y_rows, (long)x.shape[0]);
     }
     tg_tsne_options opt = {method == 1 ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT,
                            metric == 1 ? TG_METRIC_COSINE : TG_METRIC_EUCLIDEAN,
