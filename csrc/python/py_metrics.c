@@ -332,13 +332,13 @@ static PyObject *py_corr(PyObject *self, PyObject *args) {
 }
 
 /* _special(kind, a, b, x) on equal-length 1-D float64 arrays: 0 ibeta(a, b, x),
- * 1 ibetac(a, b, x), 2 stdtr(df=a, t=x) (b ignored). */
+ * 1 ibetac(a, b, x), 2 stdtr(df=a, t=x), 3 stdtri(df=a, q=x) (b ignored for 2 and 3). */
 static PyObject *py_special(PyObject *self, PyObject *args) {
     (void)self;
     int kind;
     PyObject *ao, *bo, *xo;
     if (!PyArg_ParseTuple(args, "iOOO", &kind, &ao, &bo, &xo)) return NULL;
-    if (kind < 0 || kind > 2) return tg_py_error("InvalidInputError", "unknown special function %d", kind);
+    if (kind < 0 || kind > 3) return tg_py_error("InvalidInputError", "unknown special function %d", kind);
     PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(ao, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO);
     PyArrayObject *b = a ? (PyArrayObject *)PyArray_FROMANY(bo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO) : NULL;
     PyArrayObject *x = b ? (PyArrayObject *)PyArray_FROMANY(xo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO) : NULL;
@@ -351,9 +351,14 @@ static PyObject *py_special(PyObject *self, PyObject *args) {
             const double *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *px = PyArray_DATA(x);
             double *po = PyArray_DATA(out);
             Py_BEGIN_ALLOW_THREADS
-            for (npy_intp i = 0; i < n; i++)
-                po[i] = kind == 0 ? tg_ibeta(pa[i], pb[i], px[i])
-                                  : (kind == 1 ? tg_ibetac(pa[i], pb[i], px[i]) : tg_stdtr(pa[i], px[i]));
+            for (npy_intp i = 0; i < n; i++) {
+                switch (kind) {
+                case 0: po[i] = tg_ibeta(pa[i], pb[i], px[i]); break;
+                case 1: po[i] = tg_ibetac(pa[i], pb[i], px[i]); break;
+                case 2: po[i] = tg_stdtr(pa[i], px[i]); break;
+                default: po[i] = tg_stdtri(pa[i], px[i]); break;
+                }
+            }
             Py_END_ALLOW_THREADS
         }
     }
