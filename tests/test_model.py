@@ -171,6 +171,7 @@ def test_views_are_read_only_and_alive(ckpt: dict) -> None:
     cache = model.run([[1, 2, 3]], capture="resid_pre")
     a = cache["blocks.0.hook_resid_pre"]
     assert not a.flags.writeable
+    assert a.flags.c_contiguous and a.flags.aligned  # numpy derives the flags from shape/strides
     with pytest.raises(ValueError):
         a[0, 0, 0] = 1.0
     with pytest.raises(ValueError):
