@@ -234,11 +234,8 @@ static PyObject *ttest_finish(tg_status st, PyArrayObject *arr[5]) {
     return Py_BuildValue("NNNNN", arr[0], arr[1], arr[2], arr[3], arr[4]);
 }
 
-static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *ao, *bo;
-    int eq, alt, omit;
-    if (!PyArg_ParseTuple(args, "OOpip", &ao, &bo, &eq, &alt, &omit)) return NULL;
+/* The two-sample t-tests: independent (paired = 0, equal_var used) or related samples. */
+static PyObject *ttest_two(PyObject *ao, PyObject *bo, int paired, int eq, int alt, int omit) {
     if (parse_alt(alt) < 0) return NULL;
     tg_view a, b;
     if (to_view(ao, "a", &a) < 0 || to_view(bo, "b", &b) < 0) return NULL;
@@ -247,9 +244,18 @@ static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
     if (ttest_alloc(&a, arr, &o) < 0) return NULL;
     tg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = tg_ttest_ind(&a, &b, eq != 0, (tg_alternative)alt, omit != 0, &o);
+    st = paired ? tg_ttest_rel(&a, &b, (tg_alternative)alt, omit != 0, &o)
+                : tg_ttest_ind(&a, &b, eq != 0, (tg_alternative)alt, omit != 0, &o);
     Py_END_ALLOW_THREADS
     return ttest_finish(st, arr);
+}
+
+static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo;
+    int eq, alt, omit;
+    if (!PyArg_ParseTuple(args, "OOpip", &ao, &bo, &eq, &alt, &omit)) return NULL;
+    return ttest_two(ao, bo, 0, eq, alt, omit);
 }
 
 static PyObject *py_ttest_rel(PyObject *self, PyObject *args) {
@@ -257,17 +263,7 @@ static PyObject *py_ttest_rel(PyObject *self, PyObject *args) {
     PyObject *ao, *bo;
     int alt, omit;
     if (!PyArg_ParseTuple(args, "OOip", &ao, &bo, &alt, &omit)) return NULL;
-    if (parse_alt(alt) < 0) return NULL;
-    tg_view a, b;
-    if (to_view(ao, "a", &a) < 0 || to_view(bo, "b", &b) < 0) return NULL;
-    PyArrayObject *arr[5];
-    tg_ttest_out o;
-    if (ttest_alloc(&a, arr, &o) < 0) return NULL;
-    tg_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = tg_ttest_rel(&a, &b, (tg_alternative)alt, omit != 0, &o);
-    Py_END_ALLOW_THREADS
-    return ttest_finish(st, arr);
+    return ttest_two(ao, bo, 1, 0, alt, omit);
 }
 
 static PyObject *py_ttest_1samp(PyObject *self, PyObject *args) {
