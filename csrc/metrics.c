@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "tg_fastmath.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -106,13 +108,6 @@ static size_t chunk_rows(size_t len) {
 #define TG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define TG_SIMD_CLONES
-#endif
-
-/* Lets GCC if-convert the clamp in exp_nonpos (we never look at FP exception flags). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define TG_NO_TRAP __attribute__((optimize("no-trapping-math")))
-#else
-#define TG_NO_TRAP
 #endif
 
 #define DEFINE_ROW_SUMS(T, SUF)                                                                   \
@@ -293,48 +288,10 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
 
 /* ---- softmax family --------------------------------------------------------------------- */
 
-/* exp(x) for x <= 0 (x may be -inf), written so that a loop over it vectorizes: Cody-Waite
- * reduction x = k ln2 + r, |r| <= ln2/2, a degree-13 Taylor polynomial (truncation below
- * 1e-17 relative), and the scaling 2^k applied as two exact powers of two so that
- * subnormal results round once.  Within 2 ulp of the correctly rounded value. */
-TG_NO_TRAP static inline double exp_nonpos(double x) {
-    const double log2e = 1.4426950408889634074, magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    const double ln2hi = 0x1.62e42fee00000p-1, ln2lo = 0x1.a39ef35793c76p-33;
-    x = x < -746.0 ? -746.0 : x; /* e^-746 rounds to 0; also maps -inf */
-    double kd = (x * log2e + magic) - magic; /* nearest integer, in [-1077, 0] */
-    double r = (x - kd * ln2hi) - kd * ln2lo;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* 2^k = 2^k1 * 2^k2 with k1 = trunc(k/2), both >= -539: normal doubles built from bits */
-    double k1 = (kd * 0.5 + magic) - magic, k2 = kd - k1;
-    uint64_t b1, b2;
-    double t1 = k1 + (4503599627370496.0 + 1023.0), t2 = k2 + (4503599627370496.0 + 1023.0);
-    memcpy(&b1, &t1, 8);
-    memcpy(&b2, &t2, 8);
-    b1 <<= 52;
-    b2 <<= 52;
-    double s1, s2;
-    memcpy(&s1, &b1, 8);
-    memcpy(&s2, &b2, 8);
-    return (p * s1) * s2;
-}
-
 #define SM_CHUNK 256
 
 TG_NO_TRAP TG_SIMD_CLONES static void exp_nonpos_block(const double *restrict z, double *restrict e, size_t n) {
-    for (size_t i = 0; i < n; i++) e[i] = exp_nonpos(z[i]);
+    for (size_t i = 0; i < n; i++) e[i] = tg_exp_nonpos(z[i]);
 }
 
 /* One row of the softmax family: pass 1 max, pass 2 exp and sums (in chunks through a

@@ -208,16 +208,23 @@ double tg_ibetac(double a, double b, double x) {
     return w1;
 }
 
-double tg_stdtr(double df, double t) {
-    if (isnan(df) || isnan(t) || !(df > 0.0)) return NAN;
-    if (t == 0.0) return 0.5;
-    if (isinf(df)) return 0.5 * erfc(-t / 1.41421356237309504880168872420969808);
-    if (isinf(t)) return t < 0 ? 0.0 : 1.0;
-    /* tail = P(T < -|t|) = I_x(df/2, 1/2) / 2,  x = df / (df + t^2),  y = t^2 / (df + t^2) */
-    double at = fabs(t), x, y;
-    double t2 = at * at;
+/* Both halves of the t distribution at t >= 0: *tail = P(T > t), *center = P(0 < T <= t),
+ * each computed directly (not as 1/2 minus the other) so that both keep relative accuracy. */
+static void t_halves(double df, double t, double *tail, double *center) {
+    if (isinf(df)) {
+        *tail = 0.5 * erfc(t / 1.41421356237309504880168872420969808);
+        *center = 0.5 * erf(t / 1.41421356237309504880168872420969808);
+        return;
+    }
+    if (isinf(t)) {
+        *tail = 0.0;
+        *center = 0.5;
+        return;
+    }
+    /* tail = I_x(df/2, 1/2) / 2,  x = df / (df + t^2),  y = t^2 / (df + t^2) */
+    double x, y, t2 = t * t;
     if (isinf(t2)) {
-        x = (df / at) / at;
+        x = (df / t) / t;
         y = 1.0;
     } else {
         x = df / (df + t2);
@@ -225,6 +232,78 @@ double tg_stdtr(double df, double t) {
     }
     double w, w1;
     tg_ibeta_pair(0.5 * df, 0.5, x, y, &w, &w1);
-    double tail = 0.5 * w;
+    *tail = 0.5 * w;
+    *center = 0.5 * w1;
+}
+
+double tg_stdtr(double df, double t) {
+    if (isnan(df) || isnan(t) || !(df > 0.0)) return NAN;
+    if (t == 0.0) return 0.5;
+    if (isinf(df)) return 0.5 * erfc(-t / 1.41421356237309504880168872420969808);
+    if (isinf(t)) return t < 0 ? 0.0 : 1.0;
+    double tail, center;
+    t_halves(df, fabs(t), &tail, &center);
     return t < 0 ? tail : 1.0 - tail;
+}
+
+/* log of the t density at t >= 0 (only steers the Newton steps of tg_stdtri, so ~1e-9
+ * relative is plenty: the lgamma difference below cancels ~7 digits at df = 1e6). */
+static double t_log_pdf(double df, double t) {
+    if (isinf(df)) return -0.5 * t * t - TG_LN_SQRT_2PI;
+    double c;
+    if (df > 1e7) /* log G((df+1)/2) - log G(df/2) = log(df/2)/2 - 1/(4 df) + O(df^-3) */
+        c = 0.5 * log(0.5 * df) - 0.25 / df;
+    else
+        c = tg_lgamma_pos(0.5 * (df + 1.0)) - tg_lgamma_pos(0.5 * df);
+    double r = t / sqrt(df);
+    double l1p = isinf(r * r) ? 2.0 * log(r) : log1p(r * r);
+    return c - 0.5 * log(df * 3.14159265358979323846264338327950288) - 0.5 * (df + 1.0) * l1p;
+}
+
+double tg_stdtri(double df, double q) {
+    if (isnan(df) || isnan(q) || !(df > 0.0) || q < 0.0 || q > 1.0) return NAN;
+    if (q == 0.0) return -INFINITY;
+    if (q == 1.0) return INFINITY;
+    if (q == 0.5) return 0.0;
+    /* By symmetry solve for t = |T| > 0.  Below the quartiles the target is the tail
+     * P(T > t) = min(q, 1 - q) (1 - q is exact for q >= 1/2); between them it is the
+     * central mass P(0 < T <= t) = |q - 1/2| (exact there).  Either is matched in log-log
+     * coordinates, r(s) = +-(log F(e^s) - log target), increasing in s = log t and nearly
+     * linear in both the Cauchy-like tails and near 0: safeguarded Newton, the bracket
+     * [lo, hi] kept from the signs of r, bisection when a step leaves it. */
+    const double sign = q < 0.5 ? -1.0 : 1.0, p = q < 0.5 ? q : 1.0 - q;
+    const int use_tail = p < 0.25;
+    const double target = use_tail ? p : 0.5 - p, log_target = log(target), dir = use_tail ? -1.0 : 1.0;
+    double s = use_tail ? 0.0 : log(target) - t_log_pdf(df, 0.0); /* central: t ~ target / f(0) */
+    double lo = -INFINITY, hi = INFINITY;
+    for (int it = 0; it < 400; it++) {
+        const double t = exp(s);
+        double tail, center;
+        t_halves(df, t, &tail, &center);
+        const double v = use_tail ? tail : center;
+        /* v = 0 (underflow: t far too large for a tail, far too small for the center) */
+        const double r = v > 0.0 ? dir * (log(v) - log_target) : (use_tail ? INFINITY : -INFINITY);
+        if (r == 0.0) break;
+        if (r < 0.0)
+            lo = s;
+        else
+            hi = s;
+        /* dr/ds = f(t) t / v > 0 for both forms */
+        const double dr = v > 0.0 ? exp(t_log_pdf(df, t) + s - log(v)) : NAN;
+        double next = s - r / dr;
+        if (isinf(lo) || isinf(hi)) next = fmin(fmax(next, s - 8.0), s + 8.0); /* NaN stays NaN */
+        if (!(next > lo && next < hi)) {
+            if (isinf(lo) || isinf(hi))
+                next = r < 0.0 ? s + 2.0 : s - 2.0;
+            else
+                next = 0.5 * (lo + hi);
+        }
+        if (fabs(next - s) <= 2.0 * DBL_EPSILON * fmax(1.0, fabs(s))) {
+            s = next;
+            break;
+        }
+        if (!isinf(lo) && !isinf(hi) && hi - lo <= 2.0 * DBL_EPSILON * fmax(1.0, fabs(s))) break;
+        s = next;
+    }
+    return sign * exp(s);
 }

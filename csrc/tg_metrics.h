@@ -40,6 +40,10 @@ double tg_ibetac(double a, double b, double x); /* 1 - I_x(a, b)  (scipy.special
 /* Student t CDF P(T <= t) with df > 0 degrees of freedom (scipy.special.stdtr); df = inf
  * gives the normal CDF; NaN for df <= 0 or NaN arguments. */
 double tg_stdtr(double df, double t);
+/* Its inverse: the t with tg_stdtr(df, t) == q (scipy.special.stdtrit / scipy.stats.t.ppf),
+ * ~1e-13 relative over df in [1, 1e6], q in [1e-12, 1 - 1e-12] (tests/test_metrics_special.py);
+ * -inf / +inf for q = 0 / 1, 0 for q = 1/2, NaN for q outside [0, 1], df <= 0 or NaN. */
+double tg_stdtri(double df, double q);
 
 /* ---- paired row reductions (metrics.c) ------------------------------------------------ */
 

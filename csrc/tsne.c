@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "reduce_internal.h"
+#include "tg_fastmath.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -114,39 +115,6 @@ void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sq
     }
 }
 
-/* exp(x) for x <= 0, branch-free so that loops over it vectorise: Cody-Waite reduction
- * x = k ln2 + r (|r| <= ln2 / 2), Taylor polynomial of degree 13 (error < 2e-16 relative),
- * 2^k built in the exponent bits.  Returns 0 below -708 (libm: denormals down to -745). */
-static inline double exp_nonpos(double x) {
-    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    const double big = x < -708.0 ? 0.0 : 1.0;
-    x = x < -708.0 ? -708.0 : x;
-    double kd = x * 1.4426950408889634 + magic;
-    uint64_t kbits;
-    memcpy(&kbits, &kd, sizeof kbits);
-    kd -= magic;
-    double r = x - kd * 6.93147180369123816490e-01;
-    r = r - kd * 1.90821492927058770002e-10;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    uint64_t ebits = (kbits + 1023u) << 52;
-    double scale;
-    memcpy(&scale, &ebits, sizeof scale);
-    return p * scale * big;
-}
-
 /* log(x) for 1 <= x < inf, branch-free so that loops over it vectorise: x = m 2^e with
  * m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, odd series
  * to s^21 (truncation < 1e-19).  Max error a few ulp; used for the KL divergence. */
@@ -199,7 +167,7 @@ TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, 
         double s = 0.0, sd = 0.0, sd2 = 0.0;
 #pragma omp simd reduction(+ : s, sd, sd2)
         for (size_t j = 0; j < cnt; j++) {
-            double v = exp_nonpos(-dist[j] * beta);
+            double v = tg_exp_nonpos(-dist[j] * beta);
             double dv = dist[j] * v;
             s += v;
             sd += dv;
@@ -229,7 +197,7 @@ TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, 
     }
     const double inv = 1.0 / sum;
 #pragma omp simd
-    for (size_t j = 0; j < cnt; j++) p[j] = exp_nonpos(-dist[j] * beta_eval) * inv;
+    for (size_t j = 0; j < cnt; j++) p[j] = tg_exp_nonpos(-dist[j] * beta_eval) * inv;
 }
 
 /* Rows of distance blocks: about 32 MB per block. */

@@ -168,12 +168,14 @@ def _slow_inputs():
 
 
 def test_ctrl_c_stops_top_k() -> None:
-    a = _slow_inputs()
+    # 24,000 rows (~600 GFlop): a quiet 2-core machine finishes 12,000 rows in ~0.3 s,
+    # before the alarm, so the run must be long enough for the alarm to land inside it
+    a = np.tile(_slow_inputs(), (2, 1))
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt
     old = signal.signal(signal.SIGALRM, raise_interrupt)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
         t0 = time.perf_counter()
         with pytest.raises(KeyboardInterrupt):
             M.top_k_similar(a, k=5)

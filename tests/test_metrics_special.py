@@ -130,3 +130,90 @@ def test_reference_twin_agrees() -> None:
         warnings.simplefilter("ignore")
         for df, t in ((3.0, -2.5), (10.0, 0.3), (50.0, 4.0), (1.0, -100.0)):
             assert _reference.stdtr(df, t) == pytest.approx(float(stdtr(df, t)), rel=1e-10)
+
+
+# ---- public Student t: tokgeo.metrics.t_cdf / t_ppf ----------------------------------------
+
+T_DFS = np.concatenate([[1, 1.5, 2, 2.5, 3, 4, 5, 7, 10, 30, 100, 1e3, 1e4, 1e5, 1e6],
+                        np.exp(np.random.default_rng(7).uniform(0, np.log(1e6), 25))])
+
+
+def test_t_ppf_matches_scipy_over_the_grid() -> None:
+    from scipy import stats
+
+    from tokgeo.metrics import t_ppf
+
+    # tails down to 1e-12 and the body; |q - 1/2| < 0.01 is checked below (scipy's own ppf
+    # loses digits there: at df = 4, q = 0.499999999 it returns 0).
+    q = np.concatenate([np.logspace(-12, -1, 45), np.linspace(0.1, 0.49, 14), np.linspace(0.51, 0.9, 14),
+                        1 - np.logspace(-1, -12, 45), [0.25, 0.75, 0.2500001, 0.24999]])
+    Q, D = np.meshgrid(q, T_DFS)
+    ours, ref = t_ppf(Q, D), stats.t.ppf(Q, D)
+    assert ours.shape == Q.shape and ours.dtype == np.float64
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=0)
+
+
+def test_t_ppf_near_the_median_inverts_scipy_cdf() -> None:
+    from scipy import special as sp
+
+    from tokgeo.metrics import t_ppf
+
+    d = np.logspace(-12, -2, 41)
+    q = np.concatenate([0.5 - d, 0.5 + d])
+    Q, D = np.meshgrid(q, T_DFS)
+    t = t_ppf(Q, D)
+    assert np.all(np.sign(t) == np.sign(Q - 0.5))
+    # P(0 < T <= |t|) = I_y(1/2, df/2) / 2 with y = t^2 / (df + t^2), from scipy's betainc
+    # (scipy's stdtr and t.ppf round to 1/2 there); |q - 1/2| is exact in floating point
+    y = t * t / (D + t * t)
+    np.testing.assert_allclose(0.5 * sp.betainc(0.5, 0.5 * D, y), np.abs(Q - 0.5), rtol=1e-12)
+
+
+def test_t_ppf_closed_forms() -> None:
+    from tokgeo.metrics import t_ppf
+
+    p = np.logspace(-12, np.log10(0.49), 300)
+    # Cauchy (df = 1): t = -cot(pi p) below the median, tan(pi (q - 1/2)) above it
+    np.testing.assert_allclose(t_ppf(p, 1.0), -1.0 / np.tan(np.pi * p), rtol=1e-13)
+    np.testing.assert_allclose(t_ppf(0.5 + p, 1.0), np.tan(np.pi * ((0.5 + p) - 0.5)), rtol=1e-13)
+    # df = 2: t = (2q - 1) / sqrt(2 q (1 - q))
+    for q in (p, 0.5 + p, 1.0 - p):
+        want = 2.0 * (q - 0.5) / np.sqrt(2.0 * q * (1.0 - q))
+        np.testing.assert_allclose(t_ppf(q, 2.0), want, rtol=1e-13)
+
+
+def test_t_ppf_round_trip_and_special_values() -> None:
+    from scipy import stats
+
+    from tokgeo.metrics import t_cdf, t_ppf
+
+    rng = np.random.default_rng(3)
+    df = np.exp(rng.uniform(np.log(0.2), np.log(1e7), 2000))
+    q = rng.uniform(1e-6, 1 - 1e-6, 2000)
+    np.testing.assert_allclose(t_cdf(t_ppf(q, df), df), q, rtol=1e-12)
+    assert t_ppf(0.5, 3.0) == 0.0 and isinstance(t_ppf(0.3, 3.0), float)
+    assert t_ppf(0.0, 3.0) == -np.inf and t_ppf(1.0, 3.0) == np.inf
+    assert np.isnan(t_ppf([-0.1, 1.1, np.nan, 0.3, 0.3], [3, 3, 3, 0, np.nan])).all()
+    assert t_ppf(0.975, np.inf) == pytest.approx(stats.norm.ppf(0.975), rel=1e-14)
+    assert t_ppf(1e-12, np.inf) == pytest.approx(stats.norm.ppf(1e-12), rel=1e-13)
+    np.testing.assert_allclose(t_ppf([[0.9], [0.99]], [1, 10, 100]), stats.t.ppf([[0.9], [0.99]], [1, 10, 100]),
+                               rtol=1e-12)
+
+
+def test_t_cdf_matches_scipy_and_validates() -> None:
+    from scipy import stats
+
+    from tokgeo.errors import InvalidInputError, InvalidTypeError
+    from tokgeo.metrics import t_cdf
+
+    # |t| >= 1e-4: below that scipy loses digits (see test_stdtr_closed_forms_at_tiny_t)
+    t = np.concatenate([-np.logspace(-4, 8, 40), [0.0], np.logspace(-4, 8, 40)])
+    T, D = np.meshgrid(t, T_DFS)
+    np.testing.assert_allclose(t_cdf(T, D), stats.t.cdf(T, D), rtol=1e-11, atol=1e-300)  # scipy flushes subnormals
+    tiny = np.logspace(-12, -4, 20)
+    np.testing.assert_allclose(t_cdf(-tiny, 1.0), 0.5 - np.arctan(tiny) / np.pi, rtol=1e-15)
+    assert t_cdf(np.inf, 3) == 1.0 and t_cdf(-np.inf, 3) == 0.0 and np.isnan(t_cdf(1.0, -1.0))
+    with pytest.raises(InvalidInputError):
+        t_cdf(np.zeros(3), np.ones(2))
+    with pytest.raises(InvalidTypeError):
+        t_cdf(np.array(["a"]), 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,7 @@ def test_views_are_read_only_and_alive(ckpt: dict) -> None:
     cache = model.run([[1, 2, 3]], capture="resid_pre")
     a = cache["blocks.0.hook_resid_pre"]
     assert not a.flags.writeable
+    assert a.flags.c_contiguous and a.flags.aligned  # numpy derives the flags from shape/strides
     with pytest.raises(ValueError):
         a[0, 0, 0] = 1.0
     with pytest.raises(ValueError):
@@ -481,3 +483,17 @@ def test_long_padded_rows_cross_attention_blocks(tmp_path: Path, side: str) -> N
                 assert np.all(outside == (0.0 if key.endswith("pattern") else -np.inf))
             else:
                 assert_close(key, ours[s : s + n][None], ref[key])
+
+
+def test_name_or_path_is_public_and_read_only(ckpt: dict) -> None:
+    hf, folder = ckpt["odd"]
+    model = tokgeo.GPT2.from_pretrained(folder)
+    assert model.name_or_path == os.fspath(folder)
+    assert tokgeo.GPT2.from_pretrained(str(folder)).name_or_path == str(folder)
+    single = folder / "model.safetensors"
+    assert tokgeo.GPT2.from_pretrained(single).name_or_path == os.fspath(single)
+    with pytest.raises(AttributeError):
+        model.name_or_path = "other"  # type: ignore[misc]
+    from tokgeo.studies._engine import as_engine
+
+    assert as_engine(model).label == os.fspath(folder)  # the studies' provenance label

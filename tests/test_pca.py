@@ -279,3 +279,15 @@ def test_memory_budget_is_checked_before_allocating() -> None:
     with pytest.raises(MemoryBudgetError, match="GB"):
         pca(huge, 2)
     assert pca(decaying_data(10, 3), 1).n_components == 1  # nothing left broken
+
+
+def test_projection_false_skips_only_the_projection() -> None:
+    x = decaying_data(300, 40, seed=5)
+    full = pca(x, 10, method="exact")
+    lean = pca(x, 10, method="exact", projection=False)
+    assert lean.projection is None and full.projection is not None
+    assert np.array_equal(lean.components, full.components) and np.array_equal(lean.eigenvalues, full.eigenvalues)
+    assert np.array_equal(lean.mean, full.mean)
+    np.testing.assert_allclose(lean.transform(x), full.projection, rtol=0, atol=1e-12)
+    ref = pca_reference(x, 10)
+    np.testing.assert_allclose(lean.eigenvalues, ref["eigenvalues"], rtol=1e-10)

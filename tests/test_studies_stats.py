@@ -61,3 +61,13 @@ def test_ops_match_scipy() -> None:
 
     np.testing.assert_allclose(_ops.softmax(z), softmax(z, axis=-1), rtol=1e-12)
     np.testing.assert_allclose(_ops.entropy_nats(z), stats.entropy(softmax(z, axis=-1), axis=-1))
+
+
+def test_covariance_spectrum_matches_numpy() -> None:
+    rng = np.random.default_rng(4)
+    for n, c, dt in [(500, 24, np.float32), (30, 64, np.float64)]:  # primal and dual (n < C)
+        x = (rng.normal(size=(n, c)) * np.linspace(3, 0.1, c)).astype(dt)
+        ref = np.maximum(np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False))[::-1], 0.0)
+        got = _ops.covariance_spectrum(x)
+        assert got.shape == (c,)
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12 * ref[0])

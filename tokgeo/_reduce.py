@@ -97,7 +97,9 @@ class PCAResult:
         explained_variance_ratio: [k] ``eigenvalues / total_variance``.
         total_variance: trace of the sample covariance (sum of all d variances).
         mean: [d] the column means that were subtracted (zeros if ``center=False``).
-        projection: [n, k] ``(x - mean) @ components.T``, the coordinates of each sample.
+        projection: [n, k] ``(x - mean) @ components.T``, the coordinates of each sample;
+            ``None`` when :func:`pca` was called with ``projection=False`` (then
+            :meth:`transform` computes it on demand).
         method: ``"exact"`` or ``"randomized"``, the method actually used.
     """
 
@@ -106,7 +108,7 @@ class PCAResult:
     explained_variance_ratio: np.ndarray
     total_variance: float
     mean: np.ndarray
-    projection: np.ndarray
+    projection: np.ndarray | None
     method: str
     centered: bool = field(default=True)
 
@@ -140,6 +142,7 @@ def pca(
     random_state: RandomState = None,
     n_oversamples: int = 10,
     n_iter: int = 7,
+    projection: bool = True,
 ) -> PCAResult:
     """Principal component analysis of ``x`` [n_samples, n_features].
 
@@ -158,10 +161,13 @@ def pca(
         center: subtract the column means first (PCA); ``False`` analyses ``x.T @ x / (n-1)``.
         random_state: seed of the randomized method (see the module notes; None = 0).
         n_oversamples, n_iter: randomized method parameters.
+        projection: also project x on the components (``PCAResult.projection`` [n, k]).
+            ``False`` skips that pass (and its n x k float64 array) when only the axes or
+            the spectrum are wanted; ``result.transform(x)`` still gives it later.
 
     Returns:
         :class:`PCAResult` with components [k, d], eigenvalues [k], explained variance
-        ratio [k], mean [d] and the projection [n, k].
+        ratio [k], mean [d] and the projection [n, k] (or ``None``, see ``projection``).
 
     Raises:
         InvalidInputError: fewer than 2 samples, k outside ``1..min(n, d)``, NaN or inf in x.
@@ -186,7 +192,7 @@ def pca(
         method = "randomized" if (m > 500 and k <= 0.8 * m) else "exact"
     seed = _seed(random_state)
     ev, comp, mean, tv = _C._pca(arr, k, 1 if method == "randomized" else 0, bool(center), seed, int(n_oversamples), int(n_iter))
-    proj = _C._pca_transform(arr, mean if center else None, comp)
+    proj = _C._pca_transform(arr, mean if center else None, comp) if projection else None
     ratio = ev / tv if tv > 0 else np.zeros_like(ev)
     return PCAResult(
         components=comp,

@@ -315,13 +315,25 @@ class GPT2:
       ``W_out``, biases, LayerNorm parameters, and the fused ``W_qkv``)
     * ``weights``: mapping of Hugging Face names (``"h.0.attn.c_attn.weight"``) to views
     * ``tokenizer``: the model folder's tokenizer (loaded on first use)
+    * ``name_or_path``: what the model was loaded from (read-only ``str``): the
+      ``name_or_path`` given to :meth:`from_pretrained` (a hub name stays the name, e.g.
+      ``"gpt2-xl"``), else the model folder; ``None`` if neither is known
 
     All weight arrays are read-only views into the mapped file.
     """
 
-    def __init__(self, config: GPT2Config, files: Sequence[str | os.PathLike[str]], folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: GPT2Config,
+        files: Sequence[str | os.PathLike[str]],
+        folder: Path | None = None,
+        name_or_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.config = config
         self._folder = folder
+        self._name_or_path: str | None = (
+            os.fspath(name_or_path) if name_or_path is not None else (os.fspath(folder) if folder is not None else None)
+        )
         self._tokenizer: Any = None
         paths = [os.fspath(f) for f in files]
         self._c = _C.Model(config._c_tuple(), paths)
@@ -381,9 +393,16 @@ class GPT2:
             cfg = GPT2Config.from_file(cfg_path)
         else:
             cfg = _as_config(config)
-        return cls(cfg, files, folder)
+        return cls(cfg, files, folder, name_or_path)
 
     # ------------------------------------------------------------------ properties
+    @property
+    def name_or_path(self) -> str | None:
+        """What the model was loaded from: the ``name_or_path`` string given to
+        :meth:`from_pretrained` (hub name or local path, as given), else the model folder;
+        ``None`` when built directly without a folder.  For provenance in saved results."""
+        return self._name_or_path
+
     @property
     def lm_head_tied(self) -> bool:
         """True when the logits use ``wte`` (GPT-2's tied embedding)."""

@@ -234,11 +234,8 @@ static PyObject *ttest_finish(tg_status st, PyArrayObject *arr[5]) {
     return Py_BuildValue("NNNNN", arr[0], arr[1], arr[2], arr[3], arr[4]);
 }
 
-static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *ao, *bo;
-    int eq, alt, omit;
-    if (!PyArg_ParseTuple(args, "OOpip", &ao, &bo, &eq, &alt, &omit)) return NULL;
+/* The two-sample t-tests: independent (paired = 0, equal_var used) or related samples. */
+static PyObject *ttest_two(PyObject *ao, PyObject *bo, int paired, int eq, int alt, int omit) {
     if (parse_alt(alt) < 0) return NULL;
     tg_view a, b;
     if (to_view(ao, "a", &a) < 0 || to_view(bo, "b", &b) < 0) return NULL;
@@ -247,9 +244,18 @@ static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
     if (ttest_alloc(&a, arr, &o) < 0) return NULL;
     tg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = tg_ttest_ind(&a, &b, eq != 0, (tg_alternative)alt, omit != 0, &o);
+    st = paired ? tg_ttest_rel(&a, &b, (tg_alternative)alt, omit != 0, &o)
+                : tg_ttest_ind(&a, &b, eq != 0, (tg_alternative)alt, omit != 0, &o);
     Py_END_ALLOW_THREADS
     return ttest_finish(st, arr);
+}
+
+static PyObject *py_ttest_ind(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ao, *bo;
+    int eq, alt, omit;
+    if (!PyArg_ParseTuple(args, "OOpip", &ao, &bo, &eq, &alt, &omit)) return NULL;
+    return ttest_two(ao, bo, 0, eq, alt, omit);
 }
 
 static PyObject *py_ttest_rel(PyObject *self, PyObject *args) {
@@ -257,17 +263,7 @@ static PyObject *py_ttest_rel(PyObject *self, PyObject *args) {
     PyObject *ao, *bo;
     int alt, omit;
     if (!PyArg_ParseTuple(args, "OOip", &ao, &bo, &alt, &omit)) return NULL;
-    if (parse_alt(alt) < 0) return NULL;
-    tg_view a, b;
-    if (to_view(ao, "a", &a) < 0 || to_view(bo, "b", &b) < 0) return NULL;
-    PyArrayObject *arr[5];
-    tg_ttest_out o;
-    if (ttest_alloc(&a, arr, &o) < 0) return NULL;
-    tg_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = tg_ttest_rel(&a, &b, (tg_alternative)alt, omit != 0, &o);
-    Py_END_ALLOW_THREADS
-    return ttest_finish(st, arr);
+    return ttest_two(ao, bo, 1, 0, alt, omit);
 }
 
 static PyObject *py_ttest_1samp(PyObject *self, PyObject *args) {
@@ -332,13 +328,13 @@ static PyObject *py_corr(PyObject *self, PyObject *args) {
 }
 
 /* _special(kind, a, b, x) on equal-length 1-D float64 arrays: 0 ibeta(a, b, x),
- * 1 ibetac(a, b, x), 2 stdtr(df=a, t=x) (b ignored). */
+ * 1 ibetac(a, b, x), 2 stdtr(df=a, t=x), 3 stdtri(df=a, q=x) (b ignored for 2 and 3). */
 static PyObject *py_special(PyObject *self, PyObject *args) {
     (void)self;
     int kind;
     PyObject *ao, *bo, *xo;
     if (!PyArg_ParseTuple(args, "iOOO", &kind, &ao, &bo, &xo)) return NULL;
-    if (kind < 0 || kind > 2) return tg_py_error("InvalidInputError", "unknown special function %d", kind);
+    if (kind < 0 || kind > 3) return tg_py_error("InvalidInputError", "unknown special function %d", kind);
     PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(ao, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO);
     PyArrayObject *b = a ? (PyArrayObject *)PyArray_FROMANY(bo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO) : NULL;
     PyArrayObject *x = b ? (PyArrayObject *)PyArray_FROMANY(xo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO) : NULL;
@@ -351,9 +347,14 @@ static PyObject *py_special(PyObject *self, PyObject *args) {
             const double *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *px = PyArray_DATA(x);
             double *po = PyArray_DATA(out);
             Py_BEGIN_ALLOW_THREADS
-            for (npy_intp i = 0; i < n; i++)
-                po[i] = kind == 0 ? tg_ibeta(pa[i], pb[i], px[i])
-                                  : (kind == 1 ? tg_ibetac(pa[i], pb[i], px[i]) : tg_stdtr(pa[i], px[i]));
+            for (npy_intp i = 0; i < n; i++) {
+                switch (kind) {
+                case 0: po[i] = tg_ibeta(pa[i], pb[i], px[i]); break;
+                case 1: po[i] = tg_ibetac(pa[i], pb[i], px[i]); break;
+                case 2: po[i] = tg_stdtr(pa[i], px[i]); break;
+                default: po[i] = tg_stdtri(pa[i], px[i]); break;
+                }
+            }
             Py_END_ALLOW_THREADS
         }
     }

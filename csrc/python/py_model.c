@@ -136,18 +136,7 @@ static PyObject *make_view(PyObject *owner, const void *data, size_t nbytes, Py_
     if (!empty && (offset < 0 || lo < 0 || (unsigned long long)hi + 4 > nbytes)) {
         return tg_py_error("InvalidInputError", "view [%lld, %lld] outside the %zu-byte buffer", lo, hi + 4, nbytes);
     }
-    PyArray_Descr *descr = PyArray_DescrFromType(NPY_FLOAT32);
-    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, (int)nd, dims, strides,
-                                         (void *)((const char *)data + (empty ? 0 : offset)), 0, NULL);
-    if (arr == NULL) return NULL;
-    PyArray_CLEARFLAGS((PyArrayObject *)arr, NPY_ARRAY_WRITEABLE);
-    PyArray_UpdateFlags((PyArrayObject *)arr, NPY_ARRAY_ALIGNED | NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS);
-    Py_INCREF(owner);
-    if (PyArray_SetBaseObject((PyArrayObject *)arr, owner) < 0) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    return arr;
+    return tg_py_readonly_view(owner, (const char *)data + (empty ? 0 : offset), (int)nd, dims, strides, NPY_FLOAT32);
 }
 
 static PyObject *arena_view(ArenaObject *self, PyObject *args) {

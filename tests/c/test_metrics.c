@@ -25,6 +25,17 @@ static void test_special_closed_forms(void) {
     CHECK(tg_stdtr(3.0, 0.0) == 0.5);
     CHECK(isnan(tg_stdtr(0.0, 1.0)) && isnan(tg_stdtr(2.0, NAN)));
     CHECK(near(tg_stdtr(INFINITY, -1.0), 0.5 * erfc(1.0 / sqrt(2.0)), 1e-15));
+    /* the quantile: closed forms for df = 1 (Cauchy) and df = 2, round trips, edges */
+    double qs[] = {1e-12, 1e-5, 0.01, 0.3, 0.5 + 1e-9, 0.75, 0.99, 1.0 - 1e-9};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        double q = qs[i];
+        double c1 = q < 0.5 ? -1.0 / tan(pi * q) : (q < 0.75 ? tan(pi * (q - 0.5)) : 1.0 / tan(pi * (1.0 - q)));
+        CHECK(near(tg_stdtri(1.0, q), c1, 1e-13));
+        CHECK(near(tg_stdtri(2.0, q), 2.0 * (q - 0.5) / sqrt(2.0 * q * (1.0 - q)), 1e-13));
+        CHECK(near(tg_stdtr(7.5, tg_stdtri(7.5, q)), q, 1e-13));
+    }
+    CHECK(tg_stdtri(3.0, 0.5) == 0.0 && tg_stdtri(3.0, 0.0) == -INFINITY && tg_stdtri(3.0, 1.0) == INFINITY);
+    CHECK(isnan(tg_stdtri(3.0, 1.5)) && isnan(tg_stdtri(0.0, 0.3)) && isnan(tg_stdtri(NAN, 0.3)));
     double xs[] = {1e-200, 1e-9, 0.1, 0.5, 0.9, 1.0 - 1e-12};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
         double x = xs[i];

@@ -28,7 +28,7 @@ Design notes
   halved and retried, so a long gpt2-xl run never captures more than one chunk.
 * The measurements go through :mod:`tokgeo.metrics` (angles, cosine matrices, norms,
   path lengths, t-tests, correlations, softmax, entropy) and ``tokgeo._reduce`` (PCA,
-  t-SNE); the Student-t quantile for confidence bands is in ``_stats.py``.
+  t-SNE); Student-t confidence bands are in ``_stats.py`` (on tokgeo.metrics.t_ppf).
 * ``convention="hidden_states"`` (the default) is Hugging Face's ``hidden_states``: the
   last state is after the final LayerNorm; ``"resid"`` is the raw residual stream.  Every
   result states which one in its provenance and summary.

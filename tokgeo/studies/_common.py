@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from ..datasets import HER_SENTENCES_NAME, TargetSet, find_targets, her_sentences
 from ..errors import InvalidInputError, InvalidTypeError
+from ._base import Provenance
 from ._engine import Engine, as_engine
 
 
@@ -26,6 +27,27 @@ class Study:
     def __init__(self, model: Any = None) -> None:
         self._model_arg = model if model is not None else self.default_model
         self._engine: Engine | None = None
+
+    def _set_sentences(self, sentences: Sequence[str] | None, target: str | int, strict: bool) -> None:
+        """Stores the data arguments of the studies that follow a target word in sentences."""
+        self.sentences = None if sentences is None else list(sentences)
+        self.target = target
+        self.strict = strict
+
+    def _set_run_options(
+        self, batch_size: int | None, progress: bool | None, memory_budget: int | None, dataset_name: str | None
+    ) -> None:
+        """Stores the options every model-running study takes (batching, progress bar,
+        memory budget, the data set's name for the provenance)."""
+        self.batch_size = batch_size
+        self.progress = progress
+        self.memory_budget = memory_budget
+        self.dataset_name = dataset_name
+
+    def _provenance(self, study: str, **fields: Any) -> Provenance:
+        """:class:`Provenance` of a run on :attr:`engine` (model label and config filled in)."""
+        eng = self.engine
+        return Provenance(study=study, model=eng.label, model_config=eng.config_dict(), **fields)
 
     @property
     def engine(self) -> Engine:

@@ -226,8 +226,7 @@ def as_engine(model: Any) -> Engine:
         label = os.fspath(model)
         return GPT2Engine(GPT2.from_pretrained(label), label)
     if hasattr(model, "run") and hasattr(model, "config"):
-        folder = getattr(model, "_folder", None)
-        label = str(getattr(model, "name_or_path", None) or folder or type(model).__name__)
+        label = str(getattr(model, "name_or_path", None) or type(model).__name__)
         return GPT2Engine(model, label)
     raise InvalidTypeError(
         f"model must be a model name ('gpt2', 'gpt2-xl'...), a folder, or a tokgeo.GPT2; "

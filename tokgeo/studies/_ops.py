@@ -106,27 +106,24 @@ def ttest_ind(a: np.ndarray, b: np.ndarray) -> TTest:
     return TTest(float(r.statistic), float(r.df), float(r.pvalue), float(r.cohen_d))
 
 
-def covariance_spectrum(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Eigenvalues (descending) of the sample covariance (ddof 1) of the rows of x [n, C].
+def covariance_spectrum(x: np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending, >= 0) of the sample covariance (ddof 1) of the rows of x [n, C].
 
-    The C x C covariance is accumulated in float64 over chunks of rows, so a float32
-    embedding matrix (50257 x 1600 for gpt2-xl) is never copied whole.
+    tokgeo's exact C PCA with every component and no projection: the C x C covariance is
+    accumulated in float64 over bounded row blocks, so a float32 embedding matrix
+    (50257 x 1600 for gpt2-xl) is never copied whole.  When n < C the covariance has rank
+    < n and the PCA gives n eigenvalues; the remaining C - n are returned as 0.
     """
+    from .._reduce import pca as _pca
+
     a = np.asarray(x)
     n, c = a.shape
     if n < 2:
         raise InvalidInputError("the covariance needs at least 2 rows")
-    mean = np.zeros(c)
-    for i in range(0, n, chunk):
-        mean += a[i : i + chunk].sum(axis=0, dtype=np.float64)
-    mean /= n
-    cov = np.zeros((c, c))
-    for i in range(0, n, chunk):
-        d = a[i : i + chunk].astype(np.float64) - mean
-        cov += d.T @ d
-    cov /= n - 1
-    w = np.linalg.eigvalsh(cov)[::-1]
-    return np.maximum(w, 0.0)
+    ev = np.asarray(_pca(a, method="exact", projection=False).eigenvalues)
+    w = np.zeros(c)
+    w[: ev.shape[0]] = np.maximum(ev, 0.0)
+    return w
 
 
 def pca(x: np.ndarray, n_components: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

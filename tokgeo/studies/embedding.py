@@ -188,10 +188,8 @@ class EmbeddingGeometry(Study):
             "next_token_logits": f"[{self.top_k}] their logits",
             "entropy": "[] entropy of the next-token distribution in nats",
         }
-        prov = Provenance(
-            study="EmbeddingGeometry",
-            model=eng.label,
-            model_config=eng.config_dict(),
+        prov = self._provenance(
+            "EmbeddingGeometry",
             convention=self.convention,
             dataset="words + sentence",
             dataset_sha256=sentences_digest([*self.words, self.sentence]),

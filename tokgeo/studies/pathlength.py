@@ -80,10 +80,7 @@ class PathLength(Study):
                 raise InvalidInputError(f"text [{i}] is empty")
         self.texts = texts
         self.convention = check_convention(convention)
-        self.batch_size = batch_size
-        self.progress = progress
-        self.memory_budget = memory_budget
-        self.dataset_name = dataset_name
+        self._set_run_options(batch_size, progress, memory_budget, dataset_name)
 
     def run(self) -> PathLengthResult:
         """Capture attention outputs, MLP outputs and hidden states, and measure."""
@@ -149,10 +146,8 @@ class PathLength(Study):
                 desc[f"spearman_{k}{suffix}_p"] = "[L] two-sided p-value"
         for k in STEPS:
             desc[f"first_token_ratio_{k}"] = f"[L] first token's {k} step / median {k} step of the others"
-        prov = Provenance(
-            study="PathLength",
-            model=eng.label,
-            model_config=eng.config_dict(),
+        prov = self._provenance(
+            "PathLength",
             convention=self.convention,
             dataset=self.dataset_name or ("tokgeo.studies.pathlength.DEFAULT_TEXT" if self.texts == [DEFAULT_TEXT] else "user text"),
             dataset_sha256=sentences_digest(self.texts),

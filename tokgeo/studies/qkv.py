@@ -69,14 +69,9 @@ class QKVSimilarity(Study):
         memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
-        self.sentences = None if sentences is None else list(sentences)
-        self.target = target
+        self._set_sentences(sentences, target, strict)
         self.layer = layer
-        self.batch_size = batch_size
-        self.strict = strict
-        self.progress = progress
-        self.memory_budget = memory_budget
-        self.dataset_name = dataset_name
+        self._set_run_options(batch_size, progress, memory_budget, dataset_name)
 
     def run(self) -> QKVResult:
         """Capture the c_attn output at the layer for every sentence and compare."""
@@ -122,10 +117,8 @@ class QKVSimilarity(Study):
                     desc[f"diag_{pair}_{tok}"] = "[N] the same sentence (i == j)"
         arrays["positions"] = ts.positions
         arrays["previous_positions"] = ts.previous_positions
-        prov = Provenance(
-            study="QKVSimilarity",
-            model=eng.label,
-            model_config=eng.config_dict(),
+        prov = self._provenance(
+            "QKVSimilarity",
             convention=None,
             dataset=ts.name,
             dataset_sha256=ts.sha256,

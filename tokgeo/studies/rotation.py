@@ -77,18 +77,13 @@ class Rotation(Study):
         memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
-        self.sentences = None if sentences is None else list(sentences)
-        self.target = target
+        self._set_sentences(sentences, target, strict)
         self.convention = check_convention(convention)
         self.seed = check_seed(seed)
         if not 0.0 < float(confidence) < 1.0:
             raise InvalidInputError(f"confidence must be between 0 and 1, got {confidence}")
         self.confidence = float(confidence)
-        self.batch_size = batch_size
-        self.strict = strict
-        self.progress = progress
-        self.memory_budget = memory_budget
-        self.dataset_name = dataset_name
+        self._set_run_options(batch_size, progress, memory_budget, dataset_name)
 
     def run(self) -> RotationResult:
         """Run the model on every sentence and measure the rotations.
@@ -166,10 +161,8 @@ class Rotation(Study):
             desc[f"mean_{k}"] = f"[L] degrees: mean angle of the {k} over sentences"
             desc[f"ci_low_{k}"] = f"[L] degrees: lower end of the {self.confidence:.0%} CI"
             desc[f"ci_high_{k}"] = f"[L] degrees: upper end of the {self.confidence:.0%} CI"
-        prov = Provenance(
-            study="Rotation",
-            model=eng.label,
-            model_config=eng.config_dict(),
+        prov = self._provenance(
+            "Rotation",
             convention=self.convention,
             dataset=ts.name,
             dataset_sha256=ts.sha256,
