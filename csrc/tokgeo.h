@@ -36,20 +36,10 @@
 #include "tg_common.h"
 #include "tg_json.h"
 #include "tg_mapfile.h"
-#if __has_include("tg_tokenizer.h")
 #include "tg_tokenizer.h"
-#endif
-#if __has_include("tg_safetensors.h")
 #include "tg_safetensors.h"
-#endif
-#if __has_include("tg_gpt2.h")
 #include "tg_gpt2.h"
-#endif
-#if __has_include("tg_metrics.h")
 #include "tg_metrics.h"
-#endif
-#if __has_include("tg_reduce.h")
 #include "tg_reduce.h"
-#endif
 
 #endif /* TOKGEO_H */
