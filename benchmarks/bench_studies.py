@@ -105,7 +105,7 @@ def main() -> None:
         "",
         f"ratio reference / tokgeo: {t_ref / t_tok:.2f}; max |t difference| between the routes: {agree:.2e}",
         "",
-        "Measured on a shared, busy machine: re-run on a quiet one before quoting.",
+        f"Load average (1, 5, 15 min) when the run ended: {os.getloadavg()[0]:.2f}, {os.getloadavg()[1]:.2f}, {os.getloadavg()[2]:.2f}.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
