@@ -492,6 +492,32 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
     return TG_OK;
 }
 
+/* Prepares the operands of an all-pairs product: a, and b (or B = A when b is NULL, sharing
+ * A's buffers: release only A then).  On failure nothing is left allocated. */
+static tg_status ap_prepare_pair(const tg_view *a, const tg_view *b, ap_operand *A, ap_operand *B, size_t *nz) {
+    tg_status st = ap_prepare(a, "a", A, nz);
+    if (st != TG_OK) return st;
+    if (b == NULL) {
+        *B = *A;
+        return TG_OK;
+    }
+    if (b->dtype != a->dtype) {
+        ap_release(A);
+        return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
+    }
+    st = ap_prepare(b, "b", B, nz);
+    if (st != TG_OK) {
+        ap_release(A);
+        return st;
+    }
+    if (B->d != A->d) {
+        ap_release(A);
+        ap_release(B);
+        return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A->d, B->d);
+    }
+    return TG_OK;
+}
+
 /* A block of similarities c[i, j] (raw dot products, row stride ldc) for global rows
  * i0.., columns j0..; the consumer scales them by inva[i] * invb[j]. */
 typedef struct ap_block {
@@ -629,26 +655,8 @@ tg_status tg_cosine_matrix(const tg_view *a, const tg_view *b, void *out, tg_dty
     ap_operand A, B;
     size_t nz = 0;
     if (out_dtype != TG_F32 && out_dtype != TG_F64) return tg_fail(TG_ERR_TYPE, "output dtype must be float32/float64");
-    tg_status st = ap_prepare(a, "a", &A, &nz);
+    tg_status st = ap_prepare_pair(a, b, &A, &B, &nz);
     if (st != TG_OK) return st;
-    if (b != NULL) {
-        if (b->dtype != a->dtype) {
-            ap_release(&A);
-            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
-        }
-        st = ap_prepare(b, "b", &B, &nz);
-        if (st != TG_OK) {
-            ap_release(&A);
-            return st;
-        }
-        if (B.d != A.d) {
-            ap_release(&A);
-            ap_release(&B);
-            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
-        }
-    } else {
-        B = A;
-    }
     size_t cells = 0;
     if (!tg_mul_size(A.n, B.n, &cells)) st = tg_fail(TG_ERR_OVERFLOW, "output too large");
     else if (cells > 0 && out == NULL) st = tg_fail(TG_ERR_VALUE, "NULL output");
@@ -833,26 +841,8 @@ tg_status tg_top_k_similar(const tg_view *a, const tg_view *b, size_t k, bool ex
                            double *val, size_t *n_zero_rows) {
     ap_operand A, B;
     size_t nz = 0;
-    tg_status st = ap_prepare(a, "a", &A, &nz);
+    tg_status st = ap_prepare_pair(a, b, &A, &B, &nz);
     if (st != TG_OK) return st;
-    if (b != NULL) {
-        if (b->dtype != a->dtype) {
-            ap_release(&A);
-            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
-        }
-        st = ap_prepare(b, "b", &B, &nz);
-        if (st != TG_OK) {
-            ap_release(&A);
-            return st;
-        }
-        if (B.d != A.d) {
-            ap_release(&A);
-            ap_release(&B);
-            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
-        }
-    } else {
-        B = A;
-    }
     size_t cells = 0;
     if (!tg_mul_size(A.n, k, &cells)) st = tg_fail(TG_ERR_OVERFLOW, "output too large");
     else if (cells > 0 && (idx == NULL || val == NULL)) st = tg_fail(TG_ERR_VALUE, "NULL output");
@@ -961,26 +951,8 @@ tg_status tg_similarity_histogram(const tg_view *a, const tg_view *b, const doub
     if (!(edges[nbins] > edges[0])) return tg_fail(TG_ERR_VALUE, "the histogram range must have positive width");
     ap_operand A, B;
     size_t nz = 0;
-    tg_status st = ap_prepare(a, "a", &A, &nz);
+    tg_status st = ap_prepare_pair(a, b, &A, &B, &nz);
     if (st != TG_OK) return st;
-    if (b != NULL) {
-        if (b->dtype != a->dtype) {
-            ap_release(&A);
-            return tg_fail(TG_ERR_TYPE, "a and b must have the same dtype");
-        }
-        st = ap_prepare(b, "b", &B, &nz);
-        if (st != TG_OK) {
-            ap_release(&A);
-            return st;
-        }
-        if (B.d != A.d) {
-            ap_release(&A);
-            ap_release(&B);
-            return tg_fail(TG_ERR_VALUE, "a has %zu columns but b has %zu: rows must have the same length", A.d, B.d);
-        }
-    } else {
-        B = A;
-    }
     int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
     size_t bytes;
