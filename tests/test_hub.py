@@ -935,9 +935,11 @@ def test_progress_with_tqdm(hub: HubServer, cache: Path, capsys: pytest.CaptureF
     assert "model.safetensors" in err and "100%" in err
 
 
-def test_import_tokgeo_does_not_import_the_hub() -> None:
+def test_import_tokgeo_does_not_import_the_hub(tmp_path: Path) -> None:
     code = "import sys, tokgeo; print('tokgeo.hub' in sys.modules, 'huggingface_hub' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    # cwd outside the checkout: `python -c` puts the cwd first on sys.path
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                         cwd=tmp_path)
     assert out.stdout.split() == ["False", "False"]
 
 

@@ -48,10 +48,12 @@ def _bars(ax) -> list[Rectangle]:  # type: ignore[no-untyped-def]
     return [p for p in ax.patches if isinstance(p, Rectangle)]
 
 
-def test_importing_tokgeo_does_not_import_matplotlib() -> None:
+def test_importing_tokgeo_does_not_import_matplotlib(tmp_path: Path) -> None:
     code = "import sys, tokgeo, tokgeo.studies, tokgeo.plotting, tokgeo.cli; print('matplotlib' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(TOKGEO_HOME))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    # cwd outside the checkout: `python -c` puts the cwd first on sys.path
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         cwd=tmp_path)
     assert out.stdout.strip() == "False"
 
 
