@@ -237,13 +237,14 @@ def _pca_init(arr: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     k = min(n_components, n, d)
     res = pca(arr, k, method="exact" if min(n, d) <= 2000 else "randomized", random_state=seed)
     y = res.projection
+    assert y is not None  # pca() projects unless projection=False (invariant, not input)
     if k < n_components:  # fewer features than output dimensions: pad with small noise
         rng = np.random.default_rng(seed)
         y = np.hstack([y, rng.standard_normal((n, n_components - k)) * 1e-4])
     std = float(np.std(y[:, 0]))
     if not std > 0:
         raise InvalidInputError("init='pca' failed: the data have zero variance along the first principal axis (all samples identical?)")
-    return y / std * 1e-4
+    return np.asarray(y / std * 1e-4)
 
 
 def tsne(

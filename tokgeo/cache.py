@@ -299,8 +299,8 @@ class ActivationCache(Mapping[str, np.ndarray]):
                 f"{key!r} was not captured; captured: {', '.join(self._keys[:8])}{' ...' if len(self._keys) > 8 else ''}. "
                 "Ask for it with model.run(..., capture=[...])"
             )
-        kind, layer, sub = self._resolve(key)
-        return self._view(kind, self._slot(kind, layer if layer is not None else 0), sub)
+        kind, block, sub = self._resolve(key)
+        return self._view(kind, self._slot(kind, 0 if block is None else block), sub)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)

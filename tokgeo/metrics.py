@@ -337,7 +337,7 @@ def _pair_sets(a: ArrayLike, b: Optional[ArrayLike]) -> Tuple[NDArray[Any], Opti
     x = _as_float(a, "a")
     if x.ndim != 2:
         raise InvalidInputError(f"a must be a 2-D array [n, d] of n vectors, got shape {x.shape}")
-    if same:
+    if same or b is None:
         return x, None
     y = _as_float(b, "b")
     if y.ndim != 2:
