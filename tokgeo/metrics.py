@@ -461,8 +461,24 @@ def similarity_histogram(
 # statistics
 
 
+class _UnpacksAsStatisticPvalue:
+    """Makes a result unpack like scipy's: ``stat, p = result`` (also ``result[0]``)."""
+
+    statistic: Any
+    pvalue: Any
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.statistic, self.pvalue))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> Any:
+        return (self.statistic, self.pvalue)[i]
+
+
 @dataclass(frozen=True)
-class TTestResult:
+class TTestResult(_UnpacksAsStatisticPvalue):
     """Result of :func:`ttest_ind`, :func:`ttest_rel`, :func:`ttest_1samp`.
 
     ``statistic`` (t), ``pvalue``, ``df`` (degrees of freedom; Welch's are fractional) and
@@ -475,32 +491,14 @@ class TTestResult:
     df: Any
     cohen_d: Any
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.statistic, self.pvalue))
-
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, i: int) -> Any:
-        return (self.statistic, self.pvalue)[i]
-
 
 @dataclass(frozen=True)
-class CorrelationResult:
+class CorrelationResult(_UnpacksAsStatisticPvalue):
     """Result of :func:`pearson` / :func:`spearman`: ``statistic`` (r or rho) and ``pvalue``;
     unpacks as ``r, p = pearson(x, y)``."""
 
     statistic: Any
     pvalue: Any
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.statistic, self.pvalue))
-
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, i: int) -> Any:
-        return (self.statistic, self.pvalue)[i]
 
 
 def _check_policy(nan_policy: str, alternative: str) -> int:
