@@ -99,25 +99,6 @@ static bool read_hex4(parser *p, unsigned *out) {
     return true;
 }
 
-/* Length of a valid UTF-8 sequence starting at s[0] (n bytes available), else 0. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
 
 static size_t put_utf8(char *dst, unsigned cp) {
     if (cp < 0x80) {
@@ -190,7 +171,7 @@ static tg_status parse_string(parser *p, const char **ptr, size_t *len) {
             p->scratch[used++] = simple;
             continue;
         }
-        size_t n = utf8_valid_len(p->s + p->pos, p->len - p->pos);
+        size_t n = tg_utf8_len(p->s + p->pos, p->len - p->pos);
         if (n == 0) return perr(p, "invalid UTF-8 in string");
         memcpy(p->scratch + used, p->s + p->pos, n);
         used += n;

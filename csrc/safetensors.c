@@ -79,25 +79,6 @@ bool tg_st_dtype_from_name(const char *name, tg_st_dtype *out) {
 
 /* ---- messages ---- */
 
-/* Length of a valid UTF-8 sequence at s (n bytes available), else 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0;
-        if (c == 0xED && s[1] >= 0xA0) return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0;
-        if (c == 0xF4 && s[1] >= 0x90) return 0;
-        return 4;
-    }
-    return 0;
-}
 
 #define QUOTE_CAP 256 /* bytes of a quoted name or path, quotes and escapes included */
 
@@ -111,7 +92,7 @@ static void quote(char dst[QUOTE_CAP], const char *text, size_t len) {
     while (i < len) {
         char piece[8];
         size_t pn;
-        size_t n = utf8_len(s + i, len - i);
+        size_t n = tg_utf8_len(s + i, len - i);
         if (n == 1 && s[i] >= 0x20 && s[i] != 0x7F && s[i] != '\'' && s[i] != '\\') {
             piece[0] = (char)s[i];
             pn = 1;

@@ -71,6 +71,28 @@ static inline bool tg_mul3_size(size_t a, size_t b, size_t c, size_t *out) {
     return tg_mul_size(a, b, &r) && tg_mul_size(r, c, out);
 }
 
+/* ---- UTF-8 ----
+ * Length (1-4) of the well-formed UTF-8 sequence at s[0] with n >= 1 bytes available, or 0
+ * when it is not one (overlong forms, surrogates and code points above U+10FFFF included). */
+static inline size_t tg_utf8_len(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
+        if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
 /* ---- strided views (element strides, never byte strides) ---- */
 #define TG_MAX_NDIM 8
 typedef enum tg_dtype { TG_F32 = 1, TG_F64 = 2 } tg_dtype;
