@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static void walk(const tg_json *v, int depth) {
     if (depth > TG_JSON_MAX_DEPTH + 1) __builtin_trap(); /* the parser bounds nesting */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 #define FUZZ_CHECK(c)                                                         \
     do {                                                                      \

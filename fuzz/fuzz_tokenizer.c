@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static tg_tokenizer *gpt2 = NULL;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates csrc/unicode_tables.h: the character classes GPT-2's split pattern needs.
+"""Generates csrc/tokenizer/unicode_tables.h: the character classes GPT-2's split pattern needs.
 
 GPT-2's pre-tokenizer regex only asks four questions about a code point, so each code
 point gets one 2-bit class:
@@ -16,7 +16,7 @@ see tests/test_tokenizer_unicode.py).  Python's own `unicodedata` follows the Py
 release, so the data comes from the `unicodedata2` backport pinned to 16.0.0:
 
     python3 -m pip install --target /tmp/ud2 unicodedata2==16.0.0
-    PYTHONPATH=/tmp/ud2 python3 scripts/gen_unicode_tables.py > csrc/unicode_tables.h
+    PYTHONPATH=/tmp/ud2 python3 scripts/gen_unicode_tables.py > csrc/tokenizer/unicode_tables.h
 
 White_Space is not exposed by unicodedata; its 25 code points have been unchanged since
 Unicode 6.3 (when U+180E left it) and are listed below from PropList.txt.  No letter,

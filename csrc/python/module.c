@@ -1,6 +1,6 @@
 /* module.c - the tokgeo._C extension: error table, threads, interrupt hook, part registry. */
 #define TG_PY_MODULE_MAIN
-#include "tgpy.h"
+#include "python/binding.h"
 
 #include <stdarg.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * tokgeo/metrics.py, which does the user-facing argument handling (axis moves, broadcasting,
  * dtype conversion, warnings).  Here: arrays -> tg_view without copies, GIL released around
  * the core call, outputs allocated as new NumPy arrays. */
-#include "tgpy.h"
+#include "python/binding.h"
 
 /* Borrowed ndarray -> view.  The array must already be float32/float64, native byte order,
  * aligned, with strides that are multiples of the item size (metrics.py guarantees this). */

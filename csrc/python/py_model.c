@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tgpy.h"
+#include "python/binding.h"
 
 /* ------------------------------------------------------------------ Arena */
 

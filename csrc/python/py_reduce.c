@@ -15,7 +15,7 @@
  * x arguments: 2-D float32/float64 ndarrays in native byte order, aligned, with strides that
  * are multiples of the item size (any order, sliced, negative strides: read in place).
  */
-#include "tgpy.h"
+#include "python/binding.h"
 
 #include <stdlib.h>
 #include <string.h>

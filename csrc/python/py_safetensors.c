@@ -10,7 +10,7 @@
  *   h.metadata() -> {str: str}   h.view(name) -> read-only ndarray (KeyError if absent)
  *   h.path -> str | None         h.file_size -> int
  */
-#include "tgpy.h"
+#include "python/binding.h"
 
 #include <stdint.h>
 

@@ -12,7 +12,7 @@
  *   _tok_decode_bytes(cap, ids: list | tuple | int64 ndarray) -> bytes
  *   _tok_token_bytes(cap, ids) -> list[bytes];  _tok_byte_level(cap, ids) -> list[str]
  */
-#include "tgpy.h"
+#include "python/binding.h"
 
 #define CAPSULE_NAME "tokgeo.tokenizer"
 

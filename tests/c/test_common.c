@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static const tg_json *parse_ok(tg_json_doc **doc, const char *s) {
     CHECK_OK(tg_json_parse(s, strlen(s), doc));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static unsigned long long rng_state = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */

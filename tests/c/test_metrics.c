@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static int near(double got, double want, double rtol) {
     if (isnan(want)) return isnan(got);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static double frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 /* A file: 8-byte LE length of `header`, `header`, then `data_len` bytes (byte i = i & 0xff). */
 typedef struct buf {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "tg_test.h"
-#include "tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 static tg_tokenizer *gpt2 = NULL;
 

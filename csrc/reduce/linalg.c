@@ -24,7 +24,7 @@
 
 #include <blis.h>
 
-#include "reduce_internal.h"
+#include "reduce/internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>

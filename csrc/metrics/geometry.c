@@ -1,7 +1,7 @@
 /* metrics.c - paired row reductions (cosine, angle, distances, norms), softmax family and
  * the blocked all-pairs cosine engine (BLIS gemm + streaming consumers: matrix, top-k,
  * histogram).  See tg_metrics.h for the contracts. */
-#include "tg_metrics.h"
+#include "tokgeo/metrics.h"
 
 #include <blis.h>
 #include <math.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tg_fastmath.h"
+#include "base/fastmath.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

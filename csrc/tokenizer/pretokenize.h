@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "unicode_tables.h"
+#include "tokenizer/unicode_tables.h"
 
 /* Class of the (valid) character at s[0] (n > 0 bytes available); its length in *len. */
 static inline unsigned char_class(const uint8_t *s, size_t n, size_t *len) {

@@ -21,7 +21,7 @@
 #ifndef TG_METRICS_H
 #define TG_METRICS_H
 
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #ifdef __cplusplus
 extern "C" {

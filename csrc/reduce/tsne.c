@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reduce_internal.h"
-#include "tg_fastmath.h"
+#include "reduce/internal.h"
+#include "base/fastmath.h"
 
 #ifdef _OPENMP
 #include <omp.h>

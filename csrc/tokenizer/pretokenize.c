@@ -16,11 +16,11 @@
  * Each step looks at every character once, so a million spaces, letters or apostrophes
  * take linear time and constant stack.
  */
-#include "tg_tokenizer.h"
+#include "tokgeo/tokenizer.h"
 
 #include <string.h>
 
-#include "pretokenize.h"
+#include "tokenizer/pretokenize.h"
 
 tg_status tg_utf8_check(const uint8_t *s, size_t n, bool *is_ascii) {
     size_t i = 0;

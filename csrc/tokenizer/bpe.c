@@ -16,7 +16,7 @@
  *    protected): scratch arrays plus a bounded cache pre-token bytes -> ids (cleared
  *    when full), so concurrent encodes never share mutable state.
  */
-#include "tg_tokenizer.h"
+#include "tokgeo/tokenizer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,9 +27,9 @@
 #include <omp.h>
 #endif
 
-#include "pretokenize.h"
-#include "tg_json.h"
-#include "tg_mapfile.h"
+#include "tokenizer/pretokenize.h"
+#include "base/json.h"
+#include "base/mapfile.h"
 
 #define FLAG_MERGED 1u  /* produced by a merge line */
 #define FLAG_SPECIAL 2u /* a special token: never produced by BPE */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "tg_gpt2.h"
+#include "tokgeo/gpt2.h"
 
 /* Function multi-versioning: the element-wise loops below are compiled for AVX-512, AVX2+FMA
  * and baseline x86-64, chosen at load time (GCC ifunc); elsewhere one portable version. */

@@ -39,7 +39,7 @@
 #ifndef TG_TOKENIZER_H
 #define TG_TOKENIZER_H
 
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #ifdef __cplusplus
 extern "C" {

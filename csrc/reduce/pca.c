@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reduce_internal.h"
+#include "reduce/internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -19,7 +19,7 @@
 #ifndef TG_JSON_H
 #define TG_JSON_H
 
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#include "tg_gpt2.h"
+#include "tokgeo/gpt2.h"
 
 /* ------------------------------------------------------------------ config */
 

@@ -23,7 +23,7 @@
 #ifndef TG_REDUCE_H
 #define TG_REDUCE_H
 
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #ifdef __cplusplus
 extern "C" {

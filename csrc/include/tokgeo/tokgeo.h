@@ -4,7 +4,7 @@
  * A worked example (error handling shortened; every call returns tg_status and puts a
  * human-readable detail in tg_last_error() on failure):
  *
- *   #include "tokgeo.h"
+ *   #include "tokgeo/tokgeo.h"
  *
  *   tg_tokenizer *tok;
  *   tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json", "tokgeo/data/gpt2/vocab.bpe");
@@ -33,13 +33,13 @@
 #ifndef TOKGEO_H
 #define TOKGEO_H
 
-#include "tg_common.h"
-#include "tg_json.h"
-#include "tg_mapfile.h"
-#include "tg_tokenizer.h"
-#include "tg_safetensors.h"
-#include "tg_gpt2.h"
-#include "tg_metrics.h"
-#include "tg_reduce.h"
+#include "tokgeo/common.h"
+#include "base/json.h"
+#include "base/mapfile.h"
+#include "tokgeo/tokenizer.h"
+#include "tokgeo/safetensors.h"
+#include "tokgeo/gpt2.h"
+#include "tokgeo/metrics.h"
+#include "tokgeo/reduce.h"
 
 #endif /* TOKGEO_H */

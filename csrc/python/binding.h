@@ -28,7 +28,7 @@
 #endif
 #include <numpy/arrayobject.h>
 
-#include "../tokgeo.h"
+#include "tokgeo/tokgeo.h"
 
 /* Sets the tokgeo exception for `st` (message: the core's detail, or `fallback` if the
  * detail is empty) and returns NULL.  TG_ERR_INTERRUPTED keeps a pending

@@ -1,6 +1,6 @@
 /* stats.c - t-tests and correlations, one test per row of a strided view, following the
  * formulas (and the IEEE edge cases: n == 1, zero variance) of scipy.stats 1.17. */
-#include "tg_metrics.h"
+#include "tokgeo/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

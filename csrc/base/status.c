@@ -1,5 +1,5 @@
 /* status.c - status names, thread-local error detail, aligned allocation. */
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #ifndef TG_MAPFILE_H
 #define TG_MAPFILE_H
 
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #ifdef __cplusplus
 extern "C" {

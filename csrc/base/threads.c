@@ -1,5 +1,5 @@
 /* threads.c - one thread-count setting for our OpenMP loops and BLIS; interrupt hook. */
-#include "tg_common.h"
+#include "tokgeo/common.h"
 
 #include <blis.h>
 #include <stdatomic.h>

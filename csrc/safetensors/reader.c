@@ -15,15 +15,15 @@
  * - Messages quote names and paths through quote(), which escapes control characters and
  *   invalid UTF-8 and bounds the length, so the Python binding can always decode them.
  */
-#include "tg_safetensors.h"
+#include "tokgeo/safetensors.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tg_json.h"
-#include "tg_mapfile.h"
+#include "base/json.h"
+#include "base/mapfile.h"
 
 /* Name indexes: arrays of (key, length, index) sorted with qsort; the key pointer travels
  * with the entry so the comparator needs no context (qsort_r is not portable). */

@@ -1,6 +1,6 @@
 /* mapfile.c - read-only file mapping (POSIX mmap). */
 #define _POSIX_C_SOURCE 200809L
-#include "tg_mapfile.h"
+#include "base/mapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>

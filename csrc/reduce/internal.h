@@ -7,8 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "tg_common.h"
-#include "tg_reduce.h"
+#include "tokgeo/common.h"
+#include "tokgeo/reduce.h"
 
 /* x86-64 Linux with GCC/Clang: compile hot loops for x86-64-v3 (AVX2, FMA) too, picked at
  * load time (ifunc).  Elsewhere, and under ASan, plain code. */

@@ -53,8 +53,8 @@
 #ifndef TG_GPT2_H
 #define TG_GPT2_H
 
-#include "tg_common.h"
-#include "tg_safetensors.h"
+#include "tokgeo/common.h"
+#include "tokgeo/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {

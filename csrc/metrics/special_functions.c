@@ -37,7 +37,7 @@
  *     mpmath there, ours is within 7e-13 and scipy's within 1.6e-12.  Values below ~1e-250
  *     are not compared (scipy loses digits approaching underflow).
  */
-#include "tg_metrics.h"
+#include "tokgeo/metrics.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* json.c - strict recursive-descent JSON reader into one arena (see tg_json.h). */
-#include "tg_json.h"
+#include "base/json.h"
 
 #include <locale.h>
 #include <stdlib.h>
