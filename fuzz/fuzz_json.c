@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokgeo/tokgeo.h"
+#include "base/json.h" /* the reader is internal to the core */
 
 static void walk(const tg_json *v, int depth) {
     if (depth > TG_JSON_MAX_DEPTH + 1) __builtin_trap(); /* the parser bounds nesting */

@@ -13,6 +13,8 @@
 
 #include "tokgeo/tokgeo.h"
 
+#include "base/internal.h" /* tg_mul_size */
+
 #define FUZZ_CHECK(c)                                                         \
     do {                                                                      \
         if (!(c)) {                                                           \

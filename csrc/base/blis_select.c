@@ -1,5 +1,5 @@
 /*
- * blis_arch.c - picks BLIS kernels on CPUs that BLIS 0.9 does not recognise.
+ * blis_select.c - picks BLIS kernels on CPUs that BLIS 0.9 does not recognise.
  *
  * BLIS chooses its kernels once, at initialisation, from CPUID.  BLIS 0.9 (Debian 12,
  * Ubuntu 22.04/24.04) knows AMD families up to 0x19 (Zen 3/4); on Zen 5 (family 0x1A) it
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokgeo/common.h"
+#include "base/blas.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #include <cpuid.h>

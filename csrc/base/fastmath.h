@@ -1,7 +1,8 @@
 /*
- * tg_fastmath.h - small vectorisable math kernels shared by metrics.c and tsne.c (internal,
- * not public API).  Header-only: every function is static inline so that it inlines into the
- * caller's loop and picks up the caller's target_clones / optimize attributes.
+ * base/fastmath.h - small vectorisable math kernels shared by metrics/geometry.c and
+ * reduce/tsne.c (internal, not public API).  Header-only: every function is static inline so
+ * that it inlines into the caller's loop and picks up the caller's target_clones / optimize
+ * attributes.
  */
 #ifndef TG_FASTMATH_H
 #define TG_FASTMATH_H

@@ -1,5 +1,7 @@
-/* json.c - strict recursive-descent JSON reader into one arena (see tg_json.h). */
+/* json.c - strict recursive-descent JSON reader into one arena (see base/json.h). */
 #include "base/json.h"
+
+#include "base/internal.h"
 
 #include <locale.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /*
- * tg_json.h - a small, strict JSON reader (RFC 8259) for safetensors headers,
- * config.json, vocab.json / encoder.json and model.safetensors.index.json.
+ * base/json.h - a small, strict JSON reader (RFC 8259), internal to the core: it reads the
+ * safetensors header (safetensors/reader.c) and the tokenizer vocabulary, encoder.json /
+ * vocab.json (tokenizer/bpe.c).  config.json and model.safetensors.index.json are read by
+ * the Python layer, not here.
  *
  * The whole document lives in one arena owned by tg_json_doc; every pointer handed out
  * (values, keys, strings) stays valid until tg_json_free().  Strings are decoded to UTF-8
@@ -12,8 +14,8 @@
  *
  *   tg_json_doc *doc;
  *   if (tg_json_parse(buf, len, &doc) != TG_OK) return ...;   // detail in tg_last_error()
- *   const tg_json *n_embd = tg_json_get(tg_json_root(doc), "n_embd");
- *   int64_t v; if (!tg_json_as_int64(n_embd, &v)) ...;
+ *   const tg_json *id = tg_json_get(tg_json_root(doc), "<|endoftext|>");   // encoder.json
+ *   int64_t v; if (!tg_json_as_int64(id, &v)) ...;
  *   tg_json_free(doc);
  */
 #ifndef TG_JSON_H

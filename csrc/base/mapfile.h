@@ -1,5 +1,6 @@
 /*
- * tg_mapfile.h - a read-only, private mapping of a whole file.
+ * base/mapfile.h - a read-only, private mapping of a whole file (internal: the safetensors
+ * reader and the tokenizer's file loader use it).
  *
  * The mapping is immutable for its lifetime: model weights are exposed as views into it,
  * so whoever hands out views must keep the tg_mapfile alive (the Python binding ties it to

@@ -1,4 +1,4 @@
-/* status.c - status names, thread-local error detail, aligned allocation. */
+/* status.c - status names and the thread-local error detail. */
 #include "tokgeo/common.h"
 
 #include <stdarg.h>
@@ -40,11 +40,3 @@ tg_status tg_fail(tg_status s, const char *fmt, ...) {
 const char *tg_last_error(void) { return tg_err_buf; }
 
 void tg_clear_error(void) { tg_err_buf[0] = '\0'; }
-
-void *tg_alloc_aligned(size_t size) {
-    if (size == 0) return NULL;
-    size_t rounded;
-    if (!tg_add_size(size, 63, &rounded)) return NULL;
-    rounded &= ~(size_t)63;
-    return aligned_alloc(64, rounded);
-}

@@ -1,7 +1,6 @@
 /* threads.c - one thread-count setting for our OpenMP loops and BLIS; interrupt hook. */
 #include "tokgeo/common.h"
 
-#include <blis.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,7 @@
 #include <omp.h>
 #endif
 
-
-const char *tg_blis_arch(void) {
-    bli_init();
-    return bli_arch_string(bli_arch_query_id());
-}
-
-const char *tg_blis_version(void) { return bli_info_get_version_str(); }
+#include "base/blas.h"
 
 static atomic_int tg_threads = 0; /* 0: not set yet */
 
@@ -37,7 +30,7 @@ void tg_set_num_threads(int n) {
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    bli_thread_set_num_threads((dim_t)n);
+    tg_blas_set_num_threads(n);
 }
 
 int tg_get_num_threads(void) {

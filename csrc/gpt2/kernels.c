@@ -1,19 +1,17 @@
-/* kernels.c - the element-wise and row-wise kernels of the GPT-2 forward pass, and the one
- * BLIS entry point.  Loops are written so that GCC vectorises them at -O2/-O3 with
- * OpenMP simd (no libm calls in the hot loops: tg_expf is a polynomial). */
-#include <blis.h>
+/* kernels.c - the element-wise and row-wise kernels of the GPT-2 forward pass (see
+ * gpt2/kernels.h); the matrix products are BLIS calls through base/blas.h.  Loops are
+ * written so that GCC vectorises them at -O2/-O3 with OpenMP simd (no libm calls in the hot
+ * loops: tg_expf is a polynomial). */
+#include "gpt2/kernels.h"
+
 #include <math.h>
 #include <string.h>
 
-#include "tokgeo/gpt2.h"
+#include "base/internal.h"
 
 /* Function multi-versioning: the element-wise loops below are compiled for AVX-512, AVX2+FMA
- * and baseline x86-64, chosen at load time (GCC ifunc); elsewhere one portable version. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__linux__)
-#define TG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TG_CLONES
-#endif
+ * and baseline x86-64, chosen at load time (ifunc); elsewhere one portable version. */
+#define TG_CLONES TG_TARGET_CLONES("arch=x86-64-v4", "arch=x86-64-v3", "default")
 
 /* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
  * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.
@@ -138,15 +136,6 @@ void tg_softmax_rows_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t n, f
         const float inv = (float)(1.0 / s);
         for (size_t j = 0; j < n; j++) yr[j] *= inv;
     }
-}
-
-void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-              ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, bool single_thread) {
-    if (m == 0 || n == 0) return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER; /* default-initialised: single-threaded */
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (float *)a, (inc_t)rsa,
-                 (inc_t)csa, (float *)b, (inc_t)rsb, (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL,
-                 single_thread ? &rntm : NULL);
 }
 
 TG_CLONES void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores) {

@@ -1,4 +1,4 @@
-/* gpt2.c - GPT-2 weights bound to safetensors mappings, capture plans, and the forward pass.
+/* model.c - GPT-2 weights bound to safetensors mappings, capture plans, and the forward pass.
  *
  * Shapes in comments: B batch, T tokens, N = B*T, C n_embd, H heads, D = C/H, F n_inner,
  * V vocabulary.  Every activation is row-major [N, width]; attention works per (b, h) on
@@ -13,6 +13,11 @@
 #endif
 
 #include "tokgeo/gpt2.h"
+
+#include "base/blas.h"
+#include "base/internal.h"
+#include "gpt2/kernels.h"
+#include "gpt2/testing.h"
 
 /* ------------------------------------------------------------------ config */
 

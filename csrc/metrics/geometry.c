@@ -1,79 +1,22 @@
-/* metrics.c - paired row reductions (cosine, angle, distances, norms), softmax family and
- * the blocked all-pairs cosine engine (BLIS gemm + streaming consumers: matrix, top-k,
- * histogram).  See tg_metrics.h for the contracts. */
+/* geometry.c - paired row reductions (cosine, angle, distances, norms), softmax family and
+ * the blocked all-pairs cosine engine (BLIS gemm through base/blas.h + streaming consumers:
+ * matrix, top-k, histogram).  See tokgeo/metrics.h for the contracts. */
 #include "tokgeo/metrics.h"
 
-#include <blis.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/blas.h"
 #include "base/fastmath.h"
+#include "base/internal.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 /* ---- views ------------------------------------------------------------------------------ */
 
-tg_status tg_view_rows(const tg_view *v, const char *name, size_t *rows, size_t *len) {
-    if (v == NULL) return tg_fail(TG_ERR_VALUE, "%s: missing array", name);
-    if (v->dtype != TG_F32 && v->dtype != TG_F64)
-        return tg_fail(TG_ERR_TYPE, "%s: dtype code %d is not float32/float64", name, (int)v->dtype);
-    if (v->ndim < 0 || v->ndim > TG_MAX_NDIM)
-        return tg_fail(TG_ERR_VALUE, "%s: %d dimensions (at most %d supported)", name, v->ndim, TG_MAX_NDIM);
-    size_t r = 1, total;
-    for (int k = 0; k < v->ndim; k++) {
-        if (v->shape[k] < 0) return tg_fail(TG_ERR_VALUE, "%s: negative extent in dimension %d", name, k);
-        if (k < v->ndim - 1 && !tg_mul_size(r, (size_t)v->shape[k], &r))
-            return tg_fail(TG_ERR_OVERFLOW, "%s: too many rows", name);
-    }
-    size_t n = v->ndim ? (size_t)v->shape[v->ndim - 1] : 1;
-    if (!tg_mul_size(r, n, &total)) return tg_fail(TG_ERR_OVERFLOW, "%s: too many elements", name);
-    if (total > 0 && v->data == NULL) return tg_fail(TG_ERR_VALUE, "%s: NULL data", name);
-    *rows = r;
-    *len = n;
-    return TG_OK;
-}
-
-ptrdiff_t tg_view_row_offset(const tg_view *v, size_t r) {
-    ptrdiff_t off = 0;
-    for (int k = v->ndim - 2; k >= 0; k--) {
-        size_t e = (size_t)v->shape[k];
-        off += (ptrdiff_t)(r % e) * v->stride[k];
-        r /= e;
-    }
-    return off;
-}
-
 static ptrdiff_t last_stride(const tg_view *v) { return v->ndim ? v->stride[v->ndim - 1] : 0; }
-
-/* Walks the rows of a view in C order without a division per row. */
-typedef struct row_iter {
-    const tg_view *v;
-    ptrdiff_t idx[TG_MAX_NDIM];
-    ptrdiff_t off;
-} row_iter;
-
-static void ri_init(row_iter *it, const tg_view *v, size_t r) {
-    it->v = v;
-    it->off = tg_view_row_offset(v, r);
-    for (int k = v->ndim - 2; k >= 0; k--) {
-        size_t e = (size_t)v->shape[k];
-        it->idx[k] = (ptrdiff_t)(r % e);
-        r /= e;
-    }
-}
-
-static inline void ri_next(row_iter *it) {
-    const tg_view *v = it->v;
-    for (int k = v->ndim - 2; k >= 0; k--) {
-        it->off += v->stride[k];
-        if (++it->idx[k] < v->shape[k]) return;
-        it->off -= v->stride[k] * v->shape[k];
-        it->idx[k] = 0;
-    }
-}
 
 /* Static share [*lo, *hi) of rows [r0, r1) for the calling OpenMP thread. */
 static void thread_share(size_t r0, size_t r1, size_t *lo, size_t *hi) {
@@ -103,12 +46,7 @@ static size_t chunk_rows(size_t len) {
 /* Sums for one row: r[0] = dot or squared distance or squared norm, r[1] = |a|^2, r[2] = |b|^2.
  * Four independent accumulators keep the adds pipelined (and make the order deterministic). */
 /* AVX2 clone of the contiguous kernels where the toolchain can dispatch at load time. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(TG_NO_TARGET_CLONES)
-#define TG_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TG_SIMD_CLONES
-#endif
+#define TG_SIMD_CLONES TG_TARGET_CLONES("avx2", "default")
 
 #define DEFINE_ROW_SUMS(T, SUF)                                                                   \
     static inline void row_sums_##SUF##_s(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, \
@@ -262,10 +200,10 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
         {
             size_t lo, hi;
             thread_share(r0, r1, &lo, &hi);
-            row_iter ia, ib;
+            tg_row_iter ia, ib;
             if (lo < hi) {
-                ri_init(&ia, a, lo);
-                ri_init(&ib, b, lo);
+                tg_row_iter_init(&ia, a, lo);
+                tg_row_iter_init(&ib, b, lo);
             }
             for (size_t r = lo; r < hi; r++) {
                 double s[3];
@@ -275,8 +213,8 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
                     row_sums_f64((int)op, (const double *)a->data + ia.off, sa, (const double *)b->data + ib.off, sb, len,
                                  s);
                 out[r] = finish_row((int)op, s, &cnt);
-                ri_next(&ia);
-                ri_next(&ib);
+                tg_row_iter_next(&ia);
+                tg_row_iter_next(&ib);
             }
         }
         nz += cnt;
@@ -403,7 +341,7 @@ typedef struct ap_operand {
     tg_dtype dtype;
     size_t n, d;
     const char *base; /* element (0, 0) */
-    inc_t rs, cs;     /* element strides BLIS accepts */
+    ptrdiff_t rs, cs; /* element strides BLIS accepts */
     void *copy;       /* owned contiguous copy, or NULL */
     double *inv;      /* 1 / |row|, NaN for zero rows (owned) */
     float *invf;      /* the same in float, for the top-k prefilter (owned) */
@@ -462,8 +400,8 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
     bool direct = (cs == 1 && rs >= (ptrdiff_t)len) || (rs == 1 && cs >= (ptrdiff_t)rows);
     if (direct) {
         o->base = (const char *)v->data;
-        o->rs = (inc_t)rs;
-        o->cs = (inc_t)cs;
+        o->rs = rs;
+        o->cs = cs;
         return TG_OK;
     }
     size_t es = tg_dtype_size(v->dtype);
@@ -487,7 +425,7 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
         }
     }
     o->base = (const char *)o->copy;
-    o->rs = (inc_t)len;
+    o->rs = (ptrdiff_t)len;
     o->cs = 1;
     return TG_OK;
 }
@@ -536,19 +474,10 @@ static void ap_gemm(const ap_operand *A, const ap_operand *B, size_t i0, size_t 
     size_t es = tg_dtype_size(A->dtype);
     const char *pa = A->base + (ptrdiff_t)i0 * A->rs * (ptrdiff_t)es;
     const char *pb = B->base + (ptrdiff_t)j0 * B->rs * (ptrdiff_t)es;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    dim_t nt = (dim_t)tg_get_num_threads();
+    int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
-    bli_rntm_set_ways(nt, 1, 1, 1, 1, &rntm);
-    if (A->dtype == TG_F32) {
-        float one = 1.0f, zero = 0.0f;
-        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (float *)pa, A->rs,
-                     A->cs, (float *)pb, B->rs, B->cs, &zero, (float *)c, (inc_t)ldc, 1, NULL, &rntm);
-    } else {
-        double one = 1.0, zero = 0.0;
-        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)mb, (dim_t)nb, (dim_t)A->d, &one, (double *)pa, A->rs,
-                     A->cs, (double *)pb, B->rs, B->cs, &zero, (double *)c, (inc_t)ldc, 1, NULL, &rntm);
-    }
+    tg_gemm(A->dtype, TG_BLAS_N, TG_BLAS_T, mb, nb, A->d, 1.0, pa, A->rs, A->cs, pb, B->rs, B->cs, 0.0, c,
+            (ptrdiff_t)ldc, 1, nt);
 }
 
 /* Drives the blocks.  direct_out (optional, compute dtype, row stride m): gemm writes there.
@@ -974,35 +903,4 @@ tg_status tg_similarity_histogram(const tg_view *a, const tg_view *b, const doub
     ap_release(&A);
     if (st == TG_OK && n_zero_rows) *n_zero_rows = nz;
     return st;
-}
-
-/* ---- benchmark helper ------------------------------------------------------------------- */
-
-tg_status tg_bench_sgemm(size_t m, size_t n, size_t k, int reps, double *seconds) {
-    size_t ba, bb, bc;
-    if (m == 0 || n == 0 || k == 0 || reps < 1) return tg_fail(TG_ERR_VALUE, "m, n, k and reps must be positive");
-    if (!tg_mul3_size(m, k, sizeof(float), &ba) || !tg_mul3_size(k, n, sizeof(float), &bb) ||
-        !tg_mul3_size(m, n, sizeof(float), &bc))
-        return tg_fail(TG_ERR_OVERFLOW, "sizes too large");
-    float *A = tg_alloc_aligned(ba), *B = tg_alloc_aligned(bb), *C = tg_alloc_aligned(bc);
-    if (!A || !B || !C) {
-        free(A);
-        free(B);
-        free(C);
-        return tg_fail(TG_ERR_NOMEM, "cannot allocate the benchmark matrices");
-    }
-    for (size_t i = 0; i < m * k; i++) A[i] = (float)((i * 7919u) % 1000u) * 1e-3f;
-    for (size_t i = 0; i < k * n; i++) B[i] = (float)((i * 104729u) % 1000u) * 1e-3f;
-    float one = 1.0f, zero = 0.0f;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int r = 0; r < reps; r++)
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one, A, (inc_t)k, 1, B, (inc_t)n,
-                  1, &zero, C, (inc_t)n, 1);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    free(A);
-    free(B);
-    free(C);
-    return TG_OK;
 }

@@ -1,4 +1,4 @@
-/* special.c - regularized incomplete beta function and the Student t distribution.
+/* special_functions.c - regularized incomplete beta function and the Student t distribution.
  *
  * Method (our own write-up of textbook material, see DiDonato & Morris, ACM TOMS 708, and
  * Press et al., "Numerical Recipes", section 6.4):

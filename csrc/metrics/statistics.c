@@ -1,12 +1,14 @@
-/* stats.c - t-tests and correlations, one test per row of a strided view, following the
+/* statistics.c - t-tests and correlations, one test per row of a strided view, following the
  * formulas (and the IEEE edge cases: n == 1, zero variance) of scipy.stats 1.17. */
 #include "tokgeo/metrics.h"
+
+#include "base/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TG_PAR_MIN_WORK (1 << 20) /* see metrics.c */
+#define TG_PAR_MIN_WORK (1 << 20) /* see geometry.c */
 
 static inline double ld(const void *p, tg_dtype dt, ptrdiff_t off) {
     return dt == TG_F32 ? (double)((const float *)p)[off] : ((const double *)p)[off];

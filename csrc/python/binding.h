@@ -1,5 +1,8 @@
 /*
- * tgpy.h - shared by the files of csrc/python/, the only folder that includes Python.h.
+ * python/binding.h - shared by the files of csrc/python/, the only folder that includes
+ * Python.h and numpy.  The binding sees the public API (tokgeo/tokgeo.h) plus the entry
+ * points for tests and benchmarks it exposes as private _C functions (gpt2/testing.h,
+ * base/blas.h), included by the files that need them.
  *
  * Each part of the binding lives in its own file and registers itself from module.c:
  *   int tg_py_init_<part>(PyObject *module);   returns 0, or -1 with an exception set.
@@ -45,12 +48,24 @@ int tg_py_init_metrics(PyObject *m);
 int tg_py_init_reduce(PyObject *m);
 int tg_py_init_safetensors(PyObject *m);
 
-/* A read-only ndarray over foreign memory (defined in py_safetensors.c): `ndim` dims of
- * `shape`, byte strides `strides_or_null` (NULL: C-contiguous), NumPy type `typenum`.
- * `owner` becomes the array's base (a new reference is taken), so it must keep `data`
- * alive; it must not export a writable buffer (then numpy refuses to make the array
- * writeable again).  Returns a new reference, or NULL with an exception set. */
+/* ---- conversions (convert.c) ---- */
+
+/* Borrowed ndarray -> view, no copy: the array must be float32/float64, native byte order,
+ * aligned, with byte strides that are multiples of the item size (tokgeo/metrics.py and
+ * tokgeo/_reduce.py convert to that first; the checks here catch internal misuse).  ndim: the required number
+ * of dimensions, or -1 for any up to TG_MAX_NDIM.  Returns 0, or -1 with InvalidTypeError
+ * (not an ndarray, dtype, byte order, alignment) or InvalidInputError (dimensions, a stride
+ * that is not a whole number of items) set. */
+int tg_py_view_from_array(PyObject *obj, const char *name, int ndim, tg_view *v);
+
+/* A read-only ndarray over foreign memory: `ndim` dims of `shape`, byte strides
+ * `strides_or_null` (NULL: C-contiguous), NumPy type `typenum` (or a descriptor, which the
+ * _descr form steals).  `owner` becomes the array's base (a new reference is taken), so it
+ * must keep `data` alive; it must not export a writable buffer (then numpy refuses to make
+ * the array writeable again).  Returns a new reference, or NULL with an exception set. */
 PyObject *tg_py_readonly_view(PyObject *owner, const void *data, int ndim, const npy_intp *shape,
                               const npy_intp *strides_or_null, int typenum);
+PyObject *tg_py_readonly_view_descr(PyObject *owner, const void *data, int ndim, const npy_intp *shape,
+                                    const npy_intp *strides_or_null, PyArray_Descr *descr);
 
 #endif /* TGPY_H */

@@ -1,42 +1,13 @@
-/* py_metrics.c - binding for tg_metrics.h.  Internal functions (leading underscore) called by
+/* py_metrics.c - binding for tokgeo/metrics.h.  Internal functions (leading underscore) called by
  * tokgeo/metrics.py, which does the user-facing argument handling (axis moves, broadcasting,
  * dtype conversion, warnings).  Here: arrays -> tg_view without copies, GIL released around
  * the core call, outputs allocated as new NumPy arrays. */
 #include "python/binding.h"
 
-/* Borrowed ndarray -> view.  The array must already be float32/float64, native byte order,
- * aligned, with strides that are multiples of the item size (metrics.py guarantees this). */
-static int to_view(PyObject *obj, const char *name, tg_view *v) {
-    if (!PyArray_Check(obj)) {
-        tg_py_error("InvalidTypeError", "%s must be a numpy.ndarray", name);
-        return -1;
-    }
-    PyArrayObject *arr = (PyArrayObject *)obj;
-    int tn = PyArray_TYPE(arr);
-    if ((tn != NPY_FLOAT32 && tn != NPY_FLOAT64) || !PyArray_ISNOTSWAPPED(arr) || !PyArray_ISALIGNED(arr)) {
-        tg_py_error("InvalidTypeError", "%s must be an aligned native float32/float64 array (convert with numpy.asarray(x, dtype=numpy.float64))", name);
-        return -1;
-    }
-    int nd = PyArray_NDIM(arr);
-    if (nd > TG_MAX_NDIM) {
-        tg_py_error("InvalidInputError", "%s has %d dimensions; at most %d are supported", name, nd, TG_MAX_NDIM);
-        return -1;
-    }
-    npy_intp isz = PyArray_ITEMSIZE(arr);
-    v->data = PyArray_DATA(arr);
-    v->dtype = tn == NPY_FLOAT32 ? TG_F32 : TG_F64;
-    v->ndim = nd;
-    for (int k = 0; k < nd; k++) {
-        npy_intp st = PyArray_STRIDE(arr, k);
-        if (st % isz != 0) {
-            tg_py_error("InvalidInputError", "%s has a byte stride that is not a multiple of its item size; pass numpy.ascontiguousarray(%s)", name, name);
-            return -1;
-        }
-        v->shape[k] = (ptrdiff_t)PyArray_DIM(arr, k);
-        v->stride[k] = (ptrdiff_t)(st / isz);
-    }
-    return 0;
-}
+#include "base/blas.h" /* tg_bench_sgemm */
+
+/* Borrowed ndarray -> view of any rank (the rules: tg_py_view_from_array in convert.c). */
+static int to_view(PyObject *obj, const char *name, tg_view *v) { return tg_py_view_from_array(obj, name, -1, v); }
 
 /* New float64 (or given type) array with the outer shape of v (all dims but the last). */
 static PyArrayObject *outer_array(const tg_view *v, int typenum) {

@@ -1,4 +1,4 @@
-/* py_model.c - binding of the GPT-2 engine (tg_gpt2.h).
+/* py_model.c - binding of the GPT-2 engine (tokgeo/gpt2.h).
  *
  *   _C.Model(config: tuple, paths: list[str])      opens the weights (views into mappings)
  *     .tensors() -> list[(name, ndarray, copied)]   read-only float32 views, base = the Model
@@ -20,6 +20,9 @@
 
 #include "python/binding.h"
 
+#include "base/internal.h" /* tg_physical_memory */
+#include "gpt2/testing.h"  /* tg_gpt2_time_products, tg_softmax_rows_f32 */
+
 /* ------------------------------------------------------------------ Arena */
 
 typedef struct {
@@ -36,11 +39,7 @@ typedef struct {
 static void *pool_ptr = NULL;
 static size_t pool_size = 0;
 
-static size_t pool_limit(void) {
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
-    if (pages <= 0 || psz <= 0) return 0;
-    return (size_t)pages / 4 * (size_t)psz;
-}
+static size_t pool_limit(void) { return tg_physical_memory() / 4; }
 
 static void *arena_alloc(size_t need, size_t *capacity) {
     *capacity = 0;

@@ -20,41 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fills v from a 2-D float32/float64 ndarray.  Returns 0, or -1 with InvalidTypeError set. */
+/* Borrowed 2-D ndarray -> view (the rules: tg_py_view_from_array in convert.c). */
 static int view_from_array(PyObject *obj, const char *name, tg_view *v) {
-    if (!PyArray_Check(obj)) {
-        tg_py_error("InvalidTypeError", "%s must be a numpy.ndarray", name);
-        return -1;
-    }
-    PyArrayObject *a = (PyArrayObject *)obj;
-    int t = PyArray_TYPE(a);
-    if (t != NPY_FLOAT32 && t != NPY_FLOAT64) {
-        tg_py_error("InvalidTypeError", "%s must be float32 or float64", name);
-        return -1;
-    }
-    if (PyArray_NDIM(a) != 2) {
-        tg_py_error("InvalidInputError", "%s must be 2-D [n, d], got %d dimension(s)", name, PyArray_NDIM(a));
-        return -1;
-    }
-    if (!PyArray_ISNOTSWAPPED(a) || !PyArray_ISALIGNED(a)) {
-        tg_py_error("InvalidTypeError", "%s must be aligned and in native byte order", name);
-        return -1;
-    }
-    npy_intp isz = PyArray_ITEMSIZE(a);
-    memset(v, 0, sizeof *v);
-    v->data = PyArray_DATA(a);
-    v->dtype = t == NPY_FLOAT32 ? TG_F32 : TG_F64;
-    v->ndim = 2;
-    for (int i = 0; i < 2; i++) {
-        npy_intp s = PyArray_STRIDE(a, i);
-        if (s % isz != 0) {
-            tg_py_error("InvalidTypeError", "%s has a stride that is not a multiple of its item size", name);
-            return -1;
-        }
-        v->shape[i] = (ptrdiff_t)PyArray_DIM(a, i);
-        v->stride[i] = (ptrdiff_t)(s / isz);
-    }
-    return 0;
+    return tg_py_view_from_array(obj, name, 2, v);
 }
 
 static PyArrayObject *new_f64(int nd, npy_intp *dims) {

@@ -21,33 +21,6 @@ typedef struct {
     PyObject *path;   /* str or None */
 } StHandle;
 
-/* ---- shared helper (declared in tgpy.h) ---- */
-
-static PyObject *readonly_view_descr(PyObject *owner, const void *data, int ndim, const npy_intp *shape,
-                                     const npy_intp *strides, PyArray_Descr *descr) {
-    /* flags 0: not writeable; numpy computes contiguity and alignment from the pointer */
-    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, descr, ndim, (npy_intp *)shape, (npy_intp *)strides,
-                                         (void *)data, 0, NULL); /* steals descr */
-    if (arr == NULL) return NULL;
-    Py_INCREF(owner);
-    if (PyArray_SetBaseObject((PyArrayObject *)arr, owner) < 0) { /* steals owner, even on failure */
-        Py_DECREF(arr);
-        return NULL;
-    }
-    return arr;
-}
-
-PyObject *tg_py_readonly_view(PyObject *owner, const void *data, int ndim, const npy_intp *shape,
-                              const npy_intp *strides_or_null, int typenum) {
-    if (owner == NULL) {
-        PyErr_SetString(PyExc_SystemError, "tg_py_readonly_view: NULL owner");
-        return NULL;
-    }
-    PyArray_Descr *d = PyArray_DescrFromType(typenum);
-    if (d == NULL) return NULL;
-    return readonly_view_descr(owner, data, ndim, shape, strides_or_null, d);
-}
-
 /* ---- the handle type ---- */
 
 static void handle_dealloc(StHandle *self) {
@@ -164,7 +137,7 @@ static PyObject *handle_view(StHandle *self, PyObject *arg) {
         d = le;
     }
 #endif
-    return readonly_view_descr((PyObject *)self, t->data, t->ndim, shape, NULL, d);
+    return tg_py_readonly_view_descr((PyObject *)self, t->data, t->ndim, shape, NULL, d);
 }
 
 static PyObject *handle_get_path(StHandle *self, void *closure) {

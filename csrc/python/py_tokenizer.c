@@ -1,4 +1,4 @@
-/* py_tokenizer.c - binding of the tokenizer core (tg_tokenizer.h) for tokgeo/tokenizer.py.
+/* py_tokenizer.c - binding of the tokenizer core (tokgeo/tokenizer.h) for tokgeo/tokenizer.py.
  *
  * The handle is a PyCapsule named "tokgeo.tokenizer" owning a tg_tokenizer.  Every call
  * holds a reference to the capsule and to the texts it reads, so the GIL can be released

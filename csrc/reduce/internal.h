@@ -1,5 +1,5 @@
 /*
- * reduce_internal.h - helpers shared by reduce_linalg.c, pca.c and tsne.c (not public API).
+ * reduce/internal.h - helpers shared by reduce/linalg.c, pca.c and tsne.c (not public API).
  */
 #ifndef TG_REDUCE_INTERNAL_H
 #define TG_REDUCE_INTERNAL_H
@@ -7,20 +7,17 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/internal.h"
 #include "tokgeo/common.h"
 #include "tokgeo/reduce.h"
 
-/* x86-64 Linux with GCC/Clang: compile hot loops for x86-64-v3 (AVX2, FMA) too, picked at
- * load time (ifunc).  Elsewhere, and under ASan, plain code. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(TG_NO_CLONES)
-#if defined(__clang__)
-#define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else /* GCC in ISO C mode does not contract a*b+c into FMA unless told to */
-#define TG_HOT __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
-#endif
+/* Hot loops are compiled for x86-64-v3 (AVX2, FMA) too, picked at load time (see
+ * TG_TARGET_CLONES in base/internal.h); GCC in ISO C mode does not contract a*b+c into FMA
+ * unless told to, so the clones also get fp-contract=fast. */
+#if TG_HAVE_TARGET_CLONES && !defined(__clang__)
+#define TG_HOT TG_TARGET_CLONES("arch=x86-64-v3", "default") __attribute__((optimize("fp-contract=fast")))
 #else
-#define TG_HOT
+#define TG_HOT TG_TARGET_CLONES("arch=x86-64-v3", "default")
 #endif
 
 /* Checks that v is a 2-D float32/float64 view with n >= min_rows rows and d >= 1 columns. */
@@ -70,10 +67,12 @@ static inline ptrdiff_t tg_red_first_nonfinite(const double *r, ptrdiff_t d) {
     return -1;
 }
 
-/* Refuses (TG_ERR_BUDGET) a working set larger than half of the physical memory, before
- * allocating it: an over-committed allocation would otherwise be killed by the OS when
- * touched, taking a notebook kernel with it. */
-tg_status tg_red_check_budget(double bytes, const char *what, const char *hint);
+/* The core's one memory-budget rule, tg_check_memory_budget() in base/internal.h (half of the
+ * physical memory).  This name stays for the call sites in pca.c and tsne.c until the
+ * branch rewriting them (issue 14) has landed; then they call the base function directly. */
+static inline tg_status tg_red_check_budget(double bytes, const char *what, const char *hint) {
+    return tg_check_memory_budget(bytes, what, hint);
+}
 
 /* ---- a small, fast, seedable generator (splitmix64 seeding + xoshiro256**) ---- */
 typedef struct tg_rng {

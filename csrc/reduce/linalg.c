@@ -1,5 +1,5 @@
 /*
- * reduce_linalg.c - the dense symmetric eigensolver and row orthonormalisation used by the
+ * linalg.c - the dense symmetric eigensolver and row orthonormalisation used by the
  * reductions (PCA, the randomized range finder, t-SNE's PCA initialisation).
  *
  * tg_eigh:

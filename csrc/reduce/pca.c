@@ -7,7 +7,7 @@
  * The Gram matrix is formed over the longer axis, so it is m x m with m = min(n, d):
  *   n >= d (primal): G = Xc^T Xc  (d x d), components = eigenvectors of G;
  *   n <  d (dual):   G = Xc Xc^T  (n x n), components = Xc^T u / sigma.
- * See tg_reduce.h for the contract.
+ * See tokgeo/reduce.h for the contract.
  */
 #include <blis.h>
 #include <math.h>
@@ -207,16 +207,6 @@ static void flip_signs(double *comp, size_t k, size_t d) {
         if (v[best] < 0)
             for (size_t t = 0; t < d; t++) v[t] = -v[t];
     }
-}
-
-tg_status tg_red_check_budget(double bytes, const char *what, const char *hint) {
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || psize <= 0) return TG_OK; /* unknown: let the allocation decide */
-    const double limit = 0.5 * (double)pages * (double)psize;
-    if (bytes > limit)
-        return tg_fail(TG_ERR_BUDGET, "%s would need %.1f GB, more than half of this machine's %.1f GB of memory; %s",
-                       what, bytes * 1e-9, 2.0 * limit * 1e-9, hint);
-    return TG_OK;
 }
 
 tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *eigenvalues, double *components,

@@ -1,5 +1,5 @@
 /*
- * tsne.c - t-SNE (exact and Barnes-Hut) and trustworthiness.  Contract in tg_reduce.h.
+ * tsne.c - t-SNE (exact and Barnes-Hut) and trustworthiness.  Contract in tokgeo/reduce.h.
  *
  * Layout of one run:
  *   1. x is converted once to a float64 working copy A [n, d] (every pair of rows is

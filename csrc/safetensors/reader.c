@@ -1,9 +1,9 @@
 /*
- * safetensors.c - validating safetensors reader (see tg_safetensors.h for the contract).
+ * reader.c - validating safetensors reader (see tokgeo/safetensors.h for the contract).
  *
  * Design notes:
  * - The file is mapped read-only (tg_mapfile) and never copied; tensors point into it.
- * - The header is parsed by the strict JSON reader (tg_json.h) and the document is kept:
+ * - The header is parsed by the strict JSON reader (base/json.h) and the document is kept:
  *   tensor names and metadata strings point into its arena, so nothing else is allocated
  *   per tensor but the tg_st_tensor array and a name index.
  * - Validation follows the reference reader's rules (8-byte LE length, <= 100 MB, header
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
 #include "base/json.h"
 #include "base/mapfile.h"
 

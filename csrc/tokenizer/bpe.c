@@ -1,5 +1,5 @@
 /* bpe.c - GPT-2 byte-level BPE: vocabulary and merges loading, the merge loop, the
- * per-thread caches, encode / batch encode / decode (see tg_tokenizer.h).
+ * per-thread caches, encode / batch encode / decode (see tokgeo/tokenizer.h).
  *
  * Design notes
  *  - Tokens are byte strings; the byte-level alphabet (GPT-2's bytes_to_unicode) only
@@ -28,6 +28,7 @@
 #endif
 
 #include "tokenizer/pretokenize.h"
+#include "base/internal.h"
 #include "base/json.h"
 #include "base/mapfile.h"
 

@@ -4,6 +4,10 @@
 #include "tg_test.h"
 #include "tokgeo/tokgeo.h"
 
+#include "base/internal.h" /* checked arithmetic */
+#include "base/json.h"
+#include "base/mapfile.h"
+
 static const tg_json *parse_ok(tg_json_doc **doc, const char *s) {
     CHECK_OK(tg_json_parse(s, strlen(s), doc));
     return tg_json_root(*doc);

@@ -10,6 +10,9 @@
 #include "tg_test.h"
 #include "tokgeo/tokgeo.h"
 
+#include "base/blas.h"    /* tg_sgemm */
+#include "gpt2/kernels.h" /* the forward pass kernels */
+
 static unsigned long long rng_state = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */
     rng_state ^= rng_state << 13;

@@ -8,6 +8,8 @@
 #include "tg_test.h"
 #include "tokgeo/tokgeo.h"
 
+#include "base/blas.h" /* tg_bench_sgemm */
+
 static int near(double got, double want, double rtol) {
     if (isnan(want)) return isnan(got);
     return fabs(got - want) <= rtol * fabs(want) + 1e-300;

@@ -1,8 +1,9 @@
 /*
- * tg_common.h - status codes, thread-local error detail, checked size arithmetic,
- * strided views, threads and the interrupt hook shared by every part of the core.
+ * tokgeo/common.h - what every part of the tokgeo C API shares: status codes and the
+ * thread-local error detail, strided float views (tg_view), the one thread-count setting
+ * (our OpenMP loops and BLIS), the interrupt hook, and aligned allocation.
  *
- * Contract used across csrc/: a function that can fail returns tg_status; on failure
+ * Contract used across the core: a function that can fail returns tg_status; on failure
  * it has called tg_fail() (which records a human-readable detail for this thread) and
  * has freed everything it allocated, leaving its outputs untouched or zeroed as its
  * own comment says.  Nothing in the core calls exit(), abort() or assert() on input.
@@ -52,47 +53,6 @@ tg_status tg_fail(tg_status s, const char *fmt, ...)
 const char *tg_last_error(void);
 void tg_clear_error(void);
 
-/* ---- checked size arithmetic: false on overflow, *out untouched then ---- */
-static inline bool tg_mul_size(size_t a, size_t b, size_t *out) {
-    size_t r;
-    if (__builtin_mul_overflow(a, b, &r)) return false;
-    *out = r;
-    return true;
-}
-static inline bool tg_add_size(size_t a, size_t b, size_t *out) {
-    size_t r;
-    if (__builtin_add_overflow(a, b, &r)) return false;
-    *out = r;
-    return true;
-}
-/* a*b*c */
-static inline bool tg_mul3_size(size_t a, size_t b, size_t c, size_t *out) {
-    size_t r;
-    return tg_mul_size(a, b, &r) && tg_mul_size(r, c, out);
-}
-
-/* ---- UTF-8 ----
- * Length (1-4) of the well-formed UTF-8 sequence at s[0] with n >= 1 bytes available, or 0
- * when it is not one (overlong forms, surrogates and code points above U+10FFFF included). */
-static inline size_t tg_utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
 /* ---- strided views (element strides, never byte strides) ---- */
 #define TG_MAX_NDIM 8
 typedef enum tg_dtype { TG_F32 = 1, TG_F64 = 2 } tg_dtype;
@@ -113,11 +73,9 @@ void tg_set_num_threads(int n);
 int tg_get_num_threads(void);
 
 /* The BLIS kernel set in use ("zen3", "haswell", "generic", ...) and the BLIS version.
- * See threads.c for how tokgeo picks kernels on CPUs newer than the BLIS it runs on. */
+ * On CPUs newer than the BLIS release tokgeo requests better kernels before the first BLIS
+ * call (base/blis_select.c); TOKGEO_BLIS_ARCH=native or BLIS_ARCH_TYPE turn that off. */
 const char *tg_blis_arch(void);
-/* Requests better BLIS kernels on CPUs newer than the BLIS release (blis_arch.c); runs by
- * itself before main() and from tg_set_num_threads(); idempotent. */
-void tg_blis_select_arch(void);
 const char *tg_blis_version(void);
 
 /* ---- cooperative interruption ----
@@ -131,8 +89,8 @@ typedef int (*tg_interrupt_fn)(void *ctx);
 void tg_set_interrupt_hook(tg_interrupt_fn fn, void *ctx);
 int tg_interrupted(void);
 
-/* Aligned allocation for big buffers (64-byte aligned, size rounded up); free with free().
- * Returns NULL when size is 0 or on failure. */
+/* Aligned allocation for big buffers (64-byte aligned, size rounded up); the caller owns the
+ * block and frees it with free().  Returns NULL when size is 0 or on failure. */
 void *tg_alloc_aligned(size_t size);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /*
- * tg_gpt2.h - GPT-2 weights as views into safetensors mappings, and the fp32 forward pass
+ * tokgeo/gpt2.h - GPT-2 weights as views into safetensors mappings, and the fp32 forward pass
  * that writes the requested activations ("captures") into one caller-owned arena.
  *
  * Worked example (errors shortened):
@@ -211,37 +211,6 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *plan, const int6
  * 64-byte aligned.  NULL on failure or size 0.  Release with tg_gpt2_free_buffer(p, size). */
 void *tg_gpt2_alloc_buffer(size_t size);
 void tg_gpt2_free_buffer(void *p, size_t size);
-
-/* Benchmark floor: runs only the matrix products of a forward pass of this shape (the
- * same BLIS calls with the same shapes and strides: the four projections per block, the
- * per-(batch, head) attention products over the causal blocks, and the logits when
- * with_logits) on scratch buffers, and stores the wall time in *seconds. */
-tg_status tg_gpt2_time_products(const tg_gpt2_config *cfg, size_t batch, size_t seq, bool with_logits, double *seconds);
-
-/* ---- kernels (kernels.c; exposed for tests and for the binding) ---- */
-
-/* y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * w + b for r < rows; biased variance;
- * x and y rows of `cols` floats at row strides ldx, ldy (may alias when equal); when scale
- * is not NULL, scale[r] = sqrt(var + eps). */
-void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
-                      float eps, float *y, ptrdiff_t ldy, float *scale);
-/* y[i] = act(x[i]) for i < n (may alias). */
-void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t n);
-/* exp(x) with ~2 ulp accuracy over the float range, vectorisable; exp(x < -87.3) ~ 1e-38. */
-float tg_expf(float x);
-/* Numerically stable softmax of each of `rows` rows of n floats (row stride ldx, ldy),
- * computed in double for the sum: y = exp(x - max) / sum. */
-void tg_softmax_rows_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t n, float *y, ptrdiff_t ldy);
-/* Attention row: p[j] = softmax(s[lo..hi])[j] for lo <= j <= hi and 0 for the other j < n;
- * when mask_scores, also s[j] = -inf for j outside [lo, hi].  s and p may be the same row. */
-void tg_causal_softmax_row_f32(float *s, float *p, size_t lo, size_t hi, size_t n, bool mask_scores);
-/* sum_i a[i] b[i] (float accumulation, vectorised) and y[i] += alpha x[i], for n floats. */
-float tg_dot_f32(const float *a, const float *b, size_t n);
-void tg_axpy_f32(float alpha, const float *x, float *y, size_t n);
-/* C[m, n] = alpha * A[m, k] @ B[k, n] + beta * C, any element strides (BLIS).
- * single_thread: run BLIS on one thread (for calls inside our OpenMP regions). */
-void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
-              ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, bool single_thread);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * tg_metrics.h - geometry, all-pairs similarity, statistics and softmax on strided views.
+ * tokgeo/metrics.h - geometry, all-pairs similarity, statistics and softmax on strided views.
  *
  * Every routine reads float32 or float64 tg_view inputs through their element strides
  * (0 and negative strides included), accumulates in double precision (except the
@@ -27,10 +27,10 @@
 extern "C" {
 #endif
 
-/* ---- special functions (special.c) ---------------------------------------------------- */
+/* ---- special functions (metrics/special_functions.c) -------------------------------- */
 
 /* Regularized incomplete beta: *w = I_x(a, b), *w1 = 1 - I_x(a, b) (typically ~1e-15 relative;
- * the accuracy map is in special.c).
+ * the accuracy map is in metrics/special_functions.c).
  * Pass y = 1 - x as accurately as you know it (it is used instead of the subtraction).
  * NaN for a <= 0, b <= 0, infinite a/b, x < 0, y < 0 or any NaN.  Either pointer may be NULL.
  * Pure function, thread-safe. */
@@ -45,7 +45,7 @@ double tg_stdtr(double df, double t);
  * -inf / +inf for q = 0 / 1, 0 for q = 1/2, NaN for q outside [0, 1], df <= 0 or NaN. */
 double tg_stdtri(double df, double q);
 
-/* ---- paired row reductions (metrics.c) ------------------------------------------------ */
+/* ---- paired row reductions (metrics/geometry.c) ------------------------------------- */
 
 typedef enum tg_rowop {
     TG_ROW_DOT = 0,   /* sum a*b                                                          */
@@ -62,7 +62,7 @@ typedef enum tg_rowop {
  * d == 0 gives: dot 0, norm 0, euclid 0, cos/angle NaN (counted in n_zero). */
 tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *out, size_t *n_zero);
 
-/* ---- softmax family along the last axis (metrics.c) ----------------------------------- */
+/* ---- softmax family along the last axis (metrics/geometry.c) ------------------------ */
 
 typedef enum tg_softmax_kind { TG_SOFTMAX = 0, TG_LOG_SOFTMAX, TG_ENTROPY } tg_softmax_kind;
 
@@ -73,7 +73,7 @@ typedef enum tg_softmax_kind { TG_SOFTMAX = 0, TG_LOG_SOFTMAX, TG_ENTROPY } tg_s
  * Rows containing NaN or +inf, or only -inf, give NaN. */
 tg_status tg_softmax(tg_softmax_kind kind, const tg_view *x, void *out, tg_dtype out_dtype, double log_base);
 
-/* ---- all-pairs cosine similarity through BLIS gemm (metrics.c) ------------------------ */
+/* ---- all-pairs cosine similarity through BLIS gemm (metrics/geometry.c) ------------- */
 
 /* a: [n, d], b: [m, d] (b NULL means b = a), same dtype.  Rows are multiplied with
  * bli_?gemm in blocks; views whose strides BLIS cannot take directly (zero, negative, or no
@@ -101,11 +101,7 @@ tg_status tg_top_k_similar(const tg_view *a, const tg_view *b, size_t k, bool ex
 tg_status tg_similarity_histogram(const tg_view *a, const tg_view *b, const double *edges, size_t nbins,
                                   bool uniform, bool exclude_diagonal, int64_t *counts, size_t *n_zero_rows);
 
-/* Times `reps` plain bli_sgemm calls C[m,n] = A[m,k] B[k,n] on internal buffers (benchmarks:
- * the reference rate for the all-pairs routines).  *seconds: wall time of the calls. */
-tg_status tg_bench_sgemm(size_t m, size_t n, size_t k, int reps, double *seconds);
-
-/* ---- statistics (stats.c) --------------------------------------------------------------- */
+/* ---- statistics (metrics/statistics.c) ---------------------------------------------- */
 
 typedef enum tg_alternative { TG_TWO_SIDED = 0, TG_LESS = 1, TG_GREATER = 2 } tg_alternative;
 
@@ -143,14 +139,6 @@ typedef enum tg_corr_method { TG_PEARSON = 0, TG_SPEARMAN = 1 } tg_corr_method;
  * omit_nan drops pairs where either value is NaN. */
 tg_status tg_corr(tg_corr_method method, const tg_view *x, const tg_view *y, tg_alternative alt, bool omit_nan,
                   double *statistic, double *pvalue, uint8_t *flags);
-
-/* ---- helpers shared by metrics.c and stats.c ------------------------------------------ */
-
-/* Checks a view (ndim 0..TG_MAX_NDIM, shapes >= 0, dtype, data != NULL unless empty) and
- * returns the number of rows (product of shape[0..ndim-2]) and the row length. */
-tg_status tg_view_rows(const tg_view *v, const char *name, size_t *rows, size_t *len);
-/* Element offset of the first element of row r (C order over the outer shape). */
-ptrdiff_t tg_view_row_offset(const tg_view *v, size_t r);
 
 #ifdef __cplusplus
 }

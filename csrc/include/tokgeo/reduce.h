@@ -1,5 +1,5 @@
 /*
- * tg_reduce.h - dimensionality reductions: PCA (covariance eigenstructure, exact or
+ * tokgeo/reduce.h - dimensionality reductions: PCA (covariance eigenstructure, exact or
  * randomized), t-SNE (exact and Barnes-Hut), trustworthiness, and the dense symmetric
  * eigensolver they rest on.
  *

@@ -1,5 +1,5 @@
 /*
- * tg_safetensors.h - validating reader of the safetensors format over a read-only mapping.
+ * tokgeo/safetensors.h - validating reader of the safetensors format over a read-only mapping.
  *
  * Format: 8-byte little-endian header length N, N bytes of UTF-8 JSON header
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,

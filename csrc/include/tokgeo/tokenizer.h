@@ -1,5 +1,5 @@
 /*
- * tg_tokenizer.h - GPT-2 byte-level BPE: the pre-tokenizer scanner and the merges.
+ * tokgeo/tokenizer.h - GPT-2 byte-level BPE: the pre-tokenizer scanner and the merges.
  *
  *   tg_tokenizer *tok;
  *   if (tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json",
