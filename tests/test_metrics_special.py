@@ -1,4 +1,4 @@
-"""The incomplete beta function and Student t CDF behind the p-values (csrc/special.c)."""
+"""The incomplete beta function and Student t CDF behind the p-values (csrc/metrics/special_functions.c)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_blis_uses_optimised_kernels_when_the_cpu_has_them() -> None:
                 break
     if {"avx2", "fma"} <= flags and "BLIS_ARCH_TYPE" not in os.environ:
         # BLIS 0.9 falls back to "generic" on CPUs it does not know (e.g. AMD Zen 5);
-        # tokgeo must have selected real kernels (csrc/threads.c).
+        # tokgeo must have selected real kernels (csrc/base/blis_select.c).
         assert info["arch"] != "generic", info
 
 

@@ -465,7 +465,7 @@ class _Float(float):
 
 
 def _spec_parse(b: bytes) -> Dict[str, Tuple[str, Tuple[int, ...], int, int]]:
-    """The documented rules (tg_safetensors.h), written independently of the C code: returns
+    """The documented rules (csrc/include/tokgeo/safetensors.h), written independently of the C code: returns
     {name: (dtype, shape, absolute begin, absolute end)} or raises _Invalid."""
     if len(b) < 8:
         raise _Invalid("short")

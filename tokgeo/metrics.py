@@ -766,5 +766,5 @@ def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/pca.c, csrc/tsne.c) and offered here.
+# PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/reduce/pca.c, csrc/reduce/tsne.c) and offered here.
 from ._reduce import PCAResult, TSNEResult, pca, trustworthiness, tsne  # noqa: E402
