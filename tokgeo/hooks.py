@@ -24,6 +24,7 @@ A name can be written as (TransformerLens's ``get_act_name`` accepts the same sp
 
 from __future__ import annotations
 
+import difflib
 from typing import Iterable, NamedTuple
 
 import numpy as np
@@ -104,6 +105,11 @@ def _split_layer(name: str) -> tuple[int | None, str]:
     return None, name
 
 
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.rpartition(".")[2], [*_SHORT, *(c.name for c in CAPTURES)], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _blocks(n_layer: int) -> str:
     return f"this model has blocks 0..{n_layer - 1}"
 
@@ -124,7 +130,10 @@ def find(name: str, n_layer: int, layer: int | None = None) -> tuple[int, int | 
     if len(rows) > 1:  # "hook_normalized": ln1 and ln2 share the tail
         raise KeyError(f"{name!r} names {len(rows)} arrays ({', '.join(CAPTURES[i].full_name(blk) for i in rows)}); pick one")
     if not rows:
-        raise KeyError(f"unknown capture name {name!r}; names: {KNOWN_NAMES} (or full names such as 'blocks.0.hook_resid_post')")
+        raise KeyError(
+            f"unknown capture name {name!r}{_did_you_mean(name)}; names: {KNOWN_NAMES} "
+            "(or full names such as 'blocks.0.hook_resid_post')"
+        )
     if blk is not None:
         if isinstance(blk, bool) or not isinstance(blk, (int, np.integer)) or not -n_layer <= blk < n_layer:
             raise KeyError(f"{name if layer is None else (name, layer)!r}: {_blocks(n_layer)}")
@@ -192,7 +201,7 @@ def capture_flags(capture: str | Iterable[str], layers: int | Iterable[int] | No
         hits = [c for c in CAPTURES if _matches(rest, c, families=True) and (blk is None or c.per_block)]
         if not hits:
             raise InvalidInputError(
-                f"unknown capture {p!r}; use 'all', 'hidden_states', a name ({KNOWN_NAMES}), a family "
+                f"unknown capture {p!r}{_did_you_mean(p)}; use 'all', 'hidden_states', a name ({KNOWN_NAMES}), a family "
                 "(resid, attn, mlp, ln1, ln2, ln_final) or a full hook name such as 'blocks.0.hook_resid_post'"
             )
         for c in hits:

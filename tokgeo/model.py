@@ -178,8 +178,10 @@ def _as_config(config: ConfigLike) -> GPT2Config:
 
 
 def memory_budget_bytes() -> int:
-    """What the machine can hold now: ``MemAvailable`` from /proc/meminfo, else the free
-    physical pages reported by ``sysconf``, else 4 GiB."""
+    """The memory budget rule (the one place it is written): a run may use what the machine
+    can hold now, ``MemAvailable`` from /proc/meminfo, else the free physical pages reported
+    by ``sysconf``, else 4 GiB.  :meth:`GPT2.run` uses it (plus the pooled arena, which is
+    reusable) unless given ``memory_budget``; the studies' chunks pass theirs through."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
