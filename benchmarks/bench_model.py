@@ -185,7 +185,7 @@ def child(args: argparse.Namespace) -> None:
         import numpy as np
 
         ids, _ = padded(rows)
-        want, _ = __import__("tokgeo.cache", fromlist=["resolve_capture"]).resolve_capture("all", None, 12)
+        want = __import__("tokgeo.hooks", fromlist=["capture_flags"]).capture_flags("all", None, 12)
         plan = model._c.plan(ids.shape[0], ids.shape[1], want)
         out["arena_bytes"] = plan["arena_bytes"]
         out["scratch_bytes"] = plan["scratch_bytes"]

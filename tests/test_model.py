@@ -494,6 +494,6 @@ def test_name_or_path_is_public_and_read_only(ckpt: dict) -> None:
     assert tokgeo.GPT2.from_pretrained(single).name_or_path == os.fspath(single)
     with pytest.raises(AttributeError):
         model.name_or_path = "other"  # type: ignore[misc]
-    from tokgeo.studies._engine import as_engine
+    from tokgeo.studies import Rotation
 
-    assert as_engine(model).label == os.fspath(folder)  # the studies' provenance label
+    assert Rotation(model).label == os.fspath(folder)  # the studies' provenance label

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tokgeo.studies import _ops, _stats
+from tokgeo import metrics
+from tokgeo.studies import _stats
+from tokgeo.studies._common import correlate, ttest
+from tokgeo.studies.embedding import covariance_spectrum
 
 
 def test_t_distribution_matches_scipy() -> None:
@@ -32,35 +35,35 @@ def test_mean_ci() -> None:
     assert np.isnan(lo1).all() and np.isnan(hi1).all()
 
 
-def test_ops_match_scipy() -> None:
+def test_lesson_statistics_match_scipy() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=50)
     y = 0.3 * x + rng.normal(size=50)
     y[3] = y[4]  # a tie for the ranks
-    p, s = _ops.pearson(x, y), _ops.spearman(x, y)
+    p, s = correlate(x, y), correlate(x, y, rank=True)
     ref_p, ref_s = stats.pearsonr(x, y), stats.spearmanr(x, y)
-    assert p.r == pytest.approx(ref_p.statistic) and p.p == pytest.approx(ref_p.pvalue, rel=1e-8)
-    assert s.r == pytest.approx(ref_s.statistic) and s.p == pytest.approx(ref_s.pvalue, rel=1e-8)
-    t = _ops.ttest_ind(x, y[:30])
+    assert p.statistic == pytest.approx(ref_p.statistic) and p.pvalue == pytest.approx(ref_p.pvalue, rel=1e-8)
+    assert s.statistic == pytest.approx(ref_s.statistic) and s.pvalue == pytest.approx(ref_s.pvalue, rel=1e-8)
+    t = ttest(x, y[:30])
     ref = stats.ttest_ind(x, y[:30])
-    assert t.t == pytest.approx(ref.statistic) and t.p == pytest.approx(ref.pvalue, rel=1e-8)
+    assert t.statistic == pytest.approx(ref.statistic) and t.pvalue == pytest.approx(ref.pvalue, rel=1e-8)
     assert t.df == 78
     pooled = math.sqrt((49 * x.var(ddof=1) + 29 * y[:30].var(ddof=1)) / 78)
     assert t.cohen_d == pytest.approx((x.mean() - y[:30].mean()) / pooled)
-    assert math.isnan(_ops.pearson(x[:2], y[:2]).r)
+    assert math.isnan(correlate(x[:2], y[:2]).statistic)
     a = rng.normal(size=(5, 9))
     b = rng.normal(size=(5, 9))
     ref_ang = [np.degrees(np.arccos(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v))) for u, v in zip(a, b)]
-    np.testing.assert_allclose(_ops.angles_deg(a, b), ref_ang, atol=1e-9)
-    np.testing.assert_allclose(_ops.angles_deg(a, a), 0.0, atol=1e-5)
-    np.testing.assert_allclose(_ops.angles_deg(a, -a), 180.0, atol=1e-5)
+    np.testing.assert_allclose(metrics.angle(a, b), ref_ang, atol=1e-9)
+    np.testing.assert_allclose(metrics.angle(a, a), 0.0, atol=1e-5)
+    np.testing.assert_allclose(metrics.angle(a, -a), 180.0, atol=1e-5)
     with pytest.warns(RuntimeWarning):
-        assert np.isnan(_ops.angles_deg(np.zeros(3), np.ones(3)))
+        assert np.isnan(metrics.angle(np.zeros(3), np.ones(3)))
     z = rng.normal(size=(4, 11))
     from scipy.special import softmax
 
-    np.testing.assert_allclose(_ops.softmax(z), softmax(z, axis=-1), rtol=1e-12)
-    np.testing.assert_allclose(_ops.entropy_nats(z), stats.entropy(softmax(z, axis=-1), axis=-1))
+    np.testing.assert_allclose(metrics.softmax(z), softmax(z, axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(metrics.entropy(z), stats.entropy(softmax(z, axis=-1), axis=-1))
 
 
 def test_covariance_spectrum_matches_numpy() -> None:
@@ -68,6 +71,6 @@ def test_covariance_spectrum_matches_numpy() -> None:
     for n, c, dt in [(500, 24, np.float32), (30, 64, np.float64)]:  # primal and dual (n < C)
         x = (rng.normal(size=(n, c)) * np.linspace(3, 0.1, c)).astype(dt)
         ref = np.maximum(np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False))[::-1], 0.0)
-        got = _ops.covariance_spectrum(x)
+        got = covariance_spectrum(x)
         assert got.shape == (c,)
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12 * ref[0])

@@ -11,7 +11,7 @@ See the README for the tour.
 
 from __future__ import annotations
 
-from . import datasets, errors, metrics, safetensors, studies
+from . import datasets, errors, hooks, metrics, safetensors, studies
 from ._version import __version__
 from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
 from ._C import blis_info, get_num_threads, set_num_threads
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "datasets",
     "errors",
+    "hooks",
     "metrics",
     "safetensors",
     "studies",

@@ -36,6 +36,7 @@ from typing import Literal, Union
 import numpy as np
 
 from . import _C
+from ._util import check_seed
 from .errors import InvalidInputError, InvalidTypeError
 
 __all__ = ["PCAResult", "TSNEResult", "pca", "tsne", "trustworthiness"]
@@ -70,9 +71,7 @@ def _seed(random_state: RandomState) -> int:
     if isinstance(random_state, (bool, np.bool_)):
         raise InvalidTypeError("random_state must be an int, a numpy Generator/RandomState or None")
     if isinstance(random_state, (int, np.integer)):
-        if random_state < 0:
-            raise InvalidInputError(f"random_state must be >= 0, got {random_state}")
-        return int(random_state) & 0xFFFFFFFFFFFFFFFF
+        return check_seed(random_state, "random_state") & 0xFFFFFFFFFFFFFFFF
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**63))
     if isinstance(random_state, np.random.RandomState):

@@ -1,6 +1,7 @@
 """ActivationCache: the captures of one forward pass, as read-only NumPy views of one arena.
 
-Hook names follow TransformerLens (B batch, T tokens, C n_embd, H heads, D d_head,
+Hook names follow TransformerLens (the table is C's, in csrc/gpt2.c; ``tokgeo.hooks.CAPTURES``
+lists it and resolves every spelling; B batch, T tokens, C n_embd, H heads, D d_head,
 F d_mlp, V vocabulary; all float32)::
 
     hook_embed                          [B, T, C]   wte[token]
@@ -9,6 +10,7 @@ F d_mlp, V vocabulary; all float32)::
     blocks.{l}.ln1.hook_scale           [B, T, 1]   sqrt(var + eps) of the LayerNorm's input
     blocks.{l}.ln1.hook_normalized      [B, T, C]   ln_1 output, AFTER its weight and bias
     blocks.{l}.attn.hook_q / _k / _v    [B, T, H, D] (c_attn output split per head, bias included)
+    blocks.{l}.attn.hook_qkv            [B, T, 3C]  the raw c_attn output q | k | v (not TransformerLens)
     blocks.{l}.attn.hook_attn_scores    [B, H, T, T] q.k / sqrt(D); masked keys are -inf
     blocks.{l}.attn.hook_pattern        [B, H, T, T] softmax of the scores; masked keys are 0
     blocks.{l}.attn.hook_z              [B, T, H, D] pattern @ v, before c_proj
@@ -51,155 +53,33 @@ of one hook first (``[n_layers_captured, ...]``) without copying.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
 from . import _C
-from .errors import InvalidInputError, TokenIdError
+from .errors import TokenIdError
+from .hooks import CAPTURES, block_row, find
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import GPT2
-
-__all__ = ["ActivationCache", "LAYER_HOOKS", "GLOBAL_HOOKS", "resolve_capture"]
-
-_KINDS = {name: i for i, name in enumerate(_C.hook_names())}
-
-# per-block hook suffix -> (kind, sub-view of the qkv buffer)
-LAYER_HOOKS: dict[str, tuple[str, int | None]] = {
-    "hook_resid_pre": ("resid_pre", None),
-    "ln1.hook_scale": ("ln1_scale", None),
-    "ln1.hook_normalized": ("ln1", None),
-    "attn.hook_q": ("qkv", 0),
-    "attn.hook_k": ("qkv", 1),
-    "attn.hook_v": ("qkv", 2),
-    "attn.hook_attn_scores": ("attn_scores", None),
-    "attn.hook_pattern": ("pattern", None),
-    "attn.hook_z": ("z", None),
-    "hook_attn_out": ("attn_out", None),
-    "hook_resid_mid": ("resid_mid", None),
-    "ln2.hook_scale": ("ln2_scale", None),
-    "ln2.hook_normalized": ("ln2", None),
-    "mlp.hook_pre": ("mlp_pre", None),
-    "mlp.hook_post": ("mlp_post", None),
-    "hook_mlp_out": ("mlp_out", None),
-    "hook_resid_post": ("resid_post", None),
-}
-GLOBAL_HOOKS: dict[str, str] = {
-    "hook_embed": "embed",
-    "hook_pos_embed": "pos_embed",
-    "ln_final.hook_scale": "ln_final_scale",
-    "ln_final.hook_normalized": "ln_final",
-    "logits": "logits",
-}
-_EXTRA_ALIASES = {
-    "ln1.hook_normalized": {"ln1"},
-    "ln2.hook_normalized": {"ln2"},
-    "ln_final.hook_normalized": {"ln_final", "ln_f"},
-    "mlp.hook_pre": {"mlp_pre"},
-    "mlp.hook_post": {"mlp_post"},
-    "attn.hook_q": {"qkv"},
-    "attn.hook_k": {"qkv"},
-    "attn.hook_v": {"qkv"},
-}
-
-
-def _matches(pattern: str, hook: str, groups: bool = True) -> bool:
-    """Does a capture pattern name this hook?  groups: also a prefix such as "attn" or "ln1"
-    naming every hook under it."""
-    if pattern == hook or hook.endswith("." + pattern) or (groups and hook.startswith(pattern + ".")):
-        return True
-    last = hook.rsplit(".", 1)[-1]
-    return pattern in (last, last[5:] if last.startswith("hook_") else last) or pattern in _EXTRA_ALIASES.get(hook, ())
-
-
-def _split_layer(name: str) -> tuple[int | None, str]:
-    if name.startswith("blocks."):
-        head, _, rest = name[7:].partition(".")
-        if head.lstrip("-").isdigit() and rest:
-            return int(head), rest
-    return None, name
-
-
-def resolve_capture(
-    capture: str | Iterable[str], layers: int | Iterable[int] | None, n_layer: int
-) -> tuple[bytes, None]:
-    """Turns capture patterns and a layer subset into the engine's [kind][layer] flags."""
-    if isinstance(capture, str):
-        capture = [capture]
-    try:
-        pats = list(capture)
-    except TypeError:
-        raise InvalidInputError(f"capture must be a string or a list of strings, got {type(capture).__name__}") from None
-    if layers is None:
-        sel = list(range(n_layer))
-    else:
-        raw = [layers] if isinstance(layers, (int, np.integer)) else list(layers)
-        sel = []
-        for l in raw:
-            if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not -n_layer <= l < n_layer:
-                raise InvalidInputError(f"layer {l!r} is not a block of this {n_layer}-layer model")
-            sel.append(int(l) % n_layer)
-    want = bytearray(len(_KINDS) * n_layer)
-
-    def mark(kind: str, ls: Iterable[int]) -> None:
-        k = _KINDS[kind]
-        for l in ls:
-            want[k * n_layer + l] = 1
-
-    for p in pats:
-        if not isinstance(p, str):
-            raise InvalidInputError(f"capture entries must be strings, got {p!r}")
-        if p == "all":
-            for kind, _ in LAYER_HOOKS.values():
-                mark(kind, sel)
-            for kind in GLOBAL_HOOKS.values():
-                mark(kind, [0])
-            continue
-        if p == "hidden_states":
-            if layers is not None and sorted(set(sel)) != list(range(n_layer)):
-                raise InvalidInputError("'hidden_states' covers every block; drop layers=... or capture 'resid_pre'")
-            mark("resid_pre", range(n_layer))
-            mark("ln_final", [0])
-            continue
-        layer, rest = _split_layer(p)
-        hit = False
-        if layer is not None:
-            if not 0 <= layer < n_layer:
-                raise InvalidInputError(f"{p!r}: this model has blocks 0..{n_layer - 1}")
-            for h, (kind, _) in LAYER_HOOKS.items():
-                if _matches(rest, h):
-                    mark(kind, [layer])
-                    hit = True
-        else:
-            for h, (kind, _) in LAYER_HOOKS.items():
-                if _matches(p, h):
-                    mark(kind, sel)
-                    hit = True
-            for h, kind in GLOBAL_HOOKS.items():
-                if _matches(p, h):
-                    mark(kind, [0])
-                    hit = True
-        if not hit:
-            raise InvalidInputError(
-                f"unknown capture {p!r}; use 'all', 'hidden_states', hook names such as "
-                f"'blocks.0.attn.hook_q', or patterns: {', '.join(sorted(set(list(LAYER_HOOKS) + list(GLOBAL_HOOKS))))}"
-            )
-    return bytes(want), None
+__all__ = ["ActivationCache"]
 
 
 class ActivationCache(Mapping[str, np.ndarray]):
     """Mapping of TransformerLens hook names to read-only float32 arrays (see the module doc).
 
-    Also: ``cache["resid_post", 3]`` (TransformerLens style), :meth:`stack`,
-    :meth:`layers`, :attr:`resid`, :attr:`hidden_states`, :meth:`next_token_probs`,
-    :meth:`top_k`, and the inputs: ``ids`` ``[B, T]`` int64, ``mask`` ``[B, T]`` bool (True
-    for real tokens), ``lengths`` ``[B]``, ``padding_side``, ``batch`` (the Batch given, if any).
+    Also: ``cache["resid_post", 3]`` (TransformerLens style; every spelling of
+    :mod:`tokgeo.hooks` works), ``cache["blocks.3.attn.hook_qkv"]`` (the raw ``[B, T, 3C]``
+    c_attn output q | k | v, which holds q, k and v: a view, not listed among the keys),
+    :meth:`stack`, :meth:`layers`, :attr:`resid`, :attr:`hidden_states`,
+    :meth:`next_token_probs`, :meth:`top_k`, and the inputs: ``ids`` ``[B, T]`` int64,
+    ``mask`` ``[B, T]`` bool (True for real tokens), ``lengths`` ``[B]``, ``padding_side``,
+    ``batch`` (the Batch given, if any).
+
+    Shapes, strides and offsets all come from the run's plan (the C capture table).
     """
 
     def __init__(
         self,
-        model: "GPT2",
         arena: Any,
         plan: dict,
         ids: np.ndarray,
@@ -209,98 +89,58 @@ class ActivationCache(Mapping[str, np.ndarray]):
         padding_side: str,
         batch: Any,
     ) -> None:
-        cfg = model.config
         self._arena = arena
         self._plan = plan
-        self._cfg = cfg
-        self._model = model
         self.ids: np.ndarray = ids
         self.mask: np.ndarray = mask
         self.lengths: np.ndarray = lengths
         self.padding_side: str = padding_side
         self.batch = batch
         self._start = start
-        self.n_layer: int = cfg.n_layer
-        L = cfg.n_layer
-        self._keys: list[str] = []
-        for h, kind in GLOBAL_HOOKS.items():
-            if kind in ("embed", "pos_embed") and self._count(kind):
-                self._keys.append(h)
+        self.n_layer: int = int(plan["n_layer"])
+        L = self.n_layer
+        first_block = next(i for i, c in enumerate(CAPTURES) if c.per_block)
+        listed = [(i, c) for i, c in enumerate(CAPTURES) if c.transformer_lens]
+        self._keys: list[str] = [c.name for i, c in listed if not c.per_block and i < first_block and self._count(i)]
         for l in range(L):
-            for h, (kind, _) in LAYER_HOOKS.items():
-                if self._slot(kind, l) >= 0:
-                    self._keys.append(f"blocks.{l}.{h}")
-        for h in ("ln_final.hook_scale", "ln_final.hook_normalized", "logits"):
-            if self._count(GLOBAL_HOOKS[h]):
-                self._keys.append(h)
+            self._keys += [c.full_name(l) for i, c in listed if c.per_block and self._slot(i, l) >= 0]
+        self._keys += [c.name for i, c in listed if not c.per_block and i > first_block and self._count(i)]
         self._keyset = set(self._keys)
 
-    # ------------------------------------------------------------------ layout
-    def _count(self, kind: str) -> int:
-        return int(self._plan["count"][_KINDS[kind]])
+    # ------------------------------------------------------------------ layout (from the plan)
+    def _count(self, row: int) -> int:
+        return int(self._plan["count"][CAPTURES[row].kind])
 
-    def _slot(self, kind: str, layer: int) -> int:
-        return int(self._plan["slot"][_KINDS[kind] * self.n_layer + layer])
+    def _slot(self, row: int, layer: int | None) -> int:
+        c = CAPTURES[row]
+        return int(self._plan["slot"][c.kind * self.n_layer + (layer if c.per_block and layer is not None else 0)])
 
-    def _shape(self, kind: str, sub: int | None) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-        B, T = self.ids.shape
-        c = self._cfg
-        C, H, D, F, V = c.n_embd, c.n_head, c.d_head, c.d_mlp, c.vocab_size
-        if kind == "qkv":
-            return (B, T, H, D), (T * 3 * C * 4, 3 * C * 4, D * 4, 4), (sub or 0) * C * 4
-        if kind in ("attn_scores", "pattern"):
-            return (B, H, T, T), (H * T * T * 4, T * T * 4, T * 4, 4), 0
-        if kind == "z":
-            return (B, T, H, D), (T * C * 4, C * 4, D * 4, 4), 0
-        if kind.endswith("scale"):
-            return (B, T, 1), (T * 4, 4, 4), 0
-        W = F if kind in ("mlp_pre", "mlp_post") else V if kind == "logits" else C
-        return (B, T, W), (T * W * 4, W * 4, 4), 0
-
-    def _view(self, kind: str, slot: int, sub: int | None = None) -> np.ndarray:
-        k = _KINDS[kind]
-        shape, strides, extra = self._shape(kind, sub)
-        off = self._plan["offset"][k] + slot * self._plan["layer_floats"][k] * 4 + extra
-        return self._arena.view(off, shape, strides)
-
-    def _resolve(self, name: str) -> tuple[str, int | None, int | None]:
-        """full hook name -> (kind, layer or None for globals, qkv sub-view)"""
-        if name in GLOBAL_HOOKS:
-            return GLOBAL_HOOKS[name], None, None
-        layer, rest = _split_layer(name)
-        if layer is not None and rest in LAYER_HOOKS:
-            kind, sub = LAYER_HOOKS[rest]
-            return kind, layer, sub
-        raise KeyError(name)
-
-    def _hook_for(self, pattern: str) -> str:
-        hits = [h for h in LAYER_HOOKS if _matches(pattern, h)]
-        if len(hits) > 1:  # "ln1" is a group and an alias: the alias wins here
-            hits = [h for h in hits if _matches(pattern, h, groups=False)]
-        if len(hits) != 1:
-            raise KeyError(
-                f"{pattern!r} names {'no' if not hits else len(hits)} per-block hooks; "
-                f"use one of {', '.join(LAYER_HOOKS)}"
-            )
-        return hits[0]
+    def _view(self, row: int, first_slot: int, n: int | None = None) -> np.ndarray:
+        """Row's array at one slot, or ``n`` consecutive slots stacked first."""
+        k = CAPTURES[row].kind
+        shape, strides, off = self._plan["views"][row]
+        layer_bytes = self._plan["layer_floats"][k] * 4
+        base = self._plan["offset"][k] + first_slot * layer_bytes + off
+        if n is None:
+            return self._arena.view(base, shape, strides)
+        return self._arena.view(base, (n, *shape), (layer_bytes, *strides))
 
     # ------------------------------------------------------------------ Mapping
     def __getitem__(self, key: str | tuple[str, int]) -> np.ndarray:
         if isinstance(key, tuple):
             if len(key) != 2:
-                raise KeyError(key)
-            name, layer = key
-            layer = int(layer) % self.n_layer if -self.n_layer <= int(layer) < self.n_layer else int(layer)
-            key = f"blocks.{layer}.{self._hook_for(name)}"
-        if key not in self._keyset:
-            if isinstance(key, str) and key in ("ln_final", "embed", "pos_embed"):
-                return self[{"ln_final": "ln_final.hook_normalized", "embed": "hook_embed", "pos_embed": "hook_pos_embed"}[key]]
+                raise KeyError(f"{key!r}: use cache[name] or cache[name, layer]")
+            row, layer = find(key[0], self.n_layer, key[1])
+        else:
+            row, layer = find(key, self.n_layer)
+        slot = self._slot(row, layer)
+        if slot < 0:
+            name = CAPTURES[row].full_name(layer)
             raise KeyError(
-                f"{key!r} was not captured; captured: {', '.join(self._keys[:8])}{' ...' if len(self._keys) > 8 else ''}. "
+                f"{name!r} was not captured; captured: {', '.join(self._keys[:8])}{' ...' if len(self._keys) > 8 else ''}. "
                 "Ask for it with model.run(..., capture=[...])"
             )
-        kind, block, sub = self._resolve(key)
-        return self._view(kind, self._slot(kind, 0 if block is None else block), sub)
+        return self._view(row, slot)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -318,22 +158,18 @@ class ActivationCache(Mapping[str, np.ndarray]):
     # ------------------------------------------------------------------ stacks
     def layers(self, name: str) -> list[int]:
         """The blocks captured for a per-block hook (``"resid_post"``, ``"attn.hook_q"``, ...)."""
-        kind, _ = LAYER_HOOKS[self._hook_for(name)]
-        return [l for l in range(self.n_layer) if self._slot(kind, l) >= 0]
+        row = block_row(name)
+        return [l for l in range(self.n_layer) if self._slot(row, l) >= 0]
 
     def stack(self, name: str) -> np.ndarray:
         """All captured blocks of one hook as ``[n, *hook_shape]`` (``n = len(layers(name))``),
-        a view of the arena (no copy).  E.g. ``stack("resid_post")`` -> ``[L, B, T, C]``."""
-        hook = self._hook_for(name)
-        kind, sub = LAYER_HOOKS[hook]
-        n = self._count(kind)
+        a view of the arena (no copy).  E.g. ``stack("resid_post")`` -> ``[L, B, T, C]``,
+        ``stack("qkv")`` -> ``[L, B, T, 3C]``."""
+        row = block_row(name)
+        n = self._count(row)
         if n == 0:
-            raise KeyError(f"no block captured {hook!r}; capture it with model.run(..., capture={name!r})")
-        k = _KINDS[kind]
-        shape, strides, extra = self._shape(kind, sub)
-        return self._arena.view(
-            self._plan["offset"][k] + extra, (n, *shape), (self._plan["layer_floats"][k] * 4, *strides)
-        )
+            raise KeyError(f"no block captured {CAPTURES[row].full_name()!r}; capture it with model.run(..., capture={name!r})")
+        return self._view(row, 0, n)
 
     @property
     def resid(self) -> np.ndarray:
@@ -346,14 +182,14 @@ class ActivationCache(Mapping[str, np.ndarray]):
         the input of block ``i``; entry ``L`` is AFTER the final LayerNorm (``ln_f``).
         Needs ``capture="hidden_states"`` (resid_pre of every block plus ln_final)."""
         L = self.n_layer
-        kr, kf = _KINDS["resid_pre"], _KINDS["ln_final"]
+        rp, lf = block_row("resid_pre"), find("ln_final", L)[0]
         p = self._plan
-        if self._count("resid_pre") != L or not self._count("ln_final"):
+        kr, kf = CAPTURES[rp].kind, CAPTURES[lf].kind
+        if self._count(rp) != L or not self._count(lf):
             raise KeyError("hidden_states needs every block's resid_pre and ln_final: run with capture='hidden_states'")
         if p["offset"][kf] != p["offset"][kr] + L * p["layer_floats"][kr] * 4:  # pragma: no cover - engine invariant
             raise RuntimeError("arena layout does not keep ln_final after resid_pre")
-        shape, strides, _ = self._shape("resid_pre", None)
-        return self._arena.view(p["offset"][kr], (L + 1, *shape), (p["layer_floats"][kr] * 4, *strides))
+        return self._view(rp, 0, L + 1)
 
     @property
     def nbytes(self) -> int:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
+from ._util import atomic_write
 from ._version import __version__
 
 __all__ = ["main"]
@@ -215,9 +216,8 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     try:
         written = result.save(folder, figures=figures, dpi=args.dpi)
         prov = folder / "provenance.json"
-        tmp = folder / ".provenance.json.tmp"
-        tmp.write_text(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, prov)
+        with atomic_write(prov) as f:
+            f.write(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n")
         written.append(prov)
     except PermissionError as e:
         raise _UsageError(f"--out: cannot write into {folder}: {e.strerror}") from None

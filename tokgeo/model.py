@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, 
 import numpy as np
 
 from . import _C
+from ._util import format_bytes
 from .errors import FormatError, InvalidInputError, InvalidTypeError, MemoryBudgetError, TokenIdError
+from .hooks import CAPTURES, capture_flags
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cache import ActivationCache
@@ -176,8 +178,10 @@ def _as_config(config: ConfigLike) -> GPT2Config:
 
 
 def memory_budget_bytes() -> int:
-    """What the machine can hold now: ``MemAvailable`` from /proc/meminfo, else the free
-    physical pages reported by ``sysconf``, else 4 GiB."""
+    """The memory budget rule (the one place it is written): a run may use what the machine
+    can hold now, ``MemAvailable`` from /proc/meminfo, else the free physical pages reported
+    by ``sysconf``, else 4 GiB.  :meth:`GPT2.run` uses it (plus the pooled arena, which is
+    reusable) unless given ``memory_budget``; the studies' chunks pass theirs through."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -449,14 +453,21 @@ class GPT2:
 
         Args:
             inputs: a string, a list of strings (tokenized with ``self.tokenizer`` and
-                padded on ``padding_side``), a list of token-id lists, a 2-D integer array
-                ``[B, T]`` (no padding), or an ``encode_batch`` result (a ``Batch`` with
-                ``.ids [B, T]`` and ``.mask [B, T]``).  No BOS token is added.
+                padded on ``padding_side``), a list of ints (one sequence), a list of
+                token-id lists (padded on ``padding_side``), an integer array or tensor
+                ``[T]`` / ``[B, T]`` (NumPy, torch, anything with ``__array__``; no padding),
+                a dict with ``input_ids`` and optionally ``attention_mask`` (Hugging Face's
+                ``BatchEncoding``), or an ``encode_batch`` result (a ``Batch`` with
+                ``.ids [B, T]`` and ``.mask [B, T]``).  Ids must be integers (floats are
+                refused, never truncated); ``bytes`` are refused (decode them first).
+                No BOS token is added.
             capture: what to keep: TransformerLens hook names (``"blocks.3.attn.hook_q"``,
-                ``"ln_final.hook_normalized"``, ``"logits"``), layer-less patterns
-                (``"resid_post"``, ``"attn.hook_q"``, ``"hook_normalized"``, ``"pattern"``),
+                ``"ln_final.hook_normalized"``, ``"logits"``), layer-less names
+                (``"resid_post"``, ``"attn.hook_q"``, ``"hook_normalized"``, ``"pattern"``,
+                ``"qkv"``), families (``"resid"``, ``"attn"``, ``"mlp"``, ``"ln1"``...),
                 ``"hidden_states"`` (Hugging Face's, see :class:`ActivationCache`), ``"all"``,
-                or a list of these.  Nothing else is stored.
+                or a list of these (every spelling: :mod:`tokgeo.hooks`).  Nothing else is
+                stored.
             layers: restricts layer-less patterns to these blocks (negative counts from the
                 end).  Names with an explicit ``blocks.N.`` are kept as given.
             padding_side: for string inputs.
@@ -478,11 +489,12 @@ class GPT2:
         Raises:
             MemoryBudgetError: the captures would exceed the budget (the message lists
                 the biggest ones and their sizes).
-            TokenIdError: an id is outside the vocabulary.
+            TokenIdError: an id is outside the vocabulary (the message names it).
+            InvalidTypeError: inputs of another type (the message names the bad element).
             InvalidInputError: longer than ``n_ctx``, empty, or a bad capture name.
             KeyboardInterrupt: Ctrl-C (checked between layers and inside attention).
         """
-        from .cache import ActivationCache, resolve_capture
+        from .cache import ActivationCache
 
         ids, start, length, mask, side, batch = self._prepare(inputs, padding_side)
         B, T = ids.shape
@@ -491,46 +503,46 @@ class GPT2:
                 f"the input has {T} tokens but the model's context holds n_ctx = {self.config.n_ctx}; "
                 "shorten or split the text"
             )
-        want, names_by_kind = resolve_capture(capture, layers, self.config.n_layer)
-        plan = self._c.plan(B, T, want)
+        want = capture_flags(capture, layers, self.config.n_layer)
         # the pooled arena (see release_cached_memory) is reusable, so it counts as available
         budget = memory_budget_bytes() + int(_C.pooled_bytes()) if memory_budget is None else int(memory_budget)
-        need = plan["arena_bytes"] + plan["scratch_bytes"]
-        if need > budget:
-            raise MemoryBudgetError(_budget_message(plan, need, budget, B, T, memory_budget is None))
-        arena, plan = self._c.forward(ids, start, length, want)
-        return ActivationCache(self, arena, plan, ids, mask, length, start, side, batch)
+        # one plan: the C side makes it, checks it against the budget, then runs (or not)
+        arena, plan = self._c.forward(ids, start, length, want, max(budget, 0))
+        if arena is None:
+            raise MemoryBudgetError(_budget_message(plan, B, T, budget, memory_budget is None))
+        return ActivationCache(arena, plan, ids, mask, length, start, side, batch)
 
     def _prepare(self, inputs: Any, padding_side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, Any]:
         if padding_side not in ("right", "left"):
             raise InvalidInputError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
-        batch = None
         if isinstance(inputs, str):
             inputs = [inputs]
-        if hasattr(inputs, "ids") and hasattr(inputs, "mask"):
-            batch = inputs
-        elif isinstance(inputs, np.ndarray):
-            if inputs.ndim == 1:
-                inputs = inputs[None, :]
-            if inputs.ndim != 2 or not np.issubdtype(inputs.dtype, np.integer):
-                raise InvalidTypeError(f"an id array must be integer [B, T], got {inputs.dtype} {inputs.shape}")
-            ids = np.ascontiguousarray(inputs, dtype=np.int64)
+        if isinstance(inputs, (bytes, bytearray, memoryview)):
+            raise InvalidTypeError(
+                f"inputs is {type(inputs).__name__}, not text: decode it first (data.decode('utf-8')); "
+                "token ids go in a list of ints"
+            )
+        if isinstance(inputs, Mapping):  # a BatchEncoding-like dict
+            if "input_ids" not in inputs:
+                raise InvalidTypeError(f"a dict input needs 'input_ids' (and optionally 'attention_mask'), got keys {list(inputs)}")
+            if inputs.get("attention_mask") is None:
+                return self._prepare(_plain_ids(inputs["input_ids"]), padding_side)
+            ids = _id_array(_plain_ids(inputs["input_ids"]), "input_ids")
+            return _from_mask(ids, np.asarray(_plain_ids(inputs["attention_mask"])), None, None, "attention_mask")
+        if hasattr(inputs, "ids") and hasattr(inputs, "mask"):  # a tokgeo Batch
+            ids = _id_array(inputs.ids, "Batch.ids")
+            return _from_mask(ids, np.asarray(inputs.mask), getattr(inputs, "padding_side", None), inputs, "Batch.mask")
+        inputs = _plain_ids(inputs)
+        if isinstance(inputs, np.ndarray):
+            ids = _id_array(inputs[None, :] if inputs.ndim == 1 else inputs, "an id array")
             B, T = ids.shape
-            if B == 0 or T == 0:
-                raise InvalidInputError(f"empty input of shape {ids.shape}")
             return ids, np.zeros(B, np.int64), np.full(B, T, np.int64), np.ones((B, T), bool), "right", None
-        elif isinstance(inputs, Sequence) and len(inputs) > 0 and all(isinstance(t, str) for t in inputs):
+        if isinstance(inputs, Sequence) and len(inputs) > 0 and all(isinstance(t, str) for t in inputs):
             batch = self.tokenizer.encode_batch(list(inputs), padding_side=padding_side)
-        elif isinstance(inputs, Sequence) and len(inputs) > 0:
-            rows: list[list[int]]
-            if all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in inputs):
-                rows = [list(inputs)]
-            else:
-                rows = []
-                for r in inputs:
-                    if isinstance(r, (str, bytes)) or not isinstance(r, (Sequence, np.ndarray)):
-                        raise InvalidTypeError("inputs must be strings, or lists of token ids, not a mixture")
-                    rows.append([int(t) for t in r])
+            return _from_mask(_id_array(batch.ids, "Batch.ids"), np.asarray(batch.mask), batch.padding_side, batch, "Batch.mask")
+        if isinstance(inputs, Sequence) and len(inputs) > 0:
+            flat = all(_is_int(t) for t in inputs)
+            rows = [_id_row(inputs, "inputs")] if flat else [_id_row(r, f"inputs[{b}]") for b, r in enumerate(inputs)]
             B, T = len(rows), max(len(r) for r in rows)
             if T == 0:
                 raise InvalidInputError("every sequence is empty; give at least one token")
@@ -544,34 +556,11 @@ class GPT2:
                 ids[b, s : s + len(r)] = r
                 mask[b, s : s + len(r)] = True
             return ids, start, length, mask, padding_side, None
-        else:
-            raise InvalidTypeError(
-                "inputs must be a string, a list of strings, a list of token-id lists, an integer array "
-                f"or a Batch, got {type(inputs).__name__}" + (" (empty)" if hasattr(inputs, "__len__") else "")
-            )
-        ids = np.ascontiguousarray(np.asarray(batch.ids), dtype=np.int64)
-        mask = np.asarray(batch.mask, dtype=bool)
-        if ids.ndim != 2 or mask.shape != ids.shape:
-            raise InvalidInputError(f"Batch.ids {ids.shape} and Batch.mask {mask.shape} must both be [B, T]")
-        B, T = ids.shape
-        if B == 0 or T == 0:
-            raise InvalidInputError(f"empty batch of shape {ids.shape}")
-        length = mask.sum(axis=1).astype(np.int64)
-        first = np.where(length > 0, mask.argmax(axis=1), 0).astype(np.int64)
-        side = getattr(batch, "padding_side", None)
-        for b in range(B):
-            if not mask[b, first[b] : first[b] + length[b]].all():
-                raise InvalidInputError(f"Batch.mask row {b} is not one contiguous run of real tokens")
-        if side is None:
-            side = "left" if np.any((first > 0)) else "right"
-        start = first if side == "left" else np.zeros(B, np.int64)
-        if side == "right" and np.any(first > 0):
-            raise InvalidInputError("Batch says padding_side='right' but a row starts with padding")
-        if side == "left":
-            start = T - length
-            if np.any(first[length > 0] != start[length > 0]):
-                raise InvalidInputError("Batch says padding_side='left' but a row ends with padding")
-        return ids, start.astype(np.int64), length, mask, side, batch
+        raise InvalidTypeError(
+            "inputs must be a string, a list of strings, token ids (a list of ints, a list of lists of ints, "
+            "an integer array or tensor [B, T]), a dict with 'input_ids' (and 'attention_mask') or a "
+            f"tokgeo Batch; got {type(inputs).__name__}" + (" (empty)" if hasattr(inputs, "__len__") and not len(inputs) else "")
+        )
 
     def top_k(self, inputs: Any, k: int = 10, position: int = -1) -> list[TokenProb] | list[list[TokenProb]]:
         """The k most likely next tokens after ``position`` (default: the last real token).
@@ -599,53 +588,104 @@ class GPT2:
         return out[0] if single else out
 
 
-_NAMES_FOR_KIND = {
-    "resid_pre": "blocks.*.hook_resid_pre",
-    "ln_final": "ln_final.hook_normalized",
-    "ln1": "blocks.*.ln1.hook_normalized",
-    "qkv": "blocks.*.attn.hook_q/k/v",
-    "attn_scores": "blocks.*.attn.hook_attn_scores",
-    "pattern": "blocks.*.attn.hook_pattern",
-    "z": "blocks.*.attn.hook_z",
-    "attn_out": "blocks.*.hook_attn_out",
-    "resid_mid": "blocks.*.hook_resid_mid",
-    "ln2": "blocks.*.ln2.hook_normalized",
-    "mlp_pre": "blocks.*.mlp.hook_pre",
-    "mlp_post": "blocks.*.mlp.hook_post",
-    "mlp_out": "blocks.*.hook_mlp_out",
-    "resid_post": "blocks.*.hook_resid_post",
-    "embed": "hook_embed",
-    "pos_embed": "hook_pos_embed",
-    "logits": "logits",
-    "ln1_scale": "blocks.*.ln1.hook_scale",
-    "ln2_scale": "blocks.*.ln2.hook_scale",
-    "ln_final_scale": "ln_final.hook_scale",
-}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
+def _is_int(t: Any) -> bool:
+    return isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_))
 
 
-def _budget_message(plan: dict, need: int, budget: int, B: int, T: int, default: bool) -> str:
-    kinds = _C.hook_names()
+def _plain_ids(x: Any) -> Any:
+    """Array-likes that are not lists (torch tensors, jax/cupy arrays...) -> ndarray, through
+    ``.numpy()`` or ``__array__`` (no framework is imported)."""
+    if isinstance(x, (np.ndarray, list, tuple, str, bytes)):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):  # torch.Tensor (maybe on a GPU)
+        return x.detach().cpu().numpy()
+    if hasattr(x, "__array__"):
+        return np.asarray(x)
+    return x
+
+
+def _id_array(x: Any, what: str) -> np.ndarray:
+    """A [B, T] int64 array of ids from an integer array-like (never from floats)."""
+    try:
+        a = np.asarray(_plain_ids(x))
+    except ValueError:  # ragged lists
+        raise InvalidTypeError(f"{what} must be a rectangular [B, T] array of ids (rows of one length)") from None
+    if a.dtype == object or not np.issubdtype(a.dtype, np.integer) or a.ndim != 2:
+        raise InvalidTypeError(f"{what} must be integer token ids of shape [B, T], got {a.dtype} of shape {a.shape}")
+    if a.size == 0:
+        raise InvalidInputError(f"empty input of shape {a.shape}")
+    if a.dtype == np.uint64 and int(a.max()) > _INT64[1]:
+        b, t = np.unravel_index(int(a.argmax()), a.shape)
+        raise TokenIdError(f"{what}[{b}, {t}] = {int(a[b, t])} is outside the vocabulary")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _id_row(r: Any, where: str) -> list[int]:
+    """One sequence of ids -> list of ints; the error names the bad element."""
+    r = _plain_ids(r)
+    if isinstance(r, (str, bytes)) or not isinstance(r, (Sequence, np.ndarray)):
+        raise InvalidTypeError(
+            f"{where} is {type(r).__name__}: inputs must be strings, or token ids as lists of ints, not a mixture"
+        )
+    if isinstance(r, np.ndarray) and r.ndim != 1:
+        raise InvalidTypeError(f"{where} is an array of shape {r.shape}: each sequence must be 1-D token ids")
+    out = []
+    for j, t in enumerate(r.tolist() if isinstance(r, np.ndarray) else r):
+        if not _is_int(t):
+            raise InvalidTypeError(
+                f"{where}[{j}] is {type(t).__name__} {t!r}: token ids must be ints "
+                "(a list of ints, or a list of lists of ints for a batch)"
+            )
+        if not _INT64[0] <= t <= _INT64[1]:
+            raise TokenIdError(f"{where}[{j}] = {t} is outside the vocabulary")
+        out.append(int(t))
+    return out
+
+
+def _from_mask(
+    ids: np.ndarray, mask: np.ndarray, side: str | None, batch: Any, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, Any]:
+    """ids [B, T] + a mask of real tokens (one contiguous run per row) -> the run's layout."""
+    if mask.shape != ids.shape:
+        raise InvalidInputError(f"the ids {ids.shape} and {what} {mask.shape} must both be [B, T]")
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise InvalidInputError(f"{what} must hold 0/1 (or booleans)")
+        mask = mask.astype(bool)
+    B, T = ids.shape
+    length = mask.sum(axis=1).astype(np.int64)
+    first = np.where(length > 0, mask.argmax(axis=1), 0).astype(np.int64)
+    for b in range(B):
+        if not mask[b, first[b] : first[b] + length[b]].all():
+            raise InvalidInputError(f"{what} row {b} is not one contiguous run of real tokens")
+    if side is None:
+        side = "left" if np.any(first > 0) else "right"
+    start = np.zeros(B, np.int64)
+    if side == "right" and np.any(first > 0):
+        raise InvalidInputError(f"{what} says padding_side='right' but a row starts with padding")
+    if side == "left":
+        start = T - length
+        if np.any(first[length > 0] != start[length > 0]):
+            raise InvalidInputError(f"{what} says padding_side='left' but a row ends with padding")
+    return ids, start.astype(np.int64), length, mask, side, batch
+
+
+def _budget_message(plan: dict, B: int, T: int, budget: int, default: bool) -> str:
+    need = plan["arena_bytes"] + plan["scratch_bytes"]
     sizes = []
-    for k, name in enumerate(kinds):
-        cnt = plan["count"][k]
+    for k, cnt in enumerate(plan["count"]):
         if cnt:
-            sizes.append((cnt * plan["layer_floats"][k] * 4, name, cnt))
+            row = next(c for c in CAPTURES if c.kind == k and c.select_axis < 0)
+            sizes.append((cnt * plan["layer_floats"][k] * 4, row.full_name(), cnt))
     sizes.sort(reverse=True)
-    top = "; ".join(
-        f"{_NAMES_FOR_KIND[n]} ({c} layer{'s' if c > 1 else ''}): {_fmt_bytes(s)}" for s, n, c in sizes[:4]
-    )
+    top = "; ".join(f"{n} ({c} layer{'s' if c > 1 else ''}): {format_bytes(s)}" for s, n, c in sizes[:4])
     where = "the memory available now (MemAvailable)" if default else "memory_budget"
     return (
-        f"this run of a {B} x {T} batch needs {_fmt_bytes(need)} ({_fmt_bytes(plan['arena_bytes'])} of captures + "
-        f"{_fmt_bytes(plan['scratch_bytes'])} working memory) but {where} is {_fmt_bytes(budget)}. "
+        f"this run of a {B} x {T} batch needs {format_bytes(need)} ({format_bytes(plan['arena_bytes'])} of captures + "
+        f"{format_bytes(plan['scratch_bytes'])} working memory) but {where} is {format_bytes(budget)}. "
         f"Biggest captures: {top}. Drop some (capture=[...]), keep fewer blocks (layers=[...]), "
         "or run a smaller batch / shorter texts."
     )

@@ -357,21 +357,111 @@ tg_status tg_gpt2_open(const tg_gpt2_config *cfg, const char *const *paths, size
 
 /* ------------------------------------------------------------------ plan */
 
-static const char *const hook_names[TG_HOOK_COUNT] = {
-    [TG_HOOK_RESID_PRE] = "resid_pre", [TG_HOOK_LN_FINAL] = "ln_final",   [TG_HOOK_LN1] = "ln1",
-    [TG_HOOK_QKV] = "qkv",             [TG_HOOK_ATTN_SCORES] = "attn_scores", [TG_HOOK_PATTERN] = "pattern",
-    [TG_HOOK_Z] = "z",                 [TG_HOOK_ATTN_OUT] = "attn_out",   [TG_HOOK_RESID_MID] = "resid_mid",
-    [TG_HOOK_LN2] = "ln2",             [TG_HOOK_MLP_PRE] = "mlp_pre",     [TG_HOOK_MLP_POST] = "mlp_post",
-    [TG_HOOK_MLP_OUT] = "mlp_out",     [TG_HOOK_RESID_POST] = "resid_post", [TG_HOOK_EMBED] = "embed",
-    [TG_HOOK_POS_EMBED] = "pos_embed", [TG_HOOK_LOGITS] = "logits",      [TG_HOOK_LN1_SCALE] = "ln1_scale",
-    [TG_HOOK_LN2_SCALE] = "ln2_scale", [TG_HOOK_LNF_SCALE] = "ln_final_scale",
+/* THE capture table (see tg_gpt2.h): name, kind, per block, TransformerLens name, dims,
+ * selected axis/index, what it holds. */
+#define ROW(name, kind, blk, tl, nd, d0, d1, d2, d3, d4, sa, si, what) \
+    {name, TG_HOOK_##kind, blk, tl, nd, {TG_DIM_##d0, TG_DIM_##d1, TG_DIM_##d2, TG_DIM_##d3, TG_DIM_##d4}, sa, si, what}
+static const tg_gpt2_capture captures[] = {
+    ROW("hook_embed", EMBED, false, true, 3, B, T, C, 1, 1, -1, 0, "wte[token]"),
+    ROW("hook_pos_embed", POS_EMBED, false, true, 3, B, T, C, 1, 1, -1, 0, "wpe[position]"),
+    ROW("hook_resid_pre", RESID_PRE, true, true, 3, B, T, C, 1, 1, -1, 0, "residual stream entering the block"),
+    ROW("ln1.hook_scale", LN1_SCALE, true, true, 3, B, T, 1, 1, 1, -1, 0, "sqrt(var + eps) of ln_1's input"),
+    ROW("ln1.hook_normalized", LN1, true, true, 3, B, T, C, 1, 1, -1, 0, "ln_1 output, after its weight and bias"),
+    ROW("attn.hook_q", QKV, true, true, 5, B, T, 3, H, D, 2, 0, "queries (c_attn output, bias included)"),
+    ROW("attn.hook_k", QKV, true, true, 5, B, T, 3, H, D, 2, 1, "keys"),
+    ROW("attn.hook_v", QKV, true, true, 5, B, T, 3, H, D, 2, 2, "values"),
+    ROW("attn.hook_qkv", QKV, true, false, 3, B, T, 3C, 1, 1, -1, 0, "the raw c_attn output q | k | v (HF layout)"),
+    ROW("attn.hook_attn_scores", ATTN_SCORES, true, true, 4, B, H, T, T, 1, -1, 0, "q.k / sqrt(D); masked keys -inf"),
+    ROW("attn.hook_pattern", PATTERN, true, true, 4, B, H, T, T, 1, -1, 0, "softmax of the scores; masked keys 0"),
+    ROW("attn.hook_z", Z, true, true, 4, B, T, H, D, 1, -1, 0, "pattern @ v, before c_proj"),
+    ROW("hook_attn_out", ATTN_OUT, true, true, 3, B, T, C, 1, 1, -1, 0, "attention output (c_proj, bias included)"),
+    ROW("hook_resid_mid", RESID_MID, true, true, 3, B, T, C, 1, 1, -1, 0, "resid_pre + attn_out"),
+    ROW("ln2.hook_scale", LN2_SCALE, true, true, 3, B, T, 1, 1, 1, -1, 0, "sqrt(var + eps) of ln_2's input"),
+    ROW("ln2.hook_normalized", LN2, true, true, 3, B, T, C, 1, 1, -1, 0, "ln_2 output, after its weight and bias"),
+    ROW("mlp.hook_pre", MLP_PRE, true, true, 3, B, T, F, 1, 1, -1, 0, "c_fc output"),
+    ROW("mlp.hook_post", MLP_POST, true, true, 3, B, T, F, 1, 1, -1, 0, "activation of c_fc's output"),
+    ROW("hook_mlp_out", MLP_OUT, true, true, 3, B, T, C, 1, 1, -1, 0, "MLP output (c_proj)"),
+    ROW("hook_resid_post", RESID_POST, true, true, 3, B, T, C, 1, 1, -1, 0, "resid_mid + mlp_out"),
+    ROW("ln_final.hook_scale", LNF_SCALE, false, true, 3, B, T, 1, 1, 1, -1, 0, "sqrt(var + eps) of ln_f's input"),
+    ROW("ln_final.hook_normalized", LN_FINAL, false, true, 3, B, T, C, 1, 1, -1, 0, "ln_f output (after weight and bias)"),
+    ROW("logits", LOGITS, false, true, 3, B, T, V, 1, 1, -1, 0, "logits"),
 };
+#undef ROW
+#define N_CAPTURES (sizeof captures / sizeof captures[0])
 
-const char *tg_gpt2_hook_name(tg_gpt2_hook k) { return ((int)k >= 0 && k < TG_HOOK_COUNT) ? hook_names[k] : "?"; }
+size_t tg_gpt2_capture_count(void) { return N_CAPTURES; }
+
+const tg_gpt2_capture *tg_gpt2_capture_at(size_t i) { return i < N_CAPTURES ? &captures[i] : NULL; }
+
+const char *tg_gpt2_dim_symbol(tg_gpt2_dim d) {
+    static const char *const sym[TG_DIM_COUNT] = {"1", "3", "B", "T", "C", "3C", "H", "D", "F", "V"};
+    return ((int)d >= 0 && d < TG_DIM_COUNT) ? sym[d] : "?";
+}
+
+/* the first row of kind k: the whole slot (unselected) */
+static const tg_gpt2_capture *kind_row(tg_gpt2_hook k) {
+    for (size_t i = 0; i < N_CAPTURES; i++)
+        if (captures[i].kind == k && captures[i].select_axis < 0) return &captures[i];
+    return NULL;
+}
+
+const char *tg_gpt2_hook_name(tg_gpt2_hook k) {
+    const tg_gpt2_capture *r = kind_row(k);
+    return r != NULL ? r->name : "?";
+}
 
 bool tg_gpt2_hook_is_global(tg_gpt2_hook k) {
-    return k == TG_HOOK_LN_FINAL || k == TG_HOOK_LNF_SCALE || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
-           k == TG_HOOK_LOGITS;
+    const tg_gpt2_capture *r = kind_row(k);
+    return r != NULL && !r->per_block;
+}
+
+static size_t dim_size(const tg_gpt2_config *c, size_t B, size_t T, tg_gpt2_dim d) {
+    switch (d) {
+    case TG_DIM_1: return 1;
+    case TG_DIM_3: return 3;
+    case TG_DIM_B: return B;
+    case TG_DIM_T: return T;
+    case TG_DIM_C: return (size_t)c->n_embd;
+    case TG_DIM_3C: return 3 * (size_t)c->n_embd; /* n_embd <= 2^24 (config check) */
+    case TG_DIM_H: return (size_t)c->n_head;
+    case TG_DIM_D: return (size_t)(c->n_embd / c->n_head);
+    case TG_DIM_F: return (size_t)c->n_inner;
+    case TG_DIM_V: return (size_t)c->n_vocab;
+    default: return 0;
+    }
+}
+
+/* floats of one slot of kind k for a [B, T] run: the product of its row's dims */
+static bool kind_floats(const tg_gpt2_config *c, tg_gpt2_hook k, size_t B, size_t T, size_t *out) {
+    const tg_gpt2_capture *r = kind_row(k);
+    if (r == NULL) return false;
+    size_t n = 1;
+    for (int a = 0; a < r->ndim; a++)
+        if (!tg_mul_size(n, dim_size(c, B, T, r->dims[a]), &n)) return false;
+    *out = n;
+    return true;
+}
+
+tg_status tg_gpt2_capture_view(const tg_gpt2_plan *p, size_t i, tg_gpt2_view *out) {
+    memset(out, 0, sizeof *out);
+    if (p == NULL || i >= N_CAPTURES) return tg_fail(TG_ERR_INDEX, "no capture row %zu (the table has %zu)", i, N_CAPTURES);
+    const tg_gpt2_capture *r = &captures[i];
+    size_t size[TG_CAPTURE_MAX_DIMS], stride[TG_CAPTURE_MAX_DIMS], s = 4;
+    for (int a = r->ndim - 1; a >= 0; a--) { /* row-major byte strides of dims */
+        size[a] = dim_size(&p->cfg, p->batch, p->seq, r->dims[a]);
+        stride[a] = s;
+        if (!tg_mul_size(s, size[a], &s)) return tg_fail(TG_ERR_OVERFLOW, "capture %s: size overflow", r->name);
+    }
+    for (int a = 0; a < r->ndim; a++) {
+        if (a == r->select_axis) {
+            out->offset = (size_t)r->select_index * stride[a]; /* < the slot's bytes */
+            continue;
+        }
+        out->shape[out->ndim] = size[a];
+        out->strides[out->ndim] = stride[a];
+        out->ndim++;
+    }
+    return TG_OK;
 }
 
 /* kinds that never need a scratch buffer (computed straight into the arena or skipped) */
@@ -385,27 +475,6 @@ void tg_gpt2_plan_free(tg_gpt2_plan *p) {
     if (p == NULL) return;
     free(p->slot);
     p->slot = NULL;
-}
-
-/* floats of one slot of kind k for N tokens */
-static bool kind_floats(const tg_gpt2_config *c, tg_gpt2_hook k, size_t B, size_t T, size_t *out) {
-    size_t N, H = (size_t)c->n_head, C = (size_t)c->n_embd;
-    if (!tg_mul_size(B, T, &N)) return false;
-    switch (k) {
-    case TG_HOOK_QKV: return tg_mul3_size(N, C, 3, out);
-    case TG_HOOK_ATTN_SCORES:
-    case TG_HOOK_PATTERN: {
-        size_t bh;
-        return tg_mul_size(B, H, &bh) && tg_mul3_size(bh, T, T, out);
-    }
-    case TG_HOOK_MLP_PRE:
-    case TG_HOOK_MLP_POST: return tg_mul_size(N, (size_t)c->n_inner, out);
-    case TG_HOOK_LOGITS: return tg_mul_size(N, (size_t)c->n_vocab, out);
-    case TG_HOOK_LN1_SCALE:
-    case TG_HOOK_LN2_SCALE:
-    case TG_HOOK_LNF_SCALE: *out = N; return true;
-    default: return tg_mul_size(N, C, out);
-    }
 }
 
 static bool round64(size_t x, size_t *out) {

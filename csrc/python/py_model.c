@@ -3,13 +3,19 @@
  *   _C.Model(config: tuple, paths: list[str])      opens the weights (views into mappings)
  *     .tensors() -> list[(name, ndarray, copied)]   read-only float32 views, base = the Model
  *     .plan(B, T, want: bytes) -> dict              arena layout and sizes (no allocation)
- *     .forward(ids, start, length, want) -> Arena   runs with the GIL released
+ *     .forward(ids, start, length, want, budget=-1) -> (Arena | None, plan dict)
+ *                                                   one plan; None (nothing allocated) when
+ *                                                   arena + scratch > budget >= 0; runs
+ *                                                   with the GIL released
  *     .owned_bytes, .lm_head_tied
  *   _C.Arena                                       owns one forward's captures
  *     .view(offset, shape, strides) -> ndarray      read-only float32 view, base = the Arena
  *     .nbytes
  *   _C.softmax_rows(x float32 [R, V]) -> float32 [R, V]
- *   _C.hook_names() -> tuple[str, ...]             order of the `want` rows
+ *   _C.capture_table() -> tuple of rows             the C capture table (tg_gpt2.h): (name,
+ *                                                   kind, per_block, transformer_lens, dims,
+ *                                                   select_axis, select_index, what); kind
+ *                                                   indexes the `want` rows and the plan
  *
  * The Python layer (tokgeo/model.py, tokgeo/cache.py) owns the public API; this file only
  * moves buffers and releases the GIL.
@@ -283,20 +289,47 @@ static int want_from_bytes(PyObject *o, size_t expected, const uint8_t **out) {
     return 0;
 }
 
+/* (shape, byte strides, byte offset in a slot) of every capture row under plan p */
+static PyObject *plan_views(const tg_gpt2_plan *p) {
+    size_t n = tg_gpt2_capture_count();
+    PyObject *views = PyTuple_New((Py_ssize_t)n);
+    for (size_t i = 0; views != NULL && i < n; i++) {
+        tg_gpt2_view v;
+        tg_status st = tg_gpt2_capture_view(p, i, &v);
+        PyObject *shape = st == TG_OK ? PyTuple_New(v.ndim) : NULL, *strides = shape ? PyTuple_New(v.ndim) : NULL;
+        for (int a = 0; strides != NULL && a < v.ndim; a++) {
+            PyTuple_SET_ITEM(shape, a, PyLong_FromSize_t(v.shape[a]));
+            PyTuple_SET_ITEM(strides, a, PyLong_FromSize_t(v.strides[a]));
+        }
+        PyObject *row = strides ? Py_BuildValue("(OOn)", shape, strides, (Py_ssize_t)v.offset) : NULL;
+        Py_XDECREF(shape);
+        Py_XDECREF(strides);
+        if (row == NULL) {
+            if (st != TG_OK) tg_py_raise(st);
+            Py_CLEAR(views);
+            break;
+        }
+        PyTuple_SET_ITEM(views, (Py_ssize_t)i, row);
+    }
+    return views;
+}
+
 static PyObject *plan_dict(const tg_gpt2_plan *p) {
     PyObject *off = PyTuple_New(TG_HOOK_COUNT), *cnt = PyTuple_New(TG_HOOK_COUNT), *lf = PyTuple_New(TG_HOOK_COUNT);
     PyObject *slots = PyTuple_New((Py_ssize_t)(TG_HOOK_COUNT * p->n_layer));
-    if (!off || !cnt || !lf || !slots) goto fail;
+    PyObject *views = plan_views(p);
+    if (!off || !cnt || !lf || !slots || !views) goto fail;
     for (int k = 0; k < TG_HOOK_COUNT; k++) {
         PyTuple_SET_ITEM(off, k, p->offset[k] == SIZE_MAX ? PyLong_FromLong(-1) : PyLong_FromSize_t(p->offset[k]));
         PyTuple_SET_ITEM(cnt, k, PyLong_FromSize_t(p->count[k]));
         PyTuple_SET_ITEM(lf, k, PyLong_FromSize_t(p->layer_floats[k]));
     }
     for (size_t i = 0; i < TG_HOOK_COUNT * p->n_layer; i++) PyTuple_SET_ITEM(slots, (Py_ssize_t)i, PyLong_FromLong(p->slot[i]));
-    return Py_BuildValue("{sNsNsNsNsnsnsnsO}", "offset", off, "count", cnt, "layer_floats", lf, "slot", slots, "arena_bytes",
-                         (Py_ssize_t)p->arena_bytes, "scratch_bytes", (Py_ssize_t)p->scratch_bytes, "run_layers",
-                         (Py_ssize_t)p->run_layers, "need_head", p->need_head ? Py_True : Py_False);
+    return Py_BuildValue("{sNsNsNsNsNsnsnsnsnsO}", "offset", off, "count", cnt, "layer_floats", lf, "slot", slots, "views",
+                         views, "n_layer", (Py_ssize_t)p->n_layer, "arena_bytes", (Py_ssize_t)p->arena_bytes, "scratch_bytes", (Py_ssize_t)p->scratch_bytes,
+                         "run_layers", (Py_ssize_t)p->run_layers, "need_head", p->need_head ? Py_True : Py_False);
 fail:
+    Py_XDECREF(views);
     Py_XDECREF(off);
     Py_XDECREF(cnt);
     Py_XDECREF(lf);
@@ -331,7 +364,8 @@ static PyArrayObject *as_i64(PyObject *o, int nd, const char *what) {
 
 static PyObject *model_forward(ModelObject *self, PyObject *args) {
     PyObject *ids_o, *start_o, *len_o, *want_o;
-    if (!PyArg_ParseTuple(args, "OOOO", &ids_o, &start_o, &len_o, &want_o)) return NULL;
+    long long budget = -1; /* bytes; < 0: no limit */
+    if (!PyArg_ParseTuple(args, "OOOO|L", &ids_o, &start_o, &len_o, &want_o, &budget)) return NULL;
     const tg_gpt2_config *c = tg_gpt2_get_config(self->model);
     const uint8_t *want;
     if (want_from_bytes(want_o, (size_t)TG_HOOK_COUNT * (size_t)c->n_layer, &want) < 0) return NULL;
@@ -350,6 +384,11 @@ static PyObject *model_forward(ModelObject *self, PyObject *args) {
     tg_status st = tg_gpt2_plan_make(c, (size_t)B, (size_t)T, want, &p);
     if (st != TG_OK) {
         tg_py_raise(st);
+        goto done;
+    }
+    if (budget >= 0 && (p.arena_bytes > (unsigned long long)budget ||
+                        p.scratch_bytes > (unsigned long long)budget - p.arena_bytes)) {
+        result = Py_BuildValue("(ON)", Py_None, plan_dict(&p)); /* over budget: the caller explains */
         goto done;
     }
     arena = PyObject_New(ArenaObject, &ArenaType);
@@ -432,12 +471,26 @@ static PyObject *py_softmax_rows(PyObject *self, PyObject *arg) {
     return (PyObject *)y;
 }
 
-static PyObject *py_hook_names(PyObject *self, PyObject *unused) {
+static PyObject *py_capture_table(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
-    PyObject *t = PyTuple_New(TG_HOOK_COUNT);
-    if (t == NULL) return NULL;
-    for (int k = 0; k < TG_HOOK_COUNT; k++) PyTuple_SET_ITEM(t, k, PyUnicode_FromString(tg_gpt2_hook_name((tg_gpt2_hook)k)));
+    size_t n = tg_gpt2_capture_count();
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    for (size_t i = 0; t != NULL && i < n; i++) {
+        const tg_gpt2_capture *r = tg_gpt2_capture_at(i);
+        PyObject *dims = PyTuple_New(r->ndim);
+        for (int a = 0; dims != NULL && a < r->ndim; a++)
+            PyTuple_SET_ITEM(dims, a, PyUnicode_FromString(tg_gpt2_dim_symbol(r->dims[a])));
+        PyObject *row = dims ? Py_BuildValue("(siOONiis)", r->name, (int)r->kind, r->per_block ? Py_True : Py_False,
+                                             r->transformer_lens ? Py_True : Py_False, dims, r->select_axis,
+                                             r->select_index, r->what)
+                             : NULL;
+        if (row == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, row);
+    }
     return t;
 }
 
@@ -464,7 +517,7 @@ static PyMethodDef functions[] = {
     {"pooled_bytes", py_pooled_bytes, METH_NOARGS, "bytes of the pooled arena (0 if none)"},
     {"time_products", py_time_products, METH_VARARGS, "time_products(config, B, T, with_logits) -> seconds (benchmark floor)"},
     {"softmax_rows", py_softmax_rows, METH_O, "softmax_rows(x float32 [R, V]) -> float32 [R, V] (stable, per row)"},
-    {"hook_names", py_hook_names, METH_NOARGS, "hook kinds in the order of the want rows"},
+    {"capture_table", py_capture_table, METH_NOARGS, "the C capture table: one tuple per readable name"},
     {NULL, NULL, 0, NULL},
 };
 

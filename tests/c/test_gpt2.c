@@ -494,5 +494,42 @@ out:
     free_weights();
 }
 
+/* the capture table: one slot size per kind, views inside their slot, q/k/v split of qkv */
+static void test_capture_table(void) {
+    const size_t B = 2, T = 5;
+    uint8_t want[TG_HOOK_COUNT * L_];
+    memset(want, 1, sizeof want);
+    tg_gpt2_plan p;
+    CHECK_OK(tg_gpt2_plan_make(&tiny_cfg, B, T, want, &p));
+    size_t n = tg_gpt2_capture_count(), per_kind[TG_HOOK_COUNT] = {0};
+    CHECK(n == 23 && tg_gpt2_capture_at(n) == NULL);
+    for (size_t i = 0; i < n; i++) {
+        const tg_gpt2_capture *r = tg_gpt2_capture_at(i);
+        tg_gpt2_view v;
+        CHECK_OK(tg_gpt2_capture_view(&p, i, &v));
+        CHECK(r->per_block == !tg_gpt2_hook_is_global(r->kind));
+        size_t last = v.offset; /* byte of the last element inside one slot */
+        for (int a = 0; a < v.ndim; a++) last += (v.shape[a] - 1) * v.strides[a];
+        CHECK(last + 4 <= p.layer_floats[r->kind] * 4);
+        per_kind[r->kind]++;
+    }
+    for (int k = 0; k < TG_HOOK_COUNT; k++) CHECK(per_kind[k] >= 1);
+    CHECK(per_kind[TG_HOOK_QKV] == 4 && strcmp(tg_gpt2_hook_name(TG_HOOK_QKV), "attn.hook_qkv") == 0);
+    for (size_t i = 0; i < n; i++) {
+        const tg_gpt2_capture *r = tg_gpt2_capture_at(i);
+        if (strcmp(r->name, "attn.hook_k") != 0) continue;
+        tg_gpt2_view v;
+        CHECK_OK(tg_gpt2_capture_view(&p, i, &v));
+        /* [B, T, H, D] with a token stride of 3C floats, starting C floats into the row */
+        CHECK(v.ndim == 4 && v.shape[0] == B && v.shape[1] == T && v.shape[2] == H_ && v.shape[3] == C_ / H_);
+        CHECK(v.strides[0] == T * 3 * C_ * 4 && v.strides[1] == 3 * C_ * 4 && v.strides[2] == (C_ / H_) * 4 && v.strides[3] == 4);
+        CHECK(v.offset == C_ * 4);
+    }
+    tg_gpt2_view bad;
+    CHECK_STATUS(tg_gpt2_capture_view(&p, n, &bad), TG_ERR_INDEX);
+    tg_gpt2_plan_free(&p);
+}
+
 TG_TEST_MAIN(TG_CASE(test_expf), TG_CASE(test_layernorm), TG_CASE(test_activations), TG_CASE(test_softmax),
-             TG_CASE(test_sgemm_strides), TG_CASE(test_tiny_model), TG_CASE(test_blocked_attention), TG_CASE(test_open_errors))
+             TG_CASE(test_sgemm_strides), TG_CASE(test_tiny_model), TG_CASE(test_blocked_attention), TG_CASE(test_open_errors),
+             TG_CASE(test_capture_table))

@@ -20,13 +20,13 @@ class                    lesson
 
 Design notes
 ------------
-* One adapter (``_engine.py``) turns a lesson's needs (hidden states under a convention,
-  one layer's q/k/v, attention outputs...) into capture requests for
-  :meth:`tokgeo.GPT2.run`.  Sentences run right-padded in chunks sorted by length (padding
-  never changes a real token's activations); a chunk the memory budget refuses
-  (:class:`~tokgeo.errors.MemoryBudgetError`, raised before anything is allocated) is
-  halved and retried, so a long gpt2-xl run never captures more than one chunk.
-* The measurements go through :mod:`tokgeo.metrics` (angles, cosine matrices, norms,
+* Each lesson says which captures it needs (names of :mod:`tokgeo.hooks`) and calls
+  :meth:`tokgeo.GPT2.run` through one helper, ``_common.run_chunks``: sentences run
+  right-padded in chunks sorted by length (padding never changes a real token's
+  activations); a chunk the memory budget refuses (:class:`~tokgeo.errors.MemoryBudgetError`,
+  raised before anything is allocated) is halved and retried, so a long gpt2-xl run never
+  captures more than one chunk.
+* The measurements call :mod:`tokgeo.metrics` directly (angles, cosine matrices, norms,
   path lengths, t-tests, correlations, softmax, entropy) and ``tokgeo._reduce`` (PCA,
   t-SNE); Student-t confidence bands are in ``_stats.py`` (on tokgeo.metrics.t_ppf).
 * ``convention="hidden_states"`` (the default) is Hugging Face's ``hidden_states``: the

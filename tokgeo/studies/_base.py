@@ -7,13 +7,13 @@ import datetime as _dt
 import io
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .._util import atomic_write
 from .._version import __version__
 from ..errors import InvalidInputError
 
@@ -249,9 +249,9 @@ class StudyResult:
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         for name, rows in self.tables().items():
-            buf = io.StringIO()
-            write_csv(buf, rows)
-            written.append(_atomic_write_text(out / f"{name}.csv", buf.getvalue()))
+            with atomic_write(out / f"{name}.csv") as f:
+                write_csv(f, rows)
+            written.append(out / f"{name}.csv")
         if figures:
             from ..plotting import require_matplotlib
 
@@ -259,18 +259,14 @@ class StudyResult:
             for kind in self.plot_kinds:
                 fig = self.plot(kind)
                 try:
-                    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{kind}.", suffix=".png")
-                    os.close(fd)
-                    try:
-                        fig.savefig(tmp, dpi=dpi, format="png")
-                        os.replace(tmp, out / f"{kind}.png")
-                    except BaseException:
-                        os.unlink(tmp)
-                        raise
+                    with atomic_write(out / f"{kind}.png", binary=True) as f:
+                        fig.savefig(f, dpi=dpi, format="png")
                     written.append(out / f"{kind}.png")
                 finally:
                     plt.close(fig)
-        written.append(_atomic_write_text(out / "report.txt", self.summary() + "\n"))
+        with atomic_write(out / "report.txt") as f:
+            f.write(self.summary() + "\n")
+        written.append(out / "report.txt")
         return written
 
 
@@ -293,19 +289,6 @@ def _csv_value(v: Any) -> Any:
     if isinstance(v, np.bool_):
         return bool(v)
     return v
-
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def fmt(v: Any) -> str:

@@ -17,19 +17,18 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .. import plotting
+from .. import metrics, plotting
+from .._reduce import pca, tsne
 from ..datasets import sentences_digest
 from ..errors import InvalidInputError, InvalidTypeError
 from ._base import Provenance, StudyResult, check_convention, fmt
-from ._common import Study, check_seed
-from ._engine import Wants
-from ._ops import cosine_matrix, covariance_spectrum, entropy_nats, pca, softmax, step_lengths, tsne
+from ._common import Study, check_seed, hidden, hidden_capture, run_chunks
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["EmbeddingGeometry", "EmbeddingResult", "DEFAULT_WORDS", "DEFAULT_SENTENCE"]
+__all__ = ["EmbeddingGeometry", "EmbeddingResult", "DEFAULT_WORDS", "DEFAULT_SENTENCE", "covariance_spectrum"]
 
 #: the lesson's default token set: each is a single GPT-2 token with its leading space
 DEFAULT_WORDS: tuple[str, ...] = tuple(
@@ -43,6 +42,24 @@ DEFAULT_WORDS: tuple[str, ...] = tuple(
 )
 #: the lesson's default sentence for drift, attention and the next token
 DEFAULT_SENTENCE = "The nurse checked her pulse and then she smiled at the"
+
+
+def covariance_spectrum(x: np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending, >= 0) of the sample covariance (ddof 1) of the rows of x [n, C].
+
+    tokgeo's exact C PCA with every component and no projection: the C x C covariance is
+    accumulated in float64 over bounded row blocks, so a float32 embedding matrix
+    (50257 x 1600 for gpt2-xl) is never copied whole.  When n < C the covariance has rank
+    < n and the PCA gives n eigenvalues; the remaining C - n are returned as 0.
+    """
+    a = np.asarray(x)
+    n, c = a.shape
+    if n < 2:
+        raise InvalidInputError("the covariance needs at least 2 rows")
+    ev = np.asarray(pca(a, method="exact", projection=False).eigenvalues)
+    w = np.zeros(c)
+    w[: ev.shape[0]] = np.maximum(ev, 0.0)
+    return w
 
 
 class EmbeddingGeometry(Study):
@@ -105,7 +122,7 @@ class EmbeddingGeometry(Study):
         self.progress = progress
 
     def _word_ids(self) -> np.ndarray:
-        tok = self.engine.tokenizer
+        tok = self.model.tokenizer
         ids, bad = [], []
         for i, w in enumerate(self.words):
             if not isinstance(w, str) or not w:
@@ -123,21 +140,22 @@ class EmbeddingGeometry(Study):
         return np.asarray(ids, dtype=np.int64)
 
     def run(self) -> EmbeddingResult:
-        eng = self.engine
-        L, C = eng.n_layer, eng.n_embd
-        layer = eng.check_layer(L // 2 if self.layer is None else self.layer)
-        if isinstance(self.head, bool) or not isinstance(self.head, (int, np.integer)) or not 0 <= int(self.head) < eng.n_head:
-            raise InvalidInputError(f"head {self.head!r} is out of range: {eng.label} has heads 0..{eng.n_head - 1}")
+        cfg = self.model.config
+        L, C = cfg.n_layer, cfg.n_embd
+        layer = self.check_layer(L // 2 if self.layer is None else self.layer)
+        if isinstance(self.head, bool) or not isinstance(self.head, (int, np.integer)) or not 0 <= int(self.head) < cfg.n_head:
+            raise InvalidInputError(f"head {self.head!r} is out of range: {self.label} has heads 0..{cfg.n_head - 1}")
         head = int(self.head)
         k_comp = min(self.n_components, C)
         ids = self._word_ids()
         n = len(ids)
-        W = eng.embedding_matrix()
+        W = np.asarray(self.model.W_E)  # [V, C], read-only view of the checkpoint
         emb = np.asarray(W[ids], dtype=np.float64)  # [n, C]
         arrays: dict[str, np.ndarray] = {"word_ids": ids, "embeddings": emb}
-        arrays["cosine"] = cosine_matrix(emb)
+        arrays["cosine"] = np.asarray(metrics.cosine_similarity_matrix(emb, None, dtype=np.float64))
         evals = covariance_spectrum(W)
-        comps, _ratio, mean = pca(W, k_comp, seed=self.seed)
+        p = pca(W, k_comp, random_state=self.seed)
+        comps, mean = np.asarray(p.components), np.asarray(p.mean)
         arrays["eigenvalues"] = evals
         arrays["explained_variance"] = evals / evals.sum()
         arrays["cumulative_explained_variance"] = np.cumsum(arrays["explained_variance"])
@@ -148,25 +166,25 @@ class EmbeddingGeometry(Study):
             if n < 4:
                 raise InvalidInputError("t-SNE needs at least 4 words (or pass tsne=False)")
             perplexity = float(self.perplexity) if self.perplexity is not None else min(30.0, (n - 1) / 3.0)
-            arrays["tsne"] = tsne(emb, perplexity=perplexity, seed=self.seed)
+            arrays["tsne"] = np.asarray(tsne(emb, 2, perplexity=perplexity, random_state=self.seed).embedding)
         # one forward pass over the sentence
-        sent_ids = np.asarray(eng.tokenizer.encode(self.sentence), dtype=np.int64)
+        tok = self.model.tokenizer
+        sent_ids = np.asarray(tok.encode(self.sentence), dtype=np.int64)
         T = len(sent_ids)
-        wants = Wants(hidden=self.convention, pattern_layer=layer, logits=True)
-        out = next(iter(eng.chunks([sent_ids], wants, batch_size=1, progress=False)))[1]
-        steps = step_lengths(out["hidden"][:, 0, :T])  # [L, T]: ||Z(l)[t] - Z(l-1)[t]||
-        arrays["drift_tokens"] = steps.T  # [T, L]
+        capture = [*hidden_capture(self.convention, L), f"blocks.{layer}.attn.hook_pattern", "logits"]
+        _, cache = next(run_chunks(self.model, [sent_ids], capture, batch_size=1, progress=False))
+        steps = metrics.path_length(hidden(cache, self.convention)[:, 0, :T], axis=0, vector_axis=-1)  # [L, T]
+        arrays["drift_tokens"] = steps.T  # [T, L]: ||Z(l)[t] - Z(l-1)[t]||
         arrays["drift"] = np.sqrt(np.sum(steps * steps, axis=1))  # [L], Frobenius over tokens
-        arrays["attention"] = np.asarray(out["pattern"][0, head, :T, :T], dtype=np.float64)
-        logits = np.asarray(out["logits"][0, T - 1], dtype=np.float64)
-        probs = softmax(logits)
+        arrays["attention"] = np.asarray(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, :T, :T], dtype=np.float64)
+        logits = np.asarray(cache["logits"][0, T - 1], dtype=np.float64)
+        probs = np.asarray(metrics.softmax(logits))
         top = np.argsort(-probs, kind="stable")[: self.top_k]
         arrays["sentence_ids"] = sent_ids
         arrays["next_token_ids"] = top
         arrays["next_token_probs"] = probs[top]
         arrays["next_token_logits"] = logits[top]
-        arrays["entropy"] = np.asarray(entropy_nats(logits))
-        tok = eng.tokenizer
+        arrays["entropy"] = np.asarray(metrics.entropy(logits))
         next_tokens = [tok.decode([int(t)]) for t in top]
         sent_tokens = [tok.decode([int(t)]) for t in sent_ids]
         desc = {

@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .. import plotting
+from .. import metrics, plotting
 from ..datasets import sentences_digest
 from ..errors import InvalidInputError, InvalidTypeError
 from ._base import Provenance, StudyResult, check_convention, fmt
-from ._common import Study
-from ._engine import Wants
-from ._ops import pearson, row_norms, spearman, step_lengths
+from ._common import Study, correlate, hidden, hidden_capture
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -84,22 +82,19 @@ class PathLength(Study):
 
     def run(self) -> PathLengthResult:
         """Capture attention outputs, MLP outputs and hidden states, and measure."""
-        eng = self.engine
-        tok = eng.tokenizer
+        tok = self.model.tokenizer
         ids = [np.asarray(tok.encode(t), dtype=np.int64) for t in self.texts]
         for i, r in enumerate(ids):
             if r.size < 2:
                 raise InvalidInputError(f"text [{i}] has {r.size} token(s): give at least 2 tokens")
-        L = eng.n_layer
+        L = self.model.config.n_layer
         per_text: list[dict[str, np.ndarray] | None] = [None] * len(ids)
-        for rows, out in eng.chunks(
-            ids, Wants(hidden=self.convention, attn_out=True, mlp_out=True),
-            batch_size=self.batch_size, progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: path length",
-        ):
+        capture = [*hidden_capture(self.convention, L), "attn_out", "mlp_out"]
+        for rows, cache in self._chunks(ids, capture, "path length"):
             # whole chunk at once, in C on the float32 views: [L, b, T] each
-            attn = row_norms(out["attn_out"])
-            mlp = row_norms(out["mlp_out"])
-            hid = step_lengths(out["hidden"])
+            attn = np.asarray(metrics.norm(cache.stack("attn_out"), axis=-1), dtype=np.float64)
+            mlp = np.asarray(metrics.norm(cache.stack("mlp_out"), axis=-1), dtype=np.float64)
+            hid = metrics.path_length(hidden(cache, self.convention), axis=0, vector_axis=-1)
             for j, r in enumerate(rows):
                 T = len(ids[r])
                 per_text[r] = {"attn": attn[:, j, :T].T, "mlp": mlp[:, j, :T].T, "hidden": hid[:, j, :T].T}
@@ -116,12 +111,10 @@ class PathLength(Study):
         not_first = position > 0
         for k in ("attn", "mlp"):
             for suffix, mask in (("", np.ones_like(not_first)), ("_no_first", not_first)):
-                pr = [pearson(arrays[f"step_{k}"][mask, l], arrays["step_hidden"][mask, l]) for l in range(L)]
-                sr = [spearman(arrays[f"step_{k}"][mask, l], arrays["step_hidden"][mask, l]) for l in range(L)]
-                arrays[f"pearson_{k}{suffix}"] = np.array([c.r for c in pr])
-                arrays[f"pearson_{k}{suffix}_p"] = np.array([c.p for c in pr])
-                arrays[f"spearman_{k}{suffix}"] = np.array([c.r for c in sr])
-                arrays[f"spearman_{k}{suffix}_p"] = np.array([c.p for c in sr])
+                x, y = arrays[f"step_{k}"][mask], arrays["step_hidden"][mask]  # [tokens, L]: every layer at once
+                for name, res in (("pearson", correlate(x, y)), ("spearman", correlate(x, y, rank=True))):
+                    arrays[f"{name}_{k}{suffix}"] = np.asarray(res.statistic, dtype=np.float64).reshape(L)
+                    arrays[f"{name}_{k}{suffix}_p"] = np.asarray(res.pvalue, dtype=np.float64).reshape(L)
         # how far the first token stands out: its step / the median step of the others
         first = position == 0
         for k in STEPS:

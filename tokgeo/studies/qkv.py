@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .. import plotting
+from .. import metrics, plotting
 from ..errors import InvalidInputError
 from ._base import Provenance, StudyResult, fmt
-from ._common import Study
-from ._engine import Wants
-from ._ops import cosine_matrix, pearson, spearman, ttest_ind
+from ._common import Study, correlate, ttest
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -38,7 +36,8 @@ class QKVSimilarity(Study):
 
     Args:
         model: a model name, a local folder or a :class:`tokgeo.GPT2` (default ``"gpt2"``).
-        sentences: the sentences (default :func:`tokgeo.datasets.her_sentences`).
+        sentences: the sentences (default :func:`tokgeo.datasets.her_sentences`); one
+            string is one sentence.
         target: the target word or token id (default ``" her"``).
         layer: the block whose c_attn output is read (default 6).
         batch_size, strict, progress, dataset_name, memory_budget: as in :class:`Rotation`.
@@ -58,7 +57,7 @@ class QKVSimilarity(Study):
     def __init__(
         self,
         model: Any = None,
-        sentences: Sequence[str] | None = None,
+        sentences: str | Sequence[str] | None = None,
         target: str | int = " her",
         *,
         layer: int = 6,
@@ -75,18 +74,15 @@ class QKVSimilarity(Study):
 
     def run(self) -> QKVResult:
         """Capture the c_attn output at the layer for every sentence and compare."""
-        eng = self.engine
-        layer = eng.check_layer(self.layer)
+        layer = self.check_layer(self.layer)
         ts = self.targets(self.sentences, self.target, self.strict, self.dataset_name)
-        n, C = len(ts), eng.n_embd
+        n, C = len(ts), self.model.config.n_embd
         if n < 2:
             raise InvalidInputError("QKVSimilarity compares sentences: give at least 2")
         vecs = {t: np.zeros((n, 3 * C), dtype=np.float32) for t in TOKENS}
-        for rows, out in eng.chunks(
-            ts.token_ids, Wants(qkv_layer=layer), batch_size=self.batch_size,
-            progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: q, k, v at layer {layer}",
-        ):
-            qkv = out["qkv"]  # [b, T, 3C]
+        name = f"blocks.{layer}.attn.hook_qkv"  # the raw c_attn output [b, T, 3C]: q | k | v
+        for rows, cache in self._chunks(ts.token_ids, [name], f"q, k, v at layer {layer}"):
+            qkv = cache[name]
             b = np.arange(len(rows))
             vecs["target"][rows] = qkv[b, ts.positions[rows]]
             vecs["nontarget"][rows] = qkv[b, ts.previous_positions[rows]]
@@ -102,7 +98,7 @@ class QKVSimilarity(Study):
                 arrays[f"{name.lower()}_{tok}"] = x
                 desc[f"{name.lower()}_{tok}"] = f"[N, {C}] the {tok}'s {name} vector (all heads)"
             for pair in PAIRS:
-                m = cosine_matrix(parts[pair[0]], parts[pair[1]])
+                m = np.asarray(metrics.cosine_similarity_matrix(parts[pair[0]], parts[pair[1]], dtype=np.float64))
                 arrays[f"sim_{pair}_{tok}"] = m
                 desc[f"sim_{pair}_{tok}"] = (
                     f"[N, N] cosine of {pair[0]} of sentence i with {pair[1]} of sentence j ({tok})"
@@ -150,9 +146,9 @@ class QKVResult(StudyResult):
         for tok in TOKENS:
             for a, b in AGREEMENT:
                 x, y = self[f"values_{a}_{tok}"], self[f"values_{b}_{tok}"]
-                pr, sr = pearson(x, y), spearman(x, y)
-                rows.append({"token": tok, "x": a, "y": b, "n_pairs": pr.n, "pearson_r": pr.r,
-                             "pearson_p": pr.p, "spearman_rho": sr.r, "spearman_p": sr.p})
+                pr, sr = correlate(x, y), correlate(x, y, rank=True)
+                rows.append({"token": tok, "x": a, "y": b, "n_pairs": len(x), "pearson_r": float(pr.statistic),
+                             "pearson_p": float(pr.pvalue), "spearman_rho": float(sr.statistic), "spearman_p": float(sr.pvalue)})
         return rows
 
     def comparisons(self) -> list[dict[str, Any]]:
@@ -160,10 +156,10 @@ class QKVResult(StudyResult):
         rows = []
         for pair in PAIRS:
             t, nt = self[f"values_{pair}_target"], self[f"values_{pair}_nontarget"]
-            tt = ttest_ind(t, nt)
+            tt = ttest(t, nt)
             rows.append({"matrix": pair, "mean_target": float(t.mean()), "sd_target": float(t.std(ddof=1)),
                          "mean_nontarget": float(nt.mean()), "sd_nontarget": float(nt.std(ddof=1)),
-                         "t": tt.t, "df": tt.df, "p": tt.p})
+                         "t": float(tt.statistic), "df": float(tt.df), "p": float(tt.pvalue)})
         return rows
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
@@ -220,7 +216,7 @@ class QKVResult(StudyResult):
         fig, axes = plotting.subplots(1, 3)
         for a, (x, y) in zip(axes.ravel(), AGREEMENT):
             xs, ys = self[f"values_{x}_{token}"], self[f"values_{y}_{token}"]
-            r = pearson(xs, ys).r
+            r = float(correlate(xs, ys).statistic)
             plotting.scatter(xs, ys, ax=a, xlabel=f"{x} similarity", ylabel=f"{y} similarity", title=f"{x} vs {y}: r = {r:.2f}")
         fig.suptitle(f"Sentence pairs, {token}, layer {self.layer}")
         return fig

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .. import plotting
+from .. import metrics, plotting
 from ..errors import InvalidInputError
 from ._base import Provenance, StudyResult, check_convention, fmt
-from ._common import Study, check_seed
-from ._ops import angles_deg, ttest_ind
+from ._common import Study, check_seed, hidden, hidden_capture, ttest
 from ._stats import mean_ci
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +33,8 @@ class Rotation(Study):
     Args:
         model: a model name (``"gpt2"`` ... ``"gpt2-xl"``), a local folder, or a
             :class:`tokgeo.GPT2`.  Default ``"gpt2-xl"``.
-        sentences: the sentences (default :func:`tokgeo.datasets.her_sentences`).
+        sentences: the sentences (default :func:`tokgeo.datasets.her_sentences`); one
+            string is one sentence.
         target: the target word or token id (default ``" her"``).
         convention: ``"hidden_states"`` (default; Hugging Face: the last state is after
             the final LayerNorm) or ``"resid"`` (the raw residual stream).
@@ -64,7 +64,7 @@ class Rotation(Study):
     def __init__(
         self,
         model: Any = None,
-        sentences: Sequence[str] | None = None,
+        sentences: str | Sequence[str] | None = None,
         target: str | int = " her",
         *,
         convention: str = "hidden_states",
@@ -91,9 +91,8 @@ class Rotation(Study):
         Returns:
             A :class:`RotationResult`.
         """
-        eng = self.engine
         ts = self.targets(self.sentences, self.target, self.strict, self.dataset_name)
-        n, L = len(ts), eng.n_layer
+        n, L = len(ts), self.model.config.n_layer
         lengths = ts.lengths
         rng = np.random.default_rng(self.seed)
         # two different tokens per sentence and layer (the same one only in 1-token texts)
@@ -104,24 +103,19 @@ class Rotation(Study):
 
         ang = {k: np.full((n, L), np.nan) for k in KINDS}
         norms_t = np.full((n, L + 1), np.nan)
-        from ._engine import Wants
-
-        for rows, out in eng.chunks(
-            ts.token_ids, Wants(hidden=self.convention), batch_size=self.batch_size,
-            progress=self.progress, memory_budget=self.memory_budget, desc=f"{eng.label}: rotation",
-        ):
-            h = out["hidden"]  # [L+1, b, T, C]
+        for rows, cache in self._chunks(ts.token_ids, hidden_capture(self.convention, L), "rotation"):
+            h = hidden(cache, self.convention)  # [L+1, b, T, C]
             b = np.arange(len(rows))
             xt = h[:, b, ts.positions[rows]]  # [L+1, b, C]
             xn = h[:, b, ts.previous_positions[rows]]
-            ang["target"][rows] = angles_deg(xt[1:], xt[:-1]).T
-            ang["nontarget"][rows] = angles_deg(xn[1:], xn[:-1]).T
+            ang["target"][rows] = metrics.angle(xt[1:], xt[:-1], axis=-1).T
+            ang["nontarget"][rows] = metrics.angle(xn[1:], xn[:-1], axis=-1).T
             norms_t[rows] = np.linalg.norm(xt.astype(np.float64), axis=-1).T
             cp = control_positions[rows]  # [b, L, 2]
             layers = np.arange(1, L + 1)
             prev = h[layers[None, :] - 1, b[:, None], cp[:, :, 0]]  # [b, L, C]
             cur = h[layers[None, :], b[:, None], cp[:, :, 1]]
-            ang["control"][rows] = angles_deg(cur, prev)
+            ang["control"][rows] = metrics.angle(cur, prev, axis=-1)
 
         arrays: dict[str, np.ndarray] = {
             "layers": np.arange(1, L + 1),
@@ -134,11 +128,11 @@ class Rotation(Study):
             arrays[f"mean_{k}"] = m
             arrays[f"ci_low_{k}"] = lo
             arrays[f"ci_high_{k}"] = hi
-        tt = [ttest_ind(ang["target"][:, l], ang["nontarget"][:, l]) for l in range(L)]
-        arrays["t"] = np.array([x.t for x in tt])
-        arrays["df"] = np.array([x.df for x in tt])
-        arrays["p"] = np.array([x.p for x in tt])
-        arrays["cohens_d"] = np.array([x.cohen_d for x in tt])
+        tt = ttest(ang["target"], ang["nontarget"])  # every layer at once
+        arrays["t"] = np.asarray(tt.statistic, dtype=np.float64)
+        arrays["df"] = np.asarray(tt.df, dtype=np.float64)
+        arrays["p"] = np.asarray(tt.pvalue, dtype=np.float64)
+        arrays["cohens_d"] = np.asarray(tt.cohen_d, dtype=np.float64)
         arrays["positions"] = ts.positions
         arrays["previous_positions"] = ts.previous_positions
         arrays["control_positions"] = control_positions

@@ -27,7 +27,8 @@
  * resid_pre block has no tail padding, so that Hugging Face's hidden_states
  * (resid_pre of every block, then ln_f of the last residual) is one [L+1, B, T, C] array.
  *
- * Per-layer shapes (B batch, T tokens, C n_embd, H n_head, D = C/H, F n_inner, V n_vocab):
+ * Per-layer slot shapes (B batch, T tokens, C n_embd, H n_head, D = C/H, F n_inner, V n_vocab;
+ * the capture table below is the authority, with every name and view):
  *   RESID_PRE, LN1, Z, ATTN_OUT, RESID_MID, LN2, MLP_OUT, RESID_POST   [B, T, C]
  *   QKV          [B, T, 3C]   (q = [..., 0:C], k = [..., C:2C], v = [..., 2C:3C]; head h of q
  *                             is q[..., h*D:(h+1)*D], exactly the c_attn output of HF)
@@ -170,8 +171,42 @@ typedef enum tg_gpt2_hook {
 
 /* true for the kinds that exist once per run rather than once per block */
 bool tg_gpt2_hook_is_global(tg_gpt2_hook k);
-/* Stable short name ("resid_pre", "logits", ...). */
+/* TransformerLens name of the kind's whole slot ("hook_resid_pre", "attn.hook_qkv",
+ * "logits", ...; per-block names without "blocks.{l}."), "?" for a bad kind. */
 const char *tg_gpt2_hook_name(tg_gpt2_hook k);
+
+/* ---- the capture table: THE owner of the capture layout ----
+ * One row per name a capture can be read by.  Per captured layer, the slot of kind `kind`
+ * holds the floats of `dims` in row-major order (symbols: B batch, T tokens, C n_embd,
+ * H n_head, D = C / H, F n_inner, V n_vocab; 1 and 3 are constants).  The row's array is
+ * that slot viewed as `dims`, except that when select_axis >= 0 that axis is fixed at
+ * select_index and dropped: q, k and v are index 0, 1, 2 of axis 2 of the qkv slot seen
+ * as [B, T, 3, H, D], i.e. [B, T, H, D] views with a token stride of 3C floats.  Every
+ * row of one kind has the same product of dims (the slot size).  `transformer_lens` is
+ * false for names TransformerLens does not have (the raw [B, T, 3C] "attn.hook_qkv"). */
+typedef enum tg_gpt2_dim {
+    TG_DIM_1 = 0, TG_DIM_3, TG_DIM_B, TG_DIM_T, TG_DIM_C, TG_DIM_3C, TG_DIM_H, TG_DIM_D, TG_DIM_F, TG_DIM_V,
+    TG_DIM_COUNT
+} tg_gpt2_dim;
+#define TG_CAPTURE_MAX_DIMS 5
+typedef struct tg_gpt2_capture {
+    const char *name;      /* e.g. "attn.hook_q" (per-block: after "blocks.{l}."), "logits" */
+    tg_gpt2_hook kind;     /* the arena block holding it */
+    bool per_block;        /* false: one per run (global kinds) */
+    bool transformer_lens; /* a TransformerLens hook name */
+    int ndim;              /* axes of dims, <= TG_CAPTURE_MAX_DIMS */
+    tg_gpt2_dim dims[TG_CAPTURE_MAX_DIMS];
+    int select_axis;       /* -1, or the axis of dims fixed at select_index */
+    int select_index;
+    const char *what;      /* one line: what the values are */
+} tg_gpt2_capture;
+/* Rows of the table, in the order a cache lists them (globals before the first block,
+ * then per block, then the final LayerNorm and the logits). */
+size_t tg_gpt2_capture_count(void);
+/* Row i (static storage), NULL when i >= tg_gpt2_capture_count(). */
+const tg_gpt2_capture *tg_gpt2_capture_at(size_t i);
+/* The symbol's letter(s) for messages and docs: "B", "3C", ...; "?" for a bad symbol. */
+const char *tg_gpt2_dim_symbol(tg_gpt2_dim d);
 
 typedef struct tg_gpt2_plan {
     size_t batch, seq;                 /* B, T */
@@ -195,6 +230,18 @@ typedef struct tg_gpt2_plan {
  * (release with tg_gpt2_plan_free); on failure *out is zeroed. */
 tg_status tg_gpt2_plan_make(const tg_gpt2_config *cfg, size_t batch, size_t seq, const uint8_t *want, tg_gpt2_plan *out);
 void tg_gpt2_plan_free(tg_gpt2_plan *p);
+
+/* The array of capture row i under plan p: ndim axes (the row's dims minus the selected
+ * one), their sizes and byte strides, and the byte offset of element 0 inside one slot of
+ * the row's kind (so layer l's array starts at offset[kind] + slot * layer_floats[kind] * 4
+ * + out->offset).  TG_ERR_INDEX for a bad row. */
+typedef struct tg_gpt2_view {
+    int ndim;
+    size_t shape[TG_CAPTURE_MAX_DIMS];
+    size_t strides[TG_CAPTURE_MAX_DIMS]; /* bytes */
+    size_t offset;                       /* bytes */
+} tg_gpt2_view;
+tg_status tg_gpt2_capture_view(const tg_gpt2_plan *p, size_t i, tg_gpt2_view *out);
 
 /* Runs the forward pass.  ids: [B, T] row-major token ids in [0, n_vocab) (every entry,
  * pads included: pads are computed too); start, length: [B] with 0 <= start,
