@@ -1,58 +1,39 @@
 """Find a GPT-2 checkpoint: packaged with tokgeo, in a local folder, or on the Hugging Face hub.
 
-:func:`resolve_model` turns what a user typed into a local path; :func:`resolve` gives the same
-path with its provenance (:class:`Resolved`: source, repository, commit, and a checkpoint
-digest for saved results).  :class:`tokgeo.GPT2` and :class:`tokgeo.Tokenizer` call it::
+``resolve_model(name)`` gives the local path; ``resolve(name)`` the same with its provenance
+(:class:`Resolved`: source, repository, commit, ``digest()``)::
 
-    import tokgeo.hub
-    info = tokgeo.hub.resolve("gpt2")       # downloads once into the HF cache, then works offline
-    info.path, info.commit, info.digest()   # the snapshot folder, its commit, 'sha256:...'
+    info = tokgeo.hub.resolve("gpt2")      # downloads once into the HF cache, then works offline
+    info.path, info.commit, info.digest()  # snapshot folder, commit, 'sha256:...'
 
-How a name is read (in this order)
-    1. An :class:`os.PathLike`, or a str written as a path (``/...``, ``./...``, ``../...``,
-       ``~...``, two or more ``/``, a ``\\``, or ending in ``.safetensors``/``.json``/``.txt``):
-       a local file or folder, which must exist.
-    2. A packaged model (``tokgeo-mini``): the folder ``PACKAGED_MODELS_DIR/<name>`` with
-       ``config.json`` and ``model.safetensors`` inside the installed package.
-    3. A GPT-2 alias (``gpt2``, ``gpt2-medium``, ``gpt2-large``, ``gpt2-xl``, ``distilgpt2``, or
-       the hub id it maps to, ``openai-community/gpt2``...): always the hub model, even when a
-       folder of that name exists here (a warning says so; write ``./gpt2`` for the folder).
-    4. Any other existing local path (``my-checkpoint``, ``runs/step-100``).
-    5. Otherwise a hub name, ``name`` or ``org/name``.
+Names, in this order: (1) an ``os.PathLike``, or a str written as a path (``/``, ``./``, ``../``,
+``~`` first, two or more ``/``, a ``\\``, or a ``.safetensors``/``.json``/``.txt`` end), must exist;
+(2) a packaged model, ``PACKAGED_MODELS_DIR/<name>`` with ``config.json`` and
+``model.safetensors`` (``tokgeo-mini``); (3) a GPT-2 alias (``gpt2``, ``gpt2-medium``,
+``gpt2-large``, ``gpt2-xl``, ``distilgpt2``, or its hub id ``openai-community/gpt2``...) is always
+the hub model, even beside a same-named folder (a warning says so: write ``./gpt2``); (4) any
+other existing path; (5) a hub name ``name`` or ``org/name``.
 
-Hub downloads go through ``huggingface_hub`` (``hf_hub_download``, one file at a time, all at
-the one commit that ``revision`` points to) into the standard cache (``$HF_HUB_CACHE``, else
-``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``), so ``transformers`` and tokgeo share
-files.  The files: ``config.json``, ``vocab.json``, ``merges.txt`` and ``model.safetensors``
-(or ``model.safetensors.index.json`` and every shard).  A complete snapshot in the cache is
-used without any network access (``refresh=True`` asks the hub again); ``HF_HUB_OFFLINE=1``
-never opens a connection; ``refs/<revision>`` moves only once every file is in place.
+Hub files (``config.json``, ``vocab.json``, ``merges.txt``, ``model.safetensors`` or the index
+and its shards) come through ``huggingface_hub.hf_hub_download``, one at a time at the one
+commit ``revision`` points to, into the standard cache shared with ``transformers``.  A complete
+snapshot is used with no network (``refresh=True`` asks again); ``HF_HUB_OFFLINE=1`` opens no
+connection; ``refs/<revision>`` moves only once every file is in place.
 
-What tokgeo adds to huggingface_hub, whatever a server sends
-    huggingface_hub names cache files after the server's ``ETag`` and ``X-Repo-Commit``,
-    follows redirects, reads bodies of any length and has no total deadline.  Through its
-    documented :func:`huggingface_hub.set_client_factory`, tokgeo wraps the client factory in
-    use and adds two httpx event hooks, inert outside tokgeo's own calls (a context variable
-    marks those).  Inside them:
-
-    * every ``ETag``/``X-Linked-Etag`` must be a 40- or 64-digit hex digest and every
-      ``X-Repo-Commit`` a 40-digit commit, checked before huggingface_hub makes a path of it;
-    * every request and redirect hop must be http(s) to the endpoint's host or its storage
-      (its subdomains; ``hf.co``/``huggingface.co`` hosts for the real hub; more hosts in
-      ``$TOKGEO_HUB_STORAGE_HOSTS``, comma-separated, ``.example.org`` for subdomains); https
-      is never downgraded, and the token goes to the endpoint only;
-    * a body stops at its announced size (``X-Linked-Size``/``Content-Length`` of the HEAD), or
-      at 16 MiB when none is announced, as for every API reply;
-    * deadlines: ``timeout`` seconds for each metadata request (API call, HEAD), ``deadline``
-      seconds for each file (HEAD, download, retries) in total; every socket wait is cut to the
-      time left, and the clock is checked after every read;
-    * Xet transfers (``hf_xet``, which bypass the Python client) are off for these calls: the
-      same files come over plain HTTPS.
-
-    After huggingface_hub returns, the file must be a link to ``blobs/<the ETag seen>`` in the
-    repository's cache folder, and its bytes must hash to that ETag (the SHA-256 for LFS files,
-    the git blob SHA-1 for the others), which huggingface_hub does not check.  A failing file
-    is deleted and :class:`tokgeo.HubError` raised.
+Whatever a server sends.  huggingface_hub names files after the server's ETag and
+X-Repo-Commit, follows redirects, reads bodies of any length and has no total deadline.  Via its
+documented ``set_client_factory``, tokgeo wraps the factory in use and adds two httpx event
+hooks, inert outside tokgeo's calls (a context variable marks them).  Inside them: an
+ETag/X-Linked-Etag must be a 40/64-digit hex digest and an X-Repo-Commit a 40-digit commit
+before huggingface_hub makes a path of it; every request and redirect hop goes by http(s) to the
+endpoint's host, its subdomains (``hf.co``/``huggingface.co`` for the hub) or the hosts of
+``$TOKGEO_HUB_STORAGE_HOSTS`` (``a.org,.b.org``), never https->http, the token to the endpoint
+only; a body stops at its announced size (HEAD's X-Linked-Size/Content-Length; 16 MiB when none,
+and for API replies); ``timeout`` s per metadata request and ``deadline`` s per file (all its
+requests and retries): socket waits are cut to the time left and the clock is read after every
+read; hf_xet (which bypasses the Python client) is off for these calls.  Afterwards the file
+must link to ``blobs/<the ETag seen>`` of its repository and hash to it (SHA-256 for LFS, git
+blob SHA-1 otherwise), which huggingface_hub does not check; a bad file is deleted.
 """
 
 from __future__ import annotations
@@ -150,11 +131,6 @@ class Resolved:
             self._digest.append(checkpoint_digest(self.path))
         return self._digest[0]
 
-    def as_dict(self) -> dict[str, str | None]:
-        """JSON-ready: requested, path, source, repo_id, commit, digest."""
-        return {"requested": self.requested, "path": str(self.path), "source": self.source,
-                "repo_id": self.repo_id, "commit": self.commit, "digest": self.digest()}
-
 
 def checkpoint_digest(path: str | os.PathLike[str], *, verify: bool = False) -> str:
     """``"sha256:<64 hex>"`` naming the weights at ``path`` (a ``.safetensors`` file or a folder).
@@ -196,36 +172,23 @@ def resolve(
     timeout: float | None = None,
     deadline: float | None = None,
 ) -> Resolved:
-    """Find (and if needed download) a checkpoint; see the module docstring for the naming rule.
+    """Find (downloading if needed) a checkpoint by the naming rule of the module docstring.
 
-    Args:
-        name_or_path: a path, a packaged model name, a GPT-2 alias or a hub ``org/name``.
-        revision: branch, tag or commit on the hub.
-        filenames: the files to fetch (or to require in a local folder) instead of the default.
-        token: ``None`` (huggingface_hub's: ``$HF_TOKEN`` or ``hf auth login``), ``False`` (none)
-            or the token string.
-        progress: show huggingface_hub's progress bars.
-        refresh: ask the hub for ``revision`` even when the cache has a complete snapshot.
-        cache_dir: the hub cache folder (default :func:`cache_dir`).
-        timeout: seconds for each metadata request (default ``$TOKGEO_HUB_TIMEOUT`` or 60).
-        deadline: seconds for each file, every request included (``$TOKGEO_HUB_DEADLINE`` or 3600).
+    ``revision``: hub branch, tag or commit; ``filenames``: hub files instead of the default set;
+    ``token``: ``None`` (huggingface_hub's own), ``False`` (none) or the token; ``progress``:
+    huggingface_hub's bars; ``refresh``: ask the hub even with a complete snapshot cached;
+    ``cache_dir``: default :func:`cache_dir`; ``timeout``: seconds per metadata request
+    (``$TOKGEO_HUB_TIMEOUT`` or 60); ``deadline``: seconds per file (``$TOKGEO_HUB_DEADLINE`` or 3600).
 
-    Raises:
-        OfflineError: ``HF_HUB_OFFLINE`` is set and a needed file is not in the cache.
-        HubError: the hub refused, lacks the model/file/revision or safetensors weights, could
-            not be reached in time, or sent something refused above (nothing is kept then).
-        TokgeoIOError: a local path does not exist or lacks a file of ``filenames``.
-        InvalidInputError / InvalidTypeError: a malformed name, revision, file name or time.
+    Raises OfflineError (offline, not cached), HubError (refused, missing, unreachable in time,
+    hostile; nothing kept), TokgeoIOError (no such local path), InvalidInputError/InvalidTypeError.
     """
     wanted = _check_filenames(filenames)
     if not isinstance(revision, str):
         raise InvalidTypeError(f"revision must be a str, not {type(revision).__name__}")
     kind, where = _classify(name_or_path)
     requested = os.fspath(name_or_path)
-    if kind != "hub":
-        missing = [f for f in wanted or () if not (Path(where) / f).is_file()]
-        if missing:
-            raise TokgeoIOError(f"no {', '.join(missing)} in {where}")
+    if kind != "hub":  # the loaders check what a local folder holds
         return Resolved(requested, Path(where), kind)
     _check_relative("revision", revision)
     root = Path(os.fspath(cache_dir)).expanduser() if cache_dir is not None else _default_cache_dir()
