@@ -121,9 +121,8 @@ def _load_model(name: str) -> Any:
         raise _UsageError(
             f"cannot load the model {name!r}: it is not in the local cache and could not be downloaded.\n"
             f"  detail: {e}\n"
-            "Without network, download the model elsewhere (e.g. `huggingface-cli download "
-            f"openai-community/{name.split('/')[-1]}`), copy the folder here and pass --model PATH "
-            "(a folder with config.json, model.safetensors, vocab.json and merges.txt)."
+            "Pass --model PATH (a folder with config.json, model.safetensors, vocab.json and merges.txt); "
+            "the message above says how to get one without network."
         ) from None
 
 

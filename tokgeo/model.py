@@ -375,11 +375,9 @@ class GPT2:
                 the expected and actual shapes, or the bad config key).
             TokgeoIOError / HubError: the files cannot be read or fetched.
         """
-        p = Path(os.fspath(name_or_path)).expanduser()
-        if not p.exists():
-            from . import hub  # lazy: network code only when a hub name is used
+        from . import hub  # packaged/local/hub naming rule; huggingface_hub is imported only for the hub
 
-            p = Path(hub.resolve_model(os.fspath(name_or_path), **hub_kwargs))
+        p = hub.resolve_model(name_or_path, **hub_kwargs)
         if p.is_dir():
             folder = p
             files = _checkpoint_files(p)

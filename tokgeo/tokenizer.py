@@ -208,11 +208,9 @@ class Tokenizer:
         name such as ``"gpt2"``, fetched through :func:`tokgeo.hub.resolve_model`."""
         if not isinstance(name_or_folder, (str, os.PathLike)):
             raise InvalidTypeError(f"name_or_folder must be a str or path, not {type(name_or_folder).__name__}")
-        folder = Path(os.fspath(name_or_folder)).expanduser()
-        if not folder.is_dir():
-            from . import hub  # lazy: the hub part is optional for local use
+        from . import hub  # the naming rule of GPT2.from_pretrained; a hub name fetches only these two
 
-            folder = Path(hub.resolve_model(os.fspath(name_or_folder), filenames=("vocab.json", "merges.txt")))
+        folder = hub.resolve_model(name_or_folder, filenames=("vocab.json", "merges.txt"))
         for vocab_name, merges_name in (("vocab.json", "merges.txt"), ("encoder.json", "vocab.bpe")):
             if (folder / vocab_name).is_file() and (folder / merges_name).is_file():
                 return cls.from_files(folder / vocab_name, folder / merges_name)
