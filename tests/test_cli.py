@@ -153,3 +153,57 @@ def test_usage_errors(tmp_path: Path, folder: Path) -> None:
     assert p.returncode == 2 and "blocks 0..2" in p.stderr and "Traceback" not in p.stderr
     p = _run(["study", "qkv", "--model", str(folder), "--batch-size", "0", "--out", str(tmp_path / "o")], tmp_path)
     assert p.returncode == 2 and "--batch-size" in p.stderr
+
+
+def test_out_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path, folder: Path) -> None:
+    # /sys is a read-only file system even for root: the check must fire before the model loads
+    p = _run(["study", "rotation", "--model", str(tmp_path / "no-model-here"), "--out", "/sys/tokgeo-cli-test"], tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "cannot write into /sys/tokgeo-cli-test" in p.stderr and "nothing was run" in p.stderr
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(f)], tmp_path)
+    assert p.returncode == 2 and "is not a folder" in p.stderr
+
+
+def test_a_finished_result_is_never_lost(tmp_path: Path, folder: Path) -> None:
+    # the folder is writable when checked, but report.txt cannot be replaced (a directory of that name)
+    out = tmp_path / "rot"
+    (out / "report.txt").mkdir(parents=True)
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(out)], tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "Rotation" in p.stdout  # the summary was printed
+    assert f"could not write into {out}" in p.stderr
+    fallback = Path(p.stderr.split("were written to ")[1].split()[0])
+    try:
+        assert (fallback / "report.txt").is_file() and (fallback / "angles.csv").is_file()
+        assert "Rotation" in (fallback / "report.txt").read_text()
+    finally:
+        import shutil
+
+        shutil.rmtree(fallback, ignore_errors=True)
+
+
+def test_threads_before_or_after_the_command(tmp_path: Path, folder: Path) -> None:
+    for args in (["--threads", "1", "study", "qkv"], ["study", "qkv", "--threads", "1"], ["study", "qkv", "--threads", "0"]):
+        p = _run([*args, "--model", str(folder), "--layer", "1", "--out", str(tmp_path / "o"), "--no-figures"], tmp_path)
+        assert p.returncode == 0, (args, p.stderr)
+    for bad in ("-1", "two"):
+        p = _run(["study", "qkv", "--threads", bad, "--model", str(folder), "--out", str(tmp_path / "o")], tmp_path)
+        assert p.returncode == 2 and "--threads" in p.stderr and "all cores" in p.stderr
+
+
+def test_sentences_file_bom_line_numbers_and_one_sentence(tmp_path: Path, folder: Path) -> None:
+    f = tmp_path / "s.txt"
+    f.write_bytes("\ufeffI saw her.\n# comment\n\nWe met him.\nThey told her twice.\n".encode("utf-8"))
+    sentences, lines = cli._read_sentences(str(f))
+    assert sentences == ["I saw her.", "We met him.", "They told her twice."] and lines == [1, 4, 5]
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f),
+              "--lenient", "--no-figures"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "dropped 1 sentence(s) of" in p.stdout and "at line(s) 4" in p.stdout
+    one = tmp_path / "one.txt"
+    one.write_text("I saw her.\n", encoding="utf-8")
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o1"), "--sentences", str(one),
+              "--no-figures"], tmp_path)
+    assert "holds one sentence" in p.stdout and "at least two" in p.stdout

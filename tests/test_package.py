@@ -106,3 +106,17 @@ def test_c_core_under_sanitizers(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-8000:]
     assert "tests passed" in proc.stdout
+
+
+def test_blis_root_that_holds_no_blis_stops_the_build(tmp_path: Path) -> None:
+    """`BLIS_ROOT=/nonexistent pip install .` must fail, not build against the system BLIS."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        if require_all():
+            pytest.fail("cmake is not installed")
+        pytest.skip("cmake is not installed")
+    env = dict(os.environ, BLIS_ROOT=str(tmp_path / "nonexistent"))
+    p = subprocess.run([cmake, "-S", str(ROOT), "-B", str(tmp_path / "b"), "-DTOKGEO_BUILD_PYTHON=OFF"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode != 0
+    assert "BLIS_ROOT is set to" in p.stderr and "nonexistent" in p.stderr

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
@@ -43,10 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         description="The geometry of tokens inside GPT-2: tokenize text, run the course's lessons.",
     )
     p.add_argument("--version", action="version", version=f"tokgeo {__version__}")
-    p.add_argument("--threads", type=int, default=None, help="threads for BLIS and tokgeo's loops (default: all cores)")
+    # --threads is accepted before or after the command (`tokgeo --threads 2 study ...` and
+    # `tokgeo study ... --threads 2`); the subcommands' copy must not reset the global one.
+    p.add_argument("--threads", type=_threads, default=None, help=_THREADS_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=_threads, default=argparse.SUPPRESS, help=_THREADS_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("tokenize", help="show the GPT-2 tokens of a text with ids and character offsets")
+    t = sub.add_parser("tokenize", parents=[common], help="show the GPT-2 tokens of a text with ids and character offsets")
     t.add_argument("text", help="the text (use quotes); '-' reads standard input")
     t.add_argument("--model", default=None, help="use this model's tokenizer (name or folder) instead of GPT-2's")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -56,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "study",
+        parents=[common],
         help="run a lesson and write figures (PNG), numbers (CSV) and a report",
         description="Run one of the course's lessons. Default models are the lessons' own: "
         + ", ".join(f"{k}: {v}" for k, v in LESSON_MODELS.items()),
@@ -81,9 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_sentences(path: str) -> list[str]:
+_THREADS_HELP = "threads for BLIS and tokgeo's loops (0 or leaving it out: all cores)"
+
+
+def _threads(value: str) -> int:
     try:
-        with open(path, encoding="utf-8") as f:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (0 = all cores), got {value!r}") from None
+    if n < 0 or n > 4096:
+        raise argparse.ArgumentTypeError(f"must be between 0 (all cores) and 4096, got {n}")
+    return n
+
+
+def _read_sentences(path: str) -> tuple[list[str], list[int]]:
+    """The sentences of a file and the 1-based line number each came from.
+
+    The file is UTF-8 (a byte-order mark at its start is dropped, as editors on Windows
+    write one); blank lines and lines starting with ``#`` are skipped.
+    """
+    try:
+        with open(path, encoding="utf-8-sig") as f:
             lines = [line.rstrip("\r\n") for line in f]
     except FileNotFoundError:
         raise _UsageError(f"--sentences: no such file: {path}") from None
@@ -91,10 +115,25 @@ def _read_sentences(path: str) -> list[str]:
         raise _UsageError(f"--sentences: {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise _UsageError(f"--sentences: cannot read {path}: {e.strerror}") from None
-    out = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
-    if not out:
+    kept = [(s.strip(), i + 1) for i, s in enumerate(lines) if s.strip() and not s.lstrip().startswith("#")]
+    if not kept:
         raise _UsageError(f"--sentences: {path} holds no sentence (one per line)")
-    return out
+    return [s for s, _ in kept], [n for _, n in kept]
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse --out before any work is done when the folder cannot be written."""
+    if folder.exists() and not folder.is_dir():
+        raise _UsageError(f"--out {folder} exists and is not a folder; pass a folder path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tokgeo-write-check-"):
+            pass
+    except OSError as e:
+        raise _UsageError(
+            f"--out: cannot write into {folder} ({e.strerror or e}); nothing was run. "
+            "Pass a folder you can write to, e.g. --out ~/tokgeo-results"
+        ) from None
 
 
 def _target(value: str) -> str | int:
@@ -122,7 +161,8 @@ def _load_model(name: str) -> Any:
             f"cannot load the model {name!r}: it is not in the local cache and could not be downloaded.\n"
             f"  detail: {e}\n"
             "Pass --model PATH (a folder with config.json, model.safetensors, vocab.json and merges.txt); "
-            "the message above says how to get one without network."
+            "the message above says how to get one without network; offline, --model tokgeo-mini "
+            "(a small trained GPT-2 shipped inside tokgeo) runs every lesson."
         ) from None
 
 
@@ -171,11 +211,16 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
 
     name = args.name
     model_name = args.model or LESSON_MODELS[name]
-    sentences = _read_sentences(args.sentences) if args.sentences else None
+    sentences, line_numbers = _read_sentences(args.sentences) if args.sentences else (None, None)
     dataset_name = Path(args.sentences).name if args.sentences else None
     for flag, v in (("--batch-size", args.batch_size), ("--dpi", args.dpi)):
         if v is not None and v < 1:
             raise _UsageError(f"{flag} must be a positive integer, got {v}")
+    folder = Path(args.out).expanduser()
+    _check_writable(folder)  # before minutes of work, not after
+    if sentences is not None and len(sentences) < 2 and name in ("rotation", "qkv"):
+        out.write(f"warning: {args.sentences} holds one sentence: the per-layer t-tests need at least two "
+                  "sentences per group, so t, p and d will be NaN\n")
     progress = False if args.no_progress else None
     figures = not args.no_figures
     if figures:
@@ -208,23 +253,38 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
         study = studies.EmbeddingGeometry(model, layer=args.layer, head=args.head, convention=args.convention,
                                           seed=args.seed, progress=progress, **kw)
     result = study.run()
-    # the model label in the provenance: what the user asked for
-    folder = Path(args.out)
-    if folder.exists() and not folder.is_dir():
-        raise _UsageError(f"--out {folder} exists and is not a folder")
-    try:
-        written = result.save(folder, figures=figures, dpi=args.dpi)
-        prov = folder / "provenance.json"
-        with atomic_write(prov) as f:
-            f.write(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n")
-        written.append(prov)
-    except PermissionError as e:
-        raise _UsageError(f"--out: cannot write into {folder}: {e.strerror}") from None
+    dropped = result.provenance.parameters.get("dropped") if hasattr(result.provenance, "parameters") else None
+    if dropped and line_numbers is not None:
+        lines = ", ".join(str(line_numbers[i]) for i in dropped if 0 <= i < len(line_numbers))
+        out.write(f"note: --lenient dropped {len(dropped)} sentence(s) of {args.sentences}, at line(s) {lines}\n")
+    # The result is computed: print it before anything can fail, then write the files.
     out.write(result.summary() + "\n\n")
+    try:
+        written = _save(result, folder, figures, args.dpi)
+    except OSError as e:
+        fallback = Path(tempfile.mkdtemp(prefix="tokgeo-results-"))
+        written = _save(result, fallback, figures, args.dpi)
+        sys.stderr.write(
+            f"tokgeo: error: could not write into {folder} ({e.strerror or e}); the results were written to "
+            f"{fallback} instead\n"
+        )
+        folder = fallback
+        status = 2
+    else:
+        status = 0
     out.write(f"wrote {len(written)} files to {folder}:\n")
     for p in written:
         out.write(f"  {p.name}\n")
-    return 0
+    return status
+
+
+def _save(result: Any, folder: Path, figures: bool, dpi: int) -> list[Path]:
+    written: list[Path] = result.save(folder, figures=figures, dpi=dpi)
+    prov = folder / "provenance.json"
+    with atomic_write(prov) as f:
+        f.write(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n")
+    written.append(prov)
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
