@@ -62,7 +62,10 @@ static inline size_t tg_utf8_len(const unsigned char *s, size_t n) {
  * clang; elsewhere, under AddressSanitizer (ifunc resolvers run before ASan is set up), and
  * with -DTG_NO_CLONES it expands to nothing and the function is compiled once.  Each part
  * names its own targets at the use (gpt2 kernels: v4/v3/default; metrics row sums:
- * avx2/default; reduce: v3/default with FMA contraction, TG_HOT in reduce/internal.h). */
+ * avx2/default; reduce: v3/default with FMA contraction, TG_HOT in reduce/internal.h).
+ * TG_TARGET_CLONES_GCC is the same for GCC only: the gpt2 kernels and the metrics row sums
+ * have only ever been built and checked with GCC's clones, so clang builds keep one version
+ * of them. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 11) && \
     !defined(__SANITIZE_ADDRESS__) && !defined(TG_NO_CLONES)
 #define TG_HAVE_TARGET_CLONES 1
@@ -70,6 +73,11 @@ static inline size_t tg_utf8_len(const unsigned char *s, size_t n) {
 #else
 #define TG_HAVE_TARGET_CLONES 0
 #define TG_TARGET_CLONES(...)
+#endif
+#if TG_HAVE_TARGET_CLONES && !defined(__clang__)
+#define TG_TARGET_CLONES_GCC(...) TG_TARGET_CLONES(__VA_ARGS__)
+#else
+#define TG_TARGET_CLONES_GCC(...)
 #endif
 
 /* ---- strided views: rows along the last axis ----

@@ -11,7 +11,7 @@
 
 /* Function multi-versioning: the element-wise loops below are compiled for AVX-512, AVX2+FMA
  * and baseline x86-64, chosen at load time (ifunc); elsewhere one portable version. */
-#define TG_CLONES TG_TARGET_CLONES("arch=x86-64-v4", "arch=x86-64-v3", "default")
+#define TG_CLONES TG_TARGET_CLONES_GCC("arch=x86-64-v4", "arch=x86-64-v3", "default")
 
 /* exp(x): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6
  * minimax polynomial (Cephes expf coefficients), scaled by 2^n through the exponent bits.

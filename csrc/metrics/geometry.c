@@ -46,7 +46,7 @@ static size_t chunk_rows(size_t len) {
 /* Sums for one row: r[0] = dot or squared distance or squared norm, r[1] = |a|^2, r[2] = |b|^2.
  * Four independent accumulators keep the adds pipelined (and make the order deterministic). */
 /* AVX2 clone of the contiguous kernels where the toolchain can dispatch at load time. */
-#define TG_SIMD_CLONES TG_TARGET_CLONES("avx2", "default")
+#define TG_SIMD_CLONES TG_TARGET_CLONES_GCC("avx2", "default")
 
 #define DEFINE_ROW_SUMS(T, SUF)                                                                   \
     static inline void row_sums_##SUF##_s(int op, const T *a, ptrdiff_t sa, const T *b, ptrdiff_t sb, \
