@@ -69,6 +69,24 @@ tg_status tg_tokenizer_load_buffers(tg_tokenizer **out, const char *vocab, size_
                                     const char *vocab_name, const char *merges,
                                     size_t merges_len, const char *merges_name);
 
+/* Loading options beyond GPT-2's defaults (tg_tokenizer_load_buffers uses {0, false}):
+ *   pattern           - the split pattern: 0 GPT-2's, 1 cl100k_base's (TG_PATTERN_* in
+ *                       tokenizer/tg_bpe_train.h);
+ *   rank_by_merged_id - tiktoken semantics: a merge's rank is the id of the token it makes
+ *                       (so every split of one token has the same rank, leftmost wins), and
+ *                       a pre-token that is itself a token is that token (tiktoken's
+ *                       whole-piece lookup).  For vocabularies made from a .tiktoken rank
+ *                       file, where ids are ranks. */
+typedef struct tg_tokenizer_opts {
+    int pattern;
+    bool rank_by_merged_id;
+} tg_tokenizer_opts;
+tg_status tg_tokenizer_load_buffers_opts(tg_tokenizer **out, const char *vocab, size_t vocab_len,
+                                         const char *vocab_name, const char *merges, size_t merges_len,
+                                         const char *merges_name, const tg_tokenizer_opts *opts);
+/* The split pattern the tokenizer was loaded with (tg_tokenizer_opts.pattern). */
+int tg_tokenizer_pattern(const tg_tokenizer *tok);
+
 /* NULL is a no-op. No encode may be running on `tok`. */
 void tg_tokenizer_free(tg_tokenizer *tok);
 

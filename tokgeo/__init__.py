@@ -18,6 +18,7 @@ from ._C import blis_info, get_num_threads, set_num_threads
 from .cache import ActivationCache
 from .model import GPT2, GPT2Config
 from .tokenizer import Batch, Tokenizer
+from .bpe_train import MergeLog, TrainedTokenizer, train_bpe
 
 __all__ = [
     "__version__",
@@ -31,6 +32,9 @@ __all__ = [
     "set_num_threads",
     "Tokenizer",
     "Batch",
+    "train_bpe",
+    "TrainedTokenizer",
+    "MergeLog",
     "GPT2",
     "GPT2Config",
     "ActivationCache",

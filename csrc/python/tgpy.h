@@ -44,6 +44,7 @@ int tg_py_init_model(PyObject *m);
 int tg_py_init_metrics(PyObject *m);
 int tg_py_init_reduce(PyObject *m);
 int tg_py_init_safetensors(PyObject *m);
+int tg_py_init_train(PyObject *m);
 
 /* A read-only ndarray over foreign memory (defined in py_safetensors.c): `ndim` dims of
  * `shape`, byte strides `strides_or_null` (NULL: C-contiguous), NumPy type `typenum`.
