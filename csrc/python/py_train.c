@@ -9,11 +9,13 @@
  *                        (left, right, merged, vocab_size, count), n_words, n_pretokens)
  *   _bpe_save(cap, dir);  _bpe_tokenizer(cap) -> tokenizer handle
  *   _tok_load_buffers(vocab: bytes, merges: bytes, pattern, rank_by_merged_id) -> handle
+ *   _tok_load_tiktoken(path, specials: tuple[tuple[str, int]], pattern) -> handle
  *   _tok_pattern(handle) -> int;  _pre_tokenize_pattern(text, pattern) -> list[str]
  */
 #include "tgpy.h"
 
 #include "../tokenizer/tg_bpe_train.h"
+#include "../tokenizer/tg_tiktoken.h"
 
 #define TRAINER_CAPSULE "tokgeo.bpe_trainer"
 #define TOKENIZER_CAPSULE "tokgeo.tokenizer"
@@ -237,6 +239,44 @@ static PyObject *py_tok_load_buffers(PyObject *self, PyObject *args) {
     return wrap_tokenizer(t);
 }
 
+static PyObject *py_tok_load_tiktoken(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *pb = NULL, *specials;
+    int pattern;
+    if (!PyArg_ParseTuple(args, "O&O!i:_tok_load_tiktoken", PyUnicode_FSConverter, &pb, &PyTuple_Type, &specials, &pattern))
+        return NULL;
+    Py_ssize_t ns = PyTuple_GET_SIZE(specials);
+    const char **names = PyMem_Malloc((ns > 0 ? (size_t)ns : 1) * sizeof *names);
+    int32_t *ids = PyMem_Malloc((ns > 0 ? (size_t)ns : 1) * sizeof *ids);
+    PyObject *res = NULL;
+    if (!names || !ids) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        const char *nm;
+        int id;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(specials, i), "si", &nm, &id)) goto done;
+        names[i] = nm;
+        ids[i] = id;
+    }
+    tg_tokenizer *t = NULL;
+    tg_status st;
+    const char *path = PyBytes_AS_STRING(pb);
+    Py_BEGIN_ALLOW_THREADS
+    st = tg_tokenizer_load_tiktoken(&t, path, names, ids, (size_t)ns, pattern);
+    Py_END_ALLOW_THREADS
+    if (st != TG_OK)
+        tg_py_raise(st);
+    else
+        res = wrap_tokenizer(t);
+done:
+    PyMem_Free(names);
+    PyMem_Free(ids);
+    Py_DECREF(pb);
+    return res;
+}
+
 static PyObject *py_tok_pattern(PyObject *self, PyObject *cap) {
     (void)self;
     if (!PyCapsule_IsValid(cap, TOKENIZER_CAPSULE)) return tg_py_error("InvalidTypeError", "expected a tokenizer handle");
@@ -286,6 +326,7 @@ static PyMethodDef train_methods[] = {
     {"_bpe_save", py_bpe_save, METH_VARARGS, "_bpe_save(handle, dir)"},
     {"_bpe_tokenizer", py_bpe_tokenizer, METH_O, "_bpe_tokenizer(handle) -> tokenizer handle"},
     {"_tok_load_buffers", py_tok_load_buffers, METH_VARARGS, "_tok_load_buffers(vocab, merges, pattern, rank_by_id)"},
+    {"_tok_load_tiktoken", py_tok_load_tiktoken, METH_VARARGS, "_tok_load_tiktoken(path, specials, pattern) -> handle"},
     {"_tok_pattern", py_tok_pattern, METH_O, "_tok_pattern(handle) -> int"},
     {"_pre_tokenize_pattern", py_pre_tokenize_pattern, METH_VARARGS, "_pre_tokenize_pattern(text, pattern) -> list[str]"},
     {NULL, NULL, 0, NULL},
