@@ -19,6 +19,7 @@ from .cache import ActivationCache
 from .model import GPT2, GPT2Config
 from .tokenizer import Batch, Tokenizer
 from .bpe_train import MergeLog, TrainedTokenizer, train_bpe
+from .simple_tokenizers import CharTokenizer, WordTokenizer
 
 __all__ = [
     "__version__",
@@ -35,6 +36,8 @@ __all__ = [
     "train_bpe",
     "TrainedTokenizer",
     "MergeLog",
+    "CharTokenizer",
+    "WordTokenizer",
     "GPT2",
     "GPT2Config",
     "ActivationCache",
