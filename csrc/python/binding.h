@@ -47,6 +47,7 @@ int tg_py_init_model(PyObject *m);
 int tg_py_init_metrics(PyObject *m);
 int tg_py_init_reduce(PyObject *m);
 int tg_py_init_safetensors(PyObject *m);
+int tg_py_init_train(PyObject *m);
 
 /* ---- conversions (convert.c) ---- */
 

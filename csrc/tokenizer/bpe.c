@@ -31,6 +31,7 @@
 #include "base/internal.h"
 #include "base/json.h"
 #include "base/mapfile.h"
+#include "tokenizer/pretokenize_cl100k.h"
 
 #define FLAG_MERGED 1u  /* produced by a merge line */
 #define FLAG_SPECIAL 2u /* a special token: never produced by BPE */
@@ -186,6 +187,8 @@ struct tg_tokenizer {
     size_t n_special;
     int32_t *special_ids;
     int32_t eot;
+    int pattern;            /* tg_tokenizer_opts */
+    bool rank_by_merged_id;
     pthread_mutex_t pool_lock;
     tg_work *pool[POOL_MAX];
     size_t pool_n;
@@ -575,7 +578,7 @@ static tg_status encode_segment(const tg_tokenizer *t, tg_work *w, const uint8_t
                                 size_t end, tg_tokens *o, enc_ctx *ctx) {
     size_t pos = start;
     while (pos < end) {
-        size_t l = tg_pretoken_len_inline(s + pos, end - pos);
+        size_t l = t->pattern ? tg_pretoken_len_cl100k(s + pos, end - pos) : tg_pretoken_len_inline(s + pos, end - pos);
         tg_status st = emit_piece(t, w, s + pos, l, text_len - pos, o, ctx);
         if (st != TG_OK) return st;
         pos += l;
@@ -1256,7 +1259,8 @@ static tg_status load_merges(tg_tokenizer *t, const char *text, size_t len, cons
             return merges_fail(name, line, "this merge appeared on an earlier line");
         }
         t->pmap[j].key = key;
-        t->pmap[j].rank = (uint32_t)rank++;
+        t->pmap[j].rank = t->rank_by_merged_id ? merged : (uint32_t)rank;
+        rank++;
         t->pmap[j].merged = merged;
         t->tok_flags[merged] |= FLAG_MERGED;
         pos = next;
@@ -1290,7 +1294,7 @@ static tg_status finish(tg_tokenizer *t) {
     for (size_t id = 0; id < t->n_vocab; id++) {
         size_t l = t->tok_len[id];
         if (l == 0 || (t->tok_flags[id] & FLAG_SPECIAL)) continue;
-        if (l == 1) {
+        if (l == 1 || t->rank_by_merged_id) {
             t->tok_flags[id] |= FLAG_SELF;
             continue;
         }
@@ -1307,7 +1311,16 @@ static tg_status finish(tg_tokenizer *t) {
 
 tg_status tg_tokenizer_load_buffers(tg_tokenizer **out, const char *vocab, size_t vocab_len, const char *vocab_name,
                                     const char *merges, size_t merges_len, const char *merges_name) {
+    return tg_tokenizer_load_buffers_opts(out, vocab, vocab_len, vocab_name, merges, merges_len, merges_name, NULL);
+}
+
+int tg_tokenizer_pattern(const tg_tokenizer *tok) { return tok->pattern; }
+
+tg_status tg_tokenizer_load_buffers_opts(tg_tokenizer **out, const char *vocab, size_t vocab_len,
+                                         const char *vocab_name, const char *merges, size_t merges_len,
+                                         const char *merges_name, const tg_tokenizer_opts *opts) {
     if (!out) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load_buffers: NULL output");
+    if (opts && opts->pattern != 0 && opts->pattern != 1) return tg_fail(TG_ERR_VALUE, "unknown split pattern %d", opts->pattern);
     *out = NULL;
     if ((!vocab && vocab_len) || (!merges && merges_len)) return tg_fail(TG_ERR_VALUE, "tg_tokenizer_load_buffers: NULL buffer");
     pthread_once(&alphabet_once, alphabet_init);
@@ -1318,6 +1331,10 @@ tg_status tg_tokenizer_load_buffers(tg_tokenizer **out, const char *vocab, size_
     if (pthread_mutex_init(&t->pool_lock, NULL) != 0) {
         free(t);
         return tg_fail(TG_ERR_NOMEM, "cannot create a mutex");
+    }
+    if (opts) {
+        t->pattern = opts->pattern;
+        t->rank_by_merged_id = opts->rank_by_merged_id;
     }
     tg_status st = load_vocab(t, vocab ? vocab : "", vocab_len, vocab_name);
     if (st == TG_OK) st = load_merges(t, merges ? merges : "", merges_len, merges_name);

@@ -51,5 +51,6 @@
 #include "tokgeo/gpt2.h"
 #include "tokgeo/metrics.h"
 #include "tokgeo/reduce.h"
+#include "tokgeo/tokenizer.h"
 
 #endif /* TOKGEO_H */
