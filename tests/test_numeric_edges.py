@@ -45,3 +45,27 @@ def test_encode_batch_pad_id_out_of_range_is_a_tokgeo_error(pad_id: int) -> None
     tok = tokgeo.Tokenizer.gpt2()
     with pytest.raises(tokgeo.InvalidInputError, match="pad_id"):
         tok.encode_batch(["a"], pad_id=pad_id)
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float32, 1e-30), (np.float32, 1e-35), (np.float32, 1e38),
+                                         (np.float64, 1e-100), (np.float64, 1e100)])
+def test_all_pairs_cosine_at_extreme_scales(dtype: type, scale: float) -> None:
+    """The all-pairs routines (one matrix product) agree with the per-pair definition at
+    scales where the raw product under- or overflows."""
+    rng = np.random.default_rng(5)
+    x64 = rng.normal(size=(7, 24))
+    x = (x64 * scale).astype(dtype)
+    u = x.astype(np.float64) / scale
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    ref = u @ u.T  # numpy float64 on the rescaled data
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    got = metrics.cosine_similarity_matrix(x)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, ref, atol=tol)
+    idx, val = metrics.top_k_similar(x, k=3)
+    np.testing.assert_allclose(val, np.sort(np.where(np.eye(7, dtype=bool), -np.inf, ref), axis=1)[:, ::-1][:, :3],
+                               atol=tol)
+    counts, _ = metrics.similarity_histogram(x, bins=8)
+    ref_counts, _ = np.histogram(ref[np.triu_indices(7, 1)], bins=8, range=(-1, 1))
+    assert counts.sum() == ref_counts.sum() == 21
+    assert np.abs(counts - ref_counts).sum() <= 2  # a value on a bin edge may round either way
