@@ -659,7 +659,10 @@ def t_ppf(q: ArrayLike, df: ArrayLike) -> FloatOrArray:
     (a float for scalars).  -inf / +inf for q = 0 / 1, 0 for q = 0.5, NaN for q outside
     [0, 1], ``df`` <= 0 or NaN inputs; ``df = inf`` gives the normal quantile.  Solved in C by
     safeguarded Newton on the incomplete-beta CDF: ~1e-13 relative for df in [1, 1e6] and
-    q in [1e-12, 1 - 1e-12], also next to q = 0.5 where scipy loses digits.
+    q in [1e-12, 1 - 1e-12], also next to q = 0.5 where scipy loses digits.  ``df`` = 1
+    (Cauchy) and 2 use their closed forms, exact for any ``q`` (``t_ppf(1e-300, 1)`` =
+    -3.18e299); for other ``df`` < 2 quantiles beyond about 1e154 in magnitude (``q``
+    below ~1e-154 ** df) are not resolved (the CDF's argument underflows).
     Example: the 95% two-sided critical value with 10 df is ``t_ppf(0.975, 10)`` (2.228...)."""
     x, d = _t_args(q, df, "q")
     out = _C._special(3, d.ravel(), d.ravel(), x.ravel()).reshape(x.shape)

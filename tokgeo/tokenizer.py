@@ -352,6 +352,8 @@ class Tokenizer:
             pad_id = self.eot_id
         elif not isinstance(pad_id, (int, np.integer)) or isinstance(pad_id, bool):
             raise InvalidTypeError(f"pad_id must be an int, not {type(pad_id).__name__}")
+        if not -(2**63) <= int(pad_id) < 2**63:
+            raise InvalidInputError(f"pad_id = {int(pad_id)} does not fit in the int64 id array; give a token id")
         tup = tuple(texts)
         modes = _modes(self._specials, allowed_special, disallowed_special)
         try:

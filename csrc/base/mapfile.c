@@ -13,7 +13,9 @@
 tg_status tg_mapfile_open(const char *path, tg_mapfile **out) {
     *out = NULL;
     if (path == NULL) return tg_fail(TG_ERR_VALUE, "NULL path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without it waits for a writer forever (the regular-file
+     * check comes after open); it changes nothing for the regular files we map. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return tg_fail(TG_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -23,7 +25,13 @@ tg_status tg_mapfile_open(const char *path, tg_mapfile **out) {
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return tg_fail(TG_ERR_VALUE, "'%s' is not a regular file", path);
+        const char *kind = S_ISDIR(sb.st_mode)    ? "a directory"
+                           : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                           : S_ISCHR(sb.st_mode)  ? "a character device"
+                           : S_ISBLK(sb.st_mode)  ? "a block device"
+                           : S_ISSOCK(sb.st_mode) ? "a socket"
+                                                  : "not a file";
+        return tg_fail(TG_ERR_IO, "'%s' is not a regular file (it is %s); give the path of a file", path, kind);
     }
     if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX) {
         close(fd);

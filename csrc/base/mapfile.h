@@ -21,7 +21,8 @@ typedef struct tg_mapfile {
 } tg_mapfile;
 
 /* Maps `path` read-only. TG_ERR_IO (with the OS reason and the path) when it cannot be
- * opened or mapped, TG_ERR_VALUE when it is not a regular file. */
+ * opened or mapped or is not a regular file (a directory, FIFO, device: refused without
+ * blocking, since the file is opened O_NONBLOCK and checked before any read). */
 tg_status tg_mapfile_open(const char *path, tg_mapfile **out);
 void tg_mapfile_close(tg_mapfile *m);
 

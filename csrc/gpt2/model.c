@@ -595,18 +595,21 @@ static tg_status gemm_par(size_t m, size_t n, size_t k, const float *a, ptrdiff_
     const bool along_n = n >= (size_t)nt * 64 || n >= m;
     const size_t dim = along_n ? n : m, other = along_n ? m : n;
     if ((size_t)nt > dim) nt = (int)dim;
-    size_t per = (dim + (size_t)nt - 1) / (size_t)nt;
-    if (along_n && per % 16) per += 16 - per % 16;
     size_t step = (size_t)(2.0e9 / (2.0 * (double)other * (double)(k ? k : 1)));
     if (step < 64) step = 64;
     atomic_int stop = 0;
 #pragma omp parallel num_threads(nt)
     {
+        /* split by the team we got, not the one we asked for: OMP_DYNAMIC, OMP_THREAD_LIMIT
+         * and a call nested in another parallel region (a model run from a signal handler
+         * that the interrupt poll runs) all give fewer threads than num_threads(nt) */
 #ifdef _OPENMP
-        const size_t t = (size_t)omp_get_thread_num();
+        const size_t t = (size_t)omp_get_thread_num(), team = (size_t)omp_get_num_threads();
 #else
-        const size_t t = 0;
+        const size_t t = 0, team = 1;
 #endif
+        size_t per = (dim + team - 1) / team;
+        if (along_n && per % 16) per += 16 - per % 16;
         const size_t lo = t * per < dim ? t * per : dim, hi = lo + per < dim ? lo + per : dim;
         for (size_t s0 = lo; s0 < hi; s0 += step) {
             if (s0 > lo && t == 0 && tg_interrupted()) atomic_store(&stop, 1);

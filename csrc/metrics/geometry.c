@@ -394,11 +394,21 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
     }
     if (n_zero) *n_zero += nz;
     if (len == 0) return TG_OK; /* no products at all: every similarity is NaN */
+    /* Rows whose norm is far from 1 (1e-30 or 3e38 in float32, 1e-160 or 1e160 in float64)
+     * would under- or overflow inside the product (cosine 0 on the diagonal, NaN): then the
+     * rows are copied scaled by a power of two to norm in [1, 2) - exact, so rows already in
+     * range give the same bits - and their inverse norms scaled back. */
+    const int lim = v->dtype == TG_F32 ? 50 : 450;
+    bool rescale = false;
+    for (size_t i = 0; i < rows && !rescale; i++) {
+        double r = o->inv[i];
+        if (isfinite(r) && r > 0.0 && (ilogb(r) > lim || ilogb(r) < -lim)) rescale = true;
+    }
     ptrdiff_t rs = v->stride[0], cs = v->stride[1];
     if (rows == 1) rs = cs == 1 ? (ptrdiff_t)len : 1;
     if (len == 1) cs = rs == 1 ? (ptrdiff_t)rows : 1;
     bool direct = (cs == 1 && rs >= (ptrdiff_t)len) || (rs == 1 && cs >= (ptrdiff_t)rows);
-    if (direct) {
+    if (direct && !rescale) {
         o->base = (const char *)v->data;
         o->rs = rs;
         o->cs = cs;
@@ -416,13 +426,24 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
     }
     for (size_t i = 0; i < rows; i++) {
         const char *src = (const char *)v->data + v->stride[0] * (ptrdiff_t)i * (ptrdiff_t)es;
+        int k = 0; /* row i is multiplied by 2^k */
+        if (rescale && isfinite(o->inv[i]) && o->inv[i] > 0.0) {
+            k = ilogb(o->inv[i]);
+            o->inv[i] = ldexp(o->inv[i], -k);
+            o->invf[i] = (float)o->inv[i];
+        }
         if (v->dtype == TG_F32) {
             float *dst = (float *)o->copy + i * len;
-            for (size_t j = 0; j < len; j++) dst[j] = ((const float *)src)[v->stride[1] * (ptrdiff_t)j];
+            for (size_t j = 0; j < len; j++) dst[j] = (float)ldexp((double)((const float *)src)[v->stride[1] * (ptrdiff_t)j], k);
         } else {
             double *dst = (double *)o->copy + i * len;
-            for (size_t j = 0; j < len; j++) dst[j] = ((const double *)src)[v->stride[1] * (ptrdiff_t)j];
+            for (size_t j = 0; j < len; j++) dst[j] = ldexp(((const double *)src)[v->stride[1] * (ptrdiff_t)j], k);
         }
+    }
+    if (rescale) {
+        o->prefilter = true;
+        for (size_t i = 0; i < rows; i++)
+            if (o->inv[i] < 1e-30 || o->inv[i] > 1e30) o->prefilter = false;
     }
     o->base = (const char *)o->copy;
     o->rs = (ptrdiff_t)len;

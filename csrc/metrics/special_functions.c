@@ -265,6 +265,15 @@ double tg_stdtri(double df, double q) {
     if (q == 0.0) return -INFINITY;
     if (q == 1.0) return INFINITY;
     if (q == 0.5) return 0.0;
+    /* closed forms (exact in the far tails, where x = df / (df + t^2) below underflows and
+     * the iteration stalled: t_ppf(1e-300, 1) gave -6.4e161 for -3.2e299) */
+    if (df == 1.0) { /* Cauchy: tan(pi (q - 1/2)) near the median, -cot(pi p) in the tails */
+        const double pi = 3.14159265358979323846264338327950288, pmin = q < 0.5 ? q : 1.0 - q;
+        if (pmin > 0.25) return tan(pi * (q - 0.5)); /* q - 0.5 exact */
+        const double t = 1.0 / tan(pi * pmin);       /* 1 - q exact for q >= 1/2 */
+        return q < 0.5 ? -t : t;
+    }
+    if (df == 2.0) return 2.0 * (q - 0.5) / sqrt(2.0 * q * (1.0 - q)); /* (2q - 1) / sqrt(2q(1-q)) */
     /* By symmetry solve for t = |T| > 0.  Below the quartiles the target is the tail
      * P(T > t) = min(q, 1 - q) (1 - q is exact for q >= 1/2); between them it is the
      * central mass P(0 < T <= t) = |q - 1/2| (exact there).  Either is matched in log-log

@@ -262,12 +262,26 @@ static double pearson_r(const double *x, const double *y, size_t n, bool *consta
     }
     *constant = cx || cy;
     if (*constant) return NAN;
-    double mx = sx / (double)n, my = sy / (double)n, sxx = 0, syy = 0, sxy = 0;
+    double mx = sx / (double)n, my = sy / (double)n, sxx = 0, syy = 0, sxy = 0, ax = 0, ay = 0;
     for (size_t i = 0; i < n; i++) {
         double dx = x[i] - mx, dy = y[i] - my;
         sxx += dx * dx;
         syy += dy * dy;
         sxy += dx * dy;
+        ax = fmax(ax, fabs(dx));
+        ay = fmax(ay, fabs(dy));
+    }
+    /* r does not depend on the scales: when the squares would over- or underflow (data near
+     * 1e160 or 1e-200 gave NaN), sum the deviations divided by their largest magnitude */
+    const double lo = 1e-140, hi = 1e140;
+    if (isfinite(ax) && isfinite(ay) && ax > 0 && ay > 0 && (ax < lo || ax > hi || ay < lo || ay > hi)) {
+        sxx = syy = sxy = 0;
+        for (size_t i = 0; i < n; i++) {
+            double dx = (x[i] - mx) / ax, dy = (y[i] - my) / ay;
+            sxx += dx * dx;
+            syy += dy * dy;
+            sxy += dx * dy;
+        }
     }
     /* sqrt(sxx * syy) is exact for identical samples (sqrt(fl(s*s)) == s), so perfectly
      * (anti)correlated data give exactly +-1 as numpy.corrcoef does; the split form only

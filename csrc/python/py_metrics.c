@@ -151,7 +151,8 @@ static PyObject *py_histogram(PyObject *self, PyObject *args) {
     tg_view a, b;
     if (to_view(ao, "a", &a) < 0) return NULL;
     if (bo != Py_None && to_view(bo, "b", &b) < 0) return NULL;
-    PyArrayObject *edges = (PyArrayObject *)PyArray_FROMANY(eo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    /* a private copy: the core checks the edges, then bins by them with the GIL released */
+    PyArrayObject *edges = (PyArrayObject *)PyArray_FROMANY(eo, NPY_FLOAT64, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_ENSURECOPY);
     if (edges == NULL) return NULL;
     npy_intp ne = PyArray_DIM(edges, 0);
     if (ne < 2) {

@@ -353,8 +353,11 @@ static PyObject *model_plan(ModelObject *self, PyObject *args) {
     return d;
 }
 
+/* A private int64 copy (always a copy: the core checks the ids, then reads them again with
+ * the GIL released, so the caller's array must not be the one another thread can write). */
 static PyArrayObject *as_i64(PyObject *o, int nd, const char *what) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_INT64, nd, nd, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_INT64, nd, nd,
+                                                        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_ENSURECOPY);
     if (a == NULL) {
         PyErr_Clear();
         tg_py_error("InvalidTypeError", "%s must be an integer array with %d dimension(s)", what, nd);

@@ -271,8 +271,10 @@ static PyObject *py_tok_encode_batch(PyObject *self, PyObject *args) {
     return res;
 }
 
-/* ids as an int64 buffer: list/tuple of ints (converted) or a C-contiguous 1-D int64
- * array (borrowed).  *tmp receives memory to PyMem_Free. */
+/* ids as a private int64 buffer: list/tuple of ints (converted) or a C-contiguous 1-D int64
+ * array (copied: callers check the ids, size their output from them, then read them again
+ * with the GIL released, when another thread could have changed the caller's array).
+ * *tmp receives memory to PyMem_Free. */
 static bool ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp) {
     *tmp = NULL;
     if (PyArray_Check(obj)) {
@@ -281,8 +283,16 @@ static bool ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp
             tg_py_error("InvalidTypeError", "token ids must be a 1-D int64 array");
             return false;
         }
-        *ids = PyArray_DATA(a);
-        *n = (size_t)PyArray_DIM(a, 0);
+        size_t k = (size_t)PyArray_DIM(a, 0);
+        int64_t *copy = PyMem_Malloc((k > 0 ? k : 1) * sizeof *copy);
+        if (!copy) {
+            PyErr_NoMemory();
+            return false;
+        }
+        if (k) memcpy(copy, PyArray_DATA(a), k * sizeof *copy);
+        *ids = copy;
+        *n = k;
+        *tmp = copy;
         return true;
     }
     if (!PyList_Check(obj) && !PyTuple_Check(obj)) {
@@ -467,12 +477,24 @@ static PyObject *py_tok_batch_offsets(PyObject *self, PyObject *args) {
         PyArray_DIM(lengths, 0) != PyArray_DIM(ids, 0))
         return tg_py_error("InvalidTypeError", "batch arrays must be C-contiguous int64 ids [B, T] and lengths [B]");
     npy_intp B = PyArray_DIM(ids, 0), T = PyArray_DIM(ids, 1);
+    /* private copies: the lengths are checked here and used again with the GIL released,
+     * while another thread may write the Batch's arrays */
+    ids = (PyArrayObject *)PyArray_NewCopy(ids, NPY_CORDER);
+    lengths = ids ? (PyArrayObject *)PyArray_NewCopy(lengths, NPY_CORDER) : NULL;
+    if (!lengths) {
+        Py_XDECREF(ids);
+        return NULL;
+    }
     const int64_t *ip = PyArray_DATA(ids), *lp = PyArray_DATA(lengths);
+    PyObject *off = NULL;
     for (npy_intp i = 0; i < B; i++)
-        if (lp[i] < 0 || lp[i] > T) return tg_py_error("InvalidInputError", "lengths[%zd] = %lld is not in [0, %zd]", (Py_ssize_t)i, (long long)lp[i], (Py_ssize_t)T);
+        if (lp[i] < 0 || lp[i] > T) {
+            tg_py_error("InvalidInputError", "lengths[%zd] = %lld is not in [0, %zd]", (Py_ssize_t)i, (long long)lp[i], (Py_ssize_t)T);
+            goto done;
+        }
     npy_intp d3[3] = {B, T, 2};
-    PyObject *off = PyArray_SimpleNew(3, d3, NPY_INT64);
-    if (!off) return NULL;
+    off = PyArray_SimpleNew(3, d3, NPY_INT64);
+    if (!off) goto done;
     int64_t *op = PyArray_DATA((PyArrayObject *)off);
     tg_status st = TG_OK;
     Py_BEGIN_ALLOW_THREADS
@@ -484,9 +506,12 @@ static PyObject *py_tok_batch_offsets(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     if (st != TG_OK) {
-        Py_DECREF(off);
-        return tg_py_raise(st);
+        Py_CLEAR(off);
+        tg_py_raise(st);
     }
+done:
+    Py_DECREF(ids);
+    Py_DECREF(lengths);
     return off;
 }
 

@@ -431,8 +431,17 @@ static void test_paths_and_many_open(void) {
     CHECK_STATUS(tg_st_open(missing, &bad), TG_ERR_IO);
     CHECK(bad == NULL && strstr(tg_last_error(), missing) != NULL);
     CHECK(mkdir(dir, 0700) == 0);
-    CHECK_STATUS(tg_st_open(dir, &bad), TG_ERR_VALUE);
-    CHECK(strstr(tg_last_error(), "not a regular file") != NULL);
+    CHECK_STATUS(tg_st_open(dir, &bad), TG_ERR_IO);
+    CHECK(bad == NULL && strstr(tg_last_error(), "not a regular file") != NULL && strstr(tg_last_error(), "directory"));
+    /* a FIFO is refused at once (opening one for reading without O_NONBLOCK waits for a writer) */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s.fifo", p1);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK_STATUS(tg_st_open(fifo, &bad), TG_ERR_IO);
+    CHECK(bad == NULL && strstr(tg_last_error(), "FIFO") != NULL);
+    unlink(fifo);
+    CHECK_STATUS(tg_st_open("/dev/zero", &bad), TG_ERR_IO);
+    CHECK(bad == NULL && strstr(tg_last_error(), "character device") != NULL);
     CHECK_STATUS(tg_st_open(NULL, &bad), TG_ERR_VALUE);
     CHECK_STATUS(tg_st_open_buffer(NULL, 3, &bad), TG_ERR_VALUE);
     CHECK_STATUS(tg_st_open_buffer(NULL, 0, &bad), TG_ERR_FORMAT);
