@@ -231,6 +231,28 @@ def test_results_identical_across_thread_counts() -> None:
     np.testing.assert_allclose(a.components, b.components, atol=1e-13)
 
 
+@pytest.mark.parametrize("shape", [(3000, 300), (300, 700)])
+def test_both_methods_bit_identical_across_thread_counts(shape: tuple[int, int]) -> None:
+    """Shapes large enough for BLIS to split its products among threads (the old code
+    differed at 1e-14 there): fixed tiles, each by one single-threaded BLIS call."""
+    x = decaying_data(*shape, seed=12, dtype=np.float32)
+    before = tokgeo.get_num_threads()
+    res = {}
+    try:
+        for t in (1, 2, 3):
+            tokgeo.set_num_threads(t)
+            res[t] = [pca(x, 20, method=m) for m in ("exact", "randomized")]
+            res[t].append(_C._eigh(np.cov(x[:400, :300].T)))
+    finally:
+        tokgeo.set_num_threads(before)
+    for t in (2, 3):
+        for a, b in zip(res[1][:2], res[t][:2]):
+            assert np.array_equal(a.components, b.components) and np.array_equal(a.eigenvalues, b.eigenvalues)
+            assert a.projection is not None and b.projection is not None
+            assert np.array_equal(a.projection, b.projection)
+        assert np.array_equal(res[1][2][0], res[t][2][0]) and np.array_equal(res[1][2][1], res[t][2][1])
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

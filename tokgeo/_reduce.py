@@ -17,11 +17,12 @@ Reproducibility
 The exact PCA is deterministic.  Randomized PCA and t-SNE depend only on ``random_state``;
 ``random_state=None`` means the fixed seed 0, so repeated calls give identical results.  Use
 ``random_state=numpy.random.default_rng()`` or any int for other draws.  t-SNE with the
-same seed gives bitwise-identical embeddings; our own loops do not depend on the number of
-threads (:func:`tokgeo.set_num_threads`) either -- every per-point sum runs in a fixed
-order whichever thread computes it, and global sums are added serially -- and in our tests
-BLIS's products (input distances, PCA) were identical across thread counts too, so results
-matched bitwise between 1 and 2 threads.  A different BLIS build or CPU (e.g. with or
+same seed gives bitwise-identical embeddings at any number of threads
+(:func:`tokgeo.set_num_threads`), for every method and init, and PCA gives identical bits
+too: every per-point sum runs in a fixed order whichever thread computes it, global sums
+are added serially, and every BLIS product (input distances, Gram matrices, the
+eigensolver's updates) is cut into tiles whose size depends only on the shapes, each
+computed by one single-threaded BLIS call.  A different BLIS build or CPU (e.g. with or
 without AVX2) changes the last bits, which t-SNE's chaotic optimisation can amplify into a
 visibly different, equally good layout.
 """
