@@ -21,7 +21,7 @@
 
 #include "reduce_internal.h"
 
-enum { TILE_M = 128, TILE_N = 512, TILE_SYRK = 128 };
+enum { TILE_M = 128, TILE_N = 512, TILE_SYRK = 256 };
 /* below this many multiply-adds a product is one single-threaded call */
 #define SMALL_PRODUCT 262144.0
 

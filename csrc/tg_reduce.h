@@ -112,7 +112,7 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
  * Q: Student-t with dof = max(dim - 1, 1).
  * Optimiser (the schedule sklearn uses): gradient descent with momentum 0.5 for
  * `exaggeration_iter` iterations with P multiplied by `early_exaggeration`, then momentum
- * 0.8; per-coordinate gains (+0.2 when the gradient changes sign against the update,
+ * 0.8, each phase starting from zero momentum and unit gains; per-coordinate gains (+0.2 when the gradient changes sign against the update,
  * x0.8 otherwise, floor 0.01).  Every 50 iterations (and at the last one) the KL divergence
  * and the gradient norm are evaluated; the run stops early when the gradient norm falls
  * below min_grad_norm, or (after the exaggeration phase) when the KL has not improved for

@@ -134,6 +134,35 @@ def test_quality_matches_sklearn(method: str, n: int) -> None:
     assert t_ours > 0.9
 
 
+def lesson_like(n: int, seed: int, d: int = 768) -> np.ndarray:
+    """Word-embedding-like data: rank-8 structure plus isotropic noise, d = 768."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 8)) @ rng.standard_normal((8, d))
+    return (z + 2.0 * rng.standard_normal((n, d))).astype(np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method,n,perplexity", [("exact", 30, 9.0), ("exact", 52, 17.0), ("barnes_hut", 52, 17.0), ("barnes_hut", 200, 30.0)])
+def test_small_n_mean_kl_matches_sklearn(method: str, n: int, perplexity: float) -> None:
+    """Issue 9: at the lesson's size (52 words, perplexity 17) the mean KL over 8 seeds was
+    0.80 vs sklearn's 0.67, because the optimiser kept its momentum and gains across the end
+    of the exaggeration phase (sklearn restarts them); maps were ~4-10x more spread and ran
+    to max_iter.  Now, over 10 data/seed draws, the mean KL may exceed sklearn's by at most
+    3 standard errors of the paired per-seed difference.  Measured after the fix on this data
+    (12 draws): N=52 exact 0.444 vs 0.455, BH 0.447 vs 0.446 (paired sd 0.027-0.029, i.e. a
+    standard error of ~2% of the KL); N=30 0.368 vs 0.369 (sd 0.07); N=200 0.978 vs 0.975
+    (sd 0.014).  Before the fix, on 52 points in 6 blobs, tokgeo's mean KL was 7x sklearn's."""
+    ours, theirs = [], []
+    for s in range(10):
+        x = lesson_like(n, s)
+        ours.append(tsne(x, perplexity=perplexity, method=method, random_state=s).kl_divergence)
+        sk = manifold.TSNE(perplexity=perplexity, method=method, random_state=s, init="pca").fit(x)
+        theirs.append(sk.kl_divergence_)
+    a, b = np.array(ours), np.array(theirs)
+    se = float(np.std(a - b, ddof=1)) / np.sqrt(len(a))
+    assert a.mean() <= b.mean() + 3.0 * se, (a.mean(), b.mean(), se)
+
+
 # ----------------------------------------------------------------------------- reproducibility
 
 
