@@ -1,17 +1,31 @@
-"""Side-by-side timings of tokgeo's reductions against scikit-learn, same machine, same
-thread count (threadpoolctl pins numpy/scipy BLAS and sklearn's OpenMP; tokgeo uses
-tokgeo.set_num_threads).  Prints the ratios and writes benchmarks/results/reduce.md.
+"""Side-by-side timings of tokgeo's reductions against their peers, same machine, same
+thread count (threadpoolctl pins numpy/scipy BLAS and sklearn's OpenMP, openTSNE gets
+n_jobs, tokgeo uses tokgeo.set_num_threads), at 1 and 2 threads by default.
 
-Goals (full size):
-  * PCA top-50 of a 50,257 x 768 float32 matrix (GPT-2's token embeddings shape):
-    tokgeo randomized >= 2x sklearn PCA(svd_solver="randomized").
-  * exact t-SNE, N = 2,000:      tokgeo >= 20x sklearn TSNE(method="exact").
-  * Barnes-Hut t-SNE, N = 10,000: tokgeo >= 2x sklearn TSNE(method="barnes_hut").
+Contenders of one case run interleaved (round r runs every contender once, in turn), and
+each timing is reported as min and median over the rounds, with the load average before
+and after.  Every contender's output is checked on the same yardstick first:
+  * PCA top-50 of a 50,257 x 768 float32 matrix (GPT-2 small's token-embedding shape):
+    tokgeo exact (the default) and randomized, sklearn PCA(svd_solver="randomized", same
+    oversampling 10 and 7 power iterations), NumPy's exact route (float64 covariance
+    through one BLAS product + numpy.linalg.eigh).  Columns: time, peak resident memory
+    above the baseline (sampled from /proc every 5 ms, so C allocations count), and the
+    largest relative eigenvalue error against NumPy's exact eigenvalues.
+  * t-SNE (2-D, perplexity 30, 750 iterations = 250 exaggerated + 500) at N = 2,000,
+    10,000 and 50,257 of embedding-like data: tokgeo (Barnes-Hut), openTSNE (FFT and BH)
+    and sklearn (BH; skipped past --sklearn-max, default 10,000).  The KL divergence of every
+    final map is computed the same way here (tokgeo's sparse P on the 90 nearest
+    neighbours, exact Q normaliser summed over all pairs in blocks), and trustworthiness
+    (k = 5) on a random sample of 2,000 points.
+
+Goals (issue 14): exact PCA >= 1.5x NumPy's exact route; t-SNE >= 2x openTSNE FFT at
+N >= 10,000 with KL within 5%.  tokgeo has no FFT-accelerated gradient yet, so its t-SNE
+row is Barnes-Hut.
 
 Usage:
-  python benchmarks/bench_reduce.py                 # full sizes (sklearn exact takes minutes)
-  python benchmarks/bench_reduce.py --quick         # reduced sizes/iterations, a smoke run
-  python benchmarks/bench_reduce.py --threads 2 --repeat 3
+  python benchmarks/bench_reduce.py                      # full sizes, 1 and 2 threads
+  python benchmarks/bench_reduce.py --quick              # small sizes, a smoke run
+  python benchmarks/bench_reduce.py --threads 1 --rounds 3 --only pca
 """
 
 from __future__ import annotations
@@ -19,10 +33,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,109 +46,200 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import tokgeo  # noqa: E402
+from tokgeo import _C  # noqa: E402
 from tokgeo._reduce import pca, trustworthiness, tsne  # noqa: E402
 
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
-def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def measured(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(seconds, peak RSS above the start in bytes, result)."""
+    base = rss()
+    peak = [base]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.005)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    stop.set()
+    th.join()
+    peak[0] = max(peak[0], rss())
+    return dt, float(peak[0] - base), out
+
+
+def interleaved(contenders: dict[str, Callable[[], Any]], rounds: int) -> dict[str, dict[str, Any]]:
+    res: dict[str, dict[str, Any]] = {k: {"t": [], "mem": 0.0, "out": None} for k in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            dt, mem, out = measured(fn)
+            r = res[name]
+            r["t"].append(dt)
+            r["mem"] = max(r["mem"], mem)
+            r["out"] = out
+    return res
 
 
 def embedding_like(n: int, d: int, seed: int = 0) -> np.ndarray:
-    """float32 rows with a decaying spectrum (like trained embeddings), randomly rotated."""
+    """float32 rows with a decaying spectrum (like trained embeddings), randomly rotated,
+    plus cluster structure so that t-SNE has something to find."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     scales = (1.0 / np.sqrt(1.0 + np.arange(d))).astype(np.float32)
     x = (rng.standard_normal((n, d), dtype=np.float32) * scales) @ q.T.astype(np.float32)
-    return x + rng.standard_normal(d).astype(np.float32) * 0.1
+    centres = rng.standard_normal((20, d)).astype(np.float32) * 0.3
+    return x + centres[rng.integers(0, 20, n)]
 
 
-def blobs(n: int, d: int = 50, centers: int = 10, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(-10, 10, size=(centers, d))
-    return c[np.arange(n) % centers] + 2.0 * rng.standard_normal((n, d))
+def kl_same_way(x: np.ndarray, emb: np.ndarray) -> float:
+    """KL(P || Q): P = tokgeo's symmetrised sparse affinities (perplexity 30, 90 nearest
+    neighbours, as Barnes-Hut and openTSNE use), Q = Student-t over ALL pairs (exact
+    normaliser, blocked)."""
+    indptr, indices, values = _C._tsne_affinities(np.ascontiguousarray(x), 1, 0, 30.0)
+    y = np.asarray(emb, dtype=np.float64)
+    n = len(y)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    d2 = ((y[rows] - y[indices]) ** 2).sum(1)
+    z = 0.0
+    sq = (y * y).sum(1)
+    for s in range(0, n, 2048):
+        blk = np.maximum(sq[s : s + 2048, None] + sq[None, :] - 2.0 * (y[s : s + 2048] @ y.T), 0.0)
+        z += float((1.0 / (1.0 + blk)).sum())
+    z -= n  # the diagonal
+    p = values
+    return float((p * np.log(p)).sum() + (p * np.log1p(d2)).sum() + np.log(z))
+
+
+def trust_sample(x: np.ndarray, emb: np.ndarray, m: int = 2000) -> float:
+    idx = np.random.default_rng(1).choice(len(x), size=min(m, len(x)), replace=False)
+    return trustworthiness(x[idx], np.asarray(emb)[idx], 5)
+
+
+def fmt_t(ts: list[float]) -> str:
+    return f"{min(ts):.3f} / {statistics.median(ts):.3f}"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeat", type=int, default=1, help="best of N for each timing")
-    ap.add_argument("--quick", action="store_true", help="reduced sizes and iterations (smoke run)")
+    ap.add_argument("--threads", type=int, action="append", help="thread counts (repeatable; default 1 and 2)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per case (min and median over them)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    ap.add_argument("--only", choices=["pca", "tsne"], action="append")
+    ap.add_argument("--sizes", type=int, action="append", help="t-SNE sizes (default 2000, 10000, 50257)")
+    ap.add_argument("--sklearn-max", type=int, default=10000, help="largest N at which sklearn's t-SNE runs")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "reduce.md")
-    ap.add_argument("--note", default="", help="free text appended to the results file")
-    ap.add_argument("--only", choices=["pca", "exact", "bh"], action="append", help="run only these cases (repeatable)")
+    ap.add_argument("--note", default="")
     args = ap.parse_args()
 
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
     import sklearn
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
-    from sklearn.manifold import trustworthiness as sk_trust
 
-    T = args.threads
-    load0 = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    tokgeo.set_num_threads(T)
-    if args.quick:
-        pca_n, exact_n, bh_n, iters = 20000, 800, 3000, 300
-    else:
-        pca_n, exact_n, bh_n, iters = 50257, 2000, 10000, 1000
-    rows: list[tuple[str, float, float, str, str]] = []
+    try:
+        import openTSNE
+    except ImportError:  # pragma: no cover - optional peer
+        openTSNE = None
+        print("openTSNE not installed (pip install openTSNE): its rows are skipped")
 
-    cases = set(args.only or ["pca", "exact", "bh"])
-    with threadpool_limits(limits=T):
-        if "pca" in cases:  # ---- PCA top-50
-            x = embedding_like(pca_n, 768)
-            t_ours, r = best_of(lambda: pca(x, 50, method="randomized", random_state=0), args.repeat)
-            # both sides produce the projection too: PCAResult.projection vs fit_transform
-            sk = PCA(50, svd_solver="randomized", random_state=0)
-            t_sk, _ = best_of(lambda: sk.fit_transform(x), args.repeat)
-            err = float(np.max(np.abs(r.eigenvalues - sk.explained_variance_) / sk.explained_variance_[0]))
-            rows.append((f"PCA top-50, {pca_n} x 768 float32 (randomized)", t_ours, t_sk, ">= 2x", f"max eigenvalue diff {err:.1e} (rel. to top)"))
-            print(f"PCA       ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({err:.1e})", flush=True)
-            del x
-
-        if "exact" in cases:  # ---- exact t-SNE
-            xe = blobs(exact_n)
-            t_ours, ro = best_of(lambda: tsne(xe, method="exact", max_iter=iters, random_state=0), args.repeat)
-            t_sk, so = best_of(lambda: TSNE(method="exact", max_iter=iters, random_state=0).fit(xe), args.repeat)
-            q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}; trust {trustworthiness(xe, ro.embedding):.4f} vs {sk_trust(xe, so.embedding_, n_neighbors=5):.4f}"
-            rows.append((f"exact t-SNE, N={exact_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 20x", q))
-            print(f"t-SNE ex  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
-
-        if "bh" in cases:  # ---- Barnes-Hut t-SNE
-            xb = blobs(bh_n)
-            t_ours, ro = best_of(lambda: tsne(xb, method="barnes_hut", max_iter=iters, random_state=0), args.repeat)
-            t_sk, so = best_of(lambda: TSNE(method="barnes_hut", max_iter=iters, random_state=0).fit(xb), args.repeat)
-            q = f"KL {ro.kl_divergence:.4f} vs {so.kl_divergence_:.4f}"
-            rows.append((f"Barnes-Hut t-SNE, N={bh_n}, d=50, {iters} iterations", t_ours, t_sk, ">= 2x", q))
-            print(f"t-SNE BH  ours {t_ours:8.3f}s  sklearn {t_sk:8.3f}s  ratio {t_sk / t_ours:6.2f}x   ({q})", flush=True)
-        libs = ", ".join(sorted({f"{i['internal_api']}:{i.get('version') or '?'}" for i in threadpool_info()}))
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    threads = args.threads or [1, 2]
+    cases = set(args.only or ["pca", "tsne"])
+    pca_n = 20000 if args.quick else 50257
+    sizes = args.sizes or ([2000, 5000] if args.quick else [2000, 10000, 50257])
+    iters = 750
     lines = [
-        "# Reductions: tokgeo vs scikit-learn",
+        "# Reductions: tokgeo vs NumPy, scikit-learn and openTSNE",
         "",
-        f"`python benchmarks/bench_reduce.py{' --quick' if args.quick else ''} --threads {T} --repeat {args.repeat}`"
-        f" on {platform.machine()} ({os.cpu_count()} logical CPUs), Python {platform.python_version()},"
-        f" numpy {np.__version__}, scikit-learn {sklearn.__version__}, tokgeo {tokgeo.__version__}; thread pools: {libs};"
-        f" load average before/after: {load0} / {' '.join(f'{v:.2f}' for v in os.getloadavg())}.",
-        "Both sides run with the same thread count; times are wall-clock seconds (best of the repeats),"
-        " including the whole fit (affinities, PCA initialisation, optimisation).",
+        f"`python benchmarks/bench_reduce.py {' '.join(sys.argv[1:])}` on {platform.machine()} ({os.cpu_count()} logical CPUs),"
+        f" Python {platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__},"
+        f" openTSNE {getattr(openTSNE, '__version__', 'absent')}, tokgeo {tokgeo.__version__}.",
+        "Times: wall-clock seconds, min / median over interleaved rounds.",
         "",
-        "| task | tokgeo (s) | sklearn (s) | speed-up | goal | same answer? |",
-        "| --- | ---: | ---: | ---: | --- | --- |",
     ]
-    for name, a, b, goal, note in rows:
-        lines.append(f"| {name} | {a:.3f} | {b:.3f} | {b / a:.2f}x | {goal} | {note} |")
-    lines.append("")
+
+    for T in threads:
+        tokgeo.set_num_threads(T)
+        with threadpool_limits(limits=T):
+            if "pca" in cases:
+                load0 = os.getloadavg()
+                x = embedding_like(pca_n, 768)
+
+                def numpy_exact() -> np.ndarray:
+                    a = x.astype(np.float64)
+                    a -= a.mean(0)
+                    c = a.T @ a / (len(a) - 1)
+                    return np.linalg.eigh(c)[0][::-1][:50]
+
+                sk = PCA(50, svd_solver="randomized", n_oversamples=10, iterated_power=7, random_state=0)
+                res = interleaved(
+                    {
+                        "tokgeo exact (default)": lambda: pca(x, 50, projection=False).eigenvalues,
+                        "tokgeo randomized": lambda: pca(x, 50, method="randomized", projection=False).eigenvalues,
+                        "sklearn randomized": lambda: sk.fit(x).explained_variance_,
+                        "NumPy exact (cov + eigh)": numpy_exact,
+                    },
+                    args.rounds,
+                )
+                ref = res["NumPy exact (cov + eigh)"]["out"]
+                load1 = os.getloadavg()
+                lines += [
+                    f"## PCA top-50 of {pca_n} x 768 float32, {T} thread(s); load average {load0[0]:.2f} -> {load1[0]:.2f}",
+                    "",
+                    "| contender | time (s) min / median | peak memory (MB) | max rel. eigenvalue error vs NumPy exact |",
+                    "| --- | ---: | ---: | ---: |",
+                ]
+                for name, r in res.items():
+                    err = float(np.max(np.abs(np.asarray(r["out"]) - ref) / ref))
+                    lines.append(f"| {name} | {fmt_t(r['t'])} | {r['mem'] / 1e6:.0f} | {err:.1e} |")
+                    print(f"[{T}t] PCA {name:26s} {fmt_t(r['t'])} s  {r['mem'] / 1e6:6.0f} MB  err {err:.1e}", flush=True)
+                lines.append("")
+                del x
+
+            if "tsne" in cases:
+                for n in sizes:
+                    load0 = os.getloadavg()
+                    x = embedding_like(n, 768 if n > 2000 else 100, seed=n)
+                    cont: dict[str, Callable[[], Any]] = {
+                        "tokgeo (Barnes-Hut)": lambda: tsne(x, max_iter=iters, random_state=0).embedding,
+                    }
+                    if openTSNE is not None:
+                        for gm in ("fft", "bh"):
+                            cont[f"openTSNE {gm.upper()}"] = lambda gm=gm: np.asarray(
+                                openTSNE.TSNE(perplexity=30, n_iter=iters - 250, negative_gradient_method=gm, n_jobs=T, random_state=0).fit(x)
+                            )
+                    if n <= args.sklearn_max:
+                        cont["sklearn (Barnes-Hut)"] = lambda: TSNE(max_iter=iters, random_state=0, init="pca").fit_transform(x)
+                    rounds = args.rounds if n <= 10000 else 1
+                    res = interleaved(cont, rounds)
+                    load1 = os.getloadavg()
+                    lines += [
+                        f"## t-SNE, N = {n}, d = {x.shape[1]}, {iters} iterations, {T} thread(s); load average {load0[0]:.2f} -> {load1[0]:.2f}",
+                        "",
+                        "| contender | time (s) min / median | peak memory (MB) | KL (same yardstick) | trustworthiness (k=5, 2,000-point sample) |",
+                        "| --- | ---: | ---: | ---: | ---: |",
+                    ]
+                    for name, r in res.items():
+                        kl = kl_same_way(x, r["out"])
+                        tr = trust_sample(x, r["out"])
+                        lines.append(f"| {name} | {fmt_t(r['t'])} | {r['mem'] / 1e6:.0f} | {kl:.4f} | {tr:.4f} |")
+                        print(f"[{T}t] t-SNE N={n} {name:22s} {fmt_t(r['t'])} s  {r['mem'] / 1e6:6.0f} MB  KL {kl:.4f}  trust {tr:.4f}", flush=True)
+                    lines.append("")
     if args.quick:
-        lines.append("**Quick mode** (reduced sizes and iterations): a smoke run, not the goal measurement.")
+        lines.append("**Quick mode** (reduced sizes): a smoke run, not the goal measurement.")
     if args.note:
         lines += ["", args.note]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -167,8 +167,49 @@ def test_randomized_seed_controls_result() -> None:
 
 
 def test_auto_method_choice() -> None:
+    """Issue 14: exact wherever min(n, d) <= 4096 (gpt2 and gpt2-xl widths), randomized past it."""
+    from tokgeo._reduce import _choose_pca_method
+
     assert pca(decaying_data(100, 20), 3).method == "exact"
-    assert pca(decaying_data(700, 600, rate=0.99), 10).method == "randomized"
+    assert pca(decaying_data(700, 600, rate=0.99), 10).method == "exact"
+    assert _choose_pca_method(50257, 768, 50) == "exact"
+    assert _choose_pca_method(50257, 1600, 50) == "exact"
+    assert _choose_pca_method(50257, 4096, 50) == "exact"
+    assert _choose_pca_method(50257, 4097, 50) == "randomized"
+    assert _choose_pca_method(5000, 5000, 4500) == "exact"  # nearly all components
+
+
+def test_auto_is_exact_and_matches_numpy_eigh_where_randomized_does_not() -> None:
+    """The default (exact) agrees with numpy.linalg.eigh to 1e-12 relative on a slowly
+    decaying spectrum where the randomized method (like sklearn's, same oversampling and
+    iterations) is off by far more."""
+    x = decaying_data(3000, 600, seed=13, rate=0.995, dtype=np.float32)
+    ref = pca_reference(x, 50)
+    auto = pca(x, 50)
+    assert auto.method == "exact"
+    np.testing.assert_allclose(auto.eigenvalues, ref["eigenvalues"], rtol=1e-12)
+    rnd = pca(x, 50, method="randomized")
+    sk = sklearn_decomposition.PCA(50, svd_solver="randomized", n_oversamples=10, iterated_power=7, random_state=0).fit(x)
+    err_r = np.max(np.abs(rnd.eigenvalues - ref["eigenvalues"]) / ref["eigenvalues"])
+    err_sk = np.max(np.abs(sk.explained_variance_ - ref["eigenvalues"]) / ref["eigenvalues"])
+    assert err_r > 1e-6 and err_sk > 1e-6  # the approximation is visible on this spectrum
+    assert err_r <= 2.0 * err_sk  # and ours is no worse than sklearn's (measured: same order)
+
+
+def test_center_false_ddof0_is_the_lessons_covariance() -> None:
+    """Sigma = E^T E / N (uncentred, divided by N) with center=False, ddof=0."""
+    x = decaying_data(90, 7, seed=3)
+    r = pca(x, 4, center=False, ddof=0)
+    w, v = np.linalg.eigh(x.T @ x / len(x))
+    np.testing.assert_allclose(r.eigenvalues, w[::-1][:4], rtol=1e-12)
+    np.testing.assert_allclose(r.total_variance, np.trace(x.T @ x) / len(x), rtol=1e-12)
+    np.testing.assert_allclose(r.components, flip_signs(v[:, ::-1][:, :4].T), atol=1e-10)
+    np.testing.assert_allclose(r.explained_variance_ratio, w[::-1][:4] / w.sum(), rtol=1e-12)
+    assert not r.centered and r.ddof == 0
+    c = pca(x, 4, ddof=0)  # centred, 1/N: numpy.cov(bias=True)
+    np.testing.assert_allclose(c.eigenvalues, np.linalg.eigvalsh(np.cov(x.T, bias=True))[::-1][:4], rtol=1e-12)
+    with pytest.raises(InvalidInputError, match="ddof"):
+        pca(x, 2, ddof=90)
 
 
 # ----------------------------------------------------------------------------- layouts and dtypes
@@ -229,6 +270,28 @@ def test_results_identical_across_thread_counts() -> None:
     finally:
         tokgeo.set_num_threads(before)
     np.testing.assert_allclose(a.components, b.components, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(3000, 300), (300, 700)])
+def test_both_methods_bit_identical_across_thread_counts(shape: tuple[int, int]) -> None:
+    """Shapes large enough for BLIS to split its products among threads (the old code
+    differed at 1e-14 there): fixed tiles, each by one single-threaded BLIS call."""
+    x = decaying_data(*shape, seed=12, dtype=np.float32)
+    before = tokgeo.get_num_threads()
+    res = {}
+    try:
+        for t in (1, 2, 3):
+            tokgeo.set_num_threads(t)
+            res[t] = [pca(x, 20, method=m) for m in ("exact", "randomized")]
+            res[t].append(_C._eigh(np.cov(x[:400, :300].T)))
+    finally:
+        tokgeo.set_num_threads(before)
+    for t in (2, 3):
+        for a, b in zip(res[1][:2], res[t][:2]):
+            assert np.array_equal(a.components, b.components) and np.array_equal(a.eigenvalues, b.eigenvalues)
+            assert a.projection is not None and b.projection is not None
+            assert np.array_equal(a.projection, b.projection)
+        assert np.array_equal(res[1][2][0], res[t][2][0]) and np.array_equal(res[1][2][1], res[t][2][1])
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -142,8 +142,8 @@ def tsne_reference(
     early_exaggeration: float = 12.0,
     exaggeration_iter: int = 250,
 ) -> tuple[np.ndarray, float]:
-    """tg_tsne (exact gradient, dof 1, the sklearn schedule) on a given dense P [n, n];
-    no early stopping.  Returns (embedding, KL at the last iteration)."""
+    """tg_tsne (exact gradient, dof 1, the sklearn schedule: momentum and gains restart when
+    the exaggeration ends) on a given dense P [n, n]; no early stopping.  Returns (embedding, KL at the last iteration)."""
     y = np.array(y0, dtype=np.float64)
     upd = np.zeros_like(y)
     gains = np.ones_like(y)
@@ -152,6 +152,9 @@ def tsne_reference(
     for it in range(max_iter):
         ex = early_exaggeration if it < exaggeration_iter else 1.0
         mom = 0.5 if it < exaggeration_iter else 0.8
+        if it == exaggeration_iter:  # the second phase restarts the optimiser (sklearn)
+            upd = np.zeros_like(y)
+            gains = np.ones_like(y)
         diff = y[:, None, :] - y[None, :, :]
         u = 1.0 / (1.0 + (diff**2).sum(-1))
         np.fill_diagonal(u, 0.0)

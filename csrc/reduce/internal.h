@@ -118,4 +118,22 @@ static inline double tg_rng_normal(tg_rng *r) {
 void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0,
                            size_t r1, tg_tsne_metric metric, double *out);
 
+/* ---- thread-count independent products (reduce_blas.c) ----
+ * Row-major C[m x n] = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n; element (i, p)
+ * of op(A) is a[i * lda + p] (ta false) or a[p * lda + i] (ta true), likewise for B.  C is
+ * cut into tiles of a size fixed by the shapes, each computed by a single-threaded BLIS
+ * call, the tiles spread over OpenMP threads: bit-identical results at any thread count.
+ * Must not be called from inside a parallel region of ours. */
+void tg_red_dgemm(bool ta, bool tb, size_t m, size_t n, size_t k, double alpha, const double *a, size_t lda,
+                  const double *b, size_t ldb, double beta, double *c, size_t ldc);
+void tg_red_sgemm(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                  const float *b, size_t ldb, float beta, float *c, size_t ldc);
+/* The lower triangle (and the upper part of the diagonal tiles) of C[m x m] =
+ * alpha op(A) op(A)^T + beta C, op(A) m x k as above.  Entries above the diagonal tiles are
+ * left untouched. */
+void tg_red_dsyrk_lower(bool ta, size_t m, size_t k, double alpha, const double *a, size_t lda, double beta, double *c,
+                        size_t ldc);
+void tg_red_ssyrk_lower(bool ta, size_t m, size_t k, float alpha, const float *a, size_t lda, float beta, float *c,
+                        size_t ldc);
+
 #endif

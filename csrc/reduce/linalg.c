@@ -237,10 +237,8 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
                 }
             }
             /* W = M_sub V  (L x nb);  W <- W T^T;  M_sub -= W V^T */
-            double one = 1.0, zero = 0.0, mone = -1.0;
             double *Msub = a + c0 * n + c0;
-            bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)L, (dim_t)nb, (dim_t)L, &one, Msub, (inc_t)n, 1, V,
-                      (inc_t)nb, 1, &zero, W, (inc_t)nb, 1);
+            tg_red_dgemm(false, false, L, nb, L, 1.0, Msub, n, V, nb, 0.0, W, nb);
             for (size_t r = 0; r < L; r++) {
                 double tmp[NB];
                 double *wr = W + r * nb;
@@ -251,8 +249,7 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
                 }
                 memcpy(wr, tmp, sizeof(double) * nb);
             }
-            bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)L, (dim_t)L, (dim_t)nb, &mone, W, (inc_t)nb, 1, V,
-                      (inc_t)nb, 1, &one, Msub, (inc_t)n, 1);
+            tg_red_dgemm(false, true, L, L, nb, -1.0, W, nb, V, nb, 1.0, Msub, n);
             j1 = j0;
         }
         free(V);

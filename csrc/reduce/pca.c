@@ -97,8 +97,6 @@ static tg_status gram(const tg_view *x, const double *mean, bool f32, double *G)
         goto done;
     }
     memset(G, 0, sizeof(double) * m * m);
-    double one = 1.0;
-    float onef = 1.0f, zerof = 0.0f;
     for (size_t b0 = 0; b0 < len; b0 += bs) {
         if (tg_interrupted()) {
             st = TG_ERR_INTERRUPTED;
@@ -110,17 +108,16 @@ static tg_status gram(const tg_view *x, const double *mean, bool f32, double *G)
         else
             convert_cols(x, b0, cnt, mean, blk); /* n x cnt */
         /* primal: G += B^T B with B cnt x m; dual: G += B B^T with B m x cnt */
-        const inc_t rs = primal ? (inc_t)m : (inc_t)cnt;
-        const trans_t tr = primal ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+        const size_t rs = primal ? m : cnt;
         if (f32) {
             const size_t tot = cnt * m;
             for (size_t t = 0; t < tot; t++) blkf[t] = (float)blk[t];
-            bli_ssyrk(BLIS_LOWER, tr, (dim_t)m, (dim_t)cnt, &onef, blkf, rs, 1, &zerof, Gf, (inc_t)m, 1);
+            tg_red_ssyrk_lower(primal, m, cnt, 1.0f, blkf, rs, 0.0f, Gf, m);
 #pragma omp parallel for schedule(static) if (m * m > 65536)
             for (ptrdiff_t r = 0; r < (ptrdiff_t)m; r++)
                 for (ptrdiff_t c = 0; c <= r; c++) G[(size_t)r * m + (size_t)c] += (double)Gf[(size_t)r * m + (size_t)c];
         } else {
-            bli_dsyrk(BLIS_LOWER, tr, (dim_t)m, (dim_t)cnt, &one, blk, rs, 1, &one, G, (inc_t)m, 1);
+            tg_red_dsyrk_lower(primal, m, cnt, 1.0, blk, rs, 1.0, G, m);
         }
     }
     for (size_t r = 0; r < m; r++)
@@ -150,15 +147,13 @@ static tg_status randomized_eig(const double *G, size_t m, size_t k, const tg_pc
     tg_rng rng;
     tg_rng_seed(&rng, opt->seed);
     for (size_t t = 0; t < l * m; t++) Q[t] = tg_rng_normal(&rng);
-    double one = 1.0, zero = 0.0;
     /* Y = Q G (rows of Y span G's range restricted to Q) */
     for (size_t it = 0; it <= opt->n_iter; it++) {
         if (tg_interrupted()) {
             st = TG_ERR_INTERRUPTED;
             goto done;
         }
-        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)l, (dim_t)m, (dim_t)m, &one, Q, (inc_t)m, 1,
-                  (double *)G, (inc_t)m, 1, &zero, Y, (inc_t)m, 1);
+        tg_red_dgemm(false, false, l, m, m, 1.0, Q, m, G, m, 0.0, Y, m);
         st = tg_orthonormalize_rows(Y, l, m);
         if (st != TG_OK) goto done;
         double *t = Q;
@@ -166,10 +161,8 @@ static tg_status randomized_eig(const double *G, size_t m, size_t k, const tg_pc
         Y = t;
     }
     /* Rayleigh-Ritz: B = Q G Q^T */
-    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)l, (dim_t)m, (dim_t)m, &one, Q, (inc_t)m, 1, (double *)G,
-              (inc_t)m, 1, &zero, Y, (inc_t)m, 1);
-    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)l, (dim_t)l, (dim_t)m, &one, Y, (inc_t)m, 1, Q, (inc_t)m, 1,
-              &zero, B, (inc_t)l, 1);
+    tg_red_dgemm(false, false, l, m, m, 1.0, Q, m, G, m, 0.0, Y, m);
+    tg_red_dgemm(false, true, l, l, m, 1.0, Y, m, Q, m, 0.0, B, l);
     for (size_t r = 0; r < l; r++)
         for (size_t c = 0; c < r; c++) B[r * l + c] = B[c * l + r] = 0.5 * (B[r * l + c] + B[c * l + r]);
     st = tg_eigh(B, l, w);
@@ -284,12 +277,10 @@ tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *
             st = tg_fail(TG_ERR_NOMEM, "PCA: out of memory");
             goto done;
         }
-        double one = 1.0;
         for (size_t b0 = 0; b0 < n; b0 += bs) {
             const size_t cnt = n - b0 < bs ? n - b0 : bs;
             convert_rows(x, b0, cnt, opt->center ? mean : NULL, blk);
-            bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)k, (dim_t)d, (dim_t)cnt, &one, vecs + b0, (inc_t)m, 1,
-                      blk, (inc_t)d, 1, &one, components, (inc_t)d, 1);
+            tg_red_dgemm(false, false, k, d, cnt, 1.0, vecs + b0, m, blk, d, 1.0, components, d);
         }
         free(blk);
         const double smax = sqrt(fmax(w[0], 0.0));
@@ -322,7 +313,6 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
     if (bs > n) bs = n;
     double *blk = tg_alloc_aligned(bs * d * sizeof(double));
     if (!blk) return tg_fail(TG_ERR_NOMEM, "PCA transform: out of memory");
-    double one = 1.0, zero = 0.0;
     for (size_t b0 = 0; b0 < n; b0 += bs) {
         if (tg_interrupted()) {
             free(blk);
@@ -330,8 +320,7 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
         }
         const size_t cnt = n - b0 < bs ? n - b0 : bs;
         convert_rows(x, b0, cnt, mean, blk);
-        bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, (dim_t)cnt, (dim_t)k, (dim_t)d, &one, blk, (inc_t)d, 1,
-                  (double *)components, (inc_t)d, 1, &zero, out + b0 * k, (inc_t)k, 1);
+        tg_red_dgemm(false, true, cnt, k, d, 1.0, blk, d, components, d, 0.0, out + b0 * k, k);
     }
     free(blk);
     return TG_OK;

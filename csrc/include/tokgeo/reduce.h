@@ -8,17 +8,19 @@
  * routines convert bounded row blocks to float64 as they go.  Every output buffer is owned
  * by the caller, row-major and contiguous.  All accumulation is in double.
  *
- * Threads: OpenMP loops and BLIS follow tg_set_num_threads().  BLIS is never called from
- * inside our own parallel regions.  Long loops poll tg_interrupted() from the calling thread
+ * Threads: our OpenMP loops follow tg_set_num_threads(); BLIS is only called single-threaded,
+ * on tiles that those loops share out (never nested inside another of our parallel
+ * regions).  Long loops poll tg_interrupted() from the calling thread
  * and return TG_ERR_INTERRUPTED, having freed everything.
  *
  * Reproducibility: tg_eigh and the exact PCA are deterministic.  The randomized PCA
- * depends only on its seed.  t-SNE is deterministic given its inputs.  Our own loops are
- * written so that the thread count does not change any sum (each per-point sum runs in a
- * fixed order whichever thread computes it, and global sums are added serially), so results
- * are identical across thread counts as long as BLIS (input distances, Gram matrices)
- * returns identical products, which it did in our tests.  Hot loops are compiled twice
- * (baseline and x86-64-v3): machines with and without AVX2 differ in the last bits.
+ * depends only on its seed.  t-SNE is deterministic given its inputs.  None of them depends
+ * on the thread count or on the size of the OpenMP team actually granted: our own loops
+ * give each per-point sum a fixed order whichever thread computes it and add global sums
+ * serially, and every BLIS product is cut into tiles fixed by the shapes, each computed by
+ * a single-threaded BLIS call (reduce_blas.c), so no output entry depends on how BLIS would
+ * have split the work.  Hot loops are compiled twice (baseline and x86-64-v3): machines
+ * with and without AVX2 differ in the last bits.
  */
 #ifndef TG_REDUCE_H
 #define TG_REDUCE_H
@@ -110,7 +112,7 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
  * Q: Student-t with dof = max(dim - 1, 1).
  * Optimiser (the schedule sklearn uses): gradient descent with momentum 0.5 for
  * `exaggeration_iter` iterations with P multiplied by `early_exaggeration`, then momentum
- * 0.8; per-coordinate gains (+0.2 when the gradient changes sign against the update,
+ * 0.8, each phase starting from zero momentum and unit gains; per-coordinate gains (+0.2 when the gradient changes sign against the update,
  * x0.8 otherwise, floor 0.01).  Every 50 iterations (and at the last one) the KL divergence
  * and the gradient norm are evaluated; the run stops early when the gradient norm falls
  * below min_grad_norm, or (after the exaggeration phase) when the KL has not improved for
