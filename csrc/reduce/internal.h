@@ -118,7 +118,7 @@ static inline double tg_rng_normal(tg_rng *r) {
 void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0,
                            size_t r1, tg_tsne_metric metric, double *out);
 
-/* ---- thread-count independent products (reduce_blas.c) ----
+/* ---- thread-count independent products (reduce/tiled_blas.c) ----
  * Row-major C[m x n] = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n; element (i, p)
  * of op(A) is a[i * lda + p] (ta false) or a[p * lda + i] (ta true), likewise for B.  C is
  * cut into tiles of a size fixed by the shapes, each computed by a single-threaded BLIS

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <blis.h>
 
 #include "reduce/internal.h"
 

@@ -9,7 +9,6 @@
  *   n <  d (dual):   G = Xc Xc^T  (n x n), components = Xc^T u / sigma.
  * See tokgeo/reduce.h for the contract.
  */
-#include <blis.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,6 @@
  *          contiguous run of a permutation); traversal per point in tree order, in parallel;
  *          per-point sums and the normaliser added serially -> independent of thread count.
  */
-#include <blis.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>

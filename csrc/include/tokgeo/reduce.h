@@ -18,7 +18,7 @@
  * on the thread count or on the size of the OpenMP team actually granted: our own loops
  * give each per-point sum a fixed order whichever thread computes it and add global sums
  * serially, and every BLIS product is cut into tiles fixed by the shapes, each computed by
- * a single-threaded BLIS call (reduce_blas.c), so no output entry depends on how BLIS would
+ * a single-threaded BLIS call (reduce/tiled_blas.c), so no output entry depends on how BLIS would
  * have split the work.  Hot loops are compiled twice (baseline and x86-64-v3): machines
  * with and without AVX2 differ in the last bits.
  */

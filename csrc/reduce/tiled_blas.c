@@ -1,5 +1,5 @@
 /*
- * reduce_blas.c - matrix products for the reductions whose bits do not depend on the
+ * tiled_blas.c - matrix products for the reductions whose bits do not depend on the
  * number of threads.
  *
  * BLIS splits a product among its threads in a way that depends on the thread count, and
@@ -19,7 +19,7 @@
 #include <blis.h>
 #include <stdlib.h>
 
-#include "reduce_internal.h"
+#include "reduce/internal.h"
 
 enum { TILE_M = 128, TILE_N = 512, TILE_SYRK = 256 };
 /* below this many multiply-adds a product is one single-threaded call */
