@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Laminar", "LaminarResult", "DEFAULT_TEXT", "token_group"]
 
-#: the lesson's default text (written for tokgeo): "her" five times among other words
+#: the lesson's default text (written for tokgeo): the target "her" three times, and "Her" and
+#: "hers", which are other words under the whole-word, case-sensitive match
 DEFAULT_TEXT = (
     "Her brother said that the letter was hers, but her mother kept it in her drawer until "
     "her aunt came home from the station and read it aloud to the whole family."
