@@ -32,7 +32,7 @@ STUDIES = ("rotation", "qkv", "pathlength", "embedding")
 LESSON_MODELS = {"rotation": "gpt2-xl", "qkv": "gpt2", "pathlength": "gpt2-large", "embedding": "gpt2"}
 # issue 11: the five further lessons
 NEW_STUDIES = ("laminar", "prediction", "trajectories", "pos", "nouns-adjectives")
-STUDIES = STUDIES + NEW_STUDIES
+STUDIES = STUDIES + NEW_STUDIES  # type: ignore[assignment]
 LESSON_MODELS.update({k: "gpt2" for k in NEW_STUDIES})
 
 

@@ -192,7 +192,7 @@ class LaminarResult(StudyResult):
         layers = []
         for kind in ("update", "state"):
             for k, l in enumerate(self[f"{kind}_layers"]):
-                r = {"angle": kind, "layer": int(l)}
+                r: dict[str, Any] = {"angle": kind, "layer": int(l)}
                 for key in ("mean_{}_group", "ci_low_{}_group", "ci_high_{}_group", "mean_{}_rest",
                             "ci_low_{}_rest", "ci_high_{}_rest", "t_{}", "df_{}", "p_{}", "p_holm_{}", "d_{}"):
                     r[key.format("").replace("__", "_").strip("_")] = float(self[key.format(kind)][k])

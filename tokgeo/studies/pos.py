@@ -143,9 +143,9 @@ def _user_tagged(text: str, tags: Sequence[Any], i: int) -> TaggedText:
             f"tags [{i}] has {len(tags)} tags but text [{i}] has {len(matches)} words under the word rule "
             f"{WORD_RULE!r}: {[m.group() for m in matches]}; give one tag per word, or (word, tag) pairs"
         )
-    pos = tuple(_check_tag(t, f"tags [{i}][{j}]") for j, t in enumerate(tags))
+    checked = tuple(_check_tag(t, f"tags [{i}][{j}]") for j, t in enumerate(tags))
     return TaggedText(text, tuple(m.group() for m in matches),
-                      np.array([(m.start(), m.end()) for m in matches], dtype=np.int64).reshape(-1, 2), pos)
+                      np.array([(m.start(), m.end()) for m in matches], dtype=np.int64).reshape(-1, 2), checked)
 
 
 def tag_texts(texts: Sequence[str], *, tags: Sequence[Sequence[Any]] | None = None, nlp: Any = None,

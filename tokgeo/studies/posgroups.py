@@ -172,7 +172,7 @@ class NounsAdjectives(TokenStudy):
                      "df": "[L] degrees of freedom", "d": f"[L] Cohen's d ({ga} - {gb})",
                      "p_adjusted": f"[L] {self.correction.capitalize()}-adjusted p-value across the L layers"})
         tot = metrics.ttest_ind(total[ma], total[mb], equal_var=self.equal_var)
-        a["total_t"], a["total_p"], a["total_df"], a["total_d"] = (np.float64(x) for x in (tot.statistic, tot.pvalue, tot.df, tot.cohen_d))
+        a["total_t"], a["total_p"], a["total_df"], a["total_d"] = (np.asarray(x, dtype=np.float64) for x in (tot.statistic, tot.pvalue, tot.df, tot.cohen_d))
         desc.update({"total_t": f"[] {test} t of the total path length", "total_p": "[] two-sided p-value",
                      "total_df": "[] degrees of freedom", "total_d": "[] Cohen's d"})
         tags = [t for t in UPOS_TAGS if (pos == t).any()]

@@ -98,8 +98,8 @@ class PathPrediction(TokenStudy):
                 yy = a[y][mask].astype(np.float64)
                 for method, fn in (("pearson", metrics.pearson), ("spearman", metrics.spearman)):
                     c = fn(a["path_length"][mask], yy)
-                    a[f"{method}_{y}{suffix}"] = np.float64(c.statistic)
-                    a[f"{method}_{y}{suffix}_p"] = np.float64(c.pvalue)
+                    a[f"{method}_{y}{suffix}"] = np.asarray(c.statistic, dtype=np.float64)
+                    a[f"{method}_{y}{suffix}_p"] = np.asarray(c.pvalue, dtype=np.float64)
                     # the cumulative length after every block vs the prediction
                     cl = fn(cum[mask], np.broadcast_to(yy[:, None], (n, L)), axis=0)
                     a[f"{method}_{y}{suffix}_by_layer"] = np.atleast_1d(cl.statistic)
