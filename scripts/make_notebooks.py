@@ -153,6 +153,80 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# issue 11: the five further lessons (each runs in seconds on the tests' tiny model)
+NOTEBOOKS.update({
+    "05_laminar": [
+        ("md", "# Lesson 5: laminar evolution of sequential angular adjustments\n\n"
+               "Each block adds an update D(l) = h(l) - h(l-1). Small angles between successive updates mean a "
+               "smooth (laminar) flow; large ones a sharp turn. We compare the target word's tokens with the rest "
+               "(Welch t-tests per layer, Holm correction)."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "result = studies.Laminar(model, target=\"her\").run()\nprint(result.summary())"),
+        ("code", 'fig = result.plot("heatmap")'),
+        ("code", 'fig = result.plot("means")'),
+        ("code", 'fig = result.plot("sharp")\nresult.to_frame("layers").head()'),
+    ],
+    "06_path_prediction": [
+        ("md", "# Lesson 6: path length and logit token prediction\n\n"
+               "Per token: the length of its trajectory through the layers against the log-probability, rank and "
+               "entropy of the next token; Pearson and Spearman with and without the first token."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "result = studies.PathPrediction(model).run()\nprint(result.summary())"),
+        ("code", 'fig = result.plot("scatter")'),
+        ("code", 'fig = result.plot("by_layer")'),
+        ("code", 'fig = result.plot("tokens")\nresult.to_frame("correlations")'),
+    ],
+    "07_trajectories": [
+        ("md", "# Lesson 7: state-space trajectories through embedding space\n\n"
+               "Every state of the text on principal components fitted over all its states; length, straightness "
+               "and curvature of each token's trajectory."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "result = studies.Trajectories(model).run()\nprint(result.summary())"),
+        ("code", 'fig = result.plot("pca2d")'),
+        ("code", 'fig = result.plot("pca3d")'),
+        ("code", 'fig = result.plot("shape")\nresult.to_frame("shape").head()'),
+    ],
+    "08_parts_of_speech": [
+        ("md", "# Lesson 8: parts of speech with spaCy\n\n"
+               "spaCy tags words; GPT-2 reads tokens. The words are aligned to tokens through character offsets "
+               "(rule: largest character overlap, ties to the earlier word). Colab ships spaCy with "
+               "`en_core_web_sm`; elsewhere `pip install spacy && python -m spacy download en_core_web_sm`, or "
+               "give the tags yourself as below."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "text = \"The young doctor gave the tired old farmer a small bottle of bitter medicine.\"\n"
+                 "try:\n"
+                 "    result = studies.PartsOfSpeech(model, text).run()          # spaCy's en_core_web_sm\n"
+                 "except studies.MissingDependencyError as e:\n"
+                 "    print(e)\n"
+                 "    tags = [[\"DET\", \"ADJ\", \"NOUN\", \"VERB\", \"DET\", \"ADJ\", \"ADJ\", \"NOUN\", \"DET\", \"ADJ\",\n"
+                 "             \"NOUN\", \"ADP\", \"ADJ\", \"NOUN\", \"PUNCT\"]]\n"
+                 "    result = studies.PartsOfSpeech(model, text, tags=tags).run()  # your own tags\n"
+                 "print(result.summary())\nresult.to_frame(\"words\")"),
+        ("code", 'fig = result.plot("alignment")'),
+        ("code", 'fig = result.plot("counts")'),
+        ("code", 'fig = result.plot("tokens_per_word")'),
+    ],
+    "09_nouns_adjectives": [
+        ("md", "# Lesson 9: do nouns or adjectives have longer trajectories?\n\n"
+               "Path length per token grouped by part of speech over the shipped sentence set (46 sentences with "
+               "hand-made tags). Welch's t-test per layer, Cohen's d, Holm's correction across layers."),
+        ("code", COLAB),
+        ("code", model_cell("gpt2")),
+        ("code", "sentences, tags = studies.default_pos_sentences()\nprint(len(sentences), sentences[0])\n"
+                 "result = studies.NounsAdjectives(model).run()\nprint(result.summary())"),
+        ("code", 'fig = result.plot("violin")'),
+        ("code", 'fig = result.plot("box")'),
+        ("code", 'fig = result.plot("layers")'),
+        ("code", 'fig = result.plot("effect")\nresult.to_frame("tags")'),
+        ("md", "Your own corpus: `studies.NounsAdjectives(model, \"my_sentences.txt\")` tags it with spaCy; "
+               "`client=dask.distributed.Client(...)` runs the chunks on a cluster."),
+    ],
+})
+
 
 def main() -> None:
     out = ROOT / "notebooks"

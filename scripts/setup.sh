@@ -14,3 +14,5 @@ python3 -m pip install -q --upgrade pip
 # torch first and pinned: the CPU build the reference tests need (a bare `torch` pulls CUDA).
 python3 -m pip install -q "torch==2.13.0"
 python3 -m pip install -q ".[test,all]"
+# the lessons' optional extras (also in .[all]/.[test]; named here so a partial install shows them)
+python3 -m pip install -q "spacy>=3.7" "dask[distributed]>=2024.1"

@@ -22,7 +22,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_one_notebook_per_lesson_committed_without_outputs() -> None:
-    assert [p.stem for p in NOTEBOOKS] == ["01_embedding_geometry", "02_rotation", "03_qkv", "04_path_length"]
+    assert [p.stem for p in NOTEBOOKS] == ["01_embedding_geometry", "02_rotation", "03_qkv", "04_path_length",
+                                           "05_laminar", "06_path_prediction", "07_trajectories",
+                                           "08_parts_of_speech", "09_nouns_adjectives"]
     for p in NOTEBOOKS:
         nb = json.loads(p.read_text(encoding="utf-8"))
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -32,6 +32,10 @@ __all__ = ["main"]
 
 STUDIES = ("rotation", "qkv", "pathlength", "embedding")
 LESSON_MODELS = {"rotation": "gpt2-xl", "qkv": "gpt2", "pathlength": "gpt2-large", "embedding": "gpt2"}
+# issue 11: the five further lessons
+NEW_STUDIES = ("laminar", "prediction", "trajectories", "pos", "nouns-adjectives")
+STUDIES = STUDIES + NEW_STUDIES  # type: ignore[assignment]
+LESSON_MODELS.update({k: "gpt2" for k in NEW_STUDIES})
 
 
 class _UsageError(Exception):
@@ -84,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-figures", action="store_true", help="write only the CSV files and the report")
     s.add_argument("--no-progress", action="store_true", help="do not show progress")
     s.add_argument("--dpi", type=int, default=120, help="resolution of the PNG figures")
+    s.add_argument("--tags", default=None,
+                   help="pos, nouns-adjectives: a UTF-8 file with one line of POS tags per sentence (one tag per word, "
+                        "space separated) instead of spaCy")
+    s.add_argument("--spacy-model", default="en_core_web_sm", help="pos, nouns-adjectives: the spaCy pipeline to load")
+    s.add_argument("--memory-budget", type=int, default=None,
+                   help="laminar, prediction, nouns-adjectives: bytes one forward pass may use (chunks are halved)")
+    s.add_argument("--scheduler", default=None,
+                   help="laminar, prediction, nouns-adjectives: a Dask scheduler address (tcp://host:8786) to run on")
     return p
 
 
@@ -246,6 +258,8 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
         text: Any = args.text if args.text is not None else sentences
         study = studies.PathLength(model, text, convention=args.convention, batch_size=args.batch_size,
                                    progress=progress, dataset_name=dataset_name)
+    elif name in NEW_STUDIES:
+        study = _new_study(studies, name, model, args, sentences, dataset_name, progress)
     else:
         kw: dict[str, Any] = {}
         if args.text is not None:
@@ -285,6 +299,36 @@ def _save(result: Any, folder: Path, figures: bool, dpi: int) -> list[Path]:
         f.write(json.dumps(result.provenance.as_dict(), indent=1, default=str) + "\n")
     written.append(prov)
     return written
+
+
+def _new_study(studies: Any, name: str, model: Any, args: argparse.Namespace, sentences: list[str] | None,
+               dataset_name: str | None, progress: bool | None) -> Any:
+    """The issue-11 lessons: laminar, prediction, trajectories, pos, nouns-adjectives."""
+    texts: Any = [args.text] if args.text is not None else sentences
+    tags = None
+    if args.tags:
+        tags = [line.split() for line in _read_sentences(args.tags)]
+    client = None
+    if args.scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise _UsageError("--scheduler needs Dask: pip install 'dask[distributed]' (or 'tokgeo[dask]')") from None
+        client = Client(args.scheduler)
+    run = dict(batch_size=args.batch_size, progress=progress, dataset_name=dataset_name)
+    if name == "laminar":
+        return studies.Laminar(model, texts, target=args.target.strip() or "her", convention=args.convention,
+                               memory_budget=args.memory_budget, client=client, **run)
+    if name == "prediction":
+        return studies.PathPrediction(model, texts, convention=args.convention, memory_budget=args.memory_budget,
+                                      client=client, **run)
+    if name == "trajectories":
+        return studies.Trajectories(model, texts, convention=args.convention, progress=progress,
+                                    dataset_name=dataset_name)
+    if name == "pos":
+        return studies.PartsOfSpeech(model, texts, tags=tags, spacy_model=args.spacy_model, dataset_name=dataset_name)
+    return studies.NounsAdjectives(model, texts, tags=tags, spacy_model=args.spacy_model, convention=args.convention,
+                                   memory_budget=args.memory_budget, client=client, strict=not args.lenient, **run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

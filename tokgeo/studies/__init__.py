@@ -16,7 +16,15 @@ class                    lesson
 ``QKVSimilarity``        3. similarity of the target's queries, keys and values
 ``PathLength``           4. path length of tokens through the layers, split into
                          attention and MLP steps
+``Laminar``              5. angles between successive updates and states, target vs rest
+``PathPrediction``       6. path length vs next-token log-probability, rank, entropy
+``Trajectories``         7. state-space trajectories on the text's principal components
+``PartsOfSpeech``        8. spaCy parts of speech aligned to GPT-2 tokens
+``NounsAdjectives``      9. path length by part of speech (NOUN vs ADJ), t-tests per layer
 =======================  ==============================================================
+
+:func:`measure_corpus` runs any per-token measurement over a corpus (a file or an
+iterable) in chunks, with a memory ceiling, a progress bar, and optionally a Dask cluster.
 
 Design notes
 ------------
@@ -43,5 +51,17 @@ from .embedding import EmbeddingGeometry, EmbeddingResult
 from .pathlength import PathLength, PathLengthResult
 from .qkv import QKVResult, QKVSimilarity
 from .rotation import Rotation, RotationResult
+# issue 11: the five further lessons and corpus-scale runs
+from ._corpus import MEASURES, TokenTable, measure_corpus, read_corpus
+from .laminar import Laminar, LaminarResult
+from .pos import MissingDependencyError, PartsOfSpeech, PartsOfSpeechResult, default_pos_sentences
+from .posgroups import NounsAdjectives, NounsAdjectivesResult
+from .prediction import PathPrediction, PathPredictionResult
+from .trajectories import Trajectories, TrajectoriesResult
 
 __all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult", "QKVSimilarity", "QKVResult", "PathLength", "PathLengthResult", "EmbeddingGeometry", "EmbeddingResult"]
+__all__ += [
+    "Laminar", "LaminarResult", "PathPrediction", "PathPredictionResult", "Trajectories", "TrajectoriesResult",
+    "PartsOfSpeech", "PartsOfSpeechResult", "NounsAdjectives", "NounsAdjectivesResult", "MissingDependencyError",
+    "default_pos_sentences", "measure_corpus", "read_corpus", "TokenTable", "MEASURES",
+]
