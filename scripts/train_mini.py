@@ -392,6 +392,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-windows", type=int, default=32, help="held-out windows for the periodic evaluation")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, help="start from this model folder (written by this script) instead of random weights")
     ap.add_argument("--heldout-stride", type=int, default=4,
                     help="evaluate every k-th non-overlapping held-out window (default 4)")
     ap.add_argument("--threads", type=int, default=1)
@@ -454,6 +455,17 @@ def main() -> None:
     body = build_body(args, cv.n_seen + 1)
     with torch.no_grad():  # all unseen rows start equal (at zero); the seen rows N(0, 0.02)
         body.wte.weight[cv.n_seen].zero_()
+    if args.init:  # continue from a model this script wrote (a second stage of training)
+        from safetensors.torch import load_file
+
+        sd = {k.removeprefix("transformer."): v.float() for k, v in load_file(args.init / "model.safetensors").items()}
+        wte = sd.pop("wte.weight")
+        unseen = np.setdiff1d(np.arange(cv.V), cv.seen)
+        assert torch.equal(wte[unseen], wte[unseen[:1]].expand(len(unseen), -1)), "unseen rows differ"
+        sd["wte.weight"] = torch.cat([wte[torch.from_numpy(cv.seen)], wte[unseen[:1]]])
+        body.load_state_dict(sd, strict=True)
+        log(f"initialised from {args.init} (sha256 of its model.safetensors "
+            f"{hashlib.sha256((args.init / 'model.safetensors').read_bytes()).hexdigest()})")
     n_params = sum(p.numel() for p in body.parameters()) - body.wte.weight.numel() + cv.V * args.n_embd
     log(f"model: GPT-2 n_layer {args.n_layer} n_embd {args.n_embd} n_head {args.n_head} n_ctx {T}, "
         f"vocab 50257, tied embeddings: {n_params} parameters")
