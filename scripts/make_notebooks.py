@@ -2,7 +2,7 @@
 """Writes notebooks/*.ipynb (one per lesson, no outputs) from the cell texts below.
 
 Edit the cells here and re-run ``python scripts/make_notebooks.py``; tests/test_notebooks.py
-executes every notebook top to bottom on a small random-weight model.
+executes every notebook top to bottom on tokgeo-mini (the packaged trained model).
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ if "google.colab" in sys.modules:
 
 def model_cell(default: str) -> str:
     return f'''import os
+import sys
 
-# The lesson's model. Any GPT-2 size ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl") or a
-# local folder with config.json + model.safetensors works. (The test suite sets
-# TOKGEO_NOTEBOOK_MODEL to a small random-weight model to run this notebook quickly.)
-MODEL = os.environ.get("TOKGEO_NOTEBOOK_MODEL", "{default}")
+# The model. In Colab: the lesson's model, {default} (downloaded from the Hugging Face hub).
+# Elsewhere: "tokgeo-mini", the small GPT-2 shipped inside tokgeo (trained on public-domain
+# text; it is NOT GPT-2, but it is trained, runs offline, and each cell takes seconds).
+# Any GPT-2 size ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl") or a local folder with
+# config.json + model.safetensors works; the environment variable TOKGEO_NOTEBOOK_MODEL
+# overrides the choice (the test suite uses it).
+DEFAULT_MODEL = "{default}" if "google.colab" in sys.modules else "tokgeo-mini"
+MODEL = os.environ.get("TOKGEO_NOTEBOOK_MODEL", DEFAULT_MODEL)
+print("model:", MODEL)
 
 import matplotlib.pyplot as plt
 import tokgeo

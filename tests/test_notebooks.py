@@ -1,5 +1,5 @@
-"""Every lesson notebook runs top to bottom (nbclient, kernel python3) on a small
-random-weight model given through TOKGEO_NOTEBOOK_MODEL."""
+"""Every lesson notebook runs top to bottom (nbclient, kernel python3) on tokgeo-mini, the
+trained model shipped in the package, given (as its folder) through TOKGEO_NOTEBOOK_MODEL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 import tokgeo
 
-from checkpoints import shared_tiny_gpt2
 from conftest import require_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +31,9 @@ def test_one_notebook_per_lesson_committed_without_outputs() -> None:
         src = ["".join(c["source"]) for c in code]
         # the first code cell installs tokgeo in Colab only
         assert '"google.colab" in sys.modules' in src[0] and "libblis-dev" in src[0], p.name
-        # the model is visible and overridable; the lesson's real model is the default
+        # the model is visible and overridable: the lesson's GPT-2 in Colab, tokgeo-mini elsewhere
         assert any('os.environ.get("TOKGEO_NOTEBOOK_MODEL"' in s for s in src), p.name
+        assert any('if "google.colab" in sys.modules else "tokgeo-mini"' in s for s in src), p.name
         # public API only
         assert not any("tokgeo._" in s or "tokgeo.studies._" in s for s in src), p.name
 
@@ -61,7 +61,8 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if require_all():
             pytest.fail("no 'python3' Jupyter kernel: run `python -m ipykernel install --user`")
         pytest.skip("no python3 kernel spec")
-    folder = shared_tiny_gpt2()
+    folder = TOKGEO_HOME / "tokgeo" / "data" / "models" / "tokgeo-mini"
+    assert (folder / "model.safetensors").is_file(), folder
     monkeypatch.setenv("TOKGEO_NOTEBOOK_MODEL", str(folder))
     monkeypatch.setenv("TOKGEO_PROGRESS", "0")
     monkeypatch.setenv("PYTHONPATH", str(TOKGEO_HOME) + os.pathsep + os.environ.get("PYTHONPATH", ""))
