@@ -146,11 +146,9 @@ def test_rotation_study_shows_structure(mini: tokgeo.GPT2) -> None:
 
 
 # --- by name -------------------------------------------------------------------------------
-# CHECK AFTER MERGE: the lookup of packaged names ("tokgeo-mini" -> tokgeo/data/models/
-# tokgeo-mini/) lives in tokgeo/hub.py, written on the 'hub' branch.  On the 'mini' branch
-# alone this test fails (the name is sent to the hub); after both are merged it must pass,
-# offline.
-def test_by_name_offline_CHECK_AFTER_MERGE(monkeypatch: pytest.MonkeyPatch) -> None:
+# A packaged name ("tokgeo-mini" -> tokgeo/data/models/tokgeo-mini/, tokgeo.hub) loads
+# with the hub unreachable and gives the same model as the folder.
+def test_by_name_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     by_name = tokgeo.GPT2.from_pretrained("tokgeo-mini")
     by_path = tokgeo.GPT2.from_pretrained(FOLDER)
