@@ -307,7 +307,7 @@ def _new_study(studies: Any, name: str, model: Any, args: argparse.Namespace, se
     texts: Any = [args.text] if args.text is not None else sentences
     tags = None
     if args.tags:
-        tags = [line.split() for line in _read_sentences(args.tags)]
+        tags = [line.split() for line in _read_sentences(args.tags)[0]]
     client = None
     if args.scheduler:
         try:
