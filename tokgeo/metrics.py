@@ -768,3 +768,7 @@ def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> 
 # ---------------------------------------------------------------------------------------
 # PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/reduce/pca.c, csrc/reduce/tsne.c) and offered here.
 from ._reduce import PCAResult, TSNEResult, pca, trustworthiness, tsne  # noqa: E402
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

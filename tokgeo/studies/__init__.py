@@ -45,3 +45,7 @@ from .qkv import QKVResult, QKVSimilarity
 from .rotation import Rotation, RotationResult
 
 __all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult", "QKVSimilarity", "QKVResult", "PathLength", "PathLengthResult", "EmbeddingGeometry", "EmbeddingResult"]
+
+from .._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)
