@@ -80,7 +80,7 @@ class ActivationCache(Mapping[str, np.ndarray]):
 
     def __init__(
         self,
-        arena: Any,
+        arena: _C.Arena,
         plan: Mapping[str, Any],
         ids: np.ndarray,
         mask: np.ndarray,

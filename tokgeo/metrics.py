@@ -158,8 +158,10 @@ def _axis(axis: Any, ndim: int, name: str = "axis") -> int:
     return ax % ndim
 
 
-def _scalar_or_array(out: NDArray[Any]) -> Any:
-    return out[()] if out.ndim == 0 else out
+def _scalar_or_array(out: NDArray[np.float64]) -> FloatOrArray:
+    if out.ndim == 0:
+        return np.float64(out[()])
+    return out
 
 
 def _paired(a: ArrayLike, b: ArrayLike, axis: int) -> Tuple[NDArray[Any], NDArray[Any]]:

@@ -293,13 +293,15 @@ def spearman(x: ArrayLike, y: ArrayLike, alternative: str = "two-sided") -> Tupl
 def softmax(x: ArrayLike, axis: int = -1) -> F64:
     v = _f64(x)
     e = np.exp(v - np.max(v, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    out: F64 = e / np.sum(e, axis=axis, keepdims=True)
+    return out
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> F64:
     v = _f64(x)
     z = v - np.max(v, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    out: F64 = z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return out
 
 
 def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> Any:
