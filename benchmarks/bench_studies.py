@@ -40,7 +40,7 @@ def main() -> None:
 
     import tokgeo
     from checkpoints import load_hf, tiny_gpt2
-    from tiktoken_gpt2 import encoding
+    from tokenizer_refs import tiktoken_gpt2
 
     torch.set_num_threads(args.threads)
     tokgeo.set_num_threads(args.threads)
@@ -54,7 +54,7 @@ def main() -> None:
             return np.asarray(res["t"])
 
         hf = load_hf(folder)
-        enc = encoding()
+        enc = tiktoken_gpt2()
 
         def run_reference() -> np.ndarray:
             L = args.layers

@@ -18,7 +18,7 @@ from tokgeo import cli, datasets
 
 from checkpoints import load_hf, shared_tiny_gpt2
 from hf_reference import activations, angle_deg
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2
 
 ROOT = Path(__file__).resolve().parents[1]
 # where the tokgeo under test lives (the source tree in development, site-packages in CI):
@@ -43,7 +43,7 @@ def folder():  # type: ignore[no-untyped-def]
 
 def test_tokenize_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = "She gave her book away, naïvely."
-    enc = encoding()
+    enc = tiktoken_gpt2()
     assert cli.main(["tokenize", text, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == enc.encode(text)
@@ -60,10 +60,10 @@ def test_tokenize_special_tokens(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--special special" in capsys.readouterr().err
     assert cli.main(["tokenize", text, "--special", "special", "--json"]) == 0
     ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
-    assert ids == encoding().encode(text, allowed_special="all") and 50256 in ids
+    assert ids == tiktoken_gpt2().encode(text, allowed_special="all") and 50256 in ids
     assert cli.main(["tokenize", text, "--special", "text", "--json"]) == 0
     ids = [r["id"] for r in json.loads(capsys.readouterr().out)]
-    assert ids == encoding().encode(text, disallowed_special=()) and 50256 not in ids
+    assert ids == tiktoken_gpt2().encode(text, disallowed_special=()) and 50256 not in ids
 
 
 def test_console_script_entry_point_is_declared() -> None:
@@ -87,7 +87,7 @@ def test_study_rotation_writes_files_with_the_right_numbers(tmp_path: Path, fold
     # the first sentence's target angles equal the reference
     hf = load_hf(folder)
     text = datasets.her_sentences()[0]
-    ids = encoding().encode(text)
+    ids = tiktoken_gpt2().encode(text)
     h = activations(hf, ids)["hidden_states"]
     t = ids.index(607)
     got = [float(r["angle_deg"]) for r in rows if r["sentence"] == "0" and r["token"] == "target"]

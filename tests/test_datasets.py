@@ -12,7 +12,7 @@ import tokgeo
 from tokgeo import datasets, errors
 
 from conftest import require_all
-from tiktoken_gpt2 import TiktokenWithOffsets, encoding
+from tokenizer_refs import TiktokenWithOffsets, tiktoken_gpt2
 
 HER = 607  # " her" in GPT-2's vocabulary
 
@@ -23,7 +23,7 @@ def tik() -> TiktokenWithOffsets:
 
 
 def test_her_token_is_607() -> None:
-    assert encoding().encode(" her") == [HER]
+    assert tiktoken_gpt2().encode(" her") == [HER]
 
 
 def test_her_sentences_properties() -> None:
@@ -32,7 +32,7 @@ def test_her_sentences_properties() -> None:
     assert all(isinstance(x, str) and x == x.strip() for x in s)
     s.append("changed")  # a copy: the built-in data cannot be modified by accident
     assert len(datasets.her_sentences()) == 54
-    enc = encoding()
+    enc = tiktoken_gpt2()
     lengths = []
     for text in datasets.her_sentences():
         ids = enc.encode(text)
@@ -53,7 +53,7 @@ def test_her_sentences_with_tokgeo_tokenizer() -> None:
             pytest.fail("tokgeo.Tokenizer is missing")
         pytest.skip("tokgeo.Tokenizer not merged yet")
     tok = tokgeo.Tokenizer.gpt2()
-    enc = encoding()
+    enc = tiktoken_gpt2()
     for text in datasets.her_sentences():
         assert list(tok.encode(text)) == enc.encode(text)
     ts = datasets.find_targets(datasets.her_sentences())  # default tokenizer: tokgeo's
@@ -68,7 +68,7 @@ def test_find_targets_on_her_sentences(tik: TiktokenWithOffsets) -> None:
     ts = datasets.find_targets(sents, " her", tokenizer=tik)
     assert len(ts) == 54 and ts.dropped == ()
     np.testing.assert_array_equal(ts.indices, np.arange(54))
-    enc = encoding()
+    enc = tiktoken_gpt2()
     for k, text in enumerate(sents):
         ids = enc.encode(text)
         assert list(ts.token_ids[k]) == ids
@@ -91,8 +91,8 @@ def test_find_targets_on_her_sentences(tik: TiktokenWithOffsets) -> None:
 def test_previous_word_skips_punctuation_and_multitoken_words(tik: TiktokenWithOffsets) -> None:
     text = "Unbelievably, her plan worked."
     ts = datasets.find_targets([text], "her", tokenizer=tik)
-    ids = encoding().encode(text)
-    comma = ids.index(encoding().encode(",")[0])
+    ids = tiktoken_gpt2().encode(text)
+    comma = ids.index(tiktoken_gpt2().encode(",")[0])
     assert ts.positions[0] == comma + 1
     # the last token of "Unbelievably", not the comma
     assert ts.previous_positions[0] == comma - 1
@@ -100,7 +100,7 @@ def test_previous_word_skips_punctuation_and_multitoken_words(tik: TiktokenWithO
 
 
 def test_problems_are_listed_by_index_and_text(tik: TiktokenWithOffsets) -> None:
-    enc = encoding()
+    enc = tiktoken_gpt2()
     long_word = "Zyxwvutsrq"
     assert len(enc.encode(" " + long_word)) > 1
     sents = [
@@ -139,7 +139,7 @@ def test_case_insensitive(tik: TiktokenWithOffsets) -> None:
     with pytest.raises(errors.TargetNotFoundError):
         datasets.find_targets(sents, "her", tokenizer=tik)
     ts = datasets.find_targets(sents, "her", tokenizer=tik, case_sensitive=False)
-    enc = encoding()
+    enc = tiktoken_gpt2()
     assert list(ts.target_ids) == [enc.encode(" Her")[0], HER]
 
 
@@ -165,7 +165,7 @@ def test_non_ascii_sentences_with_tokgeo_tokenizer() -> None:
         pytest.skip("tokgeo.Tokenizer not merged yet")
     sents = ["Zoë gave her café keys back.", "Élodie, her sister, smiled 😊.", "日本 visited her."]
     ts = datasets.find_targets(sents, " her", tokgeo.Tokenizer.gpt2())
-    enc = encoding()
+    enc = tiktoken_gpt2()
     for k, text in enumerate(sents):
         ids = enc.encode(text)
         assert ts.positions[k] == ids.index(HER)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tokgeo
-from tokgeo import _reference as ref
+from tokgeo.reference import metrics as ref
 from tokgeo import metrics as M
 from tokgeo.errors import InvalidInputError, InvalidTypeError
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokgeo import _reference as ref
+from tokgeo.reference import metrics as ref
 from tokgeo import metrics as M
 from tokgeo.errors import InvalidInputError, InvalidTypeError
 

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from tokgeo import _C, _reference
+from tokgeo import _C
+from tokgeo.reference import metrics as _reference
 
 sp = pytest.importorskip("scipy.special")
 

@@ -1,8 +1,8 @@
 """Parity of tokgeo.GPT2 with Hugging Face transformers' GPT-2 on random-weight checkpoints.
 
 Every captured activation and the logits must match within 1e-4 relative error, defined per
-tensor as max|ours - ref| / max|ref| (see _gpt2_ref.rel_err); references come from torch
-forward hooks on HF's modules (see _gpt2_ref.reference).
+tensor as max|ours - ref| / max|ref| (see hf_reference.rel_err); references come from torch
+forward hooks on HF's modules (see hf_reference.reference).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tokgeo.errors import InvalidInputError, MemoryBudgetError, TokenIdError
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _gpt2_ref import assert_close, make_hf_model, reference, rel_err, save  # noqa: E402
+from hf_reference import assert_close, make_hf_model, reference, rel_err, save  # noqa: E402
 
 CONFIGS = {
     # GPT-2 small's widths (768, 12 heads, 50257 tokens) with 2 blocks

@@ -23,7 +23,7 @@ import tokgeo
 pytest.importorskip("torch")
 bridge_mod = pytest.importorskip("transformer_lens.model_bridge")
 
-from _gpt2_ref import make_hf_model, rel_err, save  # noqa: E402
+from hf_reference import make_hf_model, rel_err, save  # noqa: E402
 
 DATA = Path(tokgeo.__file__).parent / "data" / "gpt2"
 

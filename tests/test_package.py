@@ -120,3 +120,24 @@ def test_blis_root_that_holds_no_blis_stops_the_build(tmp_path: Path) -> None:
                        capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode != 0
     assert "BLIS_ROOT is set to" in p.stderr and "nonexistent" in p.stderr
+
+
+PUBLIC_MODULES = [
+    "tokgeo", "tokgeo.metrics", "tokgeo.studies", "tokgeo.datasets", "tokgeo.safetensors", "tokgeo.errors",
+    "tokgeo.hooks", "tokgeo.hub", "tokgeo.cache", "tokgeo.model", "tokgeo.tokenizer",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_public_module_dir_is_its_all(name: str) -> None:
+    """dir() of a public module lists its API (``__all__``), not what it imported (np, Any...)."""
+    import importlib
+
+    module = importlib.import_module(name)
+    assert isinstance(module.__all__, list) and len(set(module.__all__)) == len(module.__all__)
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert missing == [], f"{name}.__all__ names what the module does not define"
+    public = [n for n in dir(module) if not n.startswith("_")]
+    assert public == sorted(n for n in module.__all__ if not n.startswith("_"))
+    for stray in ("np", "Any", "math", "dataclass", "warnings", "annotations", "os"):
+        assert stray not in public

@@ -17,7 +17,7 @@ from tokgeo.studies.embedding import DEFAULT_WORDS
 from checkpoints import load_hf, shared_tiny_gpt2
 from conftest import require_all
 from hf_reference import activations, cosine_matrix, residual_stream
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _has_tsne() -> bool:
 
 
 def test_default_words_are_single_tokens() -> None:
-    enc = encoding()
+    enc = tiktoken_gpt2()
     assert len(DEFAULT_WORDS) == len(set(DEFAULT_WORDS)) >= 40
     for w in DEFAULT_WORDS:
         assert len(enc.encode(w)) == 1, w
@@ -46,7 +46,7 @@ def test_embedding_geometry_matches_reference(folder, convention) -> None:  # ty
         convention=convention, progress=False, tsne=False,
     ).run()
     hf = load_hf(folder)
-    enc = encoding()
+    enc = tiktoken_gpt2()
     W = hf.transformer.wte.weight.detach().numpy().astype(np.float64)
     ids = [enc.encode(w)[0] for w in DEFAULT_WORDS]
     np.testing.assert_array_equal(res["word_ids"], ids)

@@ -12,7 +12,7 @@ from tokgeo.studies.pathlength import DEFAULT_TEXT
 
 from checkpoints import load_hf, shared_tiny_gpt2
 from hf_reference import activations, residual_stream
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_steps_and_correlations_match_reference(folder, convention) -> None:  # 
     texts = [DEFAULT_TEXT, "Two friends visited her in hospital after the long winter storm."]
     res = PathLength(str(folder), texts, convention=convention, progress=False).run()
     hf = load_hf(folder)
-    enc = encoding()
+    enc = tiktoken_gpt2()
     attn, mlp, hid, pos = [], [], [], []
     for text in texts:
         act = activations(hf, enc.encode(text))

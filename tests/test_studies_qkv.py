@@ -11,7 +11,7 @@ from tokgeo.studies import QKVSimilarity
 
 from checkpoints import load_hf, shared_tiny_gpt2
 from hf_reference import activations, cosine_matrix
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2
 
 HER = 607
 
@@ -25,7 +25,7 @@ def test_qkv_similarities_match_reference(folder) -> None:  # type: ignore[no-un
     layer = 1
     res = QKVSimilarity(str(folder), layer=layer, progress=False, batch_size=10).run()
     hf = load_hf(folder)
-    enc = encoding()
+    enc = tiktoken_gpt2()
     C = hf.config.n_embd
     vec = {"target": [], "nontarget": []}
     for text in datasets.her_sentences():

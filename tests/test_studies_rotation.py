@@ -14,7 +14,7 @@ from tokgeo.studies import Rotation
 
 from checkpoints import load_hf, shared_tiny_gpt2
 from hf_reference import activations, angle_deg, residual_stream
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2
 
 HER = 607
 
@@ -27,14 +27,14 @@ def folder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def reference(folder):  # type: ignore[no-untyped-def]
     hf = load_hf(folder)
-    enc = encoding()
+    enc = tiktoken_gpt2()
     return [activations(hf, enc.encode(s)) for s in datasets.her_sentences()]
 
 
 @pytest.mark.parametrize("convention", ["hidden_states", "resid"])
 def test_angles_and_stats_match_reference(folder, reference, convention) -> None:  # type: ignore[no-untyped-def]
     res = Rotation(str(folder), convention=convention, seed=3, progress=False, batch_size=7).run()
-    enc = encoding()
+    enc = tiktoken_gpt2()
     sents = datasets.her_sentences()
     N, L = len(sents), 3
     ref = {k: np.zeros((N, L)) for k in ("target", "nontarget", "control")}
@@ -81,7 +81,7 @@ def test_control_draws_are_seeded_and_valid(folder) -> None:  # type: ignore[no-
     np.testing.assert_array_equal(a["control_positions"], b["control_positions"])
     np.testing.assert_array_equal(a["angles_control"], b["angles_control"])
     assert not np.array_equal(a["control_positions"], c["control_positions"])
-    lengths = np.array([len(encoding().encode(s)) for s in datasets.her_sentences()])
+    lengths = np.array([len(tiktoken_gpt2().encode(s)) for s in datasets.her_sentences()])
     cp = a["control_positions"]
     assert (cp >= 0).all() and (cp < lengths[:, None, None]).all()
     assert (cp[..., 0] != cp[..., 1]).all()
@@ -123,9 +123,9 @@ def test_many_layers_like_gpt2_xl() -> None:
     assert np.isfinite(res["angles_target"]).all() and np.isfinite(res["t"]).all()
     np.testing.assert_array_equal(res["layers"], np.arange(1, 49))
     hf = load_hf(folder)
-    act = activations(hf, encoding().encode(sents[0]))
+    act = activations(hf, tiktoken_gpt2().encode(sents[0]))
     h = residual_stream(act, "resid")
-    t = encoding().encode(sents[0]).index(HER)
+    t = tiktoken_gpt2().encode(sents[0]).index(HER)
     ref = [angle_deg(h[l, t], h[l - 1, t]) for l in range(1, 49)]
     np.testing.assert_allclose(res["angles_target"][0], ref, atol=2e-3)
 

@@ -1,7 +1,10 @@
-"""Reference GPT-2 tokenizers built OFFLINE from the vocabulary tokgeo ships.
+"""Reference GPT-2 tokenizers built OFFLINE from the vocabulary tokgeo ships (the one module
+of tokenizer references for the tests and benchmarks).
 
-tiktoken: an ``Encoding`` with GPT-2's pattern and ranks read from encoder.json through
-GPT-2's byte<->unicode map (tiktoken's own ``gpt2`` would download the same files).
+tiktoken: an ``Encoding`` with GPT-2's pattern and the ranks tiktoken's own loader
+(``tiktoken.load.data_gym_to_mergeable_bpe_ranks``) reads from vocab.bpe + encoder.json, the
+two files its ``gpt2`` would download (tests/test_package.py pins their checksums);
+``TiktokenWithOffsets`` gives it tokgeo's ``encode_with_offsets`` shape.
 Hugging Face tokenizers: a byte-level BPE model from encoder.json + vocab.bpe, with the
 ByteLevel pre-tokenizer (no prefix space) and decoder, "<|endoftext|>" as a special token.
 """
@@ -12,6 +15,8 @@ import functools
 import importlib.resources
 import json
 from pathlib import Path
+
+import numpy as np
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 EOT = "<|endoftext|>"
@@ -34,15 +39,38 @@ def byte_to_unicode() -> dict[int, str]:
 
 
 @functools.lru_cache(maxsize=None)
-def tiktoken_gpt2():  # -> tiktoken.Encoding
+def tiktoken_gpt2():  # type: ignore[no-untyped-def]  (-> tiktoken.Encoding)
     import tiktoken
+    import tiktoken.load
 
-    u2b = {c: b for b, c in byte_to_unicode().items()}
-    encoder = json.loads((data_dir() / "encoder.json").read_text(encoding="utf-8"))
-    ranks = {bytes(u2b[c] for c in tok): i for tok, i in encoder.items() if tok != EOT}
-    return tiktoken.Encoding(
-        "gpt2-offline", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={EOT: encoder[EOT]}
-    )
+    d = data_dir()
+    ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(str(d / "vocab.bpe"), str(d / "encoder.json"))
+    eot = json.loads((d / "encoder.json").read_text(encoding="utf-8"))[EOT]
+    return tiktoken.Encoding("gpt2-offline", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={EOT: eot})
+
+
+class TiktokenWithOffsets:
+    """tiktoken's gpt2 encoding with tokgeo's ``encode_with_offsets`` shape (characters)."""
+
+    def __init__(self) -> None:
+        self.enc = tiktoken_gpt2()
+
+    def encode(self, text: str) -> list[int]:
+        return self.enc.encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.enc.decode(ids)
+
+    def encode_with_offsets(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.enc.encode(text)
+        offs = np.zeros((len(ids), 2), dtype=np.int64)
+        # token byte spans -> character spans (the texts here are ASCII or whole characters)
+        pos = 0
+        for j, t in enumerate(ids):
+            piece = self.enc.decode_single_token_bytes(t).decode("utf-8", "replace")
+            offs[j] = (pos, pos + len(piece))
+            pos += len(piece)
+        return np.asarray(ids, dtype=np.int64), offs
 
 
 @functools.lru_cache(maxsize=None)

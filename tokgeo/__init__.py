@@ -71,3 +71,7 @@ __all__ = [
     "ActivationCache",
     *errors.__all__,
 ]
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -80,8 +80,8 @@ class ActivationCache(Mapping[str, np.ndarray]):
 
     def __init__(
         self,
-        arena: Any,
-        plan: dict,
+        arena: _C.Arena,
+        plan: Mapping[str, Any],
         ids: np.ndarray,
         mask: np.ndarray,
         lengths: np.ndarray,
@@ -226,3 +226,7 @@ class ActivationCache(Mapping[str, np.ndarray]):
         order = np.argsort(-np.take_along_axis(probs, part, 1), axis=1, kind="stable")
         ids = np.take_along_axis(part, order, 1).astype(np.int64)
         return ids, np.take_along_axis(probs, ids, 1)
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

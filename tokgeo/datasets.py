@@ -404,3 +404,7 @@ def _previous_word(text: str, offs: np.ndarray, t: int) -> tuple[int, str] | Non
         if offs[j, 0] <= last_char < offs[j, 1]:
             return j, w.group(0)
     return None
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

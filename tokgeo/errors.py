@@ -102,3 +102,7 @@ class MemoryBudgetError(TokgeoError, MemoryError):
 
 class TargetNotFoundError(TokgeoError, LookupError):
     """A target token or word is missing from a sentence."""
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -207,3 +207,7 @@ def capture_flags(capture: str | Iterable[str], layers: int | Iterable[int] | No
         for c in hits:
             mark(c, sel if blk is None else [blk])
     return bytes(want)
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -597,3 +597,7 @@ def _huggingface_hub() -> Any:
 
         hf.set_client_factory(factory)
     return hf
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

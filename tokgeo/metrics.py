@@ -158,8 +158,10 @@ def _axis(axis: Any, ndim: int, name: str = "axis") -> int:
     return ax % ndim
 
 
-def _scalar_or_array(out: NDArray[Any]) -> Any:
-    return out[()] if out.ndim == 0 else out
+def _scalar_or_array(out: NDArray[np.float64]) -> FloatOrArray:
+    if out.ndim == 0:
+        return np.float64(out[()])
+    return out
 
 
 def _paired(a: ArrayLike, b: ArrayLike, axis: int) -> Tuple[NDArray[Any], NDArray[Any]]:
@@ -771,3 +773,7 @@ def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> 
 # ---------------------------------------------------------------------------------------
 # PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/reduce/pca.c, csrc/reduce/tsne.c) and offered here.
 from ._reduce import PCAResult, TSNEResult, pca, trustworthiness, tsne  # noqa: E402
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -671,7 +671,7 @@ def _from_mask(
     return ids, start.astype(np.int64), length, mask, side, batch
 
 
-def _budget_message(plan: dict, B: int, T: int, budget: int, default: bool) -> str:
+def _budget_message(plan: Mapping[str, Any], B: int, T: int, budget: int, default: bool) -> str:
     need = plan["arena_bytes"] + plan["scratch_bytes"]
     sizes = []
     for k, cnt in enumerate(plan["count"]):
@@ -687,3 +687,7 @@ def _budget_message(plan: dict, B: int, T: int, budget: int, default: bool) -> s
         f"Biggest captures: {top}. Drop some (capture=[...]), keep fewer blocks (layers=[...]), "
         "or run a smaller batch / shorter texts."
     )
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

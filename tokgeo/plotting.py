@@ -48,6 +48,7 @@ def new_axes(ax: Axes | None = None, figsize: tuple[float, float] = (6.4, 4.8)) 
     if ax is not None:
         return ax
     plt = require_matplotlib()
+    new: Axes
     _, new = plt.subplots(figsize=figsize, layout="constrained")
     return new
 

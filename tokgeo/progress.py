@@ -37,10 +37,12 @@ def bar_class() -> Any:
     except (ImportError, ValueError):  # a broken or stubbed module
         widgets = False
     if widgets:
-        from tqdm.auto import tqdm
-    else:
-        from tqdm.std import tqdm
-    return tqdm
+        import tqdm.auto
+
+        return tqdm.auto.tqdm
+    import tqdm.std
+
+    return tqdm.std.tqdm
 
 
 def track(

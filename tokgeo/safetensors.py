@@ -338,3 +338,7 @@ def metadata(path: PathLike) -> Dict[str, str]:
     The whole header is validated first, so a malformed file raises :class:`tokgeo.FormatError`.
     """
     return _open_handle(path).metadata()
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -402,3 +402,7 @@ class Tokenizer:
         if byte_level:
             return _C._tok_byte_level(self._h, _ids_arg(ids))
         return [b.decode("utf-8", errors="replace") for b in self.token_bytes(ids)]
+
+from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

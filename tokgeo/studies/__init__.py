@@ -65,3 +65,7 @@ __all__ += [
     "PartsOfSpeech", "PartsOfSpeechResult", "NounsAdjectives", "NounsAdjectivesResult", "MissingDependencyError",
     "default_pos_sentences", "measure_corpus", "read_corpus", "TokenTable", "MEASURES",
 ]
+
+from .._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
+
+__dir__ = _public_dir(__name__)

@@ -4,7 +4,8 @@ Each function computes the same quantity as its counterpart in :mod:`tokgeo.metr
 the obvious way, in float64 with NumPy (and pure Python for the incomplete beta function),
 without the C core.  They follow the same conventions (shapes, NaN for zero vectors, the
 scipy formulas for the tests) so the tests can compare the two across dtypes, shapes,
-strides and memory orders.  Not part of the public API; no scipy needed.
+strides and memory orders.  Not part of the public API; imports NumPy and the standard
+library only (tests/test_reference.py checks), so no scipy and no tokgeo needed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,30 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 F64 = NDArray[np.float64]
+
+__all__ = [
+    "cosine_similarity",
+    "angle",
+    "euclidean",
+    "norm",
+    "path_length",
+    "cumulative_path_length",
+    "drift",
+    "consecutive_angles",
+    "cosine_similarity_matrix",
+    "top_k_similar",
+    "similarity_histogram",
+    "ibeta",
+    "stdtr",
+    "ttest_ind",
+    "ttest_1samp",
+    "ttest_rel",
+    "pearson",
+    "spearman",
+    "softmax",
+    "log_softmax",
+    "entropy",
+]
 
 
 def _f64(x: ArrayLike) -> F64:
@@ -268,13 +293,15 @@ def spearman(x: ArrayLike, y: ArrayLike, alternative: str = "two-sided") -> Tupl
 def softmax(x: ArrayLike, axis: int = -1) -> F64:
     v = _f64(x)
     e = np.exp(v - np.max(v, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    out: F64 = e / np.sum(e, axis=axis, keepdims=True)
+    return out
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> F64:
     v = _f64(x)
     z = v - np.max(v, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    out: F64 = z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return out
 
 
 def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> Any:
