@@ -97,7 +97,7 @@ class Provenance:
         if self.convention:
             out.append(f"layers: {self.convention} ({CONVENTION_TEXT[self.convention]})")
         out.append(
-            f"data: {self.dataset}, {self.n_sentences} sentences, sha256 {self.dataset_sha256[:16]}"
+            f"data: {self.dataset}, {plural(self.n_sentences, 'sentence')}, sha256 {self.dataset_sha256[:16]}"
         )
         if self.target is not None:
             out.append(f"target: {self.target!r}")
@@ -221,7 +221,7 @@ class StudyResult:
     def __repr__(self) -> str:
         p = self.provenance
         return (
-            f"<{type(self).__name__} {p.model}, {p.n_sentences} sentences; arrays: "
+            f"<{type(self).__name__} {p.model}, {plural(p.n_sentences, 'sentence')}; arrays: "
             f"{', '.join(self._arrays)}>"
         )
 
@@ -294,3 +294,30 @@ def _csv_value(v: Any) -> Any:
 def fmt(v: Any) -> str:
     """Numbers for reports: 4 decimals, scientific notation for tiny or huge values."""
     return _fmt(v)
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value for reports, always in one scientific format: ``1.7e-275``, ``3.2e-02``.
+
+    A p-value that underflowed to 0 is written ``< 1e-300`` (never ``0.0000``)."""
+    f = float(p)
+    if math.isnan(f):
+        return "nan"
+    if f == 0.0:
+        return "< 1e-300"
+    return f"{f:.1e}"
+
+
+def short_model(model: str, width: int = 32) -> str:
+    """A model name for a figure title: a folder's base name (the full path is in the
+    provenance), cut to ``width`` characters."""
+    m = str(model).rstrip("/\\")
+    if "/" in m or "\\" in m or os.sep in m:
+        if os.path.isabs(m) or m.startswith(".") or os.path.exists(m):
+            m = os.path.basename(m) or m
+    return m if len(m) <= width else m[: width - 3] + "..."
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 sentence"``, ``"2 sentences"``."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
