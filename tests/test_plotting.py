@@ -136,9 +136,22 @@ def test_qkv_figures(folder) -> None:  # type: ignore[no-untyped-def]
     assert len(panels) == 6
     assert all(a.get_images()[0].get_array().shape == (54, 54) for a in panels)
     assert [a.get_title() for a in panels] == [f"{p} (target)" for p in ("QQ", "KK", "VV", "QK", "QV", "KV")]
+    # one colour bar per row (not six): within-matrices share -1..1, cross-matrices one scale
+    # fitted to their values (readable)
+    assert len(fig.axes) == 8
+    clims = [a.get_images()[0].get_clim() for a in panels]
+    assert clims[:3] == [(-1.0, 1.0)] * 3 and len(set(clims[3:])) == 1
+    cross = max(np.abs(res[f"sim_{p}_target"]).max() for p in ("QK", "QV", "KV"))
+    assert clims[3][1] == pytest.approx(min(1.0, cross))
+    assert "layer 1" in fig.get_suptitle() and folder.name in fig.get_suptitle()
+    assert str(folder.parent) not in fig.get_suptitle()  # the base name, not the long path
     fig = res.plot("histograms", bins=20)
     panels = [a for a in fig.axes if a.patches]
     assert len(panels) == 6 and all(len(_bars(a)) == 40 for a in panels)
+    assert "layer 1" in fig.get_suptitle() and folder.name in fig.get_suptitle()
+    f1, a1 = plt.subplots()
+    res.plot("histograms", ax=a1, pair="QK")
+    assert "layer 1" in a1.get_title() and folder.name in a1.get_title()
     fig = res.plot("scatter")
     assert len(fig.axes) == 3
     for a in fig.axes:
@@ -155,6 +168,12 @@ def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
     panels = [a for a in fig.axes if a.get_images()]
     assert len(panels) == 3 and all(a.get_images()[0].get_array().shape == (T, 3) for a in panels)
     assert [t.get_text() for t in panels[0].get_yticklabels()] == res.tokens
+    # attention and MLP share one colour scale (and one colour bar); the hidden panel's
+    # scale leaves out the step through ln_f (hidden_states convention)
+    clim = [a.get_images()[0].get_clim() for a in panels]
+    assert clim[0] == clim[1] and clim[0][1] == pytest.approx(max(res["step_attn"].max(), res["step_mlp"].max()))
+    assert clim[2][1] == pytest.approx(res["step_hidden"][:, :-1].max()) and "ln_f" in panels[2].get_title()
+    assert len(fig.axes) == 5
     fig = res.plot("correlations")
     curves = [l for l in fig.axes[0].lines if not l.get_label().startswith("_")]
     assert len(curves) == 4 and all(len(l.get_xdata()) == 3 for l in curves)
@@ -164,7 +183,14 @@ def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
     offs = [len(c.get_offsets()) for c in fig.axes[0].collections]
     assert offs == [T - 1, 1, T - 1, 1]
     fig = res.plot("cumulative")
-    assert len(fig.axes[0].lines) == T
+    assert len(fig.axes[0].lines) == T and len(fig.axes) == 2  # a colour bar by position
+    assert fig.axes[1].get_ylabel() == "token position in the text"
+    colors = {tuple(l.get_color()) for l in fig.axes[0].lines}
+    assert len(colors) == T  # a colormap, not ten cycling colours
+    # scaled without the ln_f step by default; ln_f=True draws the hidden_states totals
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["cumulative_resid"][0])
+    assert "without ln_f" in fig.axes[0].get_title()
+    fig = res.plot("cumulative", ln_f=True)
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["cumulative_hidden"][0])
 
 
