@@ -217,6 +217,41 @@ def test_embedding_figures(folder) -> None:  # type: ignore[no-untyped-def]
     ax = res.plot("next_token").axes[0]
     assert len(_bars(ax)) == 6
     assert [t.get_text() for t in ax.get_yticklabels()] == [repr(t) for t in res.next_tokens]
+    assert "The nurse checked her pulse" in ax.get_title() and folder.name in ax.get_title()
+
+
+def _no_overlaps(fig) -> None:  # type: ignore[no-untyped-def]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in fig.axes[0].texts]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i], boxes[j]
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), (
+                fig.axes[0].texts[i].get_text(), fig.axes[0].texts[j].get_text())
+
+
+def test_embedding_figures_read_well(folder) -> None:  # type: ignore[no-untyped-def]
+    """52 labels without overlaps, PC axes with explained variance, a notebook-sized cosine
+    figure, the ln_f step drawn apart in the drift figure."""
+    res = EmbeddingGeometry(str(folder), progress=False).run()
+    fig = res.plot("projection")
+    ax = fig.axes[0]
+    assert len(ax.texts) == 52 and sorted(t.get_text() for t in ax.texts) == sorted(res.words)
+    _no_overlaps(fig)
+    ev = res["explained_variance"]
+    assert ax.get_xlabel() == f"PC 1 ({100 * ev[0]:.1f}% of the variance)"
+    assert ax.get_ylabel() == f"PC 2 ({100 * ev[1]:.1f}% of the variance)"
+    fig = res.plot("tsne")
+    assert len(fig.axes[0].texts) == 52
+    _no_overlaps(fig)
+    w, h = res.plot("cosine").get_size_inches()
+    assert w <= 10.0 and h <= 8.0
+    ax = res.plot("drift").axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("ln_f" in t for t in labels)
+    assert ax.get_ylim()[1] < res["drift"][-1] or res["drift"][-1] <= 1.1 * res["drift_resid"].max()
+    assert "ln_f" in res.summary() and "without it (raw residual stream, resid)" in res.summary()
 
 
 def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
