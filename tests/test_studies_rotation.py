@@ -198,3 +198,21 @@ def test_one_sentence_warns_and_the_ttest_panel_says_why(folder) -> None:  # typ
     assert "1 sentence)" in rep and "1 sentences" not in rep and "WARNING" in rep
     ax = res.plot("ttest").axes[0]
     assert any("no t-test: 1 sentence" in t.get_text() for t in ax.texts)
+
+
+@pytest.mark.parametrize("convention", ["hidden_states", "resid"])
+def test_provenance_text_says_what_index_l_is(folder, convention) -> None:  # type: ignore[no-untyped-def]
+    """State l is the input of block l (blocks from 0): the text and the code agree."""
+    from tokgeo.studies._base import CONVENTION_TEXT
+    from tokgeo.studies._common import hidden, hidden_capture
+
+    model = tokgeo.GPT2.from_pretrained(folder)
+    L = model.config.n_layer
+    cache = model.run(["She gave her book away"], capture=[*hidden_capture(convention, L), "resid_pre", "resid_post"])
+    h = hidden(cache, convention)
+    for l in range(1, L):
+        np.testing.assert_array_equal(h[l], cache["resid_pre", l])  # the input of block l
+        np.testing.assert_array_equal(h[l], cache["resid_post", l - 1])  # = after block l-1
+    text = CONVENTION_TEXT[convention]
+    assert "input of block l" in text and "after block l-1" in text.replace("output of block l-1", "after block l-1")
+    assert "after block l," not in text and "after block l " not in text

@@ -27,13 +27,15 @@ __all__ = ["Provenance", "StudyResult"]
 CONVENTIONS = ("hidden_states", "resid")
 CONVENTION_TEXT = {
     "hidden_states": (
-        "Hugging Face hidden_states: index 0 is the embedding (token + position), index l "
-        "the residual stream after block l, and the last index the output of the final "
-        "LayerNorm ln_f"
+        "Hugging Face hidden_states, blocks numbered from 0: index 0 is the embedding (token + "
+        "position), index l (1 <= l < n_layer) the residual stream after block l-1, i.e. the input "
+        "of block l, and the last index n_layer the output of the final LayerNorm ln_f applied "
+        "after the last block"
     ),
     "resid": (
-        "raw residual stream: index 0 is the embedding, index l the residual stream after "
-        "block l, the last index without the final LayerNorm"
+        "raw residual stream, blocks numbered from 0: index 0 is the embedding, index l "
+        "(1 <= l < n_layer) the input of block l (= the output of block l-1), and the last index "
+        "n_layer the output of the last block, without the final LayerNorm"
     ),
 }
 
