@@ -105,7 +105,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "fig, ax = plt.subplots(layout=\"constrained\")\n"
                  "ax.plot(result[\"layers\"], result[\"mean_target\"], label=\"hidden_states\")\n"
                  "ax.plot(raw[\"layers\"], raw[\"mean_target\"], label=\"resid\")\n"
-                 "ax.set_xlabel(\"layer\"); ax.set_ylabel(\"mean angle of ' her' (degrees)\"); ax.legend()"),
+                 "ax.set_xlabel(\"layer\"); ax.set_ylabel(\"mean angle of ' her' (degrees)\"); ax.legend();"),
         ("md", "## Your own sentences\n\nAny sentences and target word work; unusable sentences are listed "
                "(or dropped with `strict=False`)."),
         ("code", "mine = [\"I told him the truth.\", \"She saw him at the market.\", \"We gave him a ride home.\"]\n"

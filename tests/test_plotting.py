@@ -260,3 +260,43 @@ def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore
     assert sorted(p.name for p in files) == sorted(p.name for p in (tmp_path / "out").iterdir())
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert tokgeo.__version__ in (tmp_path / "out" / "report.txt").read_text()
+
+
+def test_results_and_studies_in_jupyter(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real kernel (nbclient): a plot as the cell's last line is shown once; results and
+    studies have an HTML table; notebook 02 ends its legend cell with ';'."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+        f"%matplotlib inline\nfrom tokgeo.studies import Rotation\nres = Rotation({str(folder)!r}, progress=False).run()",
+        'res.plot("ttest")',
+        "res",
+        f"Rotation({str(folder)!r}, paired=True)",
+        'fig = res.plot("angles")',
+        "fig",
+    )]
+    env = {**os.environ, "PYTHONPATH": str(Path(tokgeo.__file__).parent.parent)}
+    env.pop("MPLBACKEND", None)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    old = dict(os.environ)
+    os.environ.clear(); os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear(); os.environ.update(old)
+    pngs = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1, nb.cells[1].outputs
+    html = nb.cells[2].outputs[0]["data"]["text/html"]
+    assert "<table>" in html and "RotationResult" in html and "angles_target" in html and "[54, 3]" in html
+    assert "Holm" in html
+    text = nb.cells[2].outputs[0]["data"]["text/plain"]
+    assert text.count("\n") >= 3 and "54 sentences" in text
+    shtml = nb.cells[3].outputs[0]["data"]["text/html"]
+    assert "Rotation" in shtml and "paired" in shtml and "0x" not in nb.cells[3].outputs[0]["data"]["text/plain"]
+    assert not nb.cells[4].outputs  # assigned: not shown (the next cell shows it once)
+    assert len([o for o in nb.cells[5].outputs if "image/png" in o.get("data", {})]) == 1
+    nb02 = (Path(__file__).parent.parent / "notebooks" / "02_rotation.ipynb").read_text()
+    assert "ax.legend()\"" not in nb02 and "ax.legend();" in nb02

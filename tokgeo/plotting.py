@@ -6,8 +6,10 @@ when ``ax`` is None, and returns the :class:`matplotlib.figure.Figure`.  Nothing
 the functions work headless (``MPLBACKEND=Agg``).  matplotlib is imported only when a
 function is called; without it they raise an ImportError that says how to install it.
 
-In a notebook, assign the figure (``fig = result.plot()``) to avoid seeing it twice:
-Jupyter shows pyplot figures at the end of a cell, and would show a returned one again.
+In a notebook, ``result.plot(...)`` as a cell's last line shows the figure once: with the
+inline backend the studies take their figures out of pyplot's figure manager (Jupyter would
+otherwise show it at the end of the cell and again as the cell's value); an assigned figure
+is shown by ``fig`` or ``display(fig)``.  The functions below leave their figures in pyplot.
 """
 
 from __future__ import annotations

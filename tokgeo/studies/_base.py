@@ -220,12 +220,42 @@ class StudyResult:
         """A short text report: the statistics, then the provenance."""
         return "\n".join(self.summary_lines() + ["", *self.provenance.lines()])
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        """A few headline numbers (name, formatted value) for the notebook display."""
+        return []
+
     def __repr__(self) -> str:
         p = self.provenance
-        return (
-            f"<{type(self).__name__} {p.model}, {plural(p.n_sentences, 'sentence')}; arrays: "
-            f"{', '.join(self._arrays)}>"
-        )
+        lines = [f"{type(self).__name__}(study={p.study!r}, model={p.model!r}, "
+                 f"{plural(p.n_sentences, 'sentence')}" + (f", convention={p.convention!r}" if p.convention else "") + ")"]
+        lines += [f"  {k}: {v}" for k, v in self.key_stats()]
+        lines.append("  arrays: " + ", ".join(f"{k}{list(a.shape)}" for k, a in self._arrays.items()))
+        if self.plot_kinds:
+            lines.append("  plots: " + ", ".join(self.plot_kinds))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        p = self.provenance
+        e = html.escape
+        rows = [("study", p.study), ("model", p.model),
+                ("data", f"{p.dataset}, {plural(p.n_sentences, 'sentence')}")]
+        if p.convention:
+            rows.append(("layers", p.convention))
+        rows += self.key_stats()
+        if self.plot_kinds:
+            rows.append(("plots", ", ".join(self.plot_kinds)))
+        head = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"
+                       for k, v in rows)
+        arr = "".join(
+            f"<tr><td style='text-align:left'><code>{e(k)}</code></td><td>{e(str(list(a.shape)))}</td>"
+            f"<td>{e(str(a.dtype))}</td><td style='text-align:left'>{e(self._descriptions.get(k, ''))}</td></tr>"
+            for k, a in self._arrays.items())
+        return (f"<div><b>{e(type(self).__name__)}</b><table>{head}</table>"
+                f"<details><summary>{len(self._arrays)} arrays</summary><table>"
+                "<tr><th>name</th><th>shape</th><th>dtype</th><th>holds</th></tr>"
+                f"{arr}</table></details></div>")
 
     # ---- figures ----
     def plot(self, kind: str | None = None, ax: Axes | None = None, **kwargs: Any) -> Figure:
@@ -239,7 +269,10 @@ class StudyResult:
         if k not in kinds:
             raise InvalidInputError(f"unknown plot kind {k!r}; choose one of: {', '.join(kinds)}")
         fn: Callable[..., Figure] = getattr(self, "_plot_" + k)
-        return fn(ax=ax, **kwargs)
+        fig = fn(ax=ax, **kwargs)
+        if ax is None:
+            _shown_once(fig)
+        return fig
 
     def save(self, folder: str | os.PathLike[str], *, figures: bool = True, dpi: int = 120) -> list[Path]:
         """Write the tables (CSV), the figures (PNG) and ``report.txt`` into ``folder``.
@@ -270,6 +303,23 @@ class StudyResult:
             f.write(self.summary() + "\n")
         written.append(out / "report.txt")
         return written
+
+
+def _shown_once(fig: Any) -> None:
+    """In Jupyter with the inline backend a pyplot figure is shown at the end of the cell
+    and, when it is the cell's value, once more by the display hook.  There a figure this
+    module made is taken out of pyplot's figure manager, so it is shown once: as the cell's
+    value, or with ``fig`` / ``display(fig)`` when assigned (the Figure stays usable:
+    savefig, display).  Elsewhere (scripts, GUI backends) it stays in pyplot, so
+    ``plt.show()`` works."""
+    import matplotlib
+
+    if "inline" not in str(matplotlib.get_backend()).lower():
+        return
+    import matplotlib.pyplot as plt
+
+    if plt.fignum_exists(getattr(fig, "number", -1)):
+        plt.close(fig)
 
 
 def write_csv(stream: io.TextIOBase | Any, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -157,6 +157,35 @@ class Study:
                 f"got {type(self._model_arg).__name__}"
             )
 
+    def _settings(self) -> dict[str, Any]:
+        skip = {"sentences", "texts", "words", "progress", "batch_size", "memory_budget"}
+        out: dict[str, Any] = {}
+        for k, v in vars(self).items():
+            if k.startswith("_") or k in skip:
+                continue
+            out[k] = v
+        for k in ("sentences", "texts", "words"):
+            v = vars(self).get(k)
+            if v is not None:
+                out[k] = f"{len(v)} given"
+        return out
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}(model={self.label!r})"]
+        lines += [f"  {k} = {v!r}" for k, v in self._settings().items()]
+        lines.append("  .run() computes the result")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = [("model", self.label), *self._settings().items()]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{html.escape(repr(v) if k != 'model' else str(v))}</td></tr>"
+                       for k, v in rows)
+        return (f"<div><b>{html.escape(type(self).__name__)}</b> (not run yet: <code>.run()</code>)"
+                f"<table>{body}</table></div>")
+
     @property
     def model(self) -> "GPT2":
         """The :class:`tokgeo.GPT2`, loaded on first use."""

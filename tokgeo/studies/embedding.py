@@ -306,6 +306,11 @@ class EmbeddingResult(StudyResult):
             return "centred sample covariance (mean removed, / (N-1))"
         return "uncentred Sigma = E^T E / N (the lesson's formula)"
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        return [("words", str(len(self.words))), ("covariance", self.covariance_name),
+                ("top component explains", fmt(self["explained_variance"][0])),
+                ("next-token entropy (nats)", fmt(float(self["entropy"])))]
+
     def summary_lines(self) -> list[str]:
         cos = self["cosine"]
         n = len(self.words)

@@ -197,6 +197,12 @@ class PathLengthResult(StudyResult):
         final LayerNorm ln_f, a rescaling that is not a block's update."""
         return self.provenance.convention == "hidden_states"
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        out = [("tokens", str(len(self.tokens))), ("mean path length", fmt(self["path_length"].mean()))]
+        if self.includes_ln_f:
+            out.append(("mean path length without ln_f (resid)", fmt(self["path_length_resid"].mean())))
+        return out
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         steps = []
         L = len(self["layers"])

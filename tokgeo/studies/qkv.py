@@ -162,6 +162,11 @@ class QKVResult(StudyResult):
                          "t": float(tt.statistic), "df": float(tt.df), "p": float(tt.pvalue)})
         return rows
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        return [("layer", str(self.layer))] + [
+            (f"mean {pair} cosine", f"target {fmt(self[f'values_{pair}_target'].mean())}, "
+             f"non-target {fmt(self[f'values_{pair}_nontarget'].mean())}") for pair in ("QQ", "KK", "VV")]
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         return {"similarity_stats": self.comparisons(), "correlations": self.correlations()}
 

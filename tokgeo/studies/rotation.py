@@ -229,6 +229,13 @@ class RotationResult(StudyResult):
         """Whether the t-test was the paired one (see :class:`Rotation`)."""
         return bool(self.provenance.parameters.get("paired", False))
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        L = len(self["p"])
+        return [("test", "paired t-test" if self.paired else "independent t-test"),
+                ("mean angle (deg)", f"target {fmt(np.nanmean(self['mean_target']))}, non-target "
+                 f"{fmt(np.nanmean(self['mean_nontarget']))}, control {fmt(np.nanmean(self['mean_control']))}"),
+                ("layers differing (Holm p < 0.05)", f"{int(np.sum(self['p_holm'] < 0.05))} of {L}")]
+
     def summary_lines(self) -> list[str]:
         p = self["p"]
         L = len(p)
