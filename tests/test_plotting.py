@@ -300,3 +300,15 @@ def test_results_and_studies_in_jupyter(folder, tmp_path: Path) -> None:  # type
     assert len([o for o in nb.cells[5].outputs if "image/png" in o.get("data", {})]) == 1
     nb02 = (Path(__file__).parent.parent / "notebooks" / "02_rotation.ipynb").read_text()
     assert "ax.legend()\"" not in nb02 and "ax.legend();" in nb02
+
+
+def test_long_model_paths_are_shortened_in_titles(tmp_path: Path) -> None:
+    from tokgeo.studies._base import short_model
+
+    deep = tmp_path / ("a" * 40) / "my-checkpoint"
+    deep.mkdir(parents=True)
+    assert short_model(str(deep)) == "my-checkpoint" and short_model(str(deep) + "/") == "my-checkpoint"
+    assert short_model("openai-community/gpt2") == "openai-community/gpt2"  # a hub id stays
+    assert short_model("gpt2-xl") == "gpt2-xl"
+    long = short_model("x" * 80)
+    assert len(long) == 32 and long.endswith("...")

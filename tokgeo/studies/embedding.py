@@ -401,7 +401,7 @@ class EmbeddingResult(StudyResult):
     def _plot_attention(self, ax: Axes | None = None) -> Figure:
         return plotting.heatmap(self["attention"], ax=ax, xlabels=self.sentence_tokens, ylabels=self.sentence_tokens,
                                 vmin=0, vmax=1, xlabel="key", ylabel="query", colorbar_label="attention",
-                                title=f"Attention, block {self.layer}, head {self.head}")
+                                title=f"Attention, block {self.layer}, head {self.head} ({short_model(self.provenance.model)})")
 
     def _plot_next_token(self, ax: Axes | None = None) -> Figure:
         import textwrap

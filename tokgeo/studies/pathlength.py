@@ -327,7 +327,7 @@ class PathLengthResult(StudyResult):
         a.legend()
         a.set_xlabel("layer")
         a.set_ylabel("Pearson r across tokens")
-        a.set_title("Which step drives the hidden state's step?")
+        a.set_title(f"Which step drives the hidden state's step? ({short_model(self.provenance.model)})")
         return a.figure  # type: ignore[return-value]
 
     def _plot_scatter(self, ax: Axes | None = None, layer: int | None = None) -> Figure:
@@ -345,7 +345,8 @@ class PathLengthResult(StudyResult):
         a.legend()
         a.set_xlabel("step of the sublayer output")
         a.set_ylabel("hidden-state step")
-        a.set_title(f"Block {l}: steps across tokens")
+        a.set_title(f"Block {l}: steps across tokens ({short_model(self.provenance.model)})"
+                    + ("; the hidden step goes through ln_f" if self.includes_ln_f and l == L - 1 else ""))
         return a.figure  # type: ignore[return-value]
 
     def _plot_cumulative(self, ax: Axes | None = None, ln_f: bool = False) -> Figure:
