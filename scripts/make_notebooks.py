@@ -68,18 +68,18 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "result = study.run()\nprint(result.summary())"),
         ("code", "print(result.describe())"),
         ("md", "## Cosine similarity between token embeddings"),
-        ("code", 'fig = result.plot("cosine")'),
+        ("code", 'result.plot("cosine")'),
         ("code", "result.to_frame(\"cosine\").sort_values(\"cosine\", ascending=False).head(10)"),
         ("md", "## Eigenstructure of the embedding covariance"),
         ("code", "fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout=\"constrained\")\n"
                  "result.plot(\"spectrum\", ax=axes[0])\nresult.plot(\"projection\", ax=axes[1])\n"
                  "print(\"first 5 explained-variance ratios:\", result[\"explained_variance\"][:5].round(4))"),
         ("md", "## t-SNE map of the tokens"),
-        ("code", 'fig = result.plot("tsne")'),
+        ("code", 'result.plot("tsne")'),
         ("md", "## Representation drift across layers\n\n`||Z(l) - Z(l-1)||` for the sentence's "
                "matrix Z(l) of hidden states (Hugging Face convention: the last state is after the "
                "final LayerNorm, which is why the last step is often large)."),
-        ("code", 'fig = result.plot("drift")\nresult["drift_tokens"].shape  # tokens x layers'),
+        ("code", 'display(result.plot("drift"))\nresult["drift_tokens"].shape  # tokens x layers'),
         ("md", "## An attention map and the next token"),
         ("code", "fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout=\"constrained\")\n"
                  "result.plot(\"attention\", ax=axes[0])\nresult.plot(\"next_token\", ax=axes[1])\n"
@@ -102,8 +102,8 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("md", "## Run the lesson\n\n`convention=\"hidden_states\"` (default) follows Hugging Face; "
                "`convention=\"resid\"` uses the raw residual stream (no final LayerNorm)."),
         ("code", "result = studies.Rotation(model, sentences, target=\" her\", seed=0).run()\nprint(result.summary())"),
-        ("code", 'fig = result.plot("angles")'),
-        ("code", 'fig = result.plot("ttest")'),
+        ("code", 'result.plot("angles")'),
+        ("code", 'result.plot("ttest")'),
         ("code", "result.to_frame().head()"),
         ("md", "## The raw residual stream\n\nThe last step under the Hugging Face convention includes "
                "the final LayerNorm; the raw stream shows the last block alone."),
@@ -111,7 +111,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "fig, ax = plt.subplots(layout=\"constrained\")\n"
                  "ax.plot(result[\"layers\"], result[\"mean_target\"], label=\"hidden_states\")\n"
                  "ax.plot(raw[\"layers\"], raw[\"mean_target\"], label=\"resid\")\n"
-                 "ax.set_xlabel(\"layer\"); ax.set_ylabel(\"mean angle of ' her' (degrees)\"); ax.legend()"),
+                 "ax.set_xlabel(\"layer\"); ax.set_ylabel(\"mean angle of ' her' (degrees)\"); ax.legend();"),
         ("md", "## Your own sentences\n\nAny sentences and target word work; unusable sentences are listed "
                "(or dropped with `strict=False`)."),
         ("code", "mine = [\"I told him the truth.\", \"She saw him at the market.\", \"We gave him a ride home.\"]\n"
@@ -130,12 +130,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                  "result = studies.QKVSimilarity(model, datasets.her_sentences(), target=\" her\", layer=LAYER).run()\n"
                  "print(result.summary())"),
         ("md", "## Similarity matrices (sentence i vs sentence j)"),
-        ("code", 'fig = result.plot("matrices")'),
-        ("code", 'fig = result.plot("matrices", token="nontarget")'),
+        ("code", 'result.plot("matrices")'),
+        ("code", 'result.plot("matrices", token="nontarget")'),
         ("md", "## Distributions: target vs previous word"),
-        ("code", 'fig = result.plot("histograms")'),
+        ("code", 'result.plot("histograms")'),
         ("md", "## Do Q, K and V share their similarity structure?"),
-        ("code", 'fig = result.plot("scatter")\nresult.to_frame("correlations")'),
+        ("code", 'display(result.plot("scatter"))\nresult.to_frame("correlations")'),
         ("code", "q = result[\"q_target\"]  # sentences x n_embd\nq.shape"),
     ],
     "04_path_length": [
@@ -148,12 +148,12 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", "result = studies.PathLength(model).run()  # the lesson's text; pass your own as the second argument\n"
                  "print(result.summary())"),
         ("md", "## Steps per token and layer"),
-        ("code", 'fig = result.plot("heatmaps")'),
+        ("code", 'result.plot("heatmaps")'),
         ("md", "## Correlations across tokens, with and without the first token"),
-        ("code", 'fig = result.plot("correlations")'),
-        ("code", 'fig = result.plot("scatter")'),
+        ("code", 'result.plot("correlations")'),
+        ("code", 'result.plot("scatter")'),
         ("md", "## Cumulative path length"),
-        ("code", 'fig = result.plot("cumulative")\nresult.to_frame("correlations").head()'),
+        ("code", 'display(result.plot("cumulative"))\nresult.to_frame("correlations").head()'),
         ("md", "In the raw residual stream the hidden step is exactly attention + MLP output: "
                "`studies.PathLength(model, convention=\"resid\")`."),
     ],

@@ -90,7 +90,7 @@ def test_study_rotation_writes_files_with_the_right_numbers(tmp_path: Path, fold
     ids = tiktoken_gpt2().encode(text)
     h = activations(hf, ids)["hidden_states"]
     t = ids.index(607)
-    got = [float(r["angle_deg"]) for r in rows if r["sentence"] == "0" and r["token"] == "target"]
+    got = [float(r["angle_deg"]) for r in rows if r["sentence"] == "0" and r["role"] == "target"]
     np.testing.assert_allclose(got, [angle_deg(h[l, t], h[l - 1, t]) for l in (1, 2, 3)], atol=2e-3)
     with open(out / "layer_stats.csv", newline="") as f:
         stats_rows = list(csv.DictReader(f))

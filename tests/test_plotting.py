@@ -136,9 +136,22 @@ def test_qkv_figures(folder) -> None:  # type: ignore[no-untyped-def]
     assert len(panels) == 6
     assert all(a.get_images()[0].get_array().shape == (54, 54) for a in panels)
     assert [a.get_title() for a in panels] == [f"{p} (target)" for p in ("QQ", "KK", "VV", "QK", "QV", "KV")]
+    # one colour bar per row (not six): within-matrices share -1..1, cross-matrices one scale
+    # fitted to their values (readable)
+    assert len(fig.axes) == 8
+    clims = [a.get_images()[0].get_clim() for a in panels]
+    assert clims[:3] == [(-1.0, 1.0)] * 3 and len(set(clims[3:])) == 1
+    cross = max(np.abs(res[f"sim_{p}_target"]).max() for p in ("QK", "QV", "KV"))
+    assert clims[3][1] == pytest.approx(min(1.0, cross))
+    assert "layer 1" in fig.get_suptitle() and folder.name in fig.get_suptitle()
+    assert str(folder.parent) not in fig.get_suptitle()  # the base name, not the long path
     fig = res.plot("histograms", bins=20)
     panels = [a for a in fig.axes if a.patches]
     assert len(panels) == 6 and all(len(_bars(a)) == 40 for a in panels)
+    assert "layer 1" in fig.get_suptitle() and folder.name in fig.get_suptitle()
+    f1, a1 = plt.subplots()
+    res.plot("histograms", ax=a1, pair="QK")
+    assert "layer 1" in a1.get_title() and folder.name in a1.get_title()
     fig = res.plot("scatter")
     assert len(fig.axes) == 3
     for a in fig.axes:
@@ -155,6 +168,12 @@ def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
     panels = [a for a in fig.axes if a.get_images()]
     assert len(panels) == 3 and all(a.get_images()[0].get_array().shape == (T, 3) for a in panels)
     assert [t.get_text() for t in panels[0].get_yticklabels()] == res.tokens
+    # attention and MLP share one colour scale (and one colour bar); the hidden panel's
+    # scale leaves out the step through ln_f (hidden_states convention)
+    clim = [a.get_images()[0].get_clim() for a in panels]
+    assert clim[0] == clim[1] and clim[0][1] == pytest.approx(max(res["step_attn"].max(), res["step_mlp"].max()))
+    assert clim[2][1] == pytest.approx(res["step_hidden"][:, :-1].max()) and "ln_f" in panels[2].get_title()
+    assert len(fig.axes) == 5
     fig = res.plot("correlations")
     curves = [l for l in fig.axes[0].lines if not l.get_label().startswith("_")]
     assert len(curves) == 4 and all(len(l.get_xdata()) == 3 for l in curves)
@@ -164,7 +183,14 @@ def test_pathlength_figures(folder) -> None:  # type: ignore[no-untyped-def]
     offs = [len(c.get_offsets()) for c in fig.axes[0].collections]
     assert offs == [T - 1, 1, T - 1, 1]
     fig = res.plot("cumulative")
-    assert len(fig.axes[0].lines) == T
+    assert len(fig.axes[0].lines) == T and len(fig.axes) == 2  # a colour bar by position
+    assert fig.axes[1].get_ylabel() == "token position in the text"
+    colors = {tuple(l.get_color()) for l in fig.axes[0].lines}
+    assert len(colors) == T  # a colormap, not ten cycling colours
+    # scaled without the ln_f step by default; ln_f=True draws the hidden_states totals
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["cumulative_resid"][0])
+    assert "without ln_f" in fig.axes[0].get_title()
+    fig = res.plot("cumulative", ln_f=True)
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), res["cumulative_hidden"][0])
 
 
@@ -191,6 +217,41 @@ def test_embedding_figures(folder) -> None:  # type: ignore[no-untyped-def]
     ax = res.plot("next_token").axes[0]
     assert len(_bars(ax)) == 6
     assert [t.get_text() for t in ax.get_yticklabels()] == [repr(t) for t in res.next_tokens]
+    assert "The nurse checked her pulse" in ax.get_title() and folder.name in ax.get_title()
+
+
+def _no_overlaps(fig) -> None:  # type: ignore[no-untyped-def]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in fig.axes[0].texts]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i], boxes[j]
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), (
+                fig.axes[0].texts[i].get_text(), fig.axes[0].texts[j].get_text())
+
+
+def test_embedding_figures_read_well(folder) -> None:  # type: ignore[no-untyped-def]
+    """52 labels without overlaps, PC axes with explained variance, a notebook-sized cosine
+    figure, the ln_f step drawn apart in the drift figure."""
+    res = EmbeddingGeometry(str(folder), progress=False).run()
+    fig = res.plot("projection")
+    ax = fig.axes[0]
+    assert len(ax.texts) == 52 and sorted(t.get_text() for t in ax.texts) == sorted(res.words)
+    _no_overlaps(fig)
+    ev = res["explained_variance"]
+    assert ax.get_xlabel() == f"PC 1 ({100 * ev[0]:.1f}% of the variance)"
+    assert ax.get_ylabel() == f"PC 2 ({100 * ev[1]:.1f}% of the variance)"
+    fig = res.plot("tsne")
+    assert len(fig.axes[0].texts) == 52
+    _no_overlaps(fig)
+    w, h = res.plot("cosine").get_size_inches()
+    assert w <= 10.0 and h <= 8.0
+    ax = res.plot("drift").axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("ln_f" in t for t in labels)
+    assert ax.get_ylim()[1] < res["drift"][-1] or res["drift"][-1] <= 1.1 * res["drift_resid"].max()
+    assert "ln_f" in res.summary() and "without it (raw residual stream, resid)" in res.summary()
 
 
 def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -199,3 +260,55 @@ def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore
     assert sorted(p.name for p in files) == sorted(p.name for p in (tmp_path / "out").iterdir())
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert tokgeo.__version__ in (tmp_path / "out" / "report.txt").read_text()
+
+
+def test_results_and_studies_in_jupyter(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real kernel (nbclient): a plot as the cell's last line is shown once; results and
+    studies have an HTML table; notebook 02 ends its legend cell with ';'."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+        f"%matplotlib inline\nfrom tokgeo.studies import Rotation\nres = Rotation({str(folder)!r}, progress=False).run()",
+        'res.plot("ttest")',
+        "res",
+        f"Rotation({str(folder)!r}, paired=True)",
+        'fig = res.plot("angles")',
+        "fig",
+    )]
+    env = {**os.environ, "PYTHONPATH": str(Path(tokgeo.__file__).parent.parent)}
+    env.pop("MPLBACKEND", None)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    old = dict(os.environ)
+    os.environ.clear(); os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear(); os.environ.update(old)
+    pngs = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1, nb.cells[1].outputs
+    html = nb.cells[2].outputs[0]["data"]["text/html"]
+    assert "<table>" in html and "RotationResult" in html and "angles_target" in html and "[54, 3]" in html
+    assert "Holm" in html
+    text = nb.cells[2].outputs[0]["data"]["text/plain"]
+    assert text.count("\n") >= 3 and "54 sentences" in text
+    shtml = nb.cells[3].outputs[0]["data"]["text/html"]
+    assert "Rotation" in shtml and "paired" in shtml and "0x" not in nb.cells[3].outputs[0]["data"]["text/plain"]
+    assert not nb.cells[4].outputs  # assigned: not shown (the next cell shows it once)
+    assert len([o for o in nb.cells[5].outputs if "image/png" in o.get("data", {})]) == 1
+    nb02 = (Path(__file__).parent.parent / "notebooks" / "02_rotation.ipynb").read_text()
+    assert "ax.legend()\"" not in nb02 and "ax.legend();" in nb02
+
+
+def test_long_model_paths_are_shortened_in_titles(tmp_path: Path) -> None:
+    from tokgeo.studies._base import short_model
+
+    deep = tmp_path / ("a" * 40) / "my-checkpoint"
+    deep.mkdir(parents=True)
+    assert short_model(str(deep)) == "my-checkpoint" and short_model(str(deep) + "/") == "my-checkpoint"
+    assert short_model("openai-community/gpt2") == "openai-community/gpt2"  # a hub id stays
+    assert short_model("gpt2-xl") == "gpt2-xl"
+    long = short_model("x" * 80)
+    assert len(long) == 32 and long.endswith("...")

@@ -111,3 +111,25 @@ def test_embedding_bad_arguments(folder) -> None:  # type: ignore[no-untyped-def
         EmbeddingGeometry(model, layer=3, tsne=False).run()
     with pytest.raises(errors.InvalidInputError):
         EmbeddingGeometry(model, sentence="")
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_covariance_centred_and_the_lessons_uncentred(folder, center) -> None:  # type: ignore[no-untyped-def]
+    """center=True: the sample covariance (np.cov); center=False: Sigma = E^T E / N."""
+    res = EmbeddingGeometry(str(folder), progress=False, tsne=False, center=center).run()
+    W = load_hf(folder).transformer.wte.weight.detach().numpy().astype(np.float64)
+    sigma = np.cov(W, rowvar=False) if center else W.T @ W / W.shape[0]
+    ref = np.sort(np.linalg.eigvalsh(sigma))[::-1]
+    np.testing.assert_allclose(res["eigenvalues"], ref, rtol=1e-6, atol=1e-12)
+    # the projection: on the top eigenvectors (sign free), after removing the mean only if centred
+    w, v = np.linalg.eigh(sigma)
+    top = v[:, np.argsort(-w)[:2]]
+    x = res["embeddings"] - (W.mean(axis=0) if center else 0.0)
+    np.testing.assert_allclose(np.abs(res["projection"]), np.abs(x @ top), rtol=1e-5, atol=1e-7)
+    rep = res.summary()
+    assert ("centred sample covariance" in rep) == center and ("E^T E / N" in rep) == (not center)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    title = res.plot("spectrum").axes[0].get_title()
+    assert ("uncentred" in title) == (not center)

@@ -71,3 +71,22 @@ def test_pathlength_bad_arguments(folder) -> None:  # type: ignore[no-untyped-de
     long = " ".join(["word"] * 80)  # the tiny model reads 64 tokens
     with pytest.raises(errors.InvalidInputError, match="at most 64"):
         PathLength(str(folder), long, progress=False).run()
+
+
+def test_the_ln_f_step_is_named_and_the_resid_numbers_shown(folder) -> None:  # type: ignore[no-untyped-def]
+    """hidden_states: the last step goes through ln_f; the report and CSV say so and give the
+    raw residual stream's numbers beside it (checked against the HF reference, resid)."""
+    text = "Two friends visited her in hospital after the long winter storm."
+    res = PathLength(str(folder), text, progress=False).run()
+    h = residual_stream(activations(load_hf(folder), encoding().encode(text)), "resid")
+    raw = np.linalg.norm(np.diff(h, axis=0), axis=-1).T  # [T, L] without ln_f
+    np.testing.assert_allclose(res["step_resid"], raw, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(res["path_length_resid"], raw.sum(axis=1), rtol=1e-4, atol=1e-5)
+    rep = res.summary()
+    assert "ln_f" in rep and "NOTE" in rep and f"{res['path_length_resid'].mean():.4f}" in rep
+    assert "1st/median hidden = the first token's" in rep and "1 text)" in rep
+    rows = res.tables()["steps"]
+    assert [r["step_includes_ln_f"] for r in rows[:3]] == [False, False, True]
+    assert rows[2]["step_resid"] == pytest.approx(raw[0, 2], rel=1e-4)
+    raw_res = PathLength(str(folder), text, convention="resid", progress=False).run()
+    assert "NOTE" not in raw_res.summary() and not any(r["step_includes_ln_f"] for r in raw_res.tables()["steps"])

@@ -55,7 +55,7 @@ def test_qkv_similarities_match_reference(folder) -> None:  # type: ignore[no-un
     np.testing.assert_allclose(np.diag(qq), 1.0, atol=1e-6)
     # correlations between similarity structures (scipy)
     for row in res.correlations():
-        x, y = res[f"values_{row['x']}_{row['token']}"], res[f"values_{row['y']}_{row['token']}"]
+        x, y = res[f"values_{row['x']}_{row['role']}"], res[f"values_{row['y']}_{row['role']}"]
         pr, sr = stats.pearsonr(x, y), stats.spearmanr(x, y)
         assert row["pearson_r"] == pytest.approx(pr.statistic, abs=1e-9)
         assert row["spearman_rho"] == pytest.approx(sr.statistic, abs=1e-9)

@@ -138,7 +138,7 @@ def test_tables_frame_and_bad_arguments(folder) -> None:  # type: ignore[no-unty
     assert list(df["layer"]) == [1, 2, 3]
     np.testing.assert_allclose(df["t"].to_numpy(), res["t"])
     long = res.to_frame("angles")
-    sub = long[(long.token == "target") & (long.layer == 2)]
+    sub = long[(long.role == "target") & (long.layer == 2)]
     np.testing.assert_allclose(sub["angle_deg"].to_numpy(), res["angles_target"][:, 1])
     assert res.angles_target is res["angles_target"]
     with pytest.raises(KeyError, match="available"):
@@ -153,3 +153,66 @@ def test_tables_frame_and_bad_arguments(folder) -> None:  # type: ignore[no-unty
         Rotation(3.5, progress=False).run()
     with pytest.raises(errors.InvalidInputError, match="batch_size"):
         Rotation(str(folder), progress=False, batch_size=0).run()
+
+
+def test_report_formats_and_the_paired_test(folder) -> None:  # type: ignore[no-untyped-def]
+    """One p format, explained columns, the role column, and the paired test vs scipy."""
+    from tokgeo.studies._base import fmt_p
+
+    assert fmt_p(1.655e-275) == "1.7e-275" and fmt_p(0.0) == "< 1e-300" and fmt_p(0.03) == "3.0e-02"
+    model = tokgeo.GPT2.from_pretrained(folder)
+    ind = Rotation(model, progress=False).run()
+    rep = ind.summary()
+    assert "0.0000" not in rep and "54 sentences" in rep
+    assert "independent Student t-test" in rep and "paired=True" in rep and "Cohen's d" in rep
+    assert "p_holm" in rep
+    assert ind.tables()["angles"][0]["role"] == "target" and "token" not in ind.tables()["angles"][0]
+    par = Rotation(model, progress=False, paired=True).run()
+    tt = stats.ttest_rel(par["angles_target"], par["angles_nontarget"], axis=0)
+    np.testing.assert_allclose(par["t"], tt.statistic, rtol=1e-6)
+    np.testing.assert_allclose(par["p"], tt.pvalue, rtol=1e-5, atol=1e-300)
+    np.testing.assert_array_equal(par["df"], np.full(3, 53.0))
+    diff = par["angles_target"] - par["angles_nontarget"]
+    np.testing.assert_allclose(par["cohens_d"], diff.mean(axis=0) / diff.std(axis=0, ddof=1), rtol=1e-6)
+    assert "paired t-test" in par.summary() and par.provenance.parameters["paired"] is True
+    # Holm-Bonferroni, written out from its definition
+    p = ind["p"]
+    order = np.argsort(p)
+    ref = np.empty(3)
+    run = 0.0
+    for k, i in enumerate(order):
+        run = max(run, min(1.0, p[i] * (3 - k)))
+        ref[i] = run
+    np.testing.assert_allclose(ind["p_holm"], ref, rtol=1e-12)
+    assert ind.tables()["layer_stats"][0]["p_holm"] == pytest.approx(ref[0])
+
+
+def test_one_sentence_warns_and_the_ttest_panel_says_why(folder) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with pytest.warns(RuntimeWarning, match="1 sentence: the t-test needs at least 2"):
+        res = Rotation(str(folder), ["I saw her yesterday."], progress=False).run()
+    assert np.isnan(res["t"]).all()
+    rep = res.summary()
+    assert "1 sentence)" in rep and "1 sentences" not in rep and "WARNING" in rep
+    ax = res.plot("ttest").axes[0]
+    assert any("no t-test: 1 sentence" in t.get_text() for t in ax.texts)
+
+
+@pytest.mark.parametrize("convention", ["hidden_states", "resid"])
+def test_provenance_text_says_what_index_l_is(folder, convention) -> None:  # type: ignore[no-untyped-def]
+    """State l is the input of block l (blocks from 0): the text and the code agree."""
+    from tokgeo.studies._base import CONVENTION_TEXT
+    from tokgeo.studies._common import hidden, hidden_capture
+
+    model = tokgeo.GPT2.from_pretrained(folder)
+    L = model.config.n_layer
+    cache = model.run(["She gave her book away"], capture=[*hidden_capture(convention, L), "resid_pre", "resid_post"])
+    h = hidden(cache, convention)
+    for l in range(1, L):
+        np.testing.assert_array_equal(h[l], cache["resid_pre", l])  # the input of block l
+        np.testing.assert_array_equal(h[l], cache["resid_post", l - 1])  # = after block l-1
+    text = CONVENTION_TEXT[convention]
+    assert "input of block l" in text and "after block l-1" in text.replace("output of block l-1", "after block l-1")
+    assert "after block l," not in text and "after block l " not in text

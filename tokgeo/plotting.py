@@ -6,8 +6,10 @@ when ``ax`` is None, and returns the :class:`matplotlib.figure.Figure`.  Nothing
 the functions work headless (``MPLBACKEND=Agg``).  matplotlib is imported only when a
 function is called; without it they raise an ImportError that says how to install it.
 
-In a notebook, assign the figure (``fig = result.plot()``) to avoid seeing it twice:
-Jupyter shows pyplot figures at the end of a cell, and would show a returned one again.
+In a notebook, ``result.plot(...)`` as a cell's last line shows the figure once: with the
+inline backend the studies take their figures out of pyplot's figure manager (Jupyter would
+otherwise show it at the end of the cell and again as the cell's value); an assigned figure
+is shown by ``fig`` or ``display(fig)``.  The functions below leave their figures in pyplot.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "histograms",
     "scatter",
     "bars",
+    "place_labels",
 ]
 
 
@@ -211,18 +214,65 @@ def scatter(
 
     ``diagonal`` draws the line y = x (useful when both axes share a unit).
     """
-    a = new_axes(ax)
+    a = new_axes(ax, figsize=(8.0, 6.5) if labels is not None else (6.4, 4.8))
     xs = np.asarray(x, dtype=np.float64).ravel()
     ys = np.asarray(y, dtype=np.float64).ravel()
     a.scatter(xs, ys, s=s, alpha=0.75, color=color)
     if labels is not None:
-        for xi, yi, lab in zip(xs, ys, labels):
-            a.annotate(str(lab), (xi, yi), fontsize=8, xytext=(2, 2), textcoords="offset points")
+        place_labels(a, xs, ys, [str(v) for v in labels])
     if diagonal and xs.size:
         lo = float(min(np.nanmin(xs), np.nanmin(ys)))
         hi = float(max(np.nanmax(xs), np.nanmax(ys)))
         a.plot([lo, hi], [lo, hi], color="0.5", linewidth=0.8, linestyle="--")
     return _finish(a, title, xlabel, ylabel)
+
+
+def _overlap(b1: Any, b2: Any) -> bool:
+    return bool(b1.x0 < b2.x1 and b2.x0 < b1.x1 and b1.y0 < b2.y1 and b2.y0 < b1.y1)
+
+
+def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: float = 8.0) -> list[Any]:
+    """Write ``labels[i]`` next to the point (x[i], y[i]) so that no two labels overlap.
+
+    A greedy placement on the rendered text extents: each label tries offsets in eight
+    directions at growing distance and keeps the first that overlaps no label placed
+    before it (and stays inside the axes); a label that finds no free place is drawn at the
+    least crowded candidate.  The figure's layout is settled first,
+    and the labels are kept out of the layout, so their positions stay valid when saved.
+    Returns the Text objects."""
+    fig = ax.figure
+    fig.canvas.draw()  # settle the (constrained) layout before measuring
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    box = ax.get_window_extent(renderer)
+    dirs = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+    cands = [(dx * r, dy * r) for r in (2, 5, 9, 14, 20, 28, 38) for dx, dy in dirs]
+    placed: list[Any] = []
+    texts: list[Any] = []
+    for xi, yi, lab in zip(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), labels):
+        best: tuple[int, Any] | None = None
+        for k, (ox, oy) in enumerate(cands):
+            t = ax.annotate(lab, (xi, yi), xytext=(ox, oy), textcoords="offset points", fontsize=fontsize,
+                            ha="left" if ox > 0 else "right" if ox < 0 else "center",
+                            va="bottom" if oy > 0 else "top" if oy < 0 else "center")
+            t.set_in_layout(False)
+            bb = t.get_window_extent(renderer)
+            inside = bb.x0 >= box.x0 and bb.x1 <= box.x1 and bb.y0 >= box.y0 and bb.y1 <= box.y1
+            hits = sum(_overlap(bb, p) for p in placed) + (0 if inside else 1)
+            if hits == 0:
+                if best is not None:
+                    best[1].remove()
+                best = (0, t)
+                break
+            if best is None or hits < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (hits, t)
+            else:
+                t.remove()
+        t = best[1]  # type: ignore[index]  # (cands is not empty)
+        texts.append(t)
+        placed.append(t.get_window_extent(renderer))
+    return texts
 
 
 def bars(

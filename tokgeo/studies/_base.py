@@ -27,13 +27,15 @@ __all__ = ["Provenance", "StudyResult"]
 CONVENTIONS = ("hidden_states", "resid")
 CONVENTION_TEXT = {
     "hidden_states": (
-        "Hugging Face hidden_states: index 0 is the embedding (token + position), index l "
-        "the residual stream after block l, and the last index the output of the final "
-        "LayerNorm ln_f"
+        "Hugging Face hidden_states, blocks numbered from 0: index 0 is the embedding (token + "
+        "position), index l (1 <= l < n_layer) the residual stream after block l-1, i.e. the input "
+        "of block l, and the last index n_layer the output of the final LayerNorm ln_f applied "
+        "after the last block"
     ),
     "resid": (
-        "raw residual stream: index 0 is the embedding, index l the residual stream after "
-        "block l, the last index without the final LayerNorm"
+        "raw residual stream, blocks numbered from 0: index 0 is the embedding, index l "
+        "(1 <= l < n_layer) the input of block l (= the output of block l-1), and the last index "
+        "n_layer the output of the last block, without the final LayerNorm"
     ),
 }
 
@@ -97,7 +99,7 @@ class Provenance:
         if self.convention:
             out.append(f"layers: {self.convention} ({CONVENTION_TEXT[self.convention]})")
         out.append(
-            f"data: {self.dataset}, {self.n_sentences} sentences, sha256 {self.dataset_sha256[:16]}"
+            f"data: {self.dataset}, {plural(self.n_sentences, 'sentence')}, sha256 {self.dataset_sha256[:16]}"
         )
         if self.target is not None:
             out.append(f"target: {self.target!r}")
@@ -218,12 +220,42 @@ class StudyResult:
         """A short text report: the statistics, then the provenance."""
         return "\n".join(self.summary_lines() + ["", *self.provenance.lines()])
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        """A few headline numbers (name, formatted value) for the notebook display."""
+        return []
+
     def __repr__(self) -> str:
         p = self.provenance
-        return (
-            f"<{type(self).__name__} {p.model}, {p.n_sentences} sentences; arrays: "
-            f"{', '.join(self._arrays)}>"
-        )
+        lines = [f"{type(self).__name__}(study={p.study!r}, model={p.model!r}, "
+                 f"{plural(p.n_sentences, 'sentence')}" + (f", convention={p.convention!r}" if p.convention else "") + ")"]
+        lines += [f"  {k}: {v}" for k, v in self.key_stats()]
+        lines.append("  arrays: " + ", ".join(f"{k}{list(a.shape)}" for k, a in self._arrays.items()))
+        if self.plot_kinds:
+            lines.append("  plots: " + ", ".join(self.plot_kinds))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        p = self.provenance
+        e = html.escape
+        rows = [("study", p.study), ("model", p.model),
+                ("data", f"{p.dataset}, {plural(p.n_sentences, 'sentence')}")]
+        if p.convention:
+            rows.append(("layers", p.convention))
+        rows += self.key_stats()
+        if self.plot_kinds:
+            rows.append(("plots", ", ".join(self.plot_kinds)))
+        head = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"
+                       for k, v in rows)
+        arr = "".join(
+            f"<tr><td style='text-align:left'><code>{e(k)}</code></td><td>{e(str(list(a.shape)))}</td>"
+            f"<td>{e(str(a.dtype))}</td><td style='text-align:left'>{e(self._descriptions.get(k, ''))}</td></tr>"
+            for k, a in self._arrays.items())
+        return (f"<div><b>{e(type(self).__name__)}</b><table>{head}</table>"
+                f"<details><summary>{len(self._arrays)} arrays</summary><table>"
+                "<tr><th>name</th><th>shape</th><th>dtype</th><th>holds</th></tr>"
+                f"{arr}</table></details></div>")
 
     # ---- figures ----
     def plot(self, kind: str | None = None, ax: Axes | None = None, **kwargs: Any) -> Figure:
@@ -237,7 +269,10 @@ class StudyResult:
         if k not in kinds:
             raise InvalidInputError(f"unknown plot kind {k!r}; choose one of: {', '.join(kinds)}")
         fn: Callable[..., Figure] = getattr(self, "_plot_" + k)
-        return fn(ax=ax, **kwargs)
+        fig = fn(ax=ax, **kwargs)
+        if ax is None:
+            _shown_once(fig)
+        return fig
 
     def save(self, folder: str | os.PathLike[str], *, figures: bool = True, dpi: int = 120) -> list[Path]:
         """Write the tables (CSV), the figures (PNG) and ``report.txt`` into ``folder``.
@@ -270,6 +305,23 @@ class StudyResult:
         return written
 
 
+def _shown_once(fig: Any) -> None:
+    """In Jupyter with the inline backend a pyplot figure is shown at the end of the cell
+    and, when it is the cell's value, once more by the display hook.  There a figure this
+    module made is taken out of pyplot's figure manager, so it is shown once: as the cell's
+    value, or with ``fig`` / ``display(fig)`` when assigned (the Figure stays usable:
+    savefig, display).  Elsewhere (scripts, GUI backends) it stays in pyplot, so
+    ``plt.show()`` works."""
+    import matplotlib
+
+    if "inline" not in str(matplotlib.get_backend()).lower():
+        return
+    import matplotlib.pyplot as plt
+
+    if plt.fignum_exists(getattr(fig, "number", -1)):
+        plt.close(fig)
+
+
 def write_csv(stream: io.TextIOBase | Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Rows (dicts with the same keys) as CSV with a header, numbers at full precision."""
     w = csv.writer(stream, lineterminator="\n")
@@ -294,3 +346,30 @@ def _csv_value(v: Any) -> Any:
 def fmt(v: Any) -> str:
     """Numbers for reports: 4 decimals, scientific notation for tiny or huge values."""
     return _fmt(v)
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value for reports, always in one scientific format: ``1.7e-275``, ``3.2e-02``.
+
+    A p-value that underflowed to 0 is written ``< 1e-300`` (never ``0.0000``)."""
+    f = float(p)
+    if math.isnan(f):
+        return "nan"
+    if f == 0.0:
+        return "< 1e-300"
+    return f"{f:.1e}"
+
+
+def short_model(model: str, width: int = 32) -> str:
+    """A model name for a figure title: a folder's base name (the full path is in the
+    provenance), cut to ``width`` characters."""
+    m = str(model).rstrip("/\\")
+    if "/" in m or "\\" in m or os.sep in m:
+        if os.path.isabs(m) or m.startswith(".") or os.path.exists(m):
+            m = os.path.basename(m) or m
+    return m if len(m) <= width else m[: width - 3] + "..."
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 sentence"``, ``"2 sentences"``."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..cache import ActivationCache
     from ..model import GPT2
 
-__all__ = ["Study", "check_seed", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest"]
+__all__ = ["Study", "check_seed", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest", "holm"]
 
 
 def _label(model: Any) -> str:
@@ -111,15 +111,33 @@ def correlate(x: Any, y: Any, rank: bool = False) -> metrics.CorrelationResult:
         return (metrics.spearman if rank else metrics.pearson)(a, b, axis=0)
 
 
-def ttest(a: Any, b: Any) -> metrics.TTestResult:
-    """Student's independent t-test (:func:`tokgeo.metrics.ttest_ind`) along axis 0, NaN
-    (no warning) when a sample has fewer than 2 values; df is n_a + n_b - 2 either way."""
+def ttest(a: Any, b: Any, paired: bool = False) -> metrics.TTestResult:
+    """Student's independent t-test (:func:`tokgeo.metrics.ttest_ind`) along axis 0, or the
+    paired test (:func:`tokgeo.metrics.ttest_rel`, rows of a and b are pairs) when
+    ``paired``; NaN (no warning) when a sample has fewer than 2 values; df is
+    n_a + n_b - 2 (independent) or n - 1 (paired) either way."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if min(x.shape[0], y.shape[0]) < 2:
         nan = np.full(x.shape[1:], math.nan)[()]
-        return metrics.TTestResult(nan, nan, np.full(x.shape[1:], float(x.shape[0] + y.shape[0] - 2))[()], nan)
+        df = x.shape[0] - 1 if paired else x.shape[0] + y.shape[0] - 2
+        return metrics.TTestResult(nan, nan, np.full(x.shape[1:], float(df))[()], nan)
     with _quiet():
-        return metrics.ttest_ind(x, y, axis=0)
+        return (metrics.ttest_rel if paired else metrics.ttest_ind)(x, y, axis=0)
+
+
+def holm(p: Any) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values of a family ``p`` [m] (NaN entries stay NaN and
+    do not count in m): sort ascending, multiply the k-th smallest by m - k (k from 0),
+    take the running maximum, clip at 1.  Reject at level a where the adjusted p < a."""
+    pv = np.asarray(p, dtype=np.float64)
+    out = np.full(pv.shape, math.nan)
+    ok = np.flatnonzero(np.isfinite(pv))
+    m = ok.size
+    if m:
+        order = ok[np.argsort(pv[ok], kind="stable")]
+        adj = np.maximum.accumulate(pv[order] * (m - np.arange(m)))
+        out[order] = np.minimum(adj, 1.0)
+    return out
 
 
 class Study:
@@ -138,6 +156,35 @@ class Study:
                 "model must be a model name ('gpt2', 'gpt2-xl'...), a folder, or a tokgeo.GPT2; "
                 f"got {type(self._model_arg).__name__}"
             )
+
+    def _settings(self) -> dict[str, Any]:
+        skip = {"sentences", "texts", "words", "progress", "batch_size", "memory_budget"}
+        out: dict[str, Any] = {}
+        for k, v in vars(self).items():
+            if k.startswith("_") or k in skip:
+                continue
+            out[k] = v
+        for k in ("sentences", "texts", "words"):
+            v = vars(self).get(k)
+            if v is not None:
+                out[k] = f"{len(v)} given"
+        return out
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}(model={self.label!r})"]
+        lines += [f"  {k} = {v!r}" for k, v in self._settings().items()]
+        lines.append("  .run() computes the result")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = [("model", self.label), *self._settings().items()]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{html.escape(repr(v) if k != 'model' else str(v))}</td></tr>"
+                       for k, v in rows)
+        return (f"<div><b>{html.escape(type(self).__name__)}</b> (not run yet: <code>.run()</code>)"
+                f"<table>{body}</table></div>")
 
     @property
     def model(self) -> "GPT2":

@@ -21,7 +21,7 @@ from .. import metrics, plotting
 from .._reduce import pca, tsne
 from ..datasets import sentences_digest
 from ..errors import InvalidInputError, InvalidTypeError
-from ._base import Provenance, StudyResult, check_convention, fmt
+from ._base import Provenance, StudyResult, check_convention, fmt, short_model
 from ._common import Study, check_seed, hidden, hidden_capture, run_chunks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,8 +44,24 @@ DEFAULT_WORDS: tuple[str, ...] = tuple(
 DEFAULT_SENTENCE = "The nurse checked her pulse and then she smiled at the"
 
 
-def covariance_spectrum(x: np.ndarray) -> np.ndarray:
-    """Eigenvalues (descending, >= 0) of the sample covariance (ddof 1) of the rows of x [n, C].
+def _uncentred(x: np.ndarray, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors (rows) of the lesson's uncentred second
+    moment Sigma = X^T X / n, accumulated in float64 over row blocks."""
+    a = np.asarray(x)
+    n, c = a.shape
+    g = np.zeros((c, c))
+    for i in range(0, n, block):
+        b = np.asarray(a[i : i + block], dtype=np.float64)
+        g += b.T @ b
+    w, v = np.linalg.eigh(g / n)
+    order = np.argsort(-w, kind="stable")
+    return np.maximum(w[order], 0.0), v[:, order].T
+
+
+def covariance_spectrum(x: np.ndarray, center: bool = True) -> np.ndarray:
+    """Eigenvalues (descending, >= 0) of the sample covariance (ddof 1) of the rows of x [n, C],
+    or, with ``center=False``, of the lesson's uncentred Sigma = X^T X / n (no mean removed,
+    divided by n).
 
     tokgeo's exact C PCA with every component and no projection: the C x C covariance is
     accumulated in float64 over bounded row blocks, so a float32 embedding matrix
@@ -56,6 +72,8 @@ def covariance_spectrum(x: np.ndarray) -> np.ndarray:
     n, c = a.shape
     if n < 2:
         raise InvalidInputError("the covariance needs at least 2 rows")
+    if not center:
+        return _uncentred(a)[0]
     ev = np.asarray(pca(a, method="exact", projection=False).eigenvalues)
     w = np.zeros(c)
     w[: ev.shape[0]] = np.maximum(ev, 0.0)
@@ -78,6 +96,10 @@ class EmbeddingGeometry(Study):
         perplexity: t-SNE perplexity (default min(30, (n - 1) / 3)).
         seed: t-SNE seed.
         tsne: False skips the t-SNE map.
+        center: True (default): the centred sample covariance of all token embeddings
+            (mean removed, divided by N - 1; what PCA and sklearn use).  False: the
+            lesson's formula Sigma = E^T E / N (uncentred; its top axis then largely points
+            at the mean embedding).  The summary and the figures say which is used.
     """
 
     default_model = "gpt2"
@@ -96,6 +118,7 @@ class EmbeddingGeometry(Study):
         perplexity: float | None = None,
         seed: int = 0,
         tsne: bool = True,
+        center: bool = True,
         progress: bool | None = None,
     ) -> None:
         super().__init__(model)
@@ -119,6 +142,7 @@ class EmbeddingGeometry(Study):
         self.perplexity = perplexity
         self.seed = check_seed(seed)
         self.do_tsne = bool(tsne)
+        self.center = bool(center)
         self.progress = progress
 
     def _word_ids(self) -> np.ndarray:
@@ -153,9 +177,12 @@ class EmbeddingGeometry(Study):
         emb = np.asarray(W[ids], dtype=np.float64)  # [n, C]
         arrays: dict[str, np.ndarray] = {"word_ids": ids, "embeddings": emb}
         arrays["cosine"] = np.asarray(metrics.cosine_similarity_matrix(emb, None, dtype=np.float64))
-        evals = covariance_spectrum(W)
-        p = pca(W, k_comp, random_state=self.seed)
-        comps, mean = np.asarray(p.components), np.asarray(p.mean)
+        evals = covariance_spectrum(W, center=self.center)
+        if self.center:
+            p = pca(W, k_comp, random_state=self.seed)
+            comps, mean = np.asarray(p.components), np.asarray(p.mean)
+        else:
+            comps, mean = _uncentred(W)[1][:k_comp], np.zeros(C)
         arrays["eigenvalues"] = evals
         arrays["explained_variance"] = evals / evals.sum()
         arrays["cumulative_explained_variance"] = np.cumsum(arrays["explained_variance"])
@@ -172,10 +199,17 @@ class EmbeddingGeometry(Study):
         sent_ids = np.asarray(tok.encode(self.sentence), dtype=np.int64)
         T = len(sent_ids)
         capture = [*hidden_capture(self.convention, L), f"blocks.{layer}.attn.hook_pattern", "logits"]
+        last = f"blocks.{L - 1}.hook_resid_post"
+        if last not in capture:
+            capture.append(last)  # the raw last step, shown beside the one through ln_f
         _, cache = next(run_chunks(self.model, [sent_ids], capture, batch_size=1, progress=False))
-        steps = metrics.path_length(hidden(cache, self.convention)[:, 0, :T], axis=0, vector_axis=-1)  # [L, T]
+        h = hidden(cache, self.convention)[:, 0, :T]
+        steps = metrics.path_length(h, axis=0, vector_axis=-1)  # [L, T]
         arrays["drift_tokens"] = steps.T  # [T, L]: ||Z(l)[t] - Z(l-1)[t]||
         arrays["drift"] = np.sqrt(np.sum(steps * steps, axis=1))  # [L], Frobenius over tokens
+        raw = np.array(steps, dtype=np.float64)
+        raw[-1] = np.linalg.norm(np.asarray(cache[last][0, :T], dtype=np.float64) - np.asarray(h[L - 1], dtype=np.float64), axis=-1)
+        arrays["drift_resid"] = np.sqrt(np.sum(raw * raw, axis=1))
         arrays["attention"] = np.asarray(cache[f"blocks.{layer}.attn.hook_pattern"][0, head, :T, :T], dtype=np.float64)
         logits = np.asarray(cache["logits"][0, T - 1], dtype=np.float64)
         probs = np.asarray(metrics.softmax(logits))
@@ -191,14 +225,19 @@ class EmbeddingGeometry(Study):
             "word_ids": "[n] token id of each word",
             "embeddings": f"[n, {C}] the words' rows of W_E",
             "cosine": "[n, n] cosine similarity of the words' embeddings",
-            "eigenvalues": f"[{C}] eigenvalues of the covariance of all token embeddings, descending",
+            "eigenvalues": f"[{C}] eigenvalues of the "
+            + ("centred sample covariance (ddof 1)" if self.center else "uncentred Sigma = E^T E / N")
+            + " of all token embeddings, descending",
             "explained_variance": f"[{C}] eigenvalue / sum of eigenvalues",
             "cumulative_explained_variance": f"[{C}] running sum of explained_variance",
             "components": f"[{k_comp}, {C}] top principal axes (unit rows)",
-            "projection": f"[n, {k_comp}] the words' embeddings (minus the mean embedding) on the top axes",
+            "projection": f"[n, {k_comp}] the words' embeddings "
+            + ("(minus the mean embedding) " if self.center else "") + "on the top axes",
             "tsne": "[n, 2] t-SNE map of the words' embeddings",
             "drift_tokens": "[T, L] ||Z(l) - Z(l-1)|| per token of the sentence",
-            "drift": "[L] Frobenius norm of Z(l) - Z(l-1) over the sentence",
+            "drift": "[L] Frobenius norm of Z(l) - Z(l-1) over the sentence"
+            + (" (the last step ends after the final LayerNorm ln_f)" if self.convention == "hidden_states" else ""),
+            "drift_resid": "[L] the same in the raw residual stream (the last step without ln_f)",
             "attention": f"[T, T] attention pattern of block {layer}, head {head} (rows: queries, sum 1)",
             "sentence_ids": "[T] the sentence's token ids",
             "next_token_ids": f"[{self.top_k}] most likely next tokens",
@@ -215,7 +254,7 @@ class EmbeddingGeometry(Study):
             target=None,
             seed=self.seed if self.do_tsne else None,
             parameters={"layer": layer, "head": head, "n_components": k_comp, "top_k": self.top_k,
-                        "perplexity": perplexity, "sentence": self.sentence},
+                        "perplexity": perplexity, "sentence": self.sentence, "center": self.center},
         )
         return EmbeddingResult(prov, arrays, desc, list(self.words), sent_tokens, next_tokens, layer, head)
 
@@ -260,6 +299,18 @@ class EmbeddingResult(StudyResult):
                for i, (s, t, p) in enumerate(zip(self.next_tokens, self["next_token_ids"], self["next_token_probs"]))]
         return {"cosine": cos, "spectrum": spec, "words": words, "drift": drift, "next_token": nxt}
 
+    @property
+    def covariance_name(self) -> str:
+        """Which covariance the spectrum and projection use."""
+        if self.provenance.parameters.get("center", True):
+            return "centred sample covariance (mean removed, / (N-1))"
+        return "uncentred Sigma = E^T E / N (the lesson's formula)"
+
+    def key_stats(self) -> list[tuple[str, str]]:
+        return [("words", str(len(self.words))), ("covariance", self.covariance_name),
+                ("top component explains", fmt(self["explained_variance"][0])),
+                ("next-token entropy (nats)", fmt(float(self["entropy"])))]
+
     def summary_lines(self) -> list[str]:
         cos = self["cosine"]
         n = len(self.words)
@@ -271,9 +322,16 @@ class EmbeddingResult(StudyResult):
         ent = float(self["entropy"])
         out = [
             f"{n} words; mean pairwise cosine {fmt(cos[iu].mean())}; most similar: " + ", ".join(best),
-            f"embedding covariance: top component explains {fmt(self['explained_variance'][0])}; "
-            f"{n90} of {cum.size} components explain 90%",
+            f"embedding covariance ({self.covariance_name}): top component explains "
+            f"{fmt(self['explained_variance'][0])}; {n90} of {cum.size} components explain 90%",
             f"drift per layer (Frobenius): " + ", ".join(f"{v:.3g}" for v in self["drift"]),
+        ]
+        if self.provenance.convention == "hidden_states":
+            out += [
+                "  NOTE: hidden_states convention: the last step ends after the final LayerNorm ln_f (a rescaling);",
+                "  without it (raw residual stream, resid): " + ", ".join(f"{v:.3g}" for v in self["drift_resid"]),
+            ]
+        out += [
             f"next token after {self.provenance.parameters['sentence']!r}: "
             + ", ".join(f"{t!r} {p:.3g}" for t, p in zip(self.next_tokens, self["next_token_probs"])),
             f"entropy {fmt(ent)} nats ({fmt(ent / math.log(2))} bits)",
@@ -281,8 +339,14 @@ class EmbeddingResult(StudyResult):
         return out
 
     def _plot_cosine(self, ax: Axes | None = None) -> Figure:
-        return plotting.heatmap(self["cosine"], ax=ax, xlabels=self.words, ylabels=self.words, vmin=-1, vmax=1,
-                                cmap="RdBu_r", title="Cosine similarity of token embeddings", colorbar_label="cosine")
+        n = len(self.words)
+        a = plotting.new_axes(ax, figsize=(min(10.0, 2.5 + 0.15 * n), min(8.0, 2.0 + 0.12 * n)))
+        fs = 8 if n <= 30 else max(4.5, 8 - (n - 30) * 0.12)
+        fig = plotting.heatmap(self["cosine"], ax=a, xlabels=self.words, ylabels=self.words, vmin=-1, vmax=1,
+                               cmap="RdBu_r", title=f"Cosine similarity of token embeddings ({short_model(self.provenance.model)})",
+                               colorbar_label="cosine")
+        a.tick_params(labelsize=fs)
+        return fig
 
     def _plot_spectrum(self, ax: Axes | None = None) -> Figure:
         a = plotting.new_axes(ax)
@@ -296,30 +360,57 @@ class EmbeddingResult(StudyResult):
         b.plot(x, self["cumulative_explained_variance"], color="C1", label="cumulative explained variance")
         b.set_ylabel("cumulative explained variance", color="C1")
         b.set_ylim(0, 1.02)
-        a.set_title("Eigenvalue spectrum of the embedding covariance")
+        cov = "centred covariance" if self.provenance.parameters.get("center", True) else "uncentred Σ = EᵀE/N"
+        a.set_title(f"Eigenvalue spectrum, {cov} ({short_model(self.provenance.model)})", fontsize=10)
         return a.figure  # type: ignore[return-value]
 
     def _plot_projection(self, ax: Axes | None = None) -> Figure:
         p = self["projection"]
         y = p[:, 1] if p.shape[1] > 1 else np.zeros(p.shape[0])
-        return plotting.scatter(p[:, 0], y, ax=ax, labels=self.words, xlabel="PC 1",
-                                ylabel="PC 2" if p.shape[1] > 1 else "", title="Words on the top principal components")
+        ev = self["explained_variance"]
+        cov = "centred covariance" if self.provenance.parameters.get("center", True) else "uncentred Σ = EᵀE/N"
+        return plotting.scatter(p[:, 0], y, ax=ax, labels=self.words, xlabel=f"PC 1 ({100 * ev[0]:.1f}% of the variance)",
+                                ylabel=f"PC 2 ({100 * ev[1]:.1f}% of the variance)" if p.shape[1] > 1 else "",
+                                title=f"Words on the top principal components of the {cov} ({short_model(self.provenance.model)})")
 
     def _plot_tsne(self, ax: Axes | None = None) -> Figure:
         t = self["tsne"]
         return plotting.scatter(t[:, 0], t[:, 1], ax=ax, labels=self.words, xlabel="t-SNE 1", ylabel="t-SNE 2",
-                                title="t-SNE map of the word embeddings")
+                                title=f"t-SNE map of the word embeddings ({short_model(self.provenance.model)})")
 
     def _plot_drift(self, ax: Axes | None = None) -> Figure:
         L = self["drift"].size
-        return plotting.lines(np.arange(1, L + 1), {"sentence (Frobenius)": self["drift"]}, ax=ax, xlabel="layer",
-                              ylabel="||Z(l) - Z(l-1)||", title="Representation drift across layers")
+        x = np.arange(1, L + 1)
+        if self.provenance.convention != "hidden_states":
+            return plotting.lines(x, {"sentence (Frobenius)": self["drift"]}, ax=ax, xlabel="layer",
+                                  ylabel="||Z(l) - Z(l-1)|| (Frobenius)",
+                                  title=f"Representation drift across layers ({short_model(self.provenance.model)})")
+        # the last step goes through ln_f: drawn apart, the axis scaled without it
+        fig = plotting.lines(x, {"raw residual stream (resid)": self["drift_resid"]}, ax=ax, xlabel="layer",
+                             ylabel="||Z(l) - Z(l-1)|| (Frobenius)",
+                             title=f"Representation drift across layers ({short_model(self.provenance.model)})")
+        a = fig.axes[0] if ax is None else ax
+        last = float(self["drift"][-1])
+        top = float(np.nanmax(self["drift_resid"]))
+        a.scatter([L], [min(last, 1.1 * top)], marker="^" if last > 1.1 * top else "o", color="C3", zorder=3,
+                  label=f"last step through ln_f (hidden_states): {last:.3g}" + (" (off scale)" if last > 1.1 * top else ""))
+        a.set_ylim(0, 1.15 * max(top, min(last, 1.1 * top)))
+        a.legend(fontsize=8)
+        return fig
 
     def _plot_attention(self, ax: Axes | None = None) -> Figure:
         return plotting.heatmap(self["attention"], ax=ax, xlabels=self.sentence_tokens, ylabels=self.sentence_tokens,
                                 vmin=0, vmax=1, xlabel="key", ylabel="query", colorbar_label="attention",
-                                title=f"Attention, block {self.layer}, head {self.head}")
+                                title=f"Attention, block {self.layer}, head {self.head} ({short_model(self.provenance.model)})")
 
     def _plot_next_token(self, ax: Axes | None = None) -> Figure:
-        return plotting.bars([repr(t) for t in self.next_tokens], self["next_token_probs"], ax=ax, horizontal=True,
-                             xlabel="probability", title=f"Next token (entropy {float(self['entropy']):.2f} nats)")
+        import textwrap
+
+        prompt = str(self.provenance.parameters.get("sentence", ""))
+        shown = prompt if len(prompt) <= 120 else "..." + prompt[-117:]
+        fig = plotting.bars([repr(t) for t in self.next_tokens], self["next_token_probs"], ax=ax, horizontal=True,
+                            xlabel="probability")
+        a = fig.axes[0] if ax is None else ax
+        a.set_title("\n".join(textwrap.wrap(f"Next token after {shown!r}", 60))
+                    + f"\n({short_model(self.provenance.model)}; entropy {float(self['entropy']):.2f} nats)", fontsize=9)
+        return fig

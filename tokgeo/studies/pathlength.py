@@ -19,7 +19,7 @@ import numpy as np
 from .. import metrics, plotting
 from ..datasets import sentences_digest
 from ..errors import InvalidInputError, InvalidTypeError
-from ._base import Provenance, StudyResult, check_convention, fmt
+from ._base import Provenance, StudyResult, check_convention, fmt, plural, short_model
 from ._common import Study, correlate, hidden, hidden_capture
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,14 +90,24 @@ class PathLength(Study):
         L = self.model.config.n_layer
         per_text: list[dict[str, np.ndarray] | None] = [None] * len(ids)
         capture = [*hidden_capture(self.convention, L), "attn_out", "mlp_out"]
+        lnf = self.convention == "hidden_states"
+        last = f"blocks.{L - 1}.hook_resid_post"
+        if lnf and last not in capture:
+            capture.append(last)  # the raw last step, to show beside the one through ln_f
         for rows, cache in self._chunks(ids, capture, "path length"):
             # whole chunk at once, in C on the float32 views: [L, b, T] each
             attn = np.asarray(metrics.norm(cache.stack("attn_out"), axis=-1), dtype=np.float64)
             mlp = np.asarray(metrics.norm(cache.stack("mlp_out"), axis=-1), dtype=np.float64)
             hid = metrics.path_length(hidden(cache, self.convention), axis=0, vector_axis=-1)
+            if lnf:  # ||resid_post(L-1) - resid_pre(L-1)||, resid_pre(L-1) being hidden_states[L-1]
+                hs = cache.hidden_states
+                raw_last = np.asarray(metrics.norm(np.asarray(cache[last], dtype=np.float64) - hs[L - 1], axis=-1))
+            else:
+                raw_last = hid[L - 1]
             for j, r in enumerate(rows):
                 T = len(ids[r])
-                per_text[r] = {"attn": attn[:, j, :T].T, "mlp": mlp[:, j, :T].T, "hidden": hid[:, j, :T].T}
+                per_text[r] = {"attn": attn[:, j, :T].T, "mlp": mlp[:, j, :T].T, "hidden": hid[:, j, :T].T,
+                               "raw_last": np.asarray(raw_last[j, :T], dtype=np.float64)}
         arrays: dict[str, np.ndarray] = {}
         for k in STEPS:
             arrays[f"step_{k}"] = np.concatenate([p[k] for p in per_text], axis=0)  # type: ignore[index]
@@ -108,6 +118,12 @@ class PathLength(Study):
         arrays["layers"] = np.arange(L)
         arrays["cumulative_hidden"] = np.cumsum(arrays["step_hidden"], axis=1)
         arrays["path_length"] = arrays["cumulative_hidden"][:, -1].copy()
+        # the raw residual stream's steps: the same except the last, which skips ln_f
+        raw = arrays["step_hidden"].copy()
+        raw[:, -1] = np.concatenate([p["raw_last"] for p in per_text])  # type: ignore[index]
+        arrays["step_resid"] = raw
+        arrays["cumulative_resid"] = np.cumsum(raw, axis=1)
+        arrays["path_length_resid"] = arrays["cumulative_resid"][:, -1].copy()
         not_first = position > 0
         for k in ("attn", "mlp"):
             for suffix, mask in (("", np.ones_like(not_first)), ("_no_first", not_first)):
@@ -130,7 +146,12 @@ class PathLength(Study):
             "layers": "[L] block index",
             "cumulative_hidden": "[tokens, L] path length up to the end of block l",
             "path_length": "[tokens] total path length through all blocks",
+            "step_resid": "[tokens, L] the raw residual stream's steps (as step_hidden, but the last step without ln_f)",
+            "cumulative_resid": "[tokens, L] running sum of step_resid",
+            "path_length_resid": "[tokens] total path length of the raw residual stream (no ln_f)",
         }
+        if lnf:
+            desc["step_hidden"] += "; the last block's step ends after the final LayerNorm ln_f (a rescaling)"
         for k in ("attn", "mlp"):
             for suffix, what in (("", "all tokens"), ("_no_first", "without each text's first token")):
                 desc[f"pearson_{k}{suffix}"] = f"[L] Pearson r of the {k} step vs the hidden step across tokens ({what})"
@@ -170,8 +191,21 @@ class PathLengthResult(StudyResult):
         self.tokens = list(tokens)
         self.texts = tuple(texts)
 
+    @property
+    def includes_ln_f(self) -> bool:
+        """True under ``convention="hidden_states"``: the last hidden step ends after the
+        final LayerNorm ln_f, a rescaling that is not a block's update."""
+        return self.provenance.convention == "hidden_states"
+
+    def key_stats(self) -> list[tuple[str, str]]:
+        out = [("tokens", str(len(self.tokens))), ("mean path length", fmt(self["path_length"].mean()))]
+        if self.includes_ln_f:
+            out.append(("mean path length without ln_f (resid)", fmt(self["path_length_resid"].mean())))
+        return out
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         steps = []
+        L = len(self["layers"])
         for i in range(len(self.tokens)):
             for l in self["layers"]:
                 steps.append({
@@ -179,7 +213,10 @@ class PathLengthResult(StudyResult):
                     "token": self.tokens[i], "layer": int(l),
                     "step_attn": float(self["step_attn"][i, l]), "step_mlp": float(self["step_mlp"][i, l]),
                     "step_hidden": float(self["step_hidden"][i, l]),
+                    "step_includes_ln_f": bool(self.includes_ln_f and l == L - 1),
+                    "step_resid": float(self["step_resid"][i, l]),
                     "cumulative_hidden": float(self["cumulative_hidden"][i, l]),
+                    "cumulative_resid": float(self["cumulative_resid"][i, l]),
                 })
         corr = []
         for l in self["layers"]:
@@ -197,40 +234,83 @@ class PathLengthResult(StudyResult):
     def summary_lines(self) -> list[str]:
         L = len(self["layers"])
         n = len(self.tokens)
+        first = self["position"] == 0
         out = [
-            f"Path length of {n} tokens ({len(self.texts)} text(s)) through {L} blocks.",
+            f"Path length of {plural(n, 'token')} ({plural(len(self.texts), 'text')}) through {L} blocks.",
             f"mean total path length: {fmt(self['path_length'].mean())}; first token: "
-            f"{fmt(self['path_length'][self['position'] == 0].mean())}",
+            f"{fmt(self['path_length'][first].mean())}",
+        ]
+        if self.includes_ln_f:
+            sh, sr = self["step_hidden"], self["step_resid"]
+            rest = float(np.mean(sh[:, :-1])) if L > 1 else float("nan")
+            out += [
+                f"NOTE: convention hidden_states: the last step (block {L - 1}) ends after the final LayerNorm ln_f,",
+                f"  a rescaling: mean last step {fmt(sh[:, -1].mean())} vs {fmt(rest)} for the other steps; it",
+                "  dominates totals. The same without ln_f (raw residual stream, convention resid), beside it:",
+                f"  mean last step {fmt(sr[:, -1].mean())}; mean total path length {fmt(self['path_length_resid'].mean())}; "
+                f"first token {fmt(self['path_length_resid'][first].mean())}",
+                "  (CSV: step_includes_ln_f marks that step, step_resid / cumulative_resid give the raw numbers.)",
+            ]
+        out += [
             "mean Pearson r with the hidden step, all tokens -> without the first token:",
             f"  attention: {fmt(np.nanmean(self['pearson_attn']))} -> {fmt(np.nanmean(self['pearson_attn_no_first']))}",
             f"  MLP:       {fmt(np.nanmean(self['pearson_mlp']))} -> {fmt(np.nanmean(self['pearson_mlp_no_first']))}",
+            "",
+            "columns: r_attn / r_mlp = Pearson r across tokens of the attention / MLP step with the hidden step;",
+            "(no 1st) = the same without each text's first token; 1st/median hidden = the first token's",
+            "hidden step divided by the median hidden step of the other tokens"
+            + ("; * = the step through ln_f" if self.includes_ln_f else ""),
             "",
             "layer  r_attn  r_attn(no 1st)  r_mlp  r_mlp(no 1st)  1st/median hidden",
         ]
         for l in range(L):
             out.append(f"{l:5d} {self['pearson_attn'][l]:7.3f} {self['pearson_attn_no_first'][l]:15.3f} "
                        f"{self['pearson_mlp'][l]:6.3f} {self['pearson_mlp_no_first'][l]:14.3f} "
-                       f"{self['first_token_ratio_hidden'][l]:18.2f}")
+                       f"{self['first_token_ratio_hidden'][l]:18.2f}"
+                       + (" *" if self.includes_ln_f and l == L - 1 else ""))
         return out
 
     def _first_text(self) -> np.ndarray:
         return np.flatnonzero(self["text_index"] == 0)
 
     def _plot_heatmaps(self, ax: Axes | None = None, step: str | None = None) -> Figure:
+        """Attention and MLP steps share one colour scale (they are compared); the hidden
+        step has its own, set without the step through ln_f (hidden_states convention),
+        whose cells are drawn over the top of the scale (arrow on the colour bar)."""
         rows = self._first_text()
         labels = [self.tokens[i] for i in rows]
-        titles = {"attn": "attention step", "mlp": "MLP step", "hidden": "hidden-state step"}
+        model = short_model(self.provenance.model)
+        lnf = self.includes_ln_f
+        titles = {"attn": "attention step", "mlp": "MLP step",
+                  "hidden": "hidden-state step" + (" (last: through ln_f, off scale)" if lnf else "")}
+        shared = np.concatenate([self["step_attn"][rows].ravel(), self["step_mlp"][rows].ravel()])
+        lim = {"attn": float(np.nanmax(shared)), "mlp": float(np.nanmax(shared))}
+        hid = self["step_hidden"][rows]
+        lim["hidden"] = float(np.nanmax(hid[:, :-1] if lnf and hid.shape[1] > 1 else hid))
+
+        def one(a: Any, k: str, colorbar: bool) -> Any:
+            plotting.heatmap(self[f"step_{k}"][rows], ax=a, ylabels=labels, xlabel="layer", ylabel="token",
+                             title=titles[k], vmin=0.0, vmax=lim[k], colorbar=False)
+            return a.get_images()[0]
+
         if step is not None:
             if step not in STEPS:
                 raise InvalidInputError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
-            return plotting.heatmap(self[f"step_{step}"][rows], ax=ax, ylabels=labels, xlabel="layer",
-                                    ylabel="token", title=titles[step], colorbar_label="Euclidean length")
+            a = plotting.new_axes(ax, figsize=(7.0, max(4.0, 0.22 * len(rows) + 1.5)))
+            im = one(a, step, True)
+            cb = a.figure.colorbar(im, ax=a, extend="max" if step == "hidden" and lnf else "neither")
+            cb.set_label("Euclidean length")
+            a.set_title(f"{titles[step]} ({model})")
+            return a.figure  # type: ignore[return-value]
         if ax is not None:
             raise InvalidInputError("this figure has three panels: pass ax=None, or step='attn'/'mlp'/'hidden'")
-        fig, axes = plotting.subplots(1, 3, figsize=(15, max(4.0, 0.22 * len(rows) + 1.5)))
-        for a, k in zip(axes.ravel(), STEPS):
-            plotting.heatmap(self[f"step_{k}"][rows], ax=a, ylabels=labels, xlabel="layer", ylabel="token",
-                             title=titles[k], colorbar_label="Euclidean length")
+        fig, axes = plotting.subplots(1, 3, figsize=(13, max(4.0, 0.22 * len(rows) + 1.5)))
+        ims = {k: one(a, k, False) for a, k in zip(axes.ravel(), STEPS)}
+        cb = fig.colorbar(ims["mlp"], ax=list(axes.ravel()[:2]))
+        cb.set_label("Euclidean length (attention and MLP: one shared scale)")
+        cb2 = fig.colorbar(ims["hidden"], ax=axes.ravel()[2], extend="max" if lnf else "neither")
+        cb2.set_label("Euclidean length" + (" (scale without the ln_f step)" if lnf else ""))
+        fig.suptitle(f"Step lengths per token and block ({model})")
         return fig
 
     def _plot_correlations(self, ax: Axes | None = None) -> Figure:
@@ -247,7 +327,7 @@ class PathLengthResult(StudyResult):
         a.legend()
         a.set_xlabel("layer")
         a.set_ylabel("Pearson r across tokens")
-        a.set_title("Which step drives the hidden state's step?")
+        a.set_title(f"Which step drives the hidden state's step? ({short_model(self.provenance.model)})")
         return a.figure  # type: ignore[return-value]
 
     def _plot_scatter(self, ax: Axes | None = None, layer: int | None = None) -> Figure:
@@ -265,12 +345,38 @@ class PathLengthResult(StudyResult):
         a.legend()
         a.set_xlabel("step of the sublayer output")
         a.set_ylabel("hidden-state step")
-        a.set_title(f"Block {l}: steps across tokens")
+        a.set_title(f"Block {l}: steps across tokens ({short_model(self.provenance.model)})"
+                    + ("; the hidden step goes through ln_f" if self.includes_ln_f and l == L - 1 else ""))
         return a.figure  # type: ignore[return-value]
 
-    def _plot_cumulative(self, ax: Axes | None = None) -> Figure:
+    def _plot_cumulative(self, ax: Axes | None = None, ln_f: bool = False) -> Figure:
+        """Cumulative path length of each token of the first text, coloured by position
+        (colour bar).  Under hidden_states the last step through ln_f is left out by
+        default (it would dwarf the others: the raw residual stream's last step is used);
+        ``ln_f=True`` draws the hidden_states totals."""
         rows = self._first_text()
-        series = {f"{i}: {self.tokens[r]!r}": self["cumulative_hidden"][r] for i, r in enumerate(rows)}
-        fig = plotting.lines(self["layers"], series, ax=ax, xlabel="layer", ylabel="cumulative path length",
-                             title="Cumulative path length per token", marker=None, legend=False)
-        return fig
+        a = plotting.new_axes(ax, figsize=(7.5, 5.0))
+        cum = self["cumulative_hidden"] if (ln_f or not self.includes_ln_f) else self["cumulative_resid"]
+        import matplotlib as mpl
+
+        x = self["layers"]
+        cmap = mpl.colormaps["viridis"]
+        norm = mpl.colors.Normalize(vmin=0, vmax=max(len(rows) - 1, 1))
+        for i, r in enumerate(rows):
+            a.plot(x, cum[r], color=cmap(norm(i)), linewidth=1.2, label=f"{i}: {self.tokens[r]!r}")
+        top = rows[np.argmax(cum[rows, -1])]
+        a.annotate(f"{self.tokens[top]!r} (position {int(self['position'][top])})", (x[-1], cum[top, -1]),
+                   xytext=(-4, 0), textcoords="offset points", ha="right", va="bottom", fontsize=8)
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cb = a.figure.colorbar(sm, ax=a)
+        cb.set_label("token position in the text")
+        from matplotlib.ticker import MaxNLocator
+
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.set_xlabel("block")
+        a.set_ylabel("cumulative path length (Euclidean)")
+        what = ""
+        if self.includes_ln_f:
+            what = "; with the ln_f step" if ln_f else "; last step without ln_f (raw residual stream)"
+        a.set_title(f"Cumulative path length per token ({short_model(self.provenance.model)}{what})", fontsize=10)
+        return a.figure  # type: ignore[return-value]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import Provenance, StudyResult, fmt
+from ._base import Provenance, StudyResult, fmt, fmt_p, plural, short_model
 from ._common import Study, correlate, ttest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,7 +147,7 @@ class QKVResult(StudyResult):
             for a, b in AGREEMENT:
                 x, y = self[f"values_{a}_{tok}"], self[f"values_{b}_{tok}"]
                 pr, sr = correlate(x, y), correlate(x, y, rank=True)
-                rows.append({"token": tok, "x": a, "y": b, "n_pairs": len(x), "pearson_r": float(pr.statistic),
+                rows.append({"role": tok, "x": a, "y": b, "n_pairs": len(x), "pearson_r": float(pr.statistic),
                              "pearson_p": float(pr.pvalue), "spearman_rho": float(sr.statistic), "spearman_p": float(sr.pvalue)})
         return rows
 
@@ -162,22 +162,27 @@ class QKVResult(StudyResult):
                          "t": float(tt.statistic), "df": float(tt.df), "p": float(tt.pvalue)})
         return rows
 
+    def key_stats(self) -> list[tuple[str, str]]:
+        return [("layer", str(self.layer))] + [
+            (f"mean {pair} cosine", f"target {fmt(self[f'values_{pair}_target'].mean())}, "
+             f"non-target {fmt(self[f'values_{pair}_nontarget'].mean())}") for pair in ("QQ", "KK", "VV")]
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         return {"similarity_stats": self.comparisons(), "correlations": self.correlations()}
 
     def summary_lines(self) -> list[str]:
         out = [
             f"Q, K, V of {self.provenance.target!r} (and the previous word) at layer {self.layer}, "
-            f"{self.provenance.n_sentences} sentences.",
+            f"{plural(self.provenance.n_sentences, 'sentence')}.",
             "mean cosine similarity across sentences (target | non-target; t-test over pairs, "
             "which share sentences: p-values are descriptive):",
         ]
         for r in self.comparisons():
             out.append(f"  {r['matrix']}: {fmt(r['mean_target'])} | {fmt(r['mean_nontarget'])}; "
-                       f"t = {fmt(r['t'])}, p = {fmt(r['p'])}")
+                       f"t = {fmt(r['t'])}, p = {fmt_p(r['p'])}")
         out.append("agreement of similarity structures over sentence pairs (Pearson r, Spearman rho):")
         for r in self.correlations():
-            out.append(f"  {r['token']} {r['x']} vs {r['y']}: r = {fmt(r['pearson_r'])} (p = {fmt(r['pearson_p'])}), "
+            out.append(f"  {r['role']} {r['x']} vs {r['y']}: r = {fmt(r['pearson_r'])} (p = {fmt_p(r['pearson_p'])}), "
                        f"rho = {fmt(r['spearman_rho'])}")
         return out
 
@@ -196,18 +201,40 @@ class QKVResult(StudyResult):
         if token not in TOKENS:
             raise InvalidInputError(f"token must be 'target' or 'nontarget', got {token!r}")
         fig, axes, pairs = self._panels(ax, 6, pair)
-        for a, p in zip(axes, pairs):
-            plotting.heatmap(self[f"sim_{p}_{token}"], ax=a, vmin=-1, vmax=1, cmap="RdBu_r",
-                             xlabel=f"{p[1]} of sentence j", ylabel=f"{p[0]} of sentence i", title=f"{p} ({token})")
+        # one colour scale per kind of panel: the within-matrices (QQ, KK, VV, diagonal 1) share
+        # one, the cross-matrices (QK, QV, KV, small cosines) another fitted to their values, so
+        # they are readable; a single colour bar per row
+        def limit(ps: Sequence[str]) -> float:
+            v = np.concatenate([self[f"values_{p}_{token}"] for p in ps] + [self[f"sim_{p}_{token}"].ravel() for p in ps])
+            v = v[np.isfinite(v)]
+            return min(1.0, max(float(np.max(np.abs(v))) if v.size else 1.0, 1e-3))
+
+        groups = [[p for p in pairs if p[0] == p[1]], [p for p in pairs if p[0] != p[1]]]
+        for g, name in zip(groups, ("within Q, K, V", "across Q, K, V")):
+            if not g:
+                continue
+            lim = 1.0 if g[0][0] == g[0][1] else limit(g)
+            im = None
+            gaxes = [a for a, p in zip(axes, pairs) if p in g]
+            for a, p in zip(gaxes, g):
+                plotting.heatmap(self[f"sim_{p}_{token}"], ax=a, vmin=-lim, vmax=lim, cmap="RdBu_r", colorbar=False,
+                                 xlabel=f"{p[1]} of sentence j", ylabel=f"{p[0]} of sentence i", title=f"{p} ({token})")
+                im = a.get_images()[0]
+            cb = fig.colorbar(im, ax=gaxes)
+            cb.set_label(f"cosine, {name}" + (f" (-{lim:.2g}..{lim:.2g})" if lim < 1 else ""))
         if pair is None:
-            fig.suptitle(f"Cosine similarity at layer {self.layer} ({self.provenance.model})")
+            fig.suptitle(f"Cosine similarity of {token} Q, K, V at layer {self.layer} ({short_model(self.provenance.model)})")
         return fig
 
     def _plot_histograms(self, ax: Axes | None = None, pair: str | None = None, bins: int = 30) -> Figure:
         fig, axes, pairs = self._panels(ax, 6, pair)
+        where = f"layer {self.layer}, {short_model(self.provenance.model)}"
         for a, p in zip(axes, pairs):
             plotting.histograms({"target": self[f"values_{p}_target"], "previous word": self[f"values_{p}_nontarget"]},
-                                ax=a, bins=bins, xlabel="cosine similarity", title=p)
+                                ax=a, bins=bins, xlabel="cosine similarity", ylabel="sentence pairs",
+                                title=p if pair is None else f"{p} similarity, {where}")
+        if pair is None:
+            fig.suptitle(f"Distributions of Q, K, V cosine similarities over sentence pairs ({where})")
         return fig
 
     def _plot_scatter(self, ax: Axes | None = None, token: str = "target") -> Figure:
@@ -218,5 +245,5 @@ class QKVResult(StudyResult):
             xs, ys = self[f"values_{x}_{token}"], self[f"values_{y}_{token}"]
             r = float(correlate(xs, ys).statistic)
             plotting.scatter(xs, ys, ax=a, xlabel=f"{x} similarity", ylabel=f"{y} similarity", title=f"{x} vs {y}: r = {r:.2f}")
-        fig.suptitle(f"Sentence pairs, {token}, layer {self.layer}")
+        fig.suptitle(f"Sentence pairs, {token}, layer {self.layer} ({short_model(self.provenance.model)})")
         return fig

@@ -8,14 +8,15 @@ independent t-test target vs non-target at every layer.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import Provenance, StudyResult, check_convention, fmt
-from ._common import Study, check_seed, hidden, hidden_capture, ttest
+from ._base import Provenance, StudyResult, check_convention, fmt, fmt_p, plural, short_model
+from ._common import Study, check_seed, hidden, hidden_capture, holm, ttest
 from ._stats import mean_ci
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +41,10 @@ class Rotation(Study):
             the final LayerNorm) or ``"resid"`` (the raw residual stream).
         seed: seed of the random control's draws.
         confidence: level of the per-layer confidence bands (default 0.95).
+        paired: False (default, the course's test): Student's independent t-test of the
+            target's angles vs the previous word's.  Both come from the same sentences, so
+            the samples are paired; True runs the paired t-test
+            (:func:`tokgeo.metrics.ttest_rel`, df = N - 1, d is d_z), which respects that.
         batch_size: sentences per forward pass (default 16; smaller chunks are tried when
             the memory budget refuses a run).
         strict: unusable sentences raise (True) or are dropped with a warning (False).
@@ -70,6 +75,7 @@ class Rotation(Study):
         convention: str = "hidden_states",
         seed: int = 0,
         confidence: float = 0.95,
+        paired: bool = False,
         batch_size: int | None = None,
         strict: bool = True,
         progress: bool | None = None,
@@ -83,6 +89,7 @@ class Rotation(Study):
         if not 0.0 < float(confidence) < 1.0:
             raise InvalidInputError(f"confidence must be between 0 and 1, got {confidence}")
         self.confidence = float(confidence)
+        self.paired = bool(paired)
         self._set_run_options(batch_size, progress, memory_budget, dataset_name)
 
     def run(self) -> RotationResult:
@@ -128,10 +135,15 @@ class Rotation(Study):
             arrays[f"mean_{k}"] = m
             arrays[f"ci_low_{k}"] = lo
             arrays[f"ci_high_{k}"] = hi
-        tt = ttest(ang["target"], ang["nontarget"])  # every layer at once
+        if n < 2:
+            warnings.warn(
+                f"Rotation has {plural(n, 'sentence')}: the t-test needs at least 2 per group, so t, p "
+                "and d are NaN and the t-test figure is empty; give more sentences", RuntimeWarning, stacklevel=2)
+        tt = ttest(ang["target"], ang["nontarget"], paired=self.paired)  # every layer at once
         arrays["t"] = np.asarray(tt.statistic, dtype=np.float64)
         arrays["df"] = np.asarray(tt.df, dtype=np.float64)
         arrays["p"] = np.asarray(tt.pvalue, dtype=np.float64)
+        arrays["p_holm"] = holm(arrays["p"])
         arrays["cohens_d"] = np.asarray(tt.cohen_d, dtype=np.float64)
         arrays["positions"] = ts.positions
         arrays["previous_positions"] = ts.previous_positions
@@ -142,10 +154,12 @@ class Rotation(Study):
             "angles_target": "[N, L] degrees: target token's vector, state l vs l-1",
             "angles_nontarget": "[N, L] degrees: the previous word's last token, l vs l-1",
             "angles_control": "[N, L] degrees: random token at l-1 vs another at l",
-            "t": "[L] Student t, target vs non-target (independent samples)",
+            "t": f"[L] Student t, target vs non-target ({'paired' if self.paired else 'independent'} samples)",
             "df": "[L] degrees of freedom of the t-test",
-            "p": "[L] two-sided p-value",
-            "cohens_d": "[L] Cohen's d (target - non-target) / pooled sd",
+            "p": "[L] two-sided p-value (uncorrected)",
+            "p_holm": "[L] p-value Holm-Bonferroni corrected over the L layers",
+            "cohens_d": ("[L] Cohen's d_z: mean(target - non-target) / sd of the differences" if self.paired
+                         else "[L] Cohen's d: (mean target - mean non-target) / pooled sd"),
             "positions": "[N] token index of the target",
             "previous_positions": "[N] token index of the non-target",
             "control_positions": "[N, L, 2] token indices of the control pair (l-1, l)",
@@ -163,7 +177,7 @@ class Rotation(Study):
             n_sentences=n,
             target=ts.target,
             seed=self.seed,
-            parameters={"confidence": self.confidence, "dropped": [p.index for p in ts.dropped]},
+            parameters={"confidence": self.confidence, "paired": self.paired, "dropped": [p.index for p in ts.dropped]},
         )
         return RotationResult(prov, arrays, desc, ts.sentences, ts.previous_words)
 
@@ -200,36 +214,66 @@ class RotationResult(StudyResult):
                 row[f"ci_low_{k}"] = float(self[f"ci_low_{k}"][i])
                 row[f"ci_high_{k}"] = float(self[f"ci_high_{k}"][i])
             row.update(t=float(self["t"][i]), df=float(self["df"][i]), p=float(self["p"][i]),
-                       cohens_d=float(self["cohens_d"][i]))
+                       p_holm=float(self["p_holm"][i]), cohens_d=float(self["cohens_d"][i]))
             stats.append(row)
         angles = []
         for s, text in enumerate(self.sentences):
             for i, l in enumerate(layers):
                 for k in KINDS:
                     angles.append({"sentence": s, "text": text, "previous_word": self.previous_words[s],
-                                   "layer": int(l), "token": k, "angle_deg": float(self[f"angles_{k}"][s, i])})
+                                   "layer": int(l), "role": k, "angle_deg": float(self[f"angles_{k}"][s, i])})
         return {"layer_stats": stats, "angles": angles}
+
+    @property
+    def paired(self) -> bool:
+        """Whether the t-test was the paired one (see :class:`Rotation`)."""
+        return bool(self.provenance.parameters.get("paired", False))
+
+    def key_stats(self) -> list[tuple[str, str]]:
+        L = len(self["p"])
+        return [("test", "paired t-test" if self.paired else "independent t-test"),
+                ("mean angle (deg)", f"target {fmt(np.nanmean(self['mean_target']))}, non-target "
+                 f"{fmt(np.nanmean(self['mean_nontarget']))}, control {fmt(np.nanmean(self['mean_control']))}"),
+                ("layers differing (Holm p < 0.05)", f"{int(np.sum(self['p_holm'] < 0.05))} of {L}")]
 
     def summary_lines(self) -> list[str]:
         p = self["p"]
         L = len(p)
+        n = self.provenance.n_sentences
         sig = np.flatnonzero(p < 0.05)
         mt, mn, mc = self["mean_target"], self["mean_nontarget"], self["mean_control"]
+        if self.paired:
+            test = (f"paired t-test (target vs previous word of the same sentence, df = N - 1 = {n - 1}; "
+                    "d is d_z = mean difference / sd of the differences)")
+        else:
+            test = (f"independent Student t-test (df = 2N - 2 = {2 * n - 2}; d = Cohen's d, mean difference / "
+                    "pooled sd). Target and previous word come from the same sentences, so the samples are "
+                    "paired: Rotation(..., paired=True) runs the paired test")
         out = [
             f"Rotation of {self.provenance.target!r} vs the previous word across {L} layers "
-            f"({self.provenance.n_sentences} sentences).",
+            f"({plural(n, 'sentence')}).",
+            f"test per layer: {test}.",
             f"mean angle over layers: target {fmt(np.nanmean(mt))} deg, non-target "
             f"{fmt(np.nanmean(mn))} deg, control {fmt(np.nanmean(mc))} deg",
             f"layers where target and non-target differ (p < 0.05, uncorrected): "
             f"{len(sig)} of {L}" + (f" ({', '.join(str(int(self['layers'][i])) for i in sig)})" if len(sig) else ""),
-            f"after Bonferroni (p < {fmt(0.05 / L)}): {int(np.sum(p < 0.05 / L))} of {L}",
+            f"after Holm-Bonferroni over the {L} layers (p_holm < 0.05): {int(np.sum(self['p_holm'] < 0.05))} of {L}",
+        ]
+        if n < 2:
+            out.append(f"WARNING: {plural(n, 'sentence')}: no t-test is possible (t, p, d are NaN); give at least 2.")
+        out += [
             "",
-            "layer  target  non-target  control      t     df          p      d",
+            "columns: target / non-target / control = mean angle to the previous layer (degrees) of the target,",
+            "the previous word and the random control; t, df, p = the t-test (p two-sided, uncorrected);",
+            "p_holm = p after Holm-Bonferroni over the layers; d = " + ("d_z (paired)" if self.paired else "Cohen's d"),
+            "",
+            "layer  target  non-target  control      t     df         p    p_holm      d",
         ]
         for i in range(L):
             out.append(
                 f"{int(self['layers'][i]):5d} {mt[i]:7.2f} {mn[i]:11.2f} {mc[i]:8.2f} "
-                f"{self['t'][i]:6.2f} {self['df'][i]:6.0f} {self['p'][i]:10.3g} {self['cohens_d'][i]:6.2f}"
+                f"{self['t'][i]:6.2f} {self['df'][i]:6.0f} {fmt_p(self['p'][i]):>9} {fmt_p(self['p_holm'][i]):>9} "
+                f"{self['cohens_d'][i]:6.2f}"
             )
         return out
 
@@ -242,21 +286,28 @@ class RotationResult(StudyResult):
         return plotting.lines(
             x, series, bands=bands, ax=ax, xlabel="layer",
             ylabel="angle to previous layer (degrees)",
-            title=f"Rotation per layer, mean and {conf:.0%} CI ({self.provenance.model})",
+            title=f"Rotation per layer, mean and {conf:.0%} CI ({short_model(self.provenance.model)})",
         )
 
     def _plot_ttest(self, ax: Axes | None = None) -> Figure:
         a = plotting.new_axes(ax)
         x = self["layers"]
         t = self["t"]
-        sig = self["p"] < 0.05
-        a.bar(x[~sig], t[~sig], color="0.65", label="p >= 0.05")
-        a.bar(x[sig], t[sig], color="C3", label="p < 0.05")
-        a.axhline(0.0, color="0.3", linewidth=0.8)
-        a.legend()
+        name = "Paired" if self.paired else "Independent"
         a.set_xlabel("layer")
         a.set_ylabel("t (target - non-target)")
-        a.set_title("Independent t-test per layer")
+        a.set_title(f"{name} t-test per layer ({short_model(self.provenance.model)})")
+        if not np.isfinite(t).any():
+            n = self.provenance.n_sentences
+            a.text(0.5, 0.5, f"no t-test: {plural(n, 'sentence')}\n(at least 2 are needed)", transform=a.transAxes,
+                   ha="center", va="center", fontsize=12, color="C3")
+            a.set_xlim(float(x.min()) - 0.5, float(x.max()) + 0.5)
+            return a.figure  # type: ignore[return-value]
+        sig = self["p_holm"] < 0.05
+        a.bar(x[~sig], t[~sig], color="0.65", label="Holm-corrected p >= 0.05")
+        a.bar(x[sig], t[sig], color="C3", label="Holm-corrected p < 0.05")
+        a.axhline(0.0, color="0.3", linewidth=0.8)
+        a.legend(title=f"Holm-Bonferroni over {len(x)} layers")
         return a.figure  # type: ignore[return-value]
 
     def _plot_sentences(self, ax: Axes | None = None) -> Figure:
@@ -265,5 +316,5 @@ class RotationResult(StudyResult):
             xlabels=[str(int(v)) for v in self["layers"]],
             ylabels=[s if len(s) <= 40 else s[:37] + "..." for s in self.sentences],
             xlabel="layer", ylabel="sentence", colorbar_label="degrees",
-            title=f"Angle of {self.provenance.target!r} to the previous layer",
+            title=f"Angle of {self.provenance.target!r} to the previous layer ({short_model(self.provenance.model)})",
         )
