@@ -143,22 +143,17 @@ static inline double log_ge1(double x) {
     return e * 0.6931471805599453 + 2.0 * sv * p;
 }
 
-/* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
- * p[] (sums to 1), with beta = 1 / (2 sigma^2) chosen so that the entropy (natural log) is
- * log(perplexity) within PERP_TOL.  The entropy H decreases monotonically in beta; we solve
- * in t = log(beta) from beta = 1 / mean(d) by Newton steps (dH/dt = -beta^2 Var_p(d)),
- * at most 3 in t while the bracket is open on one side, safeguarded by the bracket: a step
- * leaving it is replaced by bisection (or by doubling / halving beta while one side is still
- * open).  This is the fixed point sklearn's bisection approaches (it stops within 1e-5 of the
- * target entropy; we go to 1e-10), in ~6 steps instead of ~30. */
-TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
+/* Solves for beta over dist[0..cnt) (see calibrate); returns beta, the final sum of
+ * exp(-dist * beta) (1e-8 if it was 0, as sklearn) and that sum as computed (*raw_out). */
+TG_HOT static void calibrate_beta(const double *dist, size_t cnt, double perplexity, double *beta_out, double *sum_out,
+                                  double *raw_out) {
     const double target = log(perplexity);
     double mean_d = 0.0;
     for (size_t j = 0; j < cnt; j++) mean_d += dist[j];
     mean_d /= (double)cnt;
     /* start at beta = 1 / mean distance (a nearly flat Gaussian), not sklearn's beta = 1 */
     double t = mean_d > 0.0 && isfinite(mean_d) ? -log(mean_d) : 0.0, lo = -INFINITY, hi = INFINITY;
-    double sum = 1.0, beta_eval = 1.0;
+    double sum = 1.0, raw = 1.0, beta_eval = 1.0;
     for (int step = 0; step < PERP_STEPS; step++) {
         const double beta = exp(t);
         double s = 0.0, sd = 0.0, sd2 = 0.0;
@@ -171,6 +166,7 @@ TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, 
             sd2 += dist[j] * dv;
         }
         beta_eval = beta;
+        raw = s;
         sum = s == 0.0 ? 1e-8 : s;
         const double mean = sd / sum;
         const double h = log(sum) + beta * mean;
@@ -183,18 +179,58 @@ TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, 
         const double var = sd2 / sum - mean * mean;
         double next = NAN;
         if (var > 0.0) next = t + diff / (beta * beta * var);
-        if (lo == -INFINITY || hi == INFINITY) next = fmin(fmax(next, t - 3.0), t + 3.0); /* NaN stays NaN */
+        /* fmin / fmax drop a NaN: a NaN step becomes t - 3, rejected below (bisection or doubling) */
+        if (lo == -INFINITY || hi == INFINITY) next = fmin(fmax(next, t - 3.0), t + 3.0);
         if (!(next > lo && next < hi)) {
             if (lo > -INFINITY && hi < INFINITY)
                 next = 0.5 * (lo + hi);
             else
                 next = diff > 0 ? t + 0.6931471805599453 : t - 0.6931471805599453;
         }
-        t = next;
+        /* beta = e^t stays finite: an infinite beta would make 0 * beta = NaN for a zero distance.
+         * Reached only when the target is out of reach (see calibrate), where p is already the
+         * limit. */
+        t = fmin(next, 700.0);
+    }
+    *beta_out = beta_eval;
+    *sum_out = sum;
+    *raw_out = raw;
+}
+
+/* Conditional Gaussian over cnt distances dist[] (self excluded by the caller), written to
+ * p[] (sums to 1), with beta = 1 / (2 sigma^2) chosen so that the entropy (natural log) is
+ * log(perplexity) within PERP_TOL.  The entropy H decreases monotonically in beta; we solve
+ * in t = log(beta) from beta = 1 / mean(d) by Newton steps (dH/dt = -beta^2 Var_p(d)),
+ * at most 3 in t while the bracket is open on one side, safeguarded by the bracket: a step
+ * leaving it is replaced by bisection (or by doubling / halving beta while one side is still
+ * open).  This is the fixed point sklearn's bisection approaches (it stops within 1e-5 of the
+ * target entropy; we go to 1e-10), in ~6 steps instead of ~30.
+ *
+ * When m >= perplexity of the distances tie at the minimum (e.g. a point whose k nearest
+ * neighbours are all copies of one duplicated row, so all at one distance), H >= log(m) for
+ * every beta: the target is out of reach and beta grows until exp(-dist * beta) underflows,
+ * the sum became 0 (p = 0: an all-zero conditional row, as sklearn's) or subnormal (p =
+ * 0 * inf = NaN: "t-SNE diverged").  Then we solve again on
+ * dist - min(dist): p and H are unchanged by a common shift of the distances (it cancels in
+ * the normalisation), but the nearest terms are now exp(0) = 1, so the sum stays >= 1 and p
+ * tends to the uniform distribution over the tied nearest neighbours, the beta -> inf limit.
+ * The shift is taken only on that rare path so that results on other data are bit-identical
+ * to the unshifted solve. */
+TG_HOT static void calibrate(const double *dist, size_t cnt, double perplexity, double *p) {
+    double beta, sum, raw;
+    calibrate_beta(dist, cnt, perplexity, &beta, &sum, &raw);
+    if (raw < 1e-200) {
+        double dmin = INFINITY;
+        for (size_t j = 0; j < cnt; j++) dmin = fmin(dmin, dist[j]);
+        for (size_t j = 0; j < cnt; j++) p[j] = dist[j] - dmin; /* p[] as scratch */
+        calibrate_beta(p, cnt, perplexity, &beta, &sum, &raw);
+        const double inv = 1.0 / sum;
+        for (size_t j = 0; j < cnt; j++) p[j] = tg_exp_nonpos(-p[j] * beta) * inv;
+        return;
     }
     const double inv = 1.0 / sum;
 #pragma omp simd
-    for (size_t j = 0; j < cnt; j++) p[j] = tg_exp_nonpos(-dist[j] * beta_eval) * inv;
+    for (size_t j = 0; j < cnt; j++) p[j] = tg_exp_nonpos(-dist[j] * beta) * inv;
 }
 
 /* Rows of distance blocks: about 32 MB per block. */
