@@ -214,3 +214,30 @@ def st_open(path: str | bytes, /) -> SafetensorsHandle:
 
 def st_open_buffer(buffer: bytes | bytearray | memoryview, /) -> SafetensorsHandle:
     """Open safetensors bytes held in memory, validating the whole header."""
+
+# ---- the BPE trainer and tiktoken rank files (py_train.c) ----
+def _bpe_new(vocab_size: int, min_frequency: int, specials: tuple[str, ...], threads: int, pattern: int, /) -> object:
+    """A trainer handle (pattern 0: GPT-2's split, 1: cl100k's)."""
+def _bpe_feed(handle: object, texts: list[str] | tuple[str, ...], /) -> None:
+    """Count the pre-tokens of more texts (the GIL is released while counting)."""
+def _bpe_feed_file(handle: object, path: str, /) -> None:
+    """Count the pre-tokens of a UTF-8 file, one text per line, streamed."""
+def _bpe_train(handle: object, /) -> None:
+    """Run the merges up to the vocabulary size."""
+def _bpe_result(handle: object, /) -> tuple[bytes, bytes, _I64, int, int]:
+    """(vocab.json bytes, merges.txt bytes, merges [M, 5] int64 (left, right, new id, count,
+    vocabulary size), distinct pre-tokens, all pre-tokens)."""
+def _bpe_save(handle: object, dir: str, /) -> None:
+    """Write vocab.json and merges.txt into dir atomically."""
+def _bpe_tokenizer(handle: object, /) -> object:
+    """A tokenizer handle (as _tok_load's) over the trained vocabulary."""
+def _tok_load_tiktoken(path: str, specials: tuple[tuple[str, int], ...], pattern: int, /) -> object:
+    """A tokenizer handle from a .tiktoken rank file (pattern 0: GPT-2's split, 1: cl100k's)."""
+def _tok_pattern(handle: object, /) -> int:
+    """The handle's split pattern (0: GPT-2, 1: cl100k)."""
+def _pre_tokenize_pattern(text: str, pattern: int, /) -> list[str]:
+    """The pre-tokens of text under a split pattern."""
+def _tok_load_buffers(
+    vocab: bytes, merges: bytes, pattern: int, rank_by_id: bool, vocab_name: str | None = None, merges_name: str | None = None, /
+) -> object:
+    """A tokenizer handle from vocab.json and merges.txt contents held in memory (names for messages)."""

@@ -215,10 +215,9 @@ def pca(
         raise InvalidInputError(f"n_iter must be an int >= 0, got {n_iter!r}")
     if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or not 0 <= ddof < n:
         raise InvalidInputError(f"ddof must be an int with 0 <= ddof < n_samples ({n}), got {ddof!r}")
-    if method == "auto":
-        method = _choose_pca_method(n, d, k)
+    chosen = _choose_pca_method(n, d, k) if method == "auto" else method
     seed = _seed(random_state)
-    ev, comp, mean, tv = _C._pca(arr, k, 1 if method == "randomized" else 0, bool(center), seed, int(n_oversamples), int(n_iter))
+    ev, comp, mean, tv = _C._pca(arr, k, 1 if chosen == "randomized" else 0, bool(center), seed, int(n_oversamples), int(n_iter))
     if ddof != 1:  # the core divides by n - 1
         scale = (n - 1) / (n - int(ddof))
         ev = ev * scale
@@ -232,7 +231,7 @@ def pca(
         total_variance=float(tv),
         mean=mean,
         projection=proj,
-        method=method,
+        method=chosen,
         centered=bool(center),
         ddof=int(ddof),
     )

@@ -314,7 +314,7 @@ def _new_study(studies: Any, name: str, model: Any, args: argparse.Namespace, se
             from dask.distributed import Client
         except ImportError:
             raise _UsageError("--scheduler needs Dask: pip install 'dask[distributed]' (or 'tokgeo[dask]')") from None
-        client = Client(args.scheduler)
+        client = Client(args.scheduler)  # type: ignore[no-untyped-call]
     run = dict(batch_size=args.batch_size, progress=progress, dataset_name=dataset_name)
     if name == "laminar":
         return studies.Laminar(model, texts, target=args.target.strip() or "her", convention=args.convention,
