@@ -354,3 +354,17 @@ def test_projection_false_skips_only_the_projection() -> None:
     np.testing.assert_allclose(lean.transform(x), full.projection, rtol=0, atol=1e-12)
     ref = pca_reference(x, 10)
     np.testing.assert_allclose(lean.eigenvalues, ref["eigenvalues"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_exact_pca_of_rank_deficient_data(seed: int) -> None:
+    """Fewer samples than dimensions plus repeated rows: a cluster of zero eigenvalues in
+    the 768 x 768 covariance.  The QL iteration used to stop with "did not converge" here
+    (its deflation test was only relative, and 0 + 0 never bounds a rounding-size e)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((600, 768)) @ rng.standard_normal((768, 768)) * 0.05
+    x = x.astype(np.float32)
+    x[rng.choice(600, 90, replace=False)] = x.mean(0)
+    res = pca(x, 50, method="exact")
+    ref = np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False))[::-1][:50]
+    np.testing.assert_allclose(res.explained_variance, ref, rtol=1e-12)

@@ -272,6 +272,13 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
         st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
         goto done;
     }
+    /* Deflation: e[m] is negligible relative to its neighbours (|d[m]| + |d[m+1]|) or, as in
+     * EISPACK's tql2, to the norm of the tridiagonal matrix.  The second test matters for a
+     * cluster of (near-)zero eigenvalues (rank-deficient data: fewer samples than dimensions,
+     * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
+     * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver. */
+    double tnorm = 0.0;
+    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
     for (size_t l = 0; l < n; l++) {
         if (tg_interrupted()) {
             st = TG_ERR_INTERRUPTED;
@@ -282,7 +289,7 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
         do {
             for (m = l; m + 1 < n; m++) {
                 double dd = fabs(d[m]) + fabs(d[m + 1]);
-                if (fabs(e[m]) <= DBL_EPSILON * dd) break;
+                if (fabs(e[m]) <= DBL_EPSILON * dd || fabs(e[m]) <= DBL_EPSILON * tnorm) break;
             }
             if (m != l) {
                 if (iter++ == 60) {
