@@ -91,7 +91,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     import torch
     from checkpoints import load_hf, tiny_gpt2
-    from tiktoken_gpt2 import encoding
+    from tokenizer_refs import tiktoken_gpt2 as encoding
 
     torch.set_num_threads(args.threads)
     tokgeo.set_num_threads(args.threads)

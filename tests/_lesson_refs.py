@@ -10,7 +10,7 @@ from scipy import stats
 
 from checkpoints import load_hf
 from hf_reference import activations, residual_stream
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2 as encoding
 
 _HF: dict[str, Any] = {}
 

@@ -24,7 +24,7 @@ import tokgeo
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _gpt2_ref import make_hf_model, rel_err, save  # noqa: E402
+from hf_reference import make_hf_model, rel_err, save  # noqa: E402
 
 TOKGEO_HOME = Path(tokgeo.__file__).resolve().parents[1]
 # GPT-2 small's widths: the logits product (50257 columns) is split across threads

@@ -103,7 +103,7 @@ def test_batch_offsets_while_another_thread_writes_the_lengths(tmp_path: Path) -
 def test_model_run_while_another_thread_writes_the_ids(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from _gpt2_ref import make_hf_model, save
+    from hf_reference import make_hf_model, save
 
     folder = save(make_hf_model(seed=2, n_layer=1, n_head=2, n_embd=32, n_positions=64, vocab_size=50), tmp_path / "m")
     _child(

@@ -11,7 +11,7 @@ from tokgeo.studies.laminar import DEFAULT_TEXT
 
 from _lesson_refs import angle, ci, holm, states, welch
 from checkpoints import shared_tiny_gpt2
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2 as encoding
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tokgeo.studies import MissingDependencyError, NounsAdjectives, PartsOfSpeec
 
 from _lesson_refs import ci, holm, states, welch
 from checkpoints import shared_tiny_gpt2
-from tiktoken_gpt2 import encoding
+from tokenizer_refs import tiktoken_gpt2 as encoding
 
 spacy = pytest.importorskip("spacy")
 
