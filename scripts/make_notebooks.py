@@ -49,8 +49,10 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in cells:
-        nb.cells.append(new_markdown_cell(src) if kind == "md" else new_code_cell(src))
+    for i, (kind, src) in enumerate(cells):
+        cell = new_markdown_cell(src) if kind == "md" else new_code_cell(src)
+        cell.id = f"cell-{i:02d}"  # stable ids: regenerating changes only what was edited
+        nb.cells.append(cell)
     return nb
 
 
@@ -169,9 +171,9 @@ NOTEBOOKS.update({
         ("code", COLAB),
         ("code", model_cell("gpt2")),
         ("code", "result = studies.Laminar(model, target=\"her\").run()\nprint(result.summary())"),
-        ("code", 'fig = result.plot("heatmap")'),
-        ("code", 'fig = result.plot("means")'),
-        ("code", 'fig = result.plot("sharp")\nresult.to_frame("layers").head()'),
+        ("code", 'result.plot("heatmap")'),
+        ("code", 'result.plot("means")'),
+        ("code", 'display(result.plot("sharp"))\nresult.to_frame("layers").head()'),
     ],
     "06_path_prediction": [
         ("md", "# Lesson 6: path length and logit token prediction\n\n"
@@ -180,9 +182,9 @@ NOTEBOOKS.update({
         ("code", COLAB),
         ("code", model_cell("gpt2")),
         ("code", "result = studies.PathPrediction(model).run()\nprint(result.summary())"),
-        ("code", 'fig = result.plot("scatter")'),
-        ("code", 'fig = result.plot("by_layer")'),
-        ("code", 'fig = result.plot("tokens")\nresult.to_frame("correlations")'),
+        ("code", 'result.plot("scatter")'),
+        ("code", 'result.plot("by_layer")'),
+        ("code", 'display(result.plot("tokens"))\nresult.to_frame("correlations")'),
     ],
     "07_trajectories": [
         ("md", "# Lesson 7: state-space trajectories through embedding space\n\n"
@@ -191,9 +193,9 @@ NOTEBOOKS.update({
         ("code", COLAB),
         ("code", model_cell("gpt2")),
         ("code", "result = studies.Trajectories(model).run()\nprint(result.summary())"),
-        ("code", 'fig = result.plot("pca2d")'),
-        ("code", 'fig = result.plot("pca3d")'),
-        ("code", 'fig = result.plot("shape")\nresult.to_frame("shape").head()'),
+        ("code", 'result.plot("pca2d")'),
+        ("code", 'result.plot("pca3d")'),
+        ("code", 'display(result.plot("shape"))\nresult.to_frame("shape").head()'),
     ],
     "08_parts_of_speech": [
         ("md", "# Lesson 8: parts of speech with spaCy\n\n"
@@ -212,9 +214,9 @@ NOTEBOOKS.update({
                  "             \"NOUN\", \"ADP\", \"ADJ\", \"NOUN\", \"PUNCT\"]]\n"
                  "    result = studies.PartsOfSpeech(model, text, tags=tags).run()  # your own tags\n"
                  "print(result.summary())\nresult.to_frame(\"words\")"),
-        ("code", 'fig = result.plot("alignment")'),
-        ("code", 'fig = result.plot("counts")'),
-        ("code", 'fig = result.plot("tokens_per_word")'),
+        ("code", 'result.plot("alignment")'),
+        ("code", 'result.plot("counts")'),
+        ("code", 'result.plot("tokens_per_word")'),
     ],
     "09_nouns_adjectives": [
         ("md", "# Lesson 9: do nouns or adjectives have longer trajectories?\n\n"
@@ -224,10 +226,10 @@ NOTEBOOKS.update({
         ("code", model_cell("gpt2")),
         ("code", "sentences, tags = studies.default_pos_sentences()\nprint(len(sentences), sentences[0])\n"
                  "result = studies.NounsAdjectives(model).run()\nprint(result.summary())"),
-        ("code", 'fig = result.plot("violin")'),
-        ("code", 'fig = result.plot("box")'),
-        ("code", 'fig = result.plot("layers")'),
-        ("code", 'fig = result.plot("effect")\nresult.to_frame("tags")'),
+        ("code", 'result.plot("violin")'),
+        ("code", 'result.plot("box")'),
+        ("code", 'result.plot("layers")'),
+        ("code", 'display(result.plot("effect"))\nresult.to_frame("tags")'),
         ("md", "Your own corpus: `studies.NounsAdjectives(model, \"my_sentences.txt\")` tags it with spaCy; "
                "`client=dask.distributed.Client(...)` runs the chunks on a cluster."),
     ],

@@ -128,16 +128,24 @@ def test_corrupt_download_is_deleted_then_retried(hub: HubServer, cache: Path) -
     assert (resolve_model("gpt2", progress=False) / "model.safetensors").read_bytes() == WEIGHTS
 
 
-def test_killed_download_leaves_nothing_that_loads_as_complete(hub: HubServer, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_download_leaves_nothing_that_loads_as_complete(hub: HubServer, cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
     hub.evil["model.safetensors"] = {"body": "half", "delay": 60}
     code = "import tokgeo.hub; tokgeo.hub.resolve_model('gpt2', progress=False)"
-    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    # cwd outside the checkout: `python -c` puts the cwd first on sys.path, and a clean
+    # checkout's tokgeo/ has no compiled core
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                             cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     while hub.bytes_sent < len(WEIGHTS) // 2 and time.monotonic() - t0 < 60:
+        if child.poll() is not None:
+            pytest.fail(f"the downloading child exited early ({child.returncode}): {child.stderr.read()[-2000:] if child.stderr else ''}")
         time.sleep(0.05)
     time.sleep(0.3)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    if child.stderr:
+        child.stderr.close()
     assert hub.bytes_sent >= len(WEIGHTS) // 2
     names = {p.name for p in _written(cache)}
     assert sha256(WEIGHTS) not in names and not (cache / REPO / "refs" / "main").exists()

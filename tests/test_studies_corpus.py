@@ -58,9 +58,9 @@ def test_memory_ceiling_halves_chunks(model) -> None:  # type: ignore[no-untyped
 
 
 def _want(model):  # type: ignore[no-untyped-def]
-    from tokgeo.cache import resolve_capture
+    from tokgeo.hooks import capture_flags
 
-    return resolve_capture(["hidden_states", "logits"], None, model.config.n_layer)[0]
+    return capture_flags(["hidden_states", "logits"], None, model.config.n_layer)
 
 
 def test_corpus_files_progress_and_bad_input(model, tmp_path, capfd) -> None:  # type: ignore[no-untyped-def]

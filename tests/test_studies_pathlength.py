@@ -78,7 +78,7 @@ def test_the_ln_f_step_is_named_and_the_resid_numbers_shown(folder) -> None:  # 
     raw residual stream's numbers beside it (checked against the HF reference, resid)."""
     text = "Two friends visited her in hospital after the long winter storm."
     res = PathLength(str(folder), text, progress=False).run()
-    h = residual_stream(activations(load_hf(folder), encoding().encode(text)), "resid")
+    h = residual_stream(activations(load_hf(folder), tiktoken_gpt2().encode(text)), "resid")
     raw = np.linalg.norm(np.diff(h, axis=0), axis=-1).T  # [T, L] without ln_f
     np.testing.assert_allclose(res["step_resid"], raw, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(res["path_length_resid"], raw.sum(axis=1), rtol=1e-4, atol=1e-5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import warnings
 
@@ -266,7 +267,10 @@ def test_wide_input_same_bits_at_any_thread_count_and_team_size() -> None:
     def run(threads: int, env_extra: dict[str, str]) -> str:
         env = dict(os.environ, **env_extra)
         env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(tokgeo.__file__))), env.get("PYTHONPATH", "")])
-        out = subprocess.run([sys.executable, "-c", WIDE_THREADS_SCRIPT, str(threads)], env=env, capture_output=True, text=True, check=True)
+        # cwd outside the checkout: `python -c` puts the cwd first on sys.path
+        out = subprocess.run([sys.executable, "-c", WIDE_THREADS_SCRIPT, str(threads)], env=env, capture_output=True,
+                             text=True, cwd=tempfile.gettempdir())
+        assert out.returncode == 0, out.stderr[-3000:]
         return out.stdout
 
     one = run(1, {})
