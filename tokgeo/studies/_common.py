@@ -22,11 +22,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..cache import ActivationCache
     from ..model import GPT2
 
-__all__ = ["Study", "check_seed", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest", "holm"]
+__all__ = ["Study", "check_seed", "default_batch_size", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest", "holm"]
 
 
 def _label(model: Any) -> str:
     return str(getattr(model, "name_or_path", None) or type(model).__name__)
+
+
+def default_batch_size() -> int:
+    """Sentences per forward pass: ``TOKGEO_BATCH_SIZE`` when set (at least 1), else 16."""
+    env = os.environ.get("TOKGEO_BATCH_SIZE", "").strip()
+    try:
+        return max(int(env), 1) if env else 16
+    except ValueError:
+        raise InvalidInputError(f"TOKGEO_BATCH_SIZE={env!r} is not an integer") from None
 
 
 def run_chunks(
@@ -46,7 +55,9 @@ def run_chunks(
     Sentences are sorted by length so a chunk pads little; a chunk the memory budget refuses
     (:class:`~tokgeo.errors.MemoryBudgetError`, raised before anything is allocated) is
     halved and tried again, down to one sentence.  ``batch_size`` defaults to
-    ``TOKGEO_BATCH_SIZE`` or 16; ``memory_budget`` (bytes) goes to ``model.run``.
+    :func:`default_batch_size`; ``memory_budget`` (bytes) goes to ``model.run``.  The one
+    chunk runner of the lessons: :func:`tokgeo.studies._corpus.measure_chunk` runs its
+    chunks through it too.
     """
     n_ctx = model.config.n_ctx
     for i, row in enumerate(ids):
@@ -55,11 +66,7 @@ def run_chunks(
         if len(row) > n_ctx:
             raise InvalidInputError(f"sentence [{i}] has {len(row)} tokens; {_label(model)} reads at most {n_ctx}: shorten it")
     if batch_size is None:
-        env = os.environ.get("TOKGEO_BATCH_SIZE", "").strip()
-        try:
-            batch_size = max(int(env), 1) if env else 16
-        except ValueError:
-            raise InvalidInputError(f"TOKGEO_BATCH_SIZE={env!r} is not an integer") from None
+        batch_size = default_batch_size()
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
     order = np.argsort(np.array([len(r) for r in ids]), kind="stable")

@@ -35,8 +35,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .. import metrics
-from ..errors import InvalidInputError, InvalidTypeError, MemoryBudgetError, TextEncodingError, TokgeoIOError
+from ..errors import InvalidInputError, InvalidTypeError, TextEncodingError, TokgeoIOError
 from ..progress import track
+from ._common import default_batch_size, hidden, hidden_capture, run_chunks
 
 __all__ = ["MEASURES", "TokenTable", "read_corpus", "measure_corpus", "load_model", "model_config"]
 
@@ -174,19 +175,10 @@ def _check_measures(measures: Sequence[str]) -> tuple[str, ...]:
 def _capture(convention: str, n_layer: int, measures: Sequence[str]) -> list[str]:
     names: list[str] = []
     if any(m not in _LOGIT_MEASURES for m in measures):
-        if convention == "hidden_states":
-            names.append("hidden_states")
-        else:
-            names += ["resid_pre", f"blocks.{n_layer - 1}.hook_resid_post"]
+        names += hidden_capture(convention, n_layer)
     if any(m in _LOGIT_MEASURES for m in measures):
         names.append("logits")
     return names
-
-
-def _states(cache: Any, convention: str, n_layer: int) -> np.ndarray:
-    if convention == "hidden_states":
-        return cache.hidden_states  # [L+1, B, T, C], a view
-    return np.concatenate([cache.stack("resid_pre"), cache[f"blocks.{n_layer - 1}.hook_resid_post"][None]], axis=0)
 
 
 def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[str], convention: str,
@@ -194,7 +186,7 @@ def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[st
     """The per-token measurements of one run, per text (the text's T rows each)."""
     out: list[dict[str, np.ndarray]] = [{} for _ in rows]
     if any(m not in _LOGIT_MEASURES for m in measures):
-        h = _states(cache, convention, n_layer)
+        h = hidden(cache, convention)  # [L+1, B, T, C]
         per: dict[str, np.ndarray] = {}
         if "step_length" in measures or "update_norm" in measures:
             s = metrics.path_length(h, axis=0)  # [L, B, T]
@@ -239,22 +231,16 @@ def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[st
 
 def measure_chunk(model: Any, rows: Sequence[np.ndarray], measures: Sequence[str], convention: str,
                   memory_budget: int | None) -> list[dict[str, np.ndarray]]:
-    """Run some tokenized texts and measure; halves the chunk when the budget refuses it."""
+    """Run some tokenized texts as one chunk (:func:`~tokgeo.studies._common.run_chunks`,
+    which halves it when the budget refuses it) and measure: one dict per text, in order."""
     L = int(model.config.n_layer)
-    capture = _capture(convention, L, measures)
-    try:
-        cache = model.run([[int(t) for t in r] for r in rows], capture=capture, padding_side="right",
-                          memory_budget=memory_budget)
-    except MemoryBudgetError:
-        if len(rows) == 1:
-            raise
-        half = len(rows) // 2
-        return (measure_chunk(model, rows[:half], measures, convention, memory_budget)
-                + measure_chunk(model, rows[half:], measures, convention, memory_budget))
-    try:
-        return _measure_cache(cache, rows, measures, convention, L)
-    finally:
+    out: list[dict[str, np.ndarray]] = [{} for _ in rows]
+    for idx, cache in run_chunks(model, rows, _capture(convention, L, measures), batch_size=max(len(rows), 1),
+                                 progress=False, memory_budget=memory_budget):
+        for i, d in zip(idx, _measure_cache(cache, [rows[int(i)] for i in idx], measures, convention, L)):
+            out[int(i)] = d
         del cache
+    return out
 
 
 # ------------------------------------------------------------------------------ chunking
@@ -298,19 +284,6 @@ def _chunks(texts: Iterable[str], tokenizer: Any, n_ctx: int, batch_size: int, k
             yield from flush()
     if buf:
         yield from flush()
-
-
-def default_batch_size() -> int:
-    """Texts per forward pass: ``TOKGEO_BATCH_SIZE`` when set, else 16."""
-    env = os.environ.get("TOKGEO_BATCH_SIZE")
-    if env:
-        try:
-            v = int(env)
-        except ValueError:
-            raise InvalidInputError(f"TOKGEO_BATCH_SIZE={env!r} is not an integer") from None
-        if v >= 1:
-            return v
-    return 16
 
 
 def _check_positive(name: str, v: Any) -> None:
