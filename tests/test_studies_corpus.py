@@ -12,7 +12,7 @@ import pytest
 import tokgeo
 from tokgeo import errors
 from tokgeo.studies import Laminar, measure_corpus, read_corpus
-from tokgeo.studies._corpus import FAULT_ENV, MEASURES
+from tokgeo.studies._corpus import MEASURES
 
 from _lesson_refs import states
 from checkpoints import shared_tiny_gpt2
@@ -90,22 +90,52 @@ def test_corpus_files_progress_and_bad_input(model, tmp_path, capfd) -> None:  #
         measure_corpus(model, [" ".join(["word"] * 80)], ["step_length"], progress=False)
 
 
-@pytest.fixture(scope="module")
-def cluster():  # type: ignore[no-untyped-def]
-    distributed = pytest.importorskip("dask.distributed")
-    fault_dir = os.environ.get(FAULT_ENV)
-    assert fault_dir is None
-    import tempfile
+def _fail_each_chunk_once_plugin(folder: str):  # type: ignore[no-untyped-def]
+    """A distributed WorkerPlugin that, in every worker process, wraps the corpus runner's
+    task function so a chunk's first attempt (on whichever worker) raises: a marker file per
+    chunk in ``folder``, created with O_EXCL, says the chunk has failed once."""
+    from distributed import WorkerPlugin
 
-    d = tempfile.mkdtemp(prefix="tokgeo-dask-fault-")
-    os.environ[FAULT_ENV] = d  # the worker processes inherit it: every task fails once
-    try:
-        lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None, silence_logs=50)
-    finally:
-        del os.environ[FAULT_ENV]
+    class FailEachChunkOnce(WorkerPlugin):
+        name = "tokgeo-test-fail-each-chunk-once"
+
+        def __init__(self, folder: str) -> None:
+            self.folder = folder
+
+        def setup(self, worker) -> None:  # type: ignore[no-untyped-def]
+            from tokgeo.studies import _corpus
+
+            task, folder = _corpus._dask_task, self.folder
+            self.original = task
+
+            def first_attempt_fails(index, *args):  # type: ignore[no-untyped-def]
+                try:
+                    fd = os.open(os.path.join(folder, f"chunk-{index}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    return task(index, *args)
+                os.close(fd)
+                raise OSError(f"injected fault: first attempt at chunk {index} on {worker.address}")
+
+            # the client pickles _dask_task by reference (module + name): the worker's lookup finds this
+            _corpus._dask_task = first_attempt_fails
+
+        def teardown(self, worker) -> None:  # type: ignore[no-untyped-def]
+            from tokgeo.studies import _corpus
+
+            _corpus._dask_task = self.original
+
+    return FailEachChunkOnce(folder)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("dask.distributed")
+    fault_dir = tmp_path_factory.mktemp("dask-faults")
+    lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=50)
     client = distributed.Client(lc)
-    yield client, d
+    client.register_plugin(_fail_each_chunk_once_plugin(str(fault_dir)))  # every task fails once
+    yield client, fault_dir
     client.close()
     lc.close()
 

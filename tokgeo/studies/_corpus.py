@@ -55,10 +55,6 @@ MEASURES: dict[str, str] = {
 _LOGIT_MEASURES = ("logprob_next", "rank_next", "entropy")
 _FLOAT_NAN_LAST = ("logprob_next",)
 
-#: environment variable naming a folder: a Dask task fails once per chunk (its first
-#: attempt) when it is set.  Fault injection for the retry test, nothing else.
-FAULT_ENV = "TOKGEO_DASK_FAULT_DIR"
-
 
 # ------------------------------------------------------------------------------ input
 def read_corpus(source: Any, *, name: str = "texts") -> Iterator[str]:
@@ -310,16 +306,6 @@ def _worker_model(path: str) -> Any:
 
 def _dask_task(index: int, model_path: str, rows: list[np.ndarray], measures: tuple[str, ...], convention: str,
                memory_budget: int | None) -> tuple[int, list[dict[str, np.ndarray]]]:
-    fault = os.environ.get(FAULT_ENV)
-    if fault:
-        marker = Path(fault) / f"chunk-{index}"
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            pass
-        else:
-            os.close(fd)
-            raise OSError(f"injected fault in chunk {index} ({FAULT_ENV})")
     return index, measure_chunk(_worker_model(model_path), rows, measures, convention, memory_budget)
 
 
