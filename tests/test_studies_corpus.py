@@ -11,7 +11,7 @@ import pytest
 
 import tokgeo
 from tokgeo import errors
-from tokgeo.studies import Laminar, measure_corpus, read_corpus
+from tokgeo.studies import Laminar, Trajectories, measure_corpus, read_corpus
 from tokgeo.studies._corpus import MEASURES
 
 from _lesson_refs import states
@@ -162,3 +162,8 @@ def test_dask_cluster_equals_single_process(model, cluster) -> None:  # type: ig
     b = Laminar(model, texts, progress=False, batch_size=3, client=client).run()
     np.testing.assert_array_equal(a["update_angle"], b["update_angle"])
     np.testing.assert_array_equal(a["t_update"], b["t_update"])
+    # and a lesson's own per-text measurement (Trajectories' per-text PCA) travels to the workers
+    c = Trajectories(model, texts, progress=False, batch_size=3).run()
+    d = Trajectories(model, texts, progress=False, batch_size=3, client=client).run()
+    np.testing.assert_array_equal(c["projection"], d["projection"])
+    np.testing.assert_array_equal(c["curvature"], d["curvature"])

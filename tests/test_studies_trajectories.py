@@ -67,3 +67,41 @@ def test_trajectory_figures(folder, tmp_path) -> None:  # type: ignore[no-untype
         Trajectories(str(folder), n_components=1)
     with pytest.raises(errors.InvalidInputError, match="at least 2"):
         Trajectories(str(folder), "Hi", progress=False).run()
+
+
+TEXTS = ["The old man walked slowly home.", "She gave her small book to the quiet girl yesterday evening.",
+         "Rain fell on the roofs.", "The children laughed at the clown in the busy market square."]
+PER_TOKEN = ("projection", "step_length", "length", "endpoint_distance", "straightness", "turning_angle",
+             "curvature", "curvature_per_length", "text_index", "position")
+
+
+@pytest.mark.parametrize("exclude_first", [False, True])
+def test_corpus_equals_text_by_text(folder, tmp_path, exclude_first) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "corpus.txt"
+    f.write_text("# four texts\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")
+    res = Trajectories(str(folder), corpus=f, batch_size=3, exclude_first=exclude_first, progress=False).run()
+    one = [Trajectories(str(folder), t, exclude_first=exclude_first, progress=False).run() for t in TEXTS]
+    assert res.texts == TEXTS and res.provenance.dataset == "corpus.txt" and res.provenance.n_sentences == 4
+    assert res.tokens == [t for o in one for t in o.tokens]
+    np.testing.assert_array_equal(res["text_index"], np.concatenate([np.full(len(o.tokens), i) for i, o in enumerate(one)]))
+    np.testing.assert_array_equal(res["position"], np.concatenate([o["position"] for o in one]))
+    for k in PER_TOKEN[:-2]:  # float32 forward passes: a batch of 3 sums in another order than one row (~1e-7)
+        want = np.concatenate([o[k] for o in one])
+        np.testing.assert_allclose(res[k], want, rtol=1e-4, atol=1e-4 * np.nanmax(np.abs(want)), err_msg=k)
+    np.testing.assert_allclose(res["explained_variance_ratio"],
+                               np.concatenate([o["explained_variance_ratio"] for o in one]), rtol=1e-4)
+    with pytest.raises(errors.InvalidInputError, match="fit='all'"):
+        Trajectories(str(folder), corpus=f, fit="all")
+
+
+def test_fit_all_is_one_pca_over_every_text(folder) -> None:  # type: ignore[no-untyped-def]
+    res = Trajectories(str(folder), TEXTS[:2], fit="all", progress=False).run()
+    hs = [states(folder, t)[0] for t in TEXTS[:2]]  # [T, L+1, C] each
+    X = np.concatenate([h.reshape(-1, h.shape[-1]) for h in hs])
+    proj, evr = _pca(X, 3)
+    got = res["projection"].reshape(-1, 3)
+    for c in range(3):
+        s = np.sign(np.sum(got[:, c] * proj[:, c]))
+        np.testing.assert_allclose(s * got[:, c], proj[:, c], atol=2e-4 * np.abs(proj[:, c]).max())
+    np.testing.assert_allclose(res["explained_variance_ratio"][0], evr, rtol=1e-4)
+    assert res["explained_variance_ratio"].shape == (1, 3)

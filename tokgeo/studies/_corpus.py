@@ -53,6 +53,12 @@ MEASURES: dict[str, str] = {
     "entropy": "[tokens] entropy of the next-token distribution, nats",
 }
 _LOGIT_MEASURES = ("logprob_next", "rank_next", "entropy")
+
+#: a lesson's own per-token measurement: called with one text's states ``[T, L+1, C]``
+#: float32 (under the run's convention), returns arrays ``[T, ...]`` by name (kept as
+#: columns of the :class:`TokenTable`).  Picklable for a Dask run (a module-level
+#: function, class instance or :func:`functools.partial`).
+PerText = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 _FLOAT_NAN_LAST = ("logprob_next",)
 
 
@@ -168,9 +174,9 @@ def _check_measures(measures: Sequence[str]) -> tuple[str, ...]:
     return ms
 
 
-def _capture(convention: str, n_layer: int, measures: Sequence[str]) -> list[str]:
+def _capture(convention: str, n_layer: int, measures: Sequence[str], per_text: PerText | None = None) -> list[str]:
     names: list[str] = []
-    if any(m not in _LOGIT_MEASURES for m in measures):
+    if per_text is not None or any(m not in _LOGIT_MEASURES for m in measures):
         names += hidden_capture(convention, n_layer)
     if any(m in _LOGIT_MEASURES for m in measures):
         names.append("logits")
@@ -178,10 +184,10 @@ def _capture(convention: str, n_layer: int, measures: Sequence[str]) -> list[str
 
 
 def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[str], convention: str,
-                   n_layer: int) -> list[dict[str, np.ndarray]]:
+                   n_layer: int, per_text: PerText | None = None) -> list[dict[str, np.ndarray]]:
     """The per-token measurements of one run, per text (the text's T rows each)."""
     out: list[dict[str, np.ndarray]] = [{} for _ in rows]
-    if any(m not in _LOGIT_MEASURES for m in measures):
+    if per_text is not None or any(m not in _LOGIT_MEASURES for m in measures):
         h = hidden(cache, convention)  # [L+1, B, T, C]
         per: dict[str, np.ndarray] = {}
         if "step_length" in measures or "update_norm" in measures:
@@ -202,6 +208,9 @@ def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[st
                 if m in per:
                     v = per[m][:, j, :T].T  # [T, k]
                     out[j][m] = np.ascontiguousarray(v[:, 0] if m == "endpoint_distance" else v)
+            if per_text is not None:
+                for k, v in per_text(np.ascontiguousarray(np.swapaxes(h[:, j, :T], 0, 1))).items():
+                    out[j][k] = np.asarray(v)
     if any(m in _LOGIT_MEASURES for m in measures):
         logits = cache["logits"]  # [B, T, V]
         for j, r in enumerate(rows):
@@ -226,14 +235,14 @@ def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[st
 
 
 def measure_chunk(model: Any, rows: Sequence[np.ndarray], measures: Sequence[str], convention: str,
-                  memory_budget: int | None) -> list[dict[str, np.ndarray]]:
+                  memory_budget: int | None, per_text: PerText | None = None) -> list[dict[str, np.ndarray]]:
     """Run some tokenized texts as one chunk (:func:`~tokgeo.studies._common.run_chunks`,
     which halves it when the budget refuses it) and measure: one dict per text, in order."""
     L = int(model.config.n_layer)
     out: list[dict[str, np.ndarray]] = [{} for _ in rows]
-    for idx, cache in run_chunks(model, rows, _capture(convention, L, measures), batch_size=max(len(rows), 1),
-                                 progress=False, memory_budget=memory_budget):
-        for i, d in zip(idx, _measure_cache(cache, [rows[int(i)] for i in idx], measures, convention, L)):
+    for idx, cache in run_chunks(model, rows, _capture(convention, L, measures, per_text),
+                                 batch_size=max(len(rows), 1), progress=False, memory_budget=memory_budget):
+        for i, d in zip(idx, _measure_cache(cache, [rows[int(i)] for i in idx], measures, convention, L, per_text)):
             out[int(i)] = d
         del cache
     return out
@@ -305,8 +314,8 @@ def _worker_model(path: str) -> Any:
 
 
 def _dask_task(index: int, model_path: str, rows: list[np.ndarray], measures: tuple[str, ...], convention: str,
-               memory_budget: int | None) -> tuple[int, list[dict[str, np.ndarray]]]:
-    return index, measure_chunk(_worker_model(model_path), rows, measures, convention, memory_budget)
+               memory_budget: int | None, per_text: PerText | None) -> tuple[int, list[dict[str, np.ndarray]]]:
+    return index, measure_chunk(_worker_model(model_path), rows, measures, convention, memory_budget, per_text)
 
 
 def _model_path(model: Any, label: str) -> str:
@@ -333,6 +342,7 @@ def measure_corpus(
     retries: int = 2,
     desc: str = "",
     label: str = "",
+    per_text: PerText | None = None,
 ) -> TokenTable:
     """Measure every token of a corpus; see the module documentation.
 
@@ -347,6 +357,8 @@ def measure_corpus(
         progress: show a progress bar (tqdm when installed).
         client: a ``dask.distributed.Client``: run the chunks as tasks on its cluster.
         retries: how often Dask retries a failed task.
+        per_text: a lesson's own per-token measurement on each text's states (see
+            :data:`PerText`); its arrays join the table under their names.
 
     Raises:
         InvalidInputError: an empty corpus, an empty or too long text, a bad argument.
@@ -368,18 +380,19 @@ def measure_corpus(
     keep: list[str] = []
     offsets: list[np.ndarray] = []
     ids: list[np.ndarray] = []
-    per_text: dict[int, dict[str, np.ndarray]] = {}
+    results: dict[int, dict[str, np.ndarray]] = {}
     chunks = _chunks(read_corpus(texts), model.tokenizer, int(model.config.n_ctx), int(bs), keep, offsets, ids)
     label_desc = desc or "tokens"
     if client is None:
         for ch in track(chunks, desc=label_desc, unit="chunk", enabled=progress):
-            for i, d in zip(ch.text_ids, measure_chunk(model, ch.rows, ms, convention, memory_budget)):
-                per_text[i] = d
+            for i, d in zip(ch.text_ids, measure_chunk(model, ch.rows, ms, convention, memory_budget, per_text)):
+                results[i] = d
     else:
-        _run_dask(client, model, label, chunks, ms, convention, memory_budget, retries, per_text, progress, label_desc)
+        _run_dask(client, model, label, chunks, (ms, convention, memory_budget, per_text), retries, results,
+                  progress, label_desc)
     if not keep:
         raise InvalidInputError("the corpus is empty: it holds no text (blank lines and # comments are skipped)")
-    if sorted(per_text) != list(range(len(keep))):  # pragma: no cover - guarded by chunk bookkeeping
+    if sorted(results) != list(range(len(keep))):  # pragma: no cover - guarded by chunk bookkeeping
         raise RuntimeError("internal error: a text's rows are missing or duplicated")
     arrays: dict[str, np.ndarray] = {
         "text_index": np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(ids)]),
@@ -388,14 +401,15 @@ def measure_corpus(
         "start": np.concatenate([o[:, 0] for o in offsets]),
         "end": np.concatenate([o[:, 1] for o in offsets]),
     }
-    for m in ms:
-        arrays[m] = np.concatenate([per_text[i][m] for i in range(len(keep))], axis=0)
+    for m in results[0]:  # the measures, then the lesson's own (per_text)
+        arrays[m] = np.concatenate([results[i][m] for i in range(len(keep))], axis=0)
     return TokenTable(arrays, keep, L)
 
 
-def _run_dask(client: Any, model: Any, label: str, chunks: Iterator[_Chunk], ms: tuple[str, ...], convention: str,
-              memory_budget: int | None, retries: int, per_text: dict[int, dict[str, np.ndarray]],
-              progress: bool | None, desc: str) -> None:
+def _run_dask(client: Any, model: Any, label: str, chunks: Iterator[_Chunk], how: tuple[Any, ...], retries: int,
+              results: dict[int, dict[str, np.ndarray]], progress: bool | None, desc: str) -> None:
+    """Chunks as Dask tasks; ``how`` = (measures, convention, memory_budget, per_text) of
+    :func:`measure_chunk`; each chunk's rows land in ``results`` by text index."""
     try:
         from dask.distributed import as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -408,17 +422,17 @@ def _run_dask(client: Any, model: Any, label: str, chunks: Iterator[_Chunk], ms:
     members: dict[int, list[int]] = {}
     for ch in chunks:
         members[ch.index] = ch.text_ids
-        futures.append(client.submit(_dask_task, ch.index, path, ch.rows, ms, convention, memory_budget,
+        futures.append(client.submit(_dask_task, ch.index, path, ch.rows, *how,
                                      key=f"tokgeo-chunk-{run_id}-{ch.index}", retries=retries, pure=False))
     seen: set[int] = set()
     try:
         for fut in track(as_completed(futures), total=len(futures), desc=desc, unit="chunk", enabled=progress):
-            index, results = fut.result()
+            index, rows = fut.result()
             if index in seen:  # pragma: no cover - Dask gives each key once
                 continue
             seen.add(index)
-            for i, d in zip(members[index], results):
-                per_text[i] = d
+            for i, d in zip(members[index], rows):
+                results[i] = d
     finally:
         for f in futures:
             f.release()
@@ -547,11 +561,12 @@ class TokenStudy:
         self.model
         return self._label
 
-    def _measure(self, measures: Sequence[str], desc: str, convention: str | None = None) -> TokenTable:
+    def _measure(self, measures: Sequence[str], desc: str, convention: str | None = None,
+                 per_text: PerText | None = None) -> TokenTable:
         return measure_corpus(
             self.model, self._source, measures, convention=convention or self.convention,
             batch_size=self.batch_size, memory_budget=self.memory_budget, progress=self.progress,
-            client=self.client, desc=f"{model_title(self.label)}: {desc}", label=self.label,
+            client=self.client, desc=f"{model_title(self.label)}: {desc}", label=self.label, per_text=per_text,
         )
 
     def _provenance(self, study: str, table: TokenTable, *, target: Any = None, seed: Any = None,

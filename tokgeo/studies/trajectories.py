@@ -15,12 +15,17 @@ token, in the full ``n_embd``-dimensional space:
   angle / length, degrees per unit of distance).
 
 Choices: the PCA is fitted per text (the issue's reading); ``fit="all"`` fits one PCA over
-the states of every text given.  The first token's states are far from the rest in GPT-2 and
+the states of every text given.  Every measurement is per token once the text's PCA is
+fitted, so with ``fit="text"`` the lesson runs over a corpus (``corpus=``, chunks through
+:func:`tokgeo.studies.measure_corpus`, on one machine or a Dask cluster) and gives what the
+texts give one by one; ``fit="all"`` needs every state of every text at once and takes
+``text=`` only.  The first token's states are far from the rest in GPT-2 and
 dominate the components; ``exclude_first=True`` fits without them (they are still projected).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -28,7 +33,7 @@ import numpy as np
 from .. import metrics, plotting
 from ..errors import InvalidInputError
 from ._base import StudyResult, fmt
-from ._corpus import TokenStudy, title_prefix
+from ._corpus import PerText, TokenStudy, title_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -46,79 +51,72 @@ class Trajectories(TokenStudy):
         model: a model name, a folder or a :class:`tokgeo.GPT2` (default ``"gpt2"``).
         text: the text (default :data:`DEFAULT_TEXT`), or a list of texts (each gets its
             own PCA unless ``fit="all"``; the figures show ``text_index``'s).
+        corpus: instead of ``text``: a UTF-8 file (one text per line) or an iterable of
+            texts, run in chunks through :func:`tokgeo.studies.measure_corpus`, keeping per
+            token only its projection and its shape measures (never the states).  Needs
+            ``fit="text"``: a PCA over the whole corpus would have to keep every state.
         n_components: principal components kept (2 or more; default 3).
         fit: ``"text"`` (default, one PCA per text) or ``"all"`` (one over every text).
         exclude_first: fit the PCA without each text's first token.
-        convention: ``"hidden_states"`` (default) or ``"resid"``.
+        convention, batch_size, memory_budget, progress, client, dataset_name: see
+            :func:`tokgeo.studies.measure_corpus`.
     """
 
     default_model = "gpt2"
     default_text = DEFAULT_TEXT
 
-    def __init__(self, model: Any = None, text: str | Sequence[str] | None = None, *, n_components: int = 3,
-                 fit: str = "text", exclude_first: bool = False, convention: str = "hidden_states",
-                 progress: bool | None = None, memory_budget: int | None = None,
-                 dataset_name: str | None = None) -> None:
-        super().__init__(model, text, convention=convention, progress=progress, memory_budget=memory_budget,
-                         dataset_name=dataset_name)
+    def __init__(self, model: Any = None, text: str | Sequence[str] | None = None, *, corpus: Any = None,
+                 n_components: int = 3, fit: str = "text", exclude_first: bool = False,
+                 convention: str = "hidden_states", batch_size: int | None = None, progress: bool | None = None,
+                 memory_budget: int | None = None, client: Any = None, dataset_name: str | None = None) -> None:
+        super().__init__(model, text, corpus=corpus, convention=convention, batch_size=batch_size,
+                         progress=progress, memory_budget=memory_budget, client=client, dataset_name=dataset_name)
         if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 2:
             raise InvalidInputError(f"n_components must be an int >= 2, got {n_components!r}")
         if fit not in ("text", "all"):
             raise InvalidInputError(f"fit must be 'text' or 'all', got {fit!r}")
+        if fit == "all" and corpus is not None:
+            raise InvalidInputError("fit='all' fits one PCA over every state of every text, which a corpus run "
+                                    "does not keep: use fit='text' with corpus=, or give the texts as text=")
         self.n_components = n_components
         self.fit = fit
         self.exclude_first = bool(exclude_first)
 
     def run(self) -> TrajectoriesResult:
         m = self.model
-        tok = m.tokenizer
-        texts = list(self._source)
         L = int(m.config.n_layer)
-        states_list = []
-        for i, t in enumerate(texts):
-            ids = tok.encode(t)
-            if len(ids) < 2:
-                raise InvalidInputError(f"text [{i}] has {len(ids)} token(s): give at least 2")
-            if len(ids) > m.config.n_ctx:
-                raise InvalidInputError(f"text [{i}] has {len(ids)} tokens; the model reads at most {m.config.n_ctx}")
-            cap = ["hidden_states"] if self.convention == "hidden_states" else ["resid_pre", f"blocks.{L - 1}.hook_resid_post"]
-            c = m.run([list(ids)], capture=cap, memory_budget=self.memory_budget)
-            h = c.hidden_states[:, 0] if self.convention == "hidden_states" else np.concatenate(
-                [c.stack("resid_pre")[:, 0], c[f"blocks.{L - 1}.hook_resid_post"][0][None]], axis=0)
-            states_list.append(np.ascontiguousarray(np.swapaxes(h, 0, 1), dtype=np.float32))  # [T, L+1, C]
-            del c
         k = self.n_components
-        proj_list, evr_list = [], []
-        fit_sets = [[i] for i in range(len(texts))] if self.fit == "text" else [list(range(len(texts)))]
-        proj_by_text: dict[int, np.ndarray] = {}
-        evr_by_text: dict[int, np.ndarray] = {}
-        for group in fit_sets:
-            X = np.concatenate([s[(1 if self.exclude_first else 0):].reshape(-1, s.shape[-1]) for s in
-                                (states_list[i] for i in group)])
-            if X.shape[0] < k + 1:
-                raise InvalidInputError(f"{X.shape[0]} states are too few for {k} components: give a longer text")
-            p = metrics.pca(X, k, method="exact")
-            for i in group:
-                s = states_list[i]
-                proj_by_text[i] = np.asarray(p.transform(s.reshape(-1, s.shape[-1]))).reshape(s.shape[0], L + 1, k)
-                evr_by_text[i] = np.asarray(p.explained_variance_ratio)
-        proj_list = [proj_by_text[i] for i in range(len(texts))]
-        evr_list = [evr_by_text[i] for i in range(len(texts))]
-        states = np.concatenate(states_list)  # [N, L+1, C]
-        steps = metrics.path_length(states, axis=1)  # [N, L]
+        skip = 1 if self.exclude_first else 0
+        keep: PerText = _TextPCA(k, skip) if self.fit == "text" else _states
+        measures = ("step_length", "endpoint_distance") + (("update_angle",) if L > 1 else ())
+        tab = self._measure(measures, "trajectories", per_text=keep)
+        counts = np.bincount(tab["text_index"], minlength=len(tab.texts))
+        for i, n in enumerate(counts):
+            if n < 2:
+                raise InvalidInputError(f"text [{i}] has {n} token(s): give at least 2")
+        fitted = (counts - skip) * (L + 1) if self.fit == "text" else [int((counts - skip).sum()) * (L + 1)]
+        for n in fitted:
+            if n < k + 1:
+                raise InvalidInputError(f"{n} states are too few for {k} components: give a longer text")
+        if self.fit == "text":
+            proj = tab["projection"]
+            evr = tab["explained_variance_ratio"][tab["position"] == 0]
+        else:
+            states = tab["states"]  # [tokens, L+1, C]
+            p = metrics.pca(states[tab["position"] >= skip].reshape(-1, states.shape[-1]), k, method="exact")
+            proj = np.asarray(p.transform(states.reshape(-1, states.shape[-1]))).reshape(len(states), L + 1, k)
+            evr = np.asarray(p.explained_variance_ratio)[None]
+        steps = tab["step_length"]  # [N, L]
         length = steps.sum(axis=1)
-        end = np.asarray(metrics.euclidean(states[:, -1], states[:, 0]))
-        d = np.diff(states, axis=1)  # [N, L, C]
-        turn = metrics.consecutive_angles(d, axis=1)  # [N, L-1]
+        end = tab["endpoint_distance"]
+        turn = tab["update_angle"] if L > 1 else np.zeros((len(length), 0))  # [N, L-1]
         a: dict[str, np.ndarray] = {
-            "projection": np.concatenate(proj_list), "explained_variance_ratio": np.stack(evr_list),
+            "projection": proj, "explained_variance_ratio": evr,
             "step_length": steps, "length": length, "endpoint_distance": end,
             "straightness": end / length, "turning_angle": turn,
             "curvature": turn.mean(axis=1) if L > 1 else np.full(len(length), np.nan),
             "curvature_per_length": turn.sum(axis=1) / length,
-            "text_index": np.concatenate([np.full(s.shape[0], i) for i, s in enumerate(states_list)]),
-            "position": np.concatenate([np.arange(s.shape[0]) for s in states_list]),
-            "layers": np.arange(L + 1),
+            "text_index": tab["text_index"], "position": tab["position"], "layers": np.arange(L + 1),
         }
         desc = {
             "projection": f"[tokens, L+1, {k}] every state on the principal components (PCA units = Euclidean)",
@@ -130,17 +128,39 @@ class Trajectories(TokenStudy):
             "curvature_per_length": "[tokens] total turning angle / length, degrees per unit distance",
             "text_index": "[tokens] which text", "position": "[tokens] position in the text", "layers": "[L+1] state index l",
         }
-        tokens = [tok.decode([int(t)]) for t in (x for txt in texts for x in tok.encode(txt))]
-        from ..datasets import sentences_digest
-        from ._base import Provenance
-        from ._corpus import model_config
+        tokens = [m.tokenizer.decode([int(t)]) for t in tab["token_id"]]
+        prov = self._provenance("Trajectories", tab, parameters={"n_components": k, "fit": self.fit,
+                                                                 "exclude_first": self.exclude_first,
+                                                                 "pca": "exact, centred"})
+        return TrajectoriesResult(prov, a, desc, tokens, tab.texts)
 
-        prov = Provenance(study="Trajectories", model=self.label, model_config=model_config(m),
-                          convention=self.convention, dataset=self._source_name,
-                          dataset_sha256=sentences_digest(texts), n_sentences=len(texts), target=None, seed=None,
-                          parameters={"n_components": k, "fit": self.fit, "exclude_first": self.exclude_first,
-                                      "pca": "exact, centred"})
-        return TrajectoriesResult(prov, a, desc, tokens, texts)
+
+@dataclass(frozen=True)
+class _TextPCA:
+    """The per-text measurement of ``fit="text"`` (picklable, for a Dask run): one text's
+    states ``[T, L+1, C]`` -> their projection ``[T, L+1, k]`` on the text's own principal
+    components (fitted without the first ``skip`` tokens) and the explained variance ratio
+    (``[T, k]``, the same on every row).  NaN when the text has too few states (the lesson
+    says so after the run)."""
+
+    k: int
+    skip: int
+
+    def __call__(self, s: np.ndarray) -> dict[str, np.ndarray]:
+        T, L1, C = s.shape
+        X = s[self.skip:].reshape(-1, C)
+        if X.shape[0] < self.k + 1:
+            return {"projection": np.full((T, L1, self.k), np.nan), "explained_variance_ratio": np.full((T, self.k), np.nan)}
+        p = metrics.pca(X, self.k, method="exact")
+        proj = np.asarray(p.transform(s.reshape(-1, C))).reshape(T, L1, self.k)
+        evr = np.broadcast_to(np.asarray(p.explained_variance_ratio), (T, self.k)).copy()
+        return {"projection": proj, "explained_variance_ratio": evr}
+
+
+def _states(s: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-text measurement of ``fit="all"``: the states themselves (the PCA over all
+    texts needs them all, so this reading is for texts given as ``text=``, not a corpus)."""
+    return {"states": s}
 
 
 def _integer_ticks(cb: Any) -> None:
