@@ -9,7 +9,7 @@ import pytest
 import tokgeo
 from tokgeo import _C
 from tokgeo._reduce import pca
-from tokgeo._reduce_reference import eigh_reference, flip_signs, pca_reference
+from tokgeo.reference.reduce import eigh_reference, flip_signs, pca_reference
 from tokgeo.errors import InvalidInputError, InvalidTypeError, MemoryBudgetError
 
 sklearn_decomposition = pytest.importorskip("sklearn.decomposition")

@@ -16,7 +16,7 @@ import pytest
 import tokgeo
 from tokgeo import _C
 from tokgeo._reduce import trustworthiness, tsne
-from tokgeo._reduce_reference import joint_probabilities_reference, trustworthiness_reference, tsne_reference
+from tokgeo.reference.reduce import joint_probabilities_reference, trustworthiness_reference, tsne_reference
 from tokgeo.errors import InvalidInputError, InvalidTypeError
 
 manifold = pytest.importorskip("sklearn.manifold")

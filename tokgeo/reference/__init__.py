@@ -5,10 +5,11 @@ can compare the two and a reader can see what the C code computes:
 
 - :mod:`tokgeo.reference.metrics` - the :mod:`tokgeo.metrics` kernels (cosines, angles,
   path lengths, similarity matrices, top-k, histograms, t-tests, correlations, softmax).
+- :mod:`tokgeo.reference.reduce` - the reductions of ``tokgeo._reduce`` (eigh, PCA, t-SNE's
+  joint probabilities and optimisation, trustworthiness).
 
-The reductions' twins are still in ``tokgeo/_reduce_reference.py`` (to move here).
 The modules import NumPy and the standard library only (tests/test_reference.py checks).
 Not part of the public API.
 """
 
-__all__ = ["metrics"]
+__all__ = ["metrics", "reduce"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import datetime as _dt
 import io
 import math
@@ -171,7 +172,7 @@ class StudyResult:
             ) from None
 
     def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("_arrays")
+        arrays: dict[str, np.ndarray] | None = self.__dict__.get("_arrays")
         if arrays is not None and name in arrays:
             return arrays[name]
         raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
@@ -200,7 +201,7 @@ class StudyResult:
     def to_frame(self, table: str | None = None) -> Any:
         """A table as a pandas DataFrame (the main one by default). Needs pandas."""
         try:
-            import pandas as pd
+            pd = importlib.import_module("pandas")  # Any: pandas is optional and has no inline types
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "to_frame needs pandas: pip install pandas (or 'tokgeo[pandas]'); "

@@ -7,7 +7,7 @@ import contextlib
 import math
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, cast
 
 import numpy as np
 
@@ -203,7 +203,7 @@ class Study:
 
                 m = GPT2.from_pretrained(os.fspath(m))
             self._model = m
-        return self._model
+        return cast("GPT2", self._model)
 
     @property
     def label(self) -> str:

@@ -26,6 +26,7 @@ retried or duplicated task can never add or drop a row.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -322,7 +323,7 @@ def _model_path(model: Any, label: str) -> str:
     """What a Dask worker opens: the folder the model was loaded from (or its hub name)."""
     folder = getattr(model, "_folder", None)
     if folder is not None:
-        return os.fspath(folder)
+        return str(os.fspath(folder))
     if label:
         return label
     raise InvalidInputError("a Dask run needs a model loaded from a folder or a name, so each worker can open it")
@@ -410,8 +411,8 @@ def _run_dask(client: Any, model: Any, label: str, chunks: Iterator[_Chunk], how
               results: dict[int, dict[str, np.ndarray]], progress: bool | None, desc: str) -> None:
     """Chunks as Dask tasks; ``how`` = (measures, convention, memory_budget, per_text) of
     :func:`measure_chunk`; each chunk's rows land in ``results`` by text index."""
-    try:
-        from dask.distributed import as_completed
+    try:  # Any: dask is optional and its as_completed is not annotated
+        as_completed = importlib.import_module("dask.distributed").as_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("client= needs Dask: pip install 'dask[distributed]' (or 'tokgeo[dask]')") from exc
     import uuid

@@ -9,7 +9,7 @@ structures of Q, K and V agree (scatter plots and correlations over sentence pai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
@@ -186,12 +186,12 @@ class QKVResult(StudyResult):
                        f"rho = {fmt(r['spearman_rho'])}")
         return out
 
-    def _panels(self, ax: Any, n: int, pair: str | None) -> tuple[Any, list[Any], list[str]]:
+    def _panels(self, ax: Any, n: int, pair: str | None) -> tuple[Figure, list[Any], list[str]]:
         if pair is not None:
             if pair not in PAIRS:
                 raise InvalidInputError(f"pair must be one of {', '.join(PAIRS)}, got {pair!r}")
             a = plotting.new_axes(ax)
-            return a.figure, [a], [pair]
+            return cast("Figure", a.figure), [a], [pair]
         if ax is not None:
             raise InvalidInputError("this figure has six panels: pass ax=None, or pair='QK' (etc.) to draw one panel into ax")
         fig, axes = plotting.subplots(2, 3)
@@ -214,7 +214,7 @@ class QKVResult(StudyResult):
             if not g:
                 continue
             lim = 1.0 if g[0][0] == g[0][1] else limit(g)
-            im = None
+            im: Any = None  # set by the loop: g is not empty
             gaxes = [a for a, p in zip(axes, pairs) if p in g]
             for a, p in zip(gaxes, g):
                 plotting.heatmap(self[f"sim_{p}_{token}"], ax=a, vmin=-lim, vmax=lim, cmap="RdBu_r", colorbar=False,

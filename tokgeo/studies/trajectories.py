@@ -26,7 +26,7 @@ dominate the components; ``exclude_first=True`` fits without them (they are stil
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
@@ -245,7 +245,7 @@ class TrajectoriesResult(StudyResult):
 
     def _evr(self, text: int) -> np.ndarray:
         evr = self["explained_variance_ratio"]
-        return evr[text] if evr.shape[0] > text else evr[0]
+        return np.asarray(evr[text] if evr.shape[0] > text else evr[0])
 
     def _plot_pca2d(self, ax: Axes | None = None, text: int = 0) -> Figure:
         rows = self._rows(text)
@@ -281,7 +281,7 @@ class TrajectoriesResult(StudyResult):
         _integer_ticks(cb)
         a.set_title(f"{title_prefix(self.provenance)}: trajectories in 3-D, layers 0-{len(self['layers']) - 1}",
                     fontsize=10)
-        return a.figure  # type: ignore[return-value]
+        return cast("Figure", a.figure)
 
     def _plot_shape(self, ax: Axes | None = None, text: int = 0) -> Figure:
         if ax is not None:

@@ -29,7 +29,8 @@ def flip_signs(components: np.ndarray) -> np.ndarray:
     idx = np.argmax(np.abs(c), axis=1)
     signs = np.sign(c[np.arange(c.shape[0]), idx])
     signs[signs == 0] = 1.0
-    return c * signs[:, None]
+    out: np.ndarray = c * signs[:, None]
+    return out
 
 
 def pca_reference(x: np.ndarray, k: int, center: bool = True) -> dict[str, np.ndarray]:
@@ -58,7 +59,8 @@ def _sq_distances(a: np.ndarray, metric: str) -> np.ndarray:
         sq = (a * a).sum(axis=1)
         d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (a @ a.T), 0.0)
     np.fill_diagonal(d, 0.0)
-    return d
+    out: np.ndarray = d
+    return out
 
 
 def _calibrate(dist: np.ndarray, perplexity: float) -> np.ndarray:
@@ -120,7 +122,8 @@ def joint_probabilities_reference(x: np.ndarray, perplexity: float, method: str 
         p = p / p.sum()
         p = np.maximum(p, np.finfo(np.float64).eps)
         np.fill_diagonal(p, 0.0)
-        return p
+        out: np.ndarray = p
+        return out
     k = min(n - 1, int(np.floor(3.0 * perplexity + 1.0)))
     d2 = d.copy()
     np.fill_diagonal(d2, np.inf)
@@ -130,7 +133,8 @@ def joint_probabilities_reference(x: np.ndarray, perplexity: float, method: str 
     pc = np.zeros((n, n))
     np.put_along_axis(pc, idx, pk, axis=1)
     p = pc + pc.T
-    return p / p.sum()
+    out = np.asarray(p / p.sum(), dtype=np.float64)
+    return out
 
 
 def tsne_reference(
