@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..cache import ActivationCache
     from ..model import GPT2
 
-__all__ = ["Study", "check_seed", "default_batch_size", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest", "holm"]
+__all__ = ["Study", "check_seed", "default_batch_size", "run_chunks", "hidden_capture", "hidden", "correlate", "ttest"]
 
 
 def _label(model: Any) -> str:
@@ -130,21 +130,6 @@ def ttest(a: Any, b: Any, paired: bool = False) -> metrics.TTestResult:
         return metrics.TTestResult(nan, nan, np.full(x.shape[1:], float(df))[()], nan)
     with _quiet():
         return (metrics.ttest_rel if paired else metrics.ttest_ind)(x, y, axis=0)
-
-
-def holm(p: Any) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values of a family ``p`` [m] (NaN entries stay NaN and
-    do not count in m): sort ascending, multiply the k-th smallest by m - k (k from 0),
-    take the running maximum, clip at 1.  Reject at level a where the adjusted p < a."""
-    pv = np.asarray(p, dtype=np.float64)
-    out = np.full(pv.shape, math.nan)
-    ok = np.flatnonzero(np.isfinite(pv))
-    m = ok.size
-    if m:
-        order = ok[np.argsort(pv[ok], kind="stable")]
-        adj = np.maximum.accumulate(pv[order] * (m - np.arange(m)))
-        out[order] = np.minimum(adj, 1.0)
-    return out
 
 
 class Study:

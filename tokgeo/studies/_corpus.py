@@ -38,6 +38,7 @@ import numpy as np
 from .. import metrics
 from ..errors import InvalidInputError, InvalidTypeError, TextEncodingError, TokgeoIOError
 from ..progress import track
+from ._base import StudyResult
 from ._common import default_batch_size, hidden, hidden_capture, run_chunks
 
 __all__ = ["MEASURES", "TokenTable", "read_corpus", "measure_corpus", "load_model", "model_config"]
@@ -441,52 +442,6 @@ def _run_dask(client: Any, model: Any, label: str, chunks: Iterator[_Chunk], how
         raise RuntimeError(f"internal error: chunks {sorted(set(members) - seen)} returned no rows")
 
 
-# ------------------------------------------------------------------------------ helpers
-def holm(pvalues: Any) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error control), NaNs left out.
-
-    ``p_(i)`` sorted ascending gets ``max_{j<=i} min(1, (m - j + 1) p_(j))``; the result
-    keeps the input order.  Equals ``statsmodels``' ``multipletests(method="holm")``.
-    """
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(adj)
-    return out
-
-
-def bonferroni(pvalues: Any) -> np.ndarray:
-    """Bonferroni-adjusted p-values: ``min(1, m p)`` with m the number of finite p-values."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    m = int(np.isfinite(p).sum())
-    return np.minimum(1.0, p * m)
-
-
-def mean_ci(x: Any, confidence: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and Student-t confidence interval of the mean along ``axis``, NaNs left out.
-
-    Returns (mean, low, high): mean +- t_{(1+confidence)/2, n-1} * sd / sqrt(n), sd with
-    ddof = 1 (:func:`tokgeo.metrics.t_ppf`); NaN where fewer than 2 values.
-    """
-    a = np.asarray(x, dtype=np.float64)
-    ok = np.isfinite(a)
-    n = ok.sum(axis=axis)
-    z = np.where(ok, a, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = z.sum(axis=axis) / n
-        dev = np.where(ok, a - np.expand_dims(mean, axis), 0.0)
-        sd = np.sqrt((dev**2).sum(axis=axis) / (n - 1))
-        tq = np.asarray(metrics.t_ppf(0.5 + confidence / 2.0, np.maximum(n - 1, 1)), dtype=np.float64)
-        half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
-    mean = np.where(n >= 1, mean, np.nan)
-    return mean, mean - half, mean + half
-
-
 # ------------------------------------------------------------------------------ study base
 def model_title(label: str) -> str:
     """A short model name for figure titles (a folder's last part)."""
@@ -496,6 +451,23 @@ def model_title(label: str) -> str:
 def title_prefix(provenance: Any) -> str:
     """``"gpt2-xl (48 blocks)"``: the model and its depth, for figure titles."""
     return f"{model_title(provenance.model)} ({provenance.model_config.get('n_layer', '?')} blocks)"
+
+
+class TokenResult(StudyResult):
+    """Result of a per-token lesson: the arrays by name (``text_index`` and ``position``
+    [tokens] among them), ``tokens`` (each token's text, in row order) and ``texts``."""
+
+    def __init__(self, provenance: Any, arrays: dict[str, np.ndarray], descriptions: dict[str, str],
+                 tokens: Sequence[str], texts: Sequence[str]) -> None:
+        super().__init__(provenance, arrays, descriptions)
+        self.tokens = list(tokens)
+        self.texts = list(texts)
+
+    def token_rows(self, **columns: str) -> list[dict[str, Any]]:
+        """The tidy per-token table: text, position, token, then ``column=array name`` as
+        Python scalars (float, int or bool, as the array's dtype)."""
+        return [{"text": int(self["text_index"][i]), "position": int(self["position"][i]), "token": self.tokens[i],
+                 **{c: self[k][i].item() for c, k in columns.items()}} for i in range(len(self.tokens))]
 
 
 class TokenStudy:

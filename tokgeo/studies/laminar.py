@@ -31,8 +31,9 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError, InvalidTypeError
-from ._base import StudyResult, fmt
-from ._corpus import TokenStudy, TokenTable, holm, mean_ci, title_prefix
+from ._base import fmt
+from ._corpus import TokenResult, TokenStudy, title_prefix
+from ._stats import holm, mean_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -156,7 +157,7 @@ class Laminar(TokenStudy):
         return LaminarResult(prov, a, desc, self._token_labels(tab), tab.texts, self.sharp_deg)
 
 
-class LaminarResult(StudyResult):
+class LaminarResult(TokenResult):
     """Angles per token and layer, per-layer means with bands, t-tests target vs rest.
 
     Figures: ``"heatmap"`` (update and state angles, tokens x layers of the first text),
@@ -169,9 +170,7 @@ class LaminarResult(StudyResult):
 
     def __init__(self, provenance: Any, arrays: dict[str, np.ndarray], descriptions: dict[str, str],
                  tokens: Sequence[str], texts: Sequence[str], sharp_deg: float) -> None:
-        super().__init__(provenance, arrays, descriptions)
-        self.tokens = list(tokens)
-        self.texts = list(texts)
+        super().__init__(provenance, arrays, descriptions, tokens, texts)
         self.sharp_deg = sharp_deg
 
     @property
@@ -179,16 +178,13 @@ class LaminarResult(StudyResult):
         return title_prefix(self.provenance)
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        tokens = []
+        tokens = self.token_rows(in_group="in_group")
         L1 = self["update_angle"].shape[1]
-        for i in range(len(self.tokens)):
-            row: dict[str, Any] = {"text": int(self["text_index"][i]), "position": int(self["position"][i]),
-                                   "token": self.tokens[i], "in_group": bool(self["in_group"][i])}
+        for i, row in enumerate(tokens):
             for k in range(L1 + 1):
                 row[f"state_angle_{k + 1}"] = float(self["state_angle"][i, k])
             for k in range(L1):
                 row[f"update_angle_{k + 1}_{k + 2}"] = float(self["update_angle"][i, k])
-            tokens.append(row)
         layers = []
         for kind in ("update", "state"):
             for k, l in enumerate(self[f"{kind}_layers"]):

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .. import metrics, plotting
-from ..errors import InvalidInputError, InvalidTypeError
+from ..errors import InvalidInputError
 from ._base import StudyResult, fmt
-from ._corpus import TokenStudy, bonferroni, holm, mean_ci, read_corpus, title_prefix
+from ._corpus import TokenStudy, read_corpus, title_prefix
+from ._stats import bonferroni, holm, mean_ci
 from .pos import UPOS_TAGS, _check_tag, default_pos_sentences, tag_texts, token_tags
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -22,14 +22,14 @@ includes the final LayerNorm as the last step, as Hugging Face's hidden states d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import StudyResult, fmt
-from ._corpus import TokenStudy, title_prefix
+from ._base import fmt
+from ._corpus import TokenResult, TokenStudy, title_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -113,7 +113,7 @@ class PathPrediction(TokenStudy):
         return PathPredictionResult(prov, a, desc, self._token_labels(tab), tab.texts)
 
 
-class PathPredictionResult(StudyResult):
+class PathPredictionResult(TokenResult):
     """Path lengths and next-token measures per token, and their correlations.
 
     Figures: ``"scatter"`` (total path length vs log-probability, rank and entropy; first
@@ -123,19 +123,8 @@ class PathPredictionResult(StudyResult):
 
     plot_kinds = ("scatter", "by_layer", "tokens")
 
-    def __init__(self, provenance: Any, arrays: dict[str, np.ndarray], descriptions: dict[str, str],
-                 tokens: Sequence[str], texts: Sequence[str]) -> None:
-        super().__init__(provenance, arrays, descriptions)
-        self.tokens = list(tokens)
-        self.texts = list(texts)
-
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        rows = []
-        for i in range(len(self.tokens)):
-            rows.append({"text": int(self["text_index"][i]), "position": int(self["position"][i]),
-                         "token": self.tokens[i], "path_length": float(self["path_length"][i]),
-                         "logprob_next": float(self["logprob_next"][i]), "rank_next": int(self["rank_next"][i]),
-                         "entropy": float(self["entropy"][i]), "has_next": bool(self["has_next"][i])})
+        rows = self.token_rows(**{k: k for k in ("path_length", "logprob_next", "rank_next", "entropy", "has_next")})
         corr = []
         for y in PREDICTIONS:
             for suffix, which in (("", "all"), ("_no_first", "without first token")):

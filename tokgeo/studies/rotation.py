@@ -16,8 +16,8 @@ import numpy as np
 from .. import metrics, plotting
 from ..errors import InvalidInputError
 from ._base import Provenance, StudyResult, check_convention, fmt, fmt_p, plural, short_model
-from ._common import Study, check_seed, hidden, hidden_capture, holm, ttest
-from ._stats import mean_ci
+from ._common import Study, check_seed, hidden, hidden_capture, ttest
+from ._stats import holm, mean_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

@@ -32,8 +32,8 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import StudyResult, fmt
-from ._corpus import PerText, TokenStudy, title_prefix
+from ._base import fmt
+from ._corpus import PerText, TokenResult, TokenStudy, title_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -170,7 +170,7 @@ def _integer_ticks(cb: Any) -> None:
     cb.update_ticks()
 
 
-class TrajectoriesResult(StudyResult):
+class TrajectoriesResult(TokenResult):
     """PCA projections of every state and the shape of every token's trajectory.
 
     Figures: ``"pca2d"`` (PC1 vs PC2, one line per token, points coloured by layer),
@@ -180,20 +180,9 @@ class TrajectoriesResult(StudyResult):
 
     plot_kinds = ("pca2d", "pca3d", "shape")
 
-    def __init__(self, provenance: Any, arrays: dict[str, np.ndarray], descriptions: dict[str, str],
-                 tokens: Sequence[str], texts: Sequence[str]) -> None:
-        super().__init__(provenance, arrays, descriptions)
-        self.tokens = list(tokens)
-        self.texts = list(texts)
-
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        shape = []
-        for i in range(len(self.tokens)):
-            shape.append({"text": int(self["text_index"][i]), "position": int(self["position"][i]),
-                          "token": self.tokens[i], "length": float(self["length"][i]),
-                          "endpoint_distance": float(self["endpoint_distance"][i]),
-                          "straightness": float(self["straightness"][i]), "curvature_deg": float(self["curvature"][i]),
-                          "curvature_per_length": float(self["curvature_per_length"][i])})
+        shape = self.token_rows(length="length", endpoint_distance="endpoint_distance", straightness="straightness",
+                                curvature_deg="curvature", curvature_per_length="curvature_per_length")
         proj = []
         k = self["projection"].shape[2]
         for i in range(len(self.tokens)):
