@@ -36,7 +36,9 @@ Design notes
   captures more than one chunk.
 * The measurements call :mod:`tokgeo.metrics` directly (angles, cosine matrices, norms,
   path lengths, t-tests, correlations, softmax, entropy) and ``tokgeo._reduce`` (PCA,
-  t-SNE); Student-t confidence bands are in ``_stats.py`` (on tokgeo.metrics.t_ppf).
+  t-SNE); Student-t confidence bands and the Holm / Bonferroni corrections are in
+  ``_stats.py`` (on tokgeo.metrics.t_ppf).  The corpus runner (``_corpus.measure_corpus``)
+  runs its chunks through the same ``run_chunks``.
 * ``convention="hidden_states"`` (the default) is Hugging Face's ``hidden_states``: the
   last state is after the final LayerNorm; ``"resid"`` is the raw residual stream.  Every
   result states which one in its provenance and summary.
