@@ -14,6 +14,7 @@ Offsets are character offsets into the text (``text[a:b]`` is the token's surfac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import math
@@ -176,6 +177,14 @@ def check_text(text: Any, what: str = "text") -> str:
     return text
 
 
+@functools.lru_cache(maxsize=1)
+def _cl100k() -> Any:
+    """cl100k_base, loaded once per process (a tokenizer is immutable; loading takes ~1 s)."""
+    from ... import Tokenizer
+
+    return Tokenizer.cl100k_base()
+
+
 def resolve_tokenizers(
     tokenizers: Mapping[str, Any] | Sequence[str] | None, text: str, *, bpe_vocab_size: int = DEFAULT_BPE_VOCAB,
     default: Sequence[str] = TOKENIZER_NAMES,
@@ -210,7 +219,7 @@ def resolve_tokenizers(
             out["GPT-2"] = Tokenizer.gpt2()
         elif n == "cl100k":
             try:
-                out["cl100k_base"] = Tokenizer.cl100k_base()
+                out["cl100k_base"] = _cl100k()
             except TokgeoIOError as e:
                 if tokenizers is not None:
                     raise

@@ -232,6 +232,7 @@ class TokenMappingResult(StudyResult):
         a.set_ylim(-1.6, 0.6)
         a.set_yticks([0, -1], labels=list(self.names))
         a.set_xlabel("character offset in the text")
+        a.set_ylabel("tokenizer")
         handles = [Patch(facecolor=colors[k], edgecolor="0.3", label=KINDS[k])
                    for k in range(4)]
         a.legend(handles=handles, fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
