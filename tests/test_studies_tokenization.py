@@ -388,3 +388,16 @@ def test_cli_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert not list((tmp_path / "p").glob("*")) if (tmp_path / "p").exists() else True
     assert main(["tokens", "bpe-growth", "--text", str(src), "--vocab-size", "100", "--out", str(tmp_path / "g")]) == 2
     assert "below the 256" in capsys.readouterr().err
+
+
+def test_vocabulary_lengths_match_tiktoken(cl100k_ref) -> None:  # type: ignore[no-untyped-def]
+    r = T.SubwordLengths("A short text.", tokenizers={"GPT-2": tokgeo.Tokenizer.gpt2(), "cl100k_base": tokgeo.Tokenizer.cl100k_base(),
+                                                       "WordPiece": _hf_wordpiece()}, max_len=12).run()
+    g = tiktoken_gpt2()
+    for k, (enc, n) in enumerate(((g, 50256), (cl100k_ref, 100256))):
+        ref = Counter(min(len(enc.decode_single_token_bytes(i).decode("utf-8", "replace")), 12) for i in range(n))
+        assert {L: int(c) for L, c in enumerate(r["length_vocab"][k]) if c} == dict(ref)
+    wp = [t[2:] if t.startswith("##") else t for t in _hf_wordpiece().get_vocab() if not t.startswith("[")]
+    assert {L: int(c) for L, c in enumerate(r["length_vocab"][2]) if c} == dict(Counter(len(t) for t in wp))
+    with pytest.raises(errors.InvalidInputError, match="which"):
+        r.plot("lengths", which="bytes")

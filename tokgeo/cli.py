@@ -140,7 +140,7 @@ def _tokens(args: argparse.Namespace, out: TextIO) -> int:
     names = [n.strip() for n in args.tokenizers.split(",") if n.strip()] if args.tokenizers else None
     kw: dict[str, Any] = {} if names is None else {"tokenizers": names}
     text = T.read_text_file(args.text) if args.text else None
-    dataset = {"dataset_name": Path(args.text).name} if args.text else {}
+    dataset: dict[str, Any] = {"dataset_name": Path(args.text).name} if args.text else {}
     lesson = args.lesson
     study: Any
     if lesson in ("book", "lengths"):

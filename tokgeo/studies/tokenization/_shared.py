@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Tokens", "tokenize", "book_text", "parallel_text", "read_text_file", "resolve_tokenizers",
-    "ZipfFit", "zipf_fit", "rank_frequency", "compare", "length_counts", "grouped_bars", "provenance",
+    "ZipfFit", "zipf_fit", "rank_frequency", "compare", "length_counts", "vocab_lengths", "grouped_bars", "provenance",
     "BOOK_NAME", "PARALLEL_NAME",
 ]
 
@@ -69,7 +69,8 @@ class Tokens:
     def lengths(self) -> np.ndarray:
         """int64 ``[n]``: characters of the text each token covers (its surface length; a
         WordPiece ``##ing`` covers 3, GPT-2's ``' the'`` 4)."""
-        return (self.offsets[:, 1] - self.offsets[:, 0]).astype(np.int64)
+        out: np.ndarray = (self.offsets[:, 1] - self.offsets[:, 0]).astype(np.int64)
+        return out
 
 
 def tokenize(tok: Any, text: str) -> Tokens:
@@ -120,6 +121,43 @@ def n_vocab(tok: Any) -> int | None:
     if v is None and hasattr(tok, "get_vocab_size"):
         v = tok.get_vocab_size()
     return None if v is None else int(v)
+
+
+def vocab_lengths(tok: Any) -> np.ndarray | None:
+    """int64 ``[V]``: the length in characters of every token of the vocabulary (special
+    tokens left out; a byte-level token holding part of a character counts its U+FFFD as
+    one), or None when the tokenizer does not list its vocabulary.
+
+    tokgeo's BPE tokenizers: every id's bytes; Char/WordTokenizer: ``vocab`` without the
+    unknown token; a WordPiece or Hugging Face tokenizer: ``vocab`` / ``get_vocab()``
+    strings without a ``##`` prefix and without ``[...]`` specials.
+    """
+    if hasattr(tok, "token_bytes") and hasattr(tok, "n_vocab"):
+        specials = set(getattr(tok, "special_tokens", {}).values())
+        lens: list[int] = []
+        n = int(tok.n_vocab)
+        for lo in range(0, n, 4096):
+            ids = [i for i in range(lo, min(n, lo + 4096)) if i not in specials]
+            try:
+                chunk = tok.token_bytes(ids)
+            except (IndexError, ValueError):  # ids missing from the vocabulary (cl100k has gaps)
+                chunk = []
+                for i in ids:
+                    try:
+                        chunk.extend(tok.token_bytes([i]))
+                    except (IndexError, ValueError):
+                        pass
+            lens.extend(len(b.decode("utf-8", "replace")) for b in chunk)
+        return np.asarray(lens, dtype=np.int64)
+    words: Any = getattr(tok, "vocab", None)
+    if words is None and hasattr(tok, "get_vocab"):
+        words = tok.get_vocab()
+    if words is None:
+        return None
+    unk = getattr(tok, "unk_token", None)
+    out = [len(w[2:] if w.startswith("##") else w) for w in words
+           if isinstance(w, str) and w != unk and not (w.startswith("[") and w.endswith("]") and len(w) > 2)]
+    return np.asarray(out, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------- texts

@@ -18,7 +18,7 @@ from ... import plotting
 from ...errors import InvalidInputError
 from .._base import StudyResult, fmt
 from ._shared import (BOOK_NAME, DEFAULT_BPE_VOCAB, ZipfFit, book_text, check_text, compare, grouped_bars,
-                      length_counts, provenance, rank_frequency, resolve_tokenizers, zipf_fit)
+                      length_counts, provenance, rank_frequency, resolve_tokenizers, vocab_lengths, zipf_fit)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -61,6 +61,7 @@ class BookTokenization:
         arrays: dict[str, np.ndarray] = {k: c[k] for k in ("n_tokens", "n_types", "chars_per_token", "bytes_per_token")}
         hist_text = np.zeros((K, L + 1), dtype=np.int64)
         hist_types = np.zeros((K, L + 1), dtype=np.int64)
+        hist_vocab = np.zeros((K, L + 1), dtype=np.int64)
         mean_len = np.zeros(K)
         fits: list[ZipfFit | None] = []
         freqs: dict[str, np.ndarray] = {}
@@ -69,11 +70,14 @@ class BookTokenization:
             t = c["tokens"][name][0]
             lens = t.lengths
             hist_text[k] = length_counts(lens, L)
-            first = {}
+            first: dict[int, int] = {}
             for i, idx in enumerate(t.ids.tolist()):
                 first.setdefault(idx, i)
             hist_types[k] = length_counts(lens[list(first.values())], L)
             mean_len[k] = float(lens.mean()) if len(lens) else np.nan
+            vl = vocab_lengths(self.toks[name])
+            if vl is not None:
+                hist_vocab[k] = length_counts(vl, L)
             order, counts = rank_frequency(t.ids.tolist())
             freqs[name] = counts
             top[name] = [t.pieces[first[i]] for i in order[:10]]
@@ -84,6 +88,7 @@ class BookTokenization:
         nan = float("nan")
         arrays["length_text"] = hist_text
         arrays["length_types"] = hist_types
+        arrays["length_vocab"] = hist_vocab
         arrays["mean_length"] = mean_len
         for key in ("exponent", "ci_low", "ci_high", "stderr", "intercept", "r_squared"):
             arrays[f"zipf_{key}"] = np.asarray([getattr(f, key) if f else nan for f in fits])
@@ -96,7 +101,9 @@ class BookTokenization:
             "chars_per_token": "[K] characters of the text / tokens (higher = more compression)",
             "bytes_per_token": "[K] UTF-8 bytes of the text / tokens",
             "length_text": f"[K, {L + 1}] tokens of the text by length in characters (0..{L}, the last bin {L}+)",
-            "length_types": f"[K, {L + 1}] distinct tokens by length in characters",
+            "length_types": f"[K, {L + 1}] distinct tokens of the text by length in characters",
+            "length_vocab": f"[K, {L + 1}] tokens of the whole vocabulary by length (specials left out; "
+                            "a row of 0 when the tokenizer does not list its vocabulary)",
             "mean_length": "[K] mean characters per token in the text",
             "zipf_exponent": "[K] Zipf exponent s of f(r) ~ r^-s (" + ZipfFit.METHOD + ")",
             "zipf_ci_low": f"[K] lower end of the {self.confidence:.0%} interval of s",
@@ -149,7 +156,7 @@ class BookTokenizationResult(StudyResult):
                          "zipf_exponent": float(self["zipf_exponent"][k]), "zipf_ci_low": float(self["zipf_ci_low"][k]),
                          "zipf_ci_high": float(self["zipf_ci_high"][k]), "zipf_ranks": int(self["zipf_n"][k])})
         lengths = [{"tokenizer": n, "length": L, "tokens_in_text": int(self["length_text"][k, L]),
-                    "distinct_tokens": int(self["length_types"][k, L])}
+                    "distinct_tokens": int(self["length_types"][k, L]), "vocabulary": int(self["length_vocab"][k, L])}
                    for k, n in enumerate(self.names) for L in range(self["length_text"].shape[1])]
         return {"tokenizers": main, "lengths": lengths}
 
@@ -181,17 +188,25 @@ class BookTokenizationResult(StudyResult):
                            title=f"Compression of {self.provenance.dataset.split(' (')[0]} per tokenizer",
                            xlabel="tokenizer", ylabel="text per token (characters or bytes)")
         a = fig.axes[0]
+        a.legend(fontsize=8, loc="upper left")
+        a.set_ylim(0, 1.15 * float(np.nanmax(self["bytes_per_token"])))
         for k, n in enumerate(self.names):
             a.annotate(f"{int(self['n_tokens'][k]):,} tok", (k, float(np.nanmax([self['chars_per_token'][k], self['bytes_per_token'][k]]))),
                        ha="center", va="bottom", fontsize=7)
         return fig
 
-    def _plot_lengths(self, ax: Axes | None = None, distinct: bool = False) -> Figure:
-        h = self["length_types" if distinct else "length_text"]
+    def _plot_lengths(self, ax: Axes | None = None, which: str = "text") -> Figure:
+        """``which``: ``"text"`` (every token of the text), ``"distinct"`` (distinct tokens
+        of the text) or ``"vocabulary"`` (the whole vocabulary)."""
+        keys = {"text": ("length_text", "tokens of the text"), "distinct": ("length_types", "distinct tokens of the text"),
+                "vocabulary": ("length_vocab", "tokens of the vocabulary")}
+        if which not in keys:
+            raise InvalidInputError(f"which must be one of {', '.join(keys)}, got {which!r}")
+        h = self[keys[which][0]]
         L = h.shape[1] - 1
         labels = [str(i) for i in range(1, L)] + [f"{L}+"]
-        frac = {n: h[k, 1:] / max(1, h[k].sum()) for k, n in enumerate(self.names)}
-        what = "distinct tokens" if distinct else "tokens of the text"
+        frac = {n: h[k, 1:] / max(1, h[k].sum()) for k, n in enumerate(self.names) if h[k].sum() > 0}
+        what = keys[which][1]
         return grouped_bars(ax, labels, frac, title=f"Token count by subword length ({what})",
                             xlabel="token length (characters of text, a leading space counts)",
                             ylabel=f"fraction of {what}", figsize=(9.0, 4.4))
