@@ -401,3 +401,27 @@ def test_vocabulary_lengths_match_tiktoken(cl100k_ref) -> None:  # type: ignore[
     assert {L: int(c) for L, c in enumerate(r["length_vocab"][2]) if c} == dict(Counter(len(t) for t in wp))
     with pytest.raises(errors.InvalidInputError, match="which"):
         r.plot("lengths", which="bytes")
+
+
+class _SplitInterface:
+    """HF's WordPiece behind the ``encode(text) -> ids`` / ``offsets(text)`` / ``tokens(ids)`` shape
+    (the interface tokgeo's WordPiece tokenizer is expected to have)."""
+
+    def __init__(self) -> None:
+        self.tk = _hf_wordpiece()
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tk.encode(text, add_special_tokens=False).ids)
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        return list(self.tk.encode(text, add_special_tokens=False).offsets)
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        return [self.tk.id_to_token(i) for i in ids]
+
+
+def test_split_interface_gives_the_same_tokens() -> None:
+    text = "The Strawberry cat sat."
+    a, b = T.tokenize(_hf_wordpiece(), text), T.tokenize(_SplitInterface(), text)
+    assert a.ids.tolist() == b.ids.tolist() and a.offsets.tolist() == b.offsets.tolist() and a.pieces == b.pieces
+    assert a.pieces == ("the", "straw", "##berry", "cat", "sat", ".")

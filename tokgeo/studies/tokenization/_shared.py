@@ -7,7 +7,8 @@ Any tokenizer works that has one of these interfaces (duck typing, nothing to re
   (GPT-2, cl100k_base, a trained BPE), :class:`~tokgeo.CharTokenizer`,
   :class:`~tokgeo.WordTokenizer`, and a WordPiece tokenizer with the same method;
 * ``encode(text)`` returning an object with ``.ids`` and ``.offsets`` (and ``.tokens``):
-  a Hugging Face ``tokenizers.Tokenizer`` (BERT's WordPiece, for instance).
+  a Hugging Face ``tokenizers.Tokenizer`` (BERT's WordPiece, for instance);
+* ``encode(text) -> ids`` with ``offsets(text) -> [n, 2]`` (and ``tokens(ids)``).
 
 Offsets are character offsets into the text (``text[a:b]`` is the token's surface).
 """
@@ -109,6 +110,13 @@ def tokenize(tok: Any, text: str) -> Tokens:
             offs = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
             pieces = tuple(getattr(enc, "tokens", None) or [text[a:b] for a, b in offs.tolist()])
             return Tokens(ids, offs, pieces)
+        if callable(getattr(tok, "offsets", None)):  # encode(text) -> ids and offsets(text) -> [n, 2]
+            ids = np.asarray(enc, dtype=np.int64).reshape(-1)
+            offs = np.asarray(tok.offsets(text), dtype=np.int64).reshape(-1, 2)
+            if len(offs) != len(ids):
+                raise InvalidInputError(f"{type(tok).__name__}.offsets gave {len(offs)} spans for {len(ids)} ids")
+            names = tok.tokens(ids.tolist()) if callable(getattr(tok, "tokens", None)) else [text[a:b] for a, b in offs.tolist()]
+            return Tokens(ids, offs, tuple(names))
     raise InvalidTypeError(
         f"{type(tok).__name__} gives no offsets: a tokenizer needs encode_with_offsets(text) -> (ids, offsets) "
         "(tokgeo's tokenizers) or encode(text) returning .ids and .offsets (Hugging Face tokenizers)"
