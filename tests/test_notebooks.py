@@ -23,7 +23,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_one_notebook_per_lesson_committed_without_outputs() -> None:
     assert [p.stem for p in NOTEBOOKS] == ["01_embedding_geometry", "02_rotation", "03_qkv", "04_path_length",
                                            "05_laminar", "06_path_prediction", "07_trajectories",
-                                           "08_parts_of_speech", "09_nouns_adjectives"]
+                                           "08_parts_of_speech", "09_nouns_adjectives",
+                                           # issue 12: the tokenization module (tokenizers only, no model)
+                                           "10_book_tokenization", "11_bpe_growth", "12_subword_lengths",
+                                           "13_letters_in_tokens", "14_translating_tokenizers", "15_languages",
+                                           "16_text_preparation"]
     for p in NOTEBOOKS:
         nb = json.loads(p.read_text(encoding="utf-8"))
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -31,9 +35,12 @@ def test_one_notebook_per_lesson_committed_without_outputs() -> None:
         src = ["".join(c["source"]) for c in code]
         # the first code cell installs tokgeo in Colab only
         assert '"google.colab" in sys.modules' in src[0] and "libblis-dev" in src[0], p.name
-        # the model is visible and overridable: the lesson's GPT-2 in Colab, tokgeo-mini elsewhere
-        assert any('os.environ.get("TOKGEO_NOTEBOOK_MODEL"' in s for s in src), p.name
-        assert any('if "google.colab" in sys.modules else "tokgeo-mini"' in s for s in src), p.name
+        if int(p.stem[:2]) >= 10:  # tokenization lessons: no model; the tokenizers through the public API
+            assert any("from tokgeo.studies import tokenization as T" in s for s in src), p.name
+            assert not any("GPT2.from_pretrained" in s for s in src), p.name
+        else:  # the model is visible and overridable: the lesson's GPT-2 in Colab, tokgeo-mini elsewhere
+            assert any('os.environ.get("TOKGEO_NOTEBOOK_MODEL"' in s for s in src), p.name
+            assert any('if "google.colab" in sys.modules else "tokgeo-mini"' in s for s in src), p.name
         # public API only
         assert not any("tokgeo._" in s or "tokgeo.studies._" in s for s in src), p.name
 

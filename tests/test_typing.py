@@ -57,6 +57,15 @@ STRICT_FILES = [
     "studies/rotation.py",
     "studies/trajectories.py",
     "_version.py",
+    # issue 12: the tokenization lessons
+    "studies/tokenization/__init__.py",
+    "studies/tokenization/_shared.py",
+    "studies/tokenization/book.py",
+    "studies/tokenization/growth.py",
+    "studies/tokenization/languages.py",
+    "studies/tokenization/letters.py",
+    "studies/tokenization/mapping.py",
+    "studies/tokenization/preparation.py",
 ]
 
 

@@ -8,6 +8,8 @@
     tokgeo study pathlength --model gpt2-large --out results/pathlength
     tokgeo study embedding --model gpt2 --out results/embedding
     tokgeo study rotation --sentences my_sentences.txt --target " him" --out results/him
+    tokgeo tokens book --out results/book              # the tokenization lessons (no model)
+    tokgeo tokens letters --words strawberry,raspberry --letter r --out results/letters
 
 ``study`` writes the figures (PNG, when matplotlib is installed), the numbers (CSV) and
 ``report.txt`` (the statistics and the provenance) into ``--out``.  Exit codes: 0 success,
@@ -96,7 +98,93 @@ def _parser() -> argparse.ArgumentParser:
                    help="laminar, prediction, nouns-adjectives: bytes one forward pass may use (chunks are halved)")
     s.add_argument("--scheduler", default=None,
                    help="laminar, prediction, nouns-adjectives: a Dask scheduler address (tcp://host:8786) to run on")
+    _tokens_parser(sub, common)
     return p
+
+
+# issue 12: the tokenization module's lessons (tokenizers only, no model)
+TOKEN_LESSONS = ("book", "lengths", "bpe-growth", "letters", "mapping", "languages", "preparation")
+
+
+def _tokens_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    k = sub.add_parser(
+        "tokens", parents=[common],
+        help="run a tokenization lesson (no model) and write figures (PNG), numbers (CSV) and a report",
+        description="The tokenization module's lessons: book (a text by characters, words, GPT-2, cl100k and a "
+                    "trained BPE, with Zipf fits), lengths (token count by subword length), bpe-growth, letters "
+                    "(counting letters through tokens), mapping (translating between two tokenizers), languages "
+                    "(compression per language on a parallel text), preparation (normalisation). Default text: "
+                    "Carroll's Alice (shipped); languages: spaCy's example sentences in 12 languages (shipped).")
+    k.add_argument("lesson", choices=TOKEN_LESSONS, help="the lesson")
+    k.add_argument("--out", required=True, help="folder for the results (created if needed)")
+    k.add_argument("--text", default=None, help="a UTF-8 text file instead of the shipped book (languages: a TSV "
+                                               "file 'language<TAB>sentence' per line)")
+    k.add_argument("--tokenizers", default=None,
+                   help="comma-separated names from characters, words, gpt2, cl100k, bpe (default: the lesson's)")
+    k.add_argument("--vocab-size", type=int, default=None,
+                   help="bpe-growth: the desired vocabulary (default 2000); book: the trained BPE's (default 1000)")
+    k.add_argument("--words", default=None, help="letters: comma-separated words (default strawberry and friends)")
+    k.add_argument("--letter", default="r", help="letters: the letter to count (default r)")
+    k.add_argument("--no-figures", action="store_true", help="write only the CSV files and the report")
+    k.add_argument("--dpi", type=int, default=120, help="resolution of the PNG figures")
+
+
+def _tokens(args: argparse.Namespace, out: TextIO) -> int:
+    from .studies import tokenization as T
+    from .studies.tokenization.letters import DEFAULT_WORDS as DEFAULT_LETTER_WORDS
+
+    folder = Path(args.out).expanduser()
+    _check_writable(folder)
+    if args.dpi < 1:
+        raise _UsageError(f"--dpi must be a positive integer, got {args.dpi}")
+    names = [n.strip() for n in args.tokenizers.split(",") if n.strip()] if args.tokenizers else None
+    kw: dict[str, Any] = {} if names is None else {"tokenizers": names}
+    text = T.read_text_file(args.text) if args.text else None
+    dataset: dict[str, Any] = {"dataset_name": Path(args.text).name} if args.text else {}
+    lesson = args.lesson
+    study: Any
+    if lesson in ("book", "lengths"):
+        if args.vocab_size is not None:
+            kw["bpe_vocab_size"] = args.vocab_size
+        study = (T.BookTokenization if lesson == "book" else T.SubwordLengths)(text, **kw, **dataset)
+    elif lesson == "bpe-growth":
+        study = T.BPEGrowth(text, 2000 if args.vocab_size is None else args.vocab_size, **dataset)
+    elif lesson == "letters":
+        words = [w for w in args.words.split(",") if w] if args.words else list(DEFAULT_LETTER_WORDS)
+        study = T.LettersInTokens(words, args.letter, **kw)
+    elif lesson == "mapping":
+        study = T.TokenMapping(text, **kw, **dataset)
+    elif lesson == "languages":
+        par: Any = None
+        if text is not None:
+            par = {}
+            for i, line in enumerate(text.splitlines(), 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                if "\t" not in line:
+                    raise _UsageError(f"{args.text} line {i}: expected 'language<TAB>sentence'")
+                lang, sent = line.split("\t", 1)
+                par.setdefault(lang.strip(), []).append(sent)
+        study = T.LanguageCompression(par, **kw, **dataset, **({"reference": next(iter(par))} if par else {}))
+    else:
+        study = T.TextPreparation(text, **kw, **dataset)
+    figures = not args.no_figures
+    if figures:
+        try:
+            import matplotlib
+
+            if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+                matplotlib.use("Agg")
+        except ImportError:
+            out.write("note: matplotlib is not installed, so no figures are drawn (pip install matplotlib)\n")
+            figures = False
+    result = study.run()
+    out.write(result.summary() + "\n\n")
+    written = _save(result, folder, figures, args.dpi)
+    out.write(f"wrote {len(written)} files to {folder}:\n")
+    for p in written:
+        out.write(f"  {p.name}\n")
+    return 0
 
 
 _THREADS_HELP = "threads for BLIS and tokgeo's loops (0 or leaving it out: all cores)"
@@ -347,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             set_num_threads(args.threads)
         if args.command == "tokenize":
             return _tokenize(args, sys.stdout)
+        if args.command == "tokens":
+            return _tokens(args, sys.stdout)
         return _study(args, sys.stdout)
     except _UsageError as e:
         sys.stderr.write(f"tokgeo: error: {e}\n")

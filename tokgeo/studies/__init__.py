@@ -60,6 +60,8 @@ from .pos import MissingDependencyError, PartsOfSpeech, PartsOfSpeechResult, def
 from .posgroups import NounsAdjectives, NounsAdjectivesResult
 from .prediction import PathPrediction, PathPredictionResult
 from .trajectories import Trajectories, TrajectoriesResult
+# issue 12: the tokenization module's lessons (tokenizers only, no model)
+from . import tokenization
 
 __all__ = ["Provenance", "StudyResult", "Rotation", "RotationResult", "QKVSimilarity", "QKVResult", "PathLength", "PathLengthResult", "EmbeddingGeometry", "EmbeddingResult"]
 __all__ += [
@@ -67,6 +69,7 @@ __all__ += [
     "PartsOfSpeech", "PartsOfSpeechResult", "NounsAdjectives", "NounsAdjectivesResult", "MissingDependencyError",
     "default_pos_sentences", "measure_corpus", "read_corpus", "TokenTable", "MEASURES",
 ]
+__all__ += ["tokenization"]
 
 from .._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
 
