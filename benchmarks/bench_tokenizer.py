@@ -13,20 +13,40 @@ Then tokgeo's batch encode of the same text cut into documents runs with 1 and 2
 Goals: tokgeo >= 3x tiktoken and >= 10x GPT2TokenizerFast single-threaded; 2-thread batch
 >= 1.7x tokgeo's own single thread.  Results: benchmarks/results/tokenizer.md.
 
-Usage: python benchmarks/bench_tokenizer.py [--mb 10] [--repeat 3] [--skip-hf]
+Peers (optional; each skipped with a printed reason when it is not installed):
+  tokie 0.1.4     - Tokenizer.from_json of a tokenizer.json made from the shipped vocabulary;
+  riptoken 0.2.4  - CoreBPE from the same ranks tiktoken reads, GPT-2's pattern.
+They run in child processes, one per thread setting, so each tool really gets the threads
+asked for: "1 thread" / "2 threads" set RAYON_NUM_THREADS=N, restrict the process to N CPUs
+(tokie's encode_batch ignores RAYON_NUM_THREADS and spawns one thread per *available* CPU,
+so only the CPU affinity limits it) and tokgeo.set_num_threads(N); "default" changes
+nothing (each tool at its own default: tokie and riptoken use every CPU, tokgeo its
+default thread count).  Rows: one 10 MB string (English, mixed) and encode_batch of about
+1,000-character documents (English, mixed).  In each child the ids of every contender are
+checked equal to tokgeo's first, then the contenders are timed interleaved, --repeat times;
+min and median are printed with the load average.  Goal: tokgeo >= 1.5x the fastest peer on
+every row at equal threads.  Outputs differ in kind: tokgeo's batch returns padded [B, T]
+int64 ids + bool mask + lengths, tokie a list of Encoding objects, riptoken a list of lists.
+
+Usage: python benchmarks/bench_tokenizer.py [--mb 10] [--repeat 3] [--skip-hf] [--skip-ref] [--skip-peers]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
+if "--child" not in sys.argv:  # the peers' children get their thread settings from peers_section
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,14 +137,8 @@ def best_thread_cpu(fn, repeat: int) -> float:
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mb", type=float, default=10.0, help="size of each text in MB (default 10)")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--skip-hf", action="store_true", help="skip GPT2TokenizerFast (slow)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tokenizer.md"))
-    args = ap.parse_args()
-
+def reference_section(args: argparse.Namespace) -> list[str]:
+    """tokgeo vs tiktoken and GPT2TokenizerFast (single-threaded) and tokgeo's batch speed-up."""
     tok = tokgeo.Tokenizer.gpt2()
     tk = refs.tiktoken_gpt2()
     hf = None
@@ -200,6 +214,165 @@ def main() -> None:
                  "so padding costs more there.  A loaded machine cannot show the 2-thread speed-up "
                  "(and OpenMP's spinning workers make it worse): compare runs whose load average is "
                  "well below 1.")
+    return lines
+
+
+def split_docs(text: str, size: int = 1000) -> list[str]:
+    """The text as documents of about `size` characters, each cut before a space."""
+    docs, start = [], 0
+    while start < len(text):
+        cut = text.find(" ", start + size)
+        cut = len(text) if cut < 0 else cut
+        docs.append(text[start:cut])
+        start = cut
+    return docs
+
+
+def load_peers() -> tuple[dict[str, object], list[str]]:
+    """The installed peers by name, and the reasons the others are skipped."""
+    peers: dict[str, object] = {}
+    skipped: list[str] = []
+    try:
+        import tokie
+
+        tmp = Path(tempfile.mkdtemp(prefix="tokgeo-bench-")) / "tokenizer.json"
+        refs.hf_gpt2().save(str(tmp))  # tokie reads Hugging Face's tokenizer.json
+        peers["tokie"] = tokie.Tokenizer.from_json(str(tmp))
+    except ImportError as e:
+        skipped.append(f"tokie skipped: not installed ({e}); pip install tokie==0.1.4")
+    try:
+        import riptoken
+        import tiktoken.load
+
+        d = refs.data_dir()
+        ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(str(d / "vocab.bpe"), str(d / "encoder.json"))
+        peers["riptoken"] = riptoken.CoreBPE(ranks, {refs.EOT: 50256}, refs.GPT2_PATTERN)
+    except ImportError as e:
+        skipped.append(f"riptoken skipped: not installed ({e}); pip install riptoken==0.2.4")
+    return peers, skipped
+
+
+def peer_child(config: str, mb: float, repeat: int) -> None:
+    """One thread setting (see the module docstring); prints one JSON line per row."""
+    nt = None if config == "default" else int(config)
+    tok = tokgeo.Tokenizer.gpt2()
+    if nt is not None:
+        tokgeo.set_num_threads(nt)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < nt:
+            print(json.dumps({"error": f"{nt} threads asked, {len(cpus)} CPUs available"}), flush=True)
+            return
+        os.sched_setaffinity(0, cpus[:nt])
+    peers, skipped = load_peers()
+    for why in skipped:
+        print(json.dumps({"skipped": why}), flush=True)
+    for kind in ("english", "mixed"):
+        text = make_text(kind, int(mb * 1e6))
+        size = len(text.encode("utf-8")) / 1e6
+        docs = split_docs(text)
+        single = {"tokgeo": lambda: tok.encode_ordinary(text)}
+        batch = {"tokgeo": lambda: tok.encode_batch(docs)}
+        if "tokie" in peers:
+            tk = peers["tokie"]
+            single["tokie"] = lambda: tk.encode(text, add_special_tokens=False).ids
+            batch["tokie"] = lambda: tk.encode_batch(docs, add_special_tokens=False)
+        if "riptoken" in peers:
+            rt = peers["riptoken"]
+            single["riptoken"] = lambda: rt.encode_ordinary(text)
+            batch["riptoken"] = lambda: rt.encode_ordinary_batch(docs)
+        as_lists = {
+            "tokgeo": lambda b: [b.token_ids(i).tolist() for i in range(len(b))],
+            "tokie": lambda b: [e.ids for e in b],
+            "riptoken": lambda b: b,
+        }
+        for row, fns in ((f"{kind}, one {mb:g} MB string", single), (f"{kind}, encode_batch of {len(docs)} docs", batch)):
+            # outputs first: every contender's ids equal tokgeo's
+            want = None
+            for name, fn in fns.items():
+                got = fn()
+                if fns is batch:
+                    got = as_lists[name](got)
+                if want is None:
+                    want = got
+                elif got != want:
+                    raise SystemExit(f"{name} and tokgeo disagree on '{row}'")
+            times: dict[str, list[float]] = {name: [] for name in fns}
+            for _ in range(repeat):  # interleaved
+                for name, fn in fns.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
+            print(json.dumps({"row": row, "mb": size, "load": os.getloadavg()[0],
+                              "min": {k: min(v) for k, v in times.items()},
+                              "median": {k: statistics.median(v) for k, v in times.items()}}), flush=True)
+
+
+def peers_section(args: argparse.Namespace) -> list[str]:
+    ncpu = len(os.sched_getaffinity(0))
+    configs = [c for c in ("1", "2") if int(c) <= ncpu] + ["default"]
+    lines = [
+        "\n## Peers: tokie and riptoken, equal threads\n",
+        f"load average at start {os.getloadavg()[0]:.1f}; {ncpu} CPUs; {args.mb:g} MB texts, {args.repeat} interleaved "
+        "repeats; MB/s from the min (median in brackets).  Threads: 1 and 2 = RAYON_NUM_THREADS and the CPU affinity "
+        "of the process limited to N CPUs and tokgeo.set_num_threads(N); default = each tool's own default.\n",
+        "| row | threads | tokgeo MB/s | tokie MB/s | riptoken MB/s | tokgeo / fastest peer | load |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    env = dict(os.environ)
+    for config in configs:
+        cenv = dict(env)
+        if config == "default":
+            cenv.pop("RAYON_NUM_THREADS", None)
+        else:
+            cenv["RAYON_NUM_THREADS"] = config
+        cmd = [sys.executable, __file__, "--child", config, "--mb", str(args.mb), "--repeat", str(args.repeat)]
+        proc = subprocess.run(cmd, env=cenv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"peer run with threads={config} failed:\n{proc.stderr}")
+        for line in proc.stdout.splitlines():
+            rec = json.loads(line)
+            if "skipped" in rec:
+                if config == configs[0]:
+                    print(rec["skipped"])
+                    lines.append(f"- {rec['skipped']}")
+                continue
+            if "error" in rec:
+                print(f"threads={config}: {rec['error']}")
+                continue
+            mb, mn, md = rec["mb"], rec["min"], rec["median"]
+
+            def cell(name: str) -> str:
+                return f"{mb / mn[name]:.1f} ({mb / md[name]:.1f})" if name in mn else "-"
+
+            peer_best = min((v for k, v in mn.items() if k != "tokgeo"), default=None)
+            ratio = f"{peer_best / mn['tokgeo']:.2f}x" if peer_best else "-"
+            print(f"threads={config:7s} {rec['row']:42s} tokgeo {cell('tokgeo'):>15s}  tokie {cell('tokie'):>15s}  "
+                  f"riptoken {cell('riptoken'):>15s}  -> {ratio} the fastest peer (goal >= 1.5)  load {rec['load']:.1f}")
+            lines.append(f"| {rec['row']} | {config} | {cell('tokgeo')} | {cell('tokie')} | {cell('riptoken')} | "
+                         f"{ratio} | {rec['load']:.1f} |")
+    lines.append("\nGoal: tokgeo >= 1.5x the fastest peer on every row, same threads.  tokgeo's batch writes padded "
+                 "[B, T] int64 ids, a bool mask and lengths; tokie returns Encoding objects, riptoken lists.")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=float, default=10.0, help="size of each text in MB (default 10)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-hf", action="store_true", help="skip GPT2TokenizerFast (slow)")
+    ap.add_argument("--skip-ref", action="store_true", help="skip the tiktoken / GPT2TokenizerFast section")
+    ap.add_argument("--skip-peers", action="store_true", help="skip the tokie / riptoken section")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tokenizer.md"))
+    args = ap.parse_args()
+    if args.child:
+        peer_child(args.child, args.mb, args.repeat)
+        return
+    lines: list[str] = []
+    if not args.skip_ref:
+        lines += reference_section(args)
+    if not args.skip_peers:
+        lines += peers_section(args)
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 

@@ -23,9 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tokenizer/pretokenize.h"
 #include "base/internal.h"
@@ -616,12 +613,13 @@ static size_t count_chars(const uint8_t *s, size_t n) {
 }
 
 
-/* Appends the tokens of text s[0..n) to o; on failure o->n is restored. */
-static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, const uint8_t *modes,
-                             int flags, tg_tokens *o, enc_ctx *ctx) {
+/* Appends the tokens of text s[0..n) to o; on failure o->n is restored.  `valid`: s is
+ * known to be valid UTF-8 (made by text_utf8), otherwise it is checked first. */
+static tg_status encode_text(const tg_tokenizer *t, tg_work *w, const uint8_t *s, size_t n, bool valid,
+                             const uint8_t *modes, int flags, tg_tokens *o, enc_ctx *ctx) {
     size_t base_n = o->n;
     bool offsets = (flags & TG_ENC_OFFSETS) != 0;
-    tg_status st = tg_utf8_check(s, n, NULL);
+    tg_status st = valid ? TG_OK : tg_utf8_check(s, n, NULL);
     if (st != TG_OK) return st;
     /* room for a typical text (about 4 bytes per token) up front: fewer regrowths */
     st = tokens_reserve(o, n / 4 + 16, false);
@@ -700,61 +698,97 @@ fail:
     return st;
 }
 
-static inline uint32_t unit_at(const tg_text *t, size_t i) {
-    switch (t->width) {
-    case TG_TEXT_LATIN1: return ((const uint8_t *)t->data)[i];
-    case TG_TEXT_UCS2: return ((const uint16_t *)t->data)[i];
-    default: return ((const uint32_t *)t->data)[i];
+/* UTF-8 of code units (Latin-1, UCS-2 or UCS-4 strings, as Python stores them).  Two
+ * passes, each written so the compiler vectorizes it: the size (branch-free counts of the
+ * units needing 2, 3, 4 bytes, with any surrogate or value past U+10FFFF flagged), then
+ * the conversion, which copies 16 ASCII units at a time and encodes the others one by one.
+ * The result is valid UTF-8 by construction, so encode_text need not check it again. */
+#define TG_DEFINE_UNITS_TO_UTF8(NAME, T)                                                               \
+    static tg_status NAME(const T *u, size_t len, tg_work *w, size_t *out_n) {                         \
+        size_t extra = 0;                                                                              \
+        uint32_t bad = 0;                                                                              \
+        for (size_t i = 0; i < len; i++) {                                                             \
+            uint32_t c = u[i];                                                                         \
+            extra += (size_t)(c >= 0x80) + (size_t)(c >= 0x800) + (size_t)(c >= 0x10000);              \
+            bad |= (uint32_t)((c - 0xD800u) < 0x800u) | (uint32_t)(c > 0x10FFFFu);                     \
+        }                                                                                              \
+        if (bad) {                                                                                     \
+            for (size_t i = 0; i < len; i++) {                                                         \
+                uint32_t c = u[i];                                                                     \
+                if (c >= 0xD800 && c <= 0xDFFF)                                                        \
+                    return tg_fail(TG_ERR_UNICODE, "lone surrogate U+%04X at character %zu, which UTF-8 " \
+                                   "cannot encode; remove or replace it", (unsigned)c, i);              \
+                if (c > 0x10FFFF)                                                                      \
+                    return tg_fail(TG_ERR_UNICODE, "code point 0x%X at character %zu is beyond U+10FFFF", \
+                                   (unsigned)c, i);                                                    \
+            }                                                                                          \
+        }                                                                                              \
+        if (len > SIZE_MAX / 4) return tg_fail(TG_ERR_OVERFLOW, "text of %zu characters is too long", len);   \
+        size_t size = len + extra; /* <= 4 * len: len units of at most 4 bytes */                      \
+        if (size > w->u8_cap) {                                                                        \
+            uint8_t *p = realloc(w->u8, size ? size : 1);                                              \
+            if (!p) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu bytes of text", size);         \
+            w->u8 = p;                                                                                 \
+            w->u8_cap = size;                                                                          \
+        }                                                                                              \
+        uint8_t *o = w->u8;                                                                            \
+        size_t i = 0;                                                                                  \
+        while (i < len) {                                                                              \
+            if (i + 16 <= len) {                                                                       \
+                uint32_t any = 0;                                                                      \
+                for (size_t k = 0; k < 16; k++) any |= u[i + k];                                       \
+                if (any < 0x80) {                                                                      \
+                    for (size_t k = 0; k < 16; k++) o[k] = (uint8_t)u[i + k];                          \
+                    o += 16;                                                                           \
+                    i += 16;                                                                           \
+                    continue;                                                                          \
+                }                                                                                      \
+            }                                                                                          \
+            uint32_t c = u[i++];                                                                       \
+            if (c < 0x80) {                                                                            \
+                *o++ = (uint8_t)c;                                                                     \
+            } else if (c < 0x800) {                                                                    \
+                *o++ = (uint8_t)(0xC0 | (c >> 6));                                                     \
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));                                                   \
+            } else if (c < 0x10000) {                                                                  \
+                *o++ = (uint8_t)(0xE0 | (c >> 12));                                                    \
+                *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));                                            \
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));                                                   \
+            } else {                                                                                   \
+                *o++ = (uint8_t)(0xF0 | (c >> 18));                                                    \
+                *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));                                           \
+                *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));                                            \
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));                                                   \
+            }                                                                                          \
+        }                                                                                              \
+        *out_n = size;                                                                                 \
+        return TG_OK;                                                                                  \
     }
-}
 
-/* The UTF-8 bytes of `t` (pointing into the caller's data for UTF-8, else into w->u8). */
-static tg_status text_utf8(const tg_text *t, tg_work *w, const uint8_t **s, size_t *n) {
+TG_DEFINE_UNITS_TO_UTF8(latin1_to_utf8, uint8_t)
+TG_DEFINE_UNITS_TO_UTF8(ucs2_to_utf8, uint16_t)
+TG_DEFINE_UNITS_TO_UTF8(ucs4_to_utf8, uint32_t)
+#undef TG_DEFINE_UNITS_TO_UTF8
+
+/* The UTF-8 bytes of `t` (pointing into the caller's data for UTF-8, else into w->u8);
+ * *valid tells whether they are known valid (converted here) or must still be checked. */
+static tg_status text_utf8(const tg_text *t, tg_work *w, const uint8_t **s, size_t *n, bool *valid) {
+    *valid = false;
     if (t->width == TG_TEXT_UTF8) {
         *s = t->data;
         *n = t->len;
         return TG_OK;
     }
-    if (t->width != TG_TEXT_LATIN1 && t->width != TG_TEXT_UCS2 && t->width != TG_TEXT_UCS4)
-        return tg_fail(TG_ERR_VALUE, "tg_text: unknown width %d", t->width);
-    size_t size = 0;
-    for (size_t i = 0; i < t->len; i++) {
-        uint32_t c = unit_at(t, i);
-        if (c >= 0xD800 && (c <= 0xDFFF || c > 0x10FFFF)) {
-            if (c <= 0xDFFF)
-                return tg_fail(TG_ERR_UNICODE, "lone surrogate U+%04X at character %zu, which UTF-8 cannot encode; "
-                               "remove or replace it", (unsigned)c, i);
-            return tg_fail(TG_ERR_UNICODE, "code point 0x%X at character %zu is beyond U+10FFFF", (unsigned)c, i);
-        }
-        size += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    tg_status st;
+    switch (t->width) {
+    case TG_TEXT_LATIN1: st = latin1_to_utf8(t->data, t->len, w, n); break;
+    case TG_TEXT_UCS2: st = ucs2_to_utf8(t->data, t->len, w, n); break;
+    case TG_TEXT_UCS4: st = ucs4_to_utf8(t->data, t->len, w, n); break;
+    default: return tg_fail(TG_ERR_VALUE, "tg_text: unknown width %d", t->width);
     }
-    if (size > w->u8_cap) {
-        uint8_t *p = realloc(w->u8, size);
-        if (!p) return tg_fail(TG_ERR_NOMEM, "out of memory for %zu bytes of text", size);
-        w->u8 = p;
-        w->u8_cap = size;
-    }
-    uint8_t *o = w->u8;
-    for (size_t i = 0; i < t->len; i++) {
-        uint32_t c = unit_at(t, i);
-        if (c < 0x80) {
-            *o++ = (uint8_t)c;
-        } else if (c < 0x800) {
-            *o++ = (uint8_t)(0xC0 | (c >> 6));
-            *o++ = (uint8_t)(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {
-            *o++ = (uint8_t)(0xE0 | (c >> 12));
-            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (uint8_t)(0x80 | (c & 0x3F));
-        } else {
-            *o++ = (uint8_t)(0xF0 | (c >> 18));
-            *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-            *o++ = (uint8_t)(0x80 | (c & 0x3F));
-        }
-    }
+    if (st != TG_OK) return st;
     *s = w->u8;
-    *n = size;
+    *valid = true;
     return TG_OK;
 }
 
@@ -762,9 +796,10 @@ static tg_status encode_any(const tg_tokenizer *tok, tg_work *w, const tg_text *
                             tg_tokens *o, enc_ctx *ctx) {
     const uint8_t *s = NULL;
     size_t n = 0;
-    tg_status st = text_utf8(text, w, &s, &n);
+    bool valid = false;
+    tg_status st = text_utf8(text, w, &s, &n, &valid);
     if (st != TG_OK) return st;
-    return encode_text(tok, w, s, n, modes, flags, o, ctx);
+    return encode_text(tok, w, s, n, valid, modes, flags, o, ctx);
 }
 
 tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uint8_t *special_modes, int flags,
@@ -786,7 +821,7 @@ tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const
     tg_work *w = pool_acquire(tok);
     if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
     enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
-    tg_status st = encode_text(tok, w, (const uint8_t *)text, len, special_modes, flags, out, &ctx);
+    tg_status st = encode_text(tok, w, (const uint8_t *)text, len, false, special_modes, flags, out, &ctx);
     pool_release(tok, w);
     return st;
 }
@@ -818,16 +853,127 @@ size_t tg_batch_count(const tg_batch *b) { return b ? b->n : 0; }
 size_t tg_batch_length(const tg_batch *b, size_t i) { return (b && i < b->n) ? b->len[i] : 0; }
 size_t tg_batch_max_length(const tg_batch *b) { return b ? b->max_len : 0; }
 
+/* Runs fn(ctx, tid) for tid = 0..nt-1: tid 0 on the calling thread, the others on threads
+ * made for this call and joined before returning.  Threads that cannot be made are simply
+ * not there (the callers share work dynamically, or give a missing thread's share to
+ * tid 0), so this cannot fail.  Returns how many threads ran.
+ * Why not OpenMP: a batch is one short parallel region; libgomp's workers spin-wait at
+ * its barrier and, when the machine is busy, take CPU time from the very thread they wait
+ * for (on a loaded 2-core machine 2 threads ran 3-4x slower than 1).  Threads that block
+ * in pthread_join cost nothing while they wait; creating them costs tens of microseconds,
+ * and batches below TEAM_MIN_BYTES run on the calling thread alone. */
+#define TEAM_MAX 64
+#define TEAM_MIN_BYTES 65536
+
+typedef struct team_arg {
+    void (*fn)(void *, int);
+    void *ctx;
+    int tid;
+} team_arg;
+
+static void *team_main(void *p) {
+    team_arg *a = p;
+    a->fn(a->ctx, a->tid);
+    return NULL;
+}
+
+static int team_run(int nt, void (*fn)(void *, int), void *ctx) {
+    if (nt > TEAM_MAX) nt = TEAM_MAX;
+    pthread_t th[TEAM_MAX];
+    team_arg args[TEAM_MAX];
+    int made = 0;
+    for (int k = 1; k < nt; k++) {
+        args[made] = (team_arg){.fn = fn, .ctx = ctx, .tid = made + 1};
+        if (pthread_create(&th[made], NULL, team_main, &args[made]) != 0) break;
+        made++;
+    }
+    fn(ctx, 0);
+    for (int k = 0; k < made; k++) pthread_join(th[k], NULL);
+    return made + 1;
+}
+
+#define BATCH_CHUNK 4 /* texts taken at a time from the shared counter */
+
+typedef struct batch_job {
+    const tg_tokenizer *tok;
+    const char *const *utf8;
+    const size_t *lens;
+    const tg_text *texts; /* either utf8/lens or texts */
+    size_t n;
+    const uint8_t *modes;
+    int flags;
+    tg_batch *b;
+    atomic_size_t next;
+    atomic_int stop;
+    pthread_mutex_t err_lock;
+    tg_status err;
+    size_t err_index;
+    char err_msg[1024];
+} batch_job;
+
+static void batch_error(batch_job *j, tg_status st, size_t i) {
+    atomic_store(&j->stop, 1);
+    pthread_mutex_lock(&j->err_lock);
+    /* an interrupt wins; otherwise the failing text with the lowest index */
+    if (st == TG_ERR_INTERRUPTED ? j->err != TG_ERR_INTERRUPTED : (j->err != TG_ERR_INTERRUPTED && i < j->err_index)) {
+        j->err = st;
+        j->err_index = i;
+        snprintf(j->err_msg, sizeof j->err_msg, "%s", tg_last_error());
+    }
+    pthread_mutex_unlock(&j->err_lock);
+}
+
+static void batch_worker(void *p, int tid) {
+    batch_job *j = p;
+    tg_batch *b = j->b;
+    tg_work *w = pool_acquire(j->tok);
+    enc_ctx ctx = {.poll = tid == 0, .stop = &j->stop, .counter = 0};
+    /* a private buffer per thread: the threads' outputs never share cache lines while growing */
+    tg_tokens mine = {0};
+    for (;;) {
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed)) break;
+        size_t i0 = atomic_fetch_add_explicit(&j->next, BATCH_CHUNK, memory_order_relaxed);
+        if (i0 >= j->n) break;
+        size_t i1 = j->n - i0 < BATCH_CHUNK ? j->n : i0 + BATCH_CHUNK;
+        for (size_t i = i0; i < i1; i++) {
+            tg_status st;
+            if (!w) {
+                st = tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
+            } else if (tid == 0 && tg_interrupted()) {
+                st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+            } else {
+                size_t base = mine.n;
+                tg_text one = j->texts ? j->texts[i]
+                                       : (tg_text){.data = j->utf8[i], .len = j->lens[i], .width = TG_TEXT_UTF8};
+                /* offsets are computed from the ids by tg_batch_fill */
+                st = encode_any(j->tok, w, &one, j->modes, j->flags & ~TG_ENC_CHAR_OFFSETS, &mine, &ctx);
+                if (st == TG_OK) {
+                    b->start[i] = base;
+                    b->len[i] = mine.n - base;
+                    b->owner[i] = tid;
+                }
+            }
+            if (st != TG_OK) {
+                batch_error(j, st, i);
+                break;
+            }
+        }
+    }
+    pool_release(j->tok, w);
+    b->bufs[tid] = mine;
+}
+
 /* Either utf8/lens or texts is given. */
 static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, const size_t *lens,
                               const tg_text *texts, size_t n, const uint8_t *special_modes, int flags, tg_batch **out) {
     int nt = tg_get_num_threads();
     if (nt < 1) nt = 1;
+    if (nt > TEAM_MAX) nt = TEAM_MAX;
     if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
     /* a small batch is done before a thread team would have started */
     size_t total = 0;
-    for (size_t i = 0; i < n && total < 65536; i++) total += texts ? texts[i].len : lens[i];
-    if (total < 65536) nt = 1;
+    for (size_t i = 0; i < n && total < TEAM_MIN_BYTES; i++) total += texts ? texts[i].len : lens[i];
+    if (total < TEAM_MIN_BYTES) nt = 1;
     tg_batch *b = calloc(1, sizeof *b);
     if (!b) return tg_fail(TG_ERR_NOMEM, "out of memory");
     b->tok = tok;
@@ -843,67 +989,20 @@ static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, 
         tg_batch_free(b);
         return tg_fail(TG_ERR_NOMEM, "out of memory for a batch of %zu texts", n);
     }
-    atomic_int stop = 0;
-    tg_status err = TG_OK;
-    size_t err_index = SIZE_MAX;
-    char err_msg[1024] = "";
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        tg_work *w = pool_acquire(tok);
-        enc_ctx ctx = {.poll = tid == 0, .stop = &stop, .counter = 0};
-        /* a private copy: the threads' buffers must not share cache lines while growing */
-        tg_tokens mine = {0};
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 4)
-#endif
-        for (size_t i = 0; i < n; i++) {
-            if (atomic_load_explicit(&stop, memory_order_relaxed)) continue;
-            tg_status st;
-            if (!w) {
-                st = tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
-            } else if (tid == 0 && tg_interrupted()) {
-                st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
-            } else {
-                size_t base = mine.n;
-                tg_text one = texts ? texts[i] : (tg_text){.data = utf8[i], .len = lens[i], .width = TG_TEXT_UTF8};
-                /* offsets are computed from the ids by tg_batch_fill */
-                st = encode_any(tok, w, &one, special_modes, flags & ~TG_ENC_CHAR_OFFSETS, &mine, &ctx);
-                if (st == TG_OK) {
-                    b->start[i] = base;
-                    b->len[i] = mine.n - base;
-                    b->owner[i] = tid;
-                }
-            }
-            if (st != TG_OK) {
-                atomic_store(&stop, 1);
-#ifdef _OPENMP
-#pragma omp critical(tg_batch_err)
-#endif
-                {
-                    /* an interrupt wins; otherwise the failing text with the lowest index */
-                    if (st == TG_ERR_INTERRUPTED ? err != TG_ERR_INTERRUPTED
-                                                 : (err != TG_ERR_INTERRUPTED && i < err_index)) {
-                        err = st;
-                        err_index = i;
-                        snprintf(err_msg, sizeof err_msg, "%s", tg_last_error());
-                    }
-                }
-            }
-        }
-        pool_release(tok, w);
-        b->bufs[tid] = mine;
-    }
-    if (err != TG_OK) {
+    batch_job j = {.tok = tok, .utf8 = utf8, .lens = lens, .texts = texts, .n = n, .modes = special_modes,
+                   .flags = flags, .b = b, .err = TG_OK, .err_index = SIZE_MAX};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.stop, 0);
+    if (pthread_mutex_init(&j.err_lock, NULL) != 0) {
         tg_batch_free(b);
-        if (err == TG_ERR_INTERRUPTED) return tg_fail(err, "interrupted");
-        return tg_fail(err, "text %zu: %s", err_index, err_msg);
+        return tg_fail(TG_ERR_NOMEM, "cannot create a mutex");
+    }
+    team_run(nt, batch_worker, &j);
+    pthread_mutex_destroy(&j.err_lock);
+    if (j.err != TG_OK) {
+        tg_batch_free(b);
+        if (j.err == TG_ERR_INTERRUPTED) return tg_fail(j.err, "interrupted");
+        return tg_fail(j.err, "text %zu: %s", j.err_index, j.err_msg);
     }
     size_t mx = 0;
     for (size_t i = 0; i < n; i++)
@@ -929,38 +1028,67 @@ tg_status tg_encode_batch_texts(const tg_tokenizer *tok, const tg_text *texts, s
     return encode_batch(tok, NULL, NULL, texts, n, special_modes, flags, out);
 }
 
+typedef struct fill_job {
+    const tg_batch *b;
+    size_t T;
+    int64_t pad_id;
+    bool pad_left;
+    int64_t *ids;
+    uint8_t *mask;
+    int64_t *lengths;
+    int64_t *offsets;
+    int nt;
+    atomic_size_t next;
+} fill_job;
+
+#define FILL_CHUNK 64 /* rows taken at a time */
+
+static void fill_rows(void *p, int tid) {
+    (void)tid;
+    fill_job *f = p;
+    const tg_batch *b = f->b;
+    size_t T = f->T, n = b->n;
+    for (;;) {
+        size_t r0 = atomic_fetch_add_explicit(&f->next, FILL_CHUNK, memory_order_relaxed);
+        if (r0 >= n) break;
+        size_t r1 = n - r0 < FILL_CHUNK ? n : r0 + FILL_CHUNK;
+        for (size_t i = r0; i < r1; i++) {
+            size_t L = b->len[i];
+            const int32_t *src = b->bufs[b->owner[i]].ids + b->start[i];
+            size_t col = f->pad_left ? T - L : 0; /* tokens in columns [col, col + L) */
+            if (f->ids) {
+                int64_t *row = f->ids + i * T;
+                for (size_t k = 0; k < col; k++) row[k] = f->pad_id;
+                for (size_t k = 0; k < L; k++) row[col + k] = src[k];
+                for (size_t k = col + L; k < T; k++) row[k] = f->pad_id;
+            }
+            if (f->mask) {
+                uint8_t *mrow = f->mask + i * T;
+                memset(mrow, 0, T);
+                memset(mrow + col, 1, L);
+            }
+            if (f->offsets) {
+                int64_t *orow = f->offsets + 2 * i * T;
+                for (size_t k = 0; k < 2 * col; k++) orow[k] = -1;
+                fill_offsets(b->tok, src, L, (b->flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS, orow + 2 * col);
+                for (size_t k = 2 * (col + L); k < 2 * T; k++) orow[k] = -1;
+            }
+            if (f->lengths) f->lengths[i] = (int64_t)L;
+        }
+    }
+}
+
 tg_status tg_batch_fill(const tg_batch *b, size_t T, int64_t pad_id, bool pad_left, int64_t *ids, uint8_t *mask,
                         int64_t *lengths, int64_t *offsets) {
     if (!b) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: NULL batch");
     if (T < b->max_len) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: %zu columns for %zu tokens", T, b->max_len);
     if (offsets && !(b->flags & TG_ENC_OFFSETS)) return tg_fail(TG_ERR_VALUE, "tg_batch_fill: offsets were not computed");
-    size_t n = b->n;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(b->nbufs) if (n * T > 65536)
-#endif
-    for (size_t i = 0; i < n; i++) {
-        size_t L = b->len[i];
-        const int32_t *src = b->bufs[b->owner[i]].ids + b->start[i];
-        size_t col = pad_left ? T - L : 0; /* tokens in columns [col, col + L) */
-        if (ids) {
-            int64_t *row = ids + i * T;
-            for (size_t j = 0; j < col; j++) row[j] = pad_id;
-            for (size_t j = 0; j < L; j++) row[col + j] = src[j];
-            for (size_t j = col + L; j < T; j++) row[j] = pad_id;
-        }
-        if (mask) {
-            uint8_t *mrow = mask + i * T;
-            memset(mrow, 0, T);
-            memset(mrow + col, 1, L);
-        }
-        if (offsets) {
-            int64_t *orow = offsets + 2 * i * T;
-            for (size_t j = 0; j < 2 * col; j++) orow[j] = -1;
-            fill_offsets(b->tok, src, L, (b->flags & TG_ENC_CHAR_OFFSETS) == TG_ENC_CHAR_OFFSETS, orow + 2 * col);
-            for (size_t j = 2 * (col + L); j < 2 * T; j++) orow[j] = -1;
-        }
-        if (lengths) lengths[i] = (int64_t)L;
-    }
+    fill_job f = {.b = b, .T = T, .pad_id = pad_id, .pad_left = pad_left, .ids = ids, .mask = mask,
+                  .lengths = lengths, .offsets = offsets};
+    atomic_init(&f.next, 0);
+    /* the writes are memory-bound: a second thread only pays off on big outputs */
+    size_t cells = b->n * T; /* <= the caller's array sizes, which fit in memory */
+    team_run(cells > ((size_t)1 << 20) ? b->nbufs : 1, fill_rows, &f);
     return TG_OK;
 }
 
