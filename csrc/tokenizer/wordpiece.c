@@ -464,7 +464,7 @@ static tg_status encode_word(enc_state *s, size_t a, size_t b) {
     const tg_wordpiece *wp = s->wp;
     const norm_buf *nb = &s->norm;
     size_t L = b - a;
-    if (s->flags & TG_WP_WORDS) return emit(s, -1, nb->orig[a], nb->orig[b - 1]);
+    if (s->flags & TG_WP_WORDS) return tokens_push(s->out, -1, (int64_t)a, (int64_t)b, true);
     int32_t unk = wp->special[TG_WP_UNK];
     if (L > wp->max_chars) return emit(s, unk, nb->orig[a], nb->orig[b - 1]);
     size_t need;
@@ -596,13 +596,13 @@ static tg_status encode_one(const tg_wordpiece *wp, const tg_text *text, int fla
     size_t seg = 0;
     for (size_t i = 0; i < n;) {
         int32_t id;
-        size_t l = (flags & TG_WP_SPECIALS) ? special_at(wp, cps, i, n, &id) : 0;
+        size_t l = (flags & TG_WP_SPECIALS) && !(flags & TG_WP_WORDS) ? special_at(wp, cps, i, n, &id) : 0;
         if (l == 0) {
             i++;
             continue;
         }
         if ((st = encode_segment(&s, cps, seg, i)) != TG_OK) goto done;
-        if (!(flags & TG_WP_WORDS) && (st = emit(&s, id, i, i + l - 1)) != TG_OK) goto done;
+        if ((st = emit(&s, id, i, i + l - 1)) != TG_OK) goto done;
         i += l;
         seg = i;
     }

@@ -399,7 +399,8 @@ enum { TG_WP_UNK = 0, TG_WP_CLS = 1, TG_WP_SEP = 2, TG_WP_PAD = 3, TG_WP_MASK = 
 enum {
     TG_WP_SPECIALS = 4,     /* special tokens written in the text are matched (step 1)           */
     TG_WP_ADD_SPECIAL = 8,  /* [CLS] ... [SEP] around the tokens (step 5)                        */
-    TG_WP_WORDS = 16        /* stop after step 3: one entry per word, id -1, with its offsets     */
+    TG_WP_WORDS = 16        /* stop after step 3: one entry per word, id -1, offsets [a, b) into  */
+                            /* the normalised text of tg_wordpiece_normalize (no step 1 or 5)     */
 };
 
 typedef struct tg_wordpiece_opts {
