@@ -160,11 +160,12 @@ def wp_flags(cp: int) -> int:
         f |= WP_SPACE
     if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or cat[0] == "P":
         f |= WP_PUNCT
-    if any(a <= cp <= b for a, b in CJK_RANGES):
+    if cp >= 0x3400 and any(a <= cp <= b for a, b in CJK_RANGES):
         f |= WP_CJK
     if cat == "Mn":
         f |= WP_MN
-    if 0xAC00 <= cp <= 0xD7A3 or (cat != "Cn" and ud.normalize("NFD", ch) != ch):
+    decomp = ud.decomposition(ch)  # canonical when it has no <tag>
+    if 0xAC00 <= cp <= 0xD7A3 or (decomp and not decomp.startswith("<")):
         f |= WP_NFD
     if wp_lower(cp) != ch:
         f |= WP_LOWER
