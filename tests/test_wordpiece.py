@@ -28,6 +28,7 @@ import pytest
 
 import tokgeo
 from tokgeo import _C
+from tokgeo.wordpiece import _OFFSETS as OFFSETS, _WORDS as WORDS
 from tokgeo.errors import (FormatError, InvalidTypeError, OfflineError, TextEncodingError, TokenIdError,
                            TokgeoIOError)
 
@@ -151,7 +152,7 @@ def unicode_differences(cps: list[int], tmp: Path, steps: tuple[str, ...] = STEP
     spaced = "a".join(map(chr, cps))
     hf_words = {span for _, span in BertPreTokenizer().pre_tokenize_str(spaced)}
     handle = _our_handle(tmp)
-    _, spans = _C._wp_encode(handle, spaced, _C._WP_WORDS | _C._WP_OFFSETS)
+    _, spans = _C._wp_encode(handle, spaced, WORDS | OFFSETS)
     assert spans is not None
     our_words = {(a, b) for a, b in spans.tolist()}
     out["punctuation"] = {ord(spaced[a]): ("isolated" if (a, b) in hf_words else "in word",

@@ -243,11 +243,8 @@ def _tok_load_buffers(
     """A tokenizer handle from vocab.json and merges.txt contents held in memory (names for messages)."""
 
 # ---------------------------------------------------------------- py_wordpiece.c
-# flags of _wp_encode / _wp_encode_batch (the core's TG_ENC_CHAR_OFFSETS, TG_WP_*)
-_WP_OFFSETS: int
-_WP_SPECIALS: int
-_WP_ADD_SPECIAL: int
-_WP_WORDS: int
+def _wp_flags() -> tuple[int, int, int, int]:
+    """Flag values for _wp_encode: (offsets, specials in text, add [CLS]/[SEP], words only)."""
 
 def _wp_load(
     path: str | bytes, lowercase: bool, strip_accents: int, clean_text: bool, chinese_chars: bool, max_chars: int,
@@ -259,7 +256,7 @@ def _wp_info(handle: object, /) -> tuple[int, tuple[int, int, int, int, int]]:
     """(vocab_size, (unk, cls, sep, pad, mask) ids, -1 when absent)."""
 
 def _wp_encode(handle: object, text: str, flags: int, /) -> tuple[_I64, _I64 | None]:
-    """(ids [n], offsets [n, 2] in code points, or None without _WP_OFFSETS); with _WP_WORDS ids are -1 and offsets index _wp_normalize's text."""
+    """(ids [n], offsets [n, 2] in code points, or None without the offsets flag); with the words flag ids are -1 and offsets index _wp_normalize's text."""
 
 def _wp_encode_batch(handle: object, texts: tuple[str, ...], flags: int, /) -> list[tuple[_I64, _I64 | None]]:
     """_wp_encode of each text (in parallel, GIL released)."""

@@ -47,6 +47,8 @@ __all__ = ["WordPieceTokenizer"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+# the core's encode flags: code point offsets, specials in the text, [CLS]/[SEP], words only
+_OFFSETS, _SPECIALS, _ADD_SPECIAL, _WORDS = _C._wp_flags()
 
 # tokenizers' WordPiece decoder cleanup, applied to each token with its leading space
 _CLEANUP = ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
@@ -200,8 +202,8 @@ class WordPieceTokenizer:
     def _flags(self, add_special_tokens: bool, offsets: bool) -> int:
         if not isinstance(add_special_tokens, bool):
             raise InvalidTypeError("add_special_tokens must be True or False")
-        return (_C._WP_SPECIALS | (_C._WP_ADD_SPECIAL if add_special_tokens else 0)
-                | (_C._WP_OFFSETS if offsets else 0))
+        return (_SPECIALS | (_ADD_SPECIAL if add_special_tokens else 0)
+                | (_OFFSETS if offsets else 0))
 
     def encode(self, text: str, add_special_tokens: bool = True) -> NDArray[np.int64]:
         """Token ids of ``text``, int64 ``[T]``; ``[CLS]`` first and ``[SEP]`` last unless
@@ -242,7 +244,7 @@ class WordPieceTokenizer:
         ``BertPreTokenizer`` on ``BertNormalizer``'s output; special tokens written in the text
         are not treated apart here (``[MASK]`` gives ``[``, ``mask``, ``]`` when uncased)."""
         norm, origins = _C._wp_normalize(self._h, text)
-        _, spans = _C._wp_encode(self._h, text, _C._WP_WORDS | _C._WP_OFFSETS)
+        _, spans = _C._wp_encode(self._h, text, _WORDS | _OFFSETS)
         assert spans is not None
         o = origins.tolist()
         return [(norm[a:b], (o[a], o[b - 1] + 1)) for a, b in spans.tolist()]

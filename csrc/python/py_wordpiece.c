@@ -11,7 +11,8 @@
  *   _wp_encode_batch(handle, texts: tuple[str], flags) -> list of the same
  *   _wp_tokens(handle, ids) -> list[str];  _wp_token_id(handle, token) -> int (-1: none)
  *   _wp_normalize(handle, text) -> (normalized str, origins[n] int64)
- * flags: the core's (TG_ENC_CHAR_OFFSETS, TG_WP_SPECIALS, TG_WP_ADD_SPECIAL, TG_WP_WORDS);
+ *   _wp_flags() -> the flag values (TG_ENC_CHAR_OFFSETS, TG_WP_SPECIALS, TG_WP_ADD_SPECIAL, TG_WP_WORDS)
+ * flags: the core's;
  * offsets are always in code points.
  */
 #include "python/binding.h"
@@ -231,7 +232,14 @@ static PyObject *py_wp_normalize(PyObject *self, PyObject *args) {
     return res;
 }
 
+static PyObject *py_wp_flags(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(iiii)", TG_ENC_CHAR_OFFSETS, TG_WP_SPECIALS, TG_WP_ADD_SPECIAL, TG_WP_WORDS);
+}
+
 static PyMethodDef wp_methods[] = {
+    {"_wp_flags", py_wp_flags, METH_NOARGS, "_wp_flags() -> (offsets, specials, add_special, words)"},
     {"_wp_load", py_wp_load, METH_VARARGS,
      "_wp_load(path, lowercase, strip_accents, clean_text, chinese_chars, max_chars, unk) -> handle"},
     {"_wp_info", py_wp_info, METH_O, "_wp_info(handle) -> (vocab_size, (unk, cls, sep, pad, mask))"},
@@ -243,12 +251,4 @@ static PyMethodDef wp_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-int tg_py_init_wordpiece(PyObject *m) {
-    if (PyModule_AddFunctions(m, wp_methods) < 0) return -1;
-    if (PyModule_AddIntConstant(m, "_WP_OFFSETS", TG_ENC_CHAR_OFFSETS) < 0 ||
-        PyModule_AddIntConstant(m, "_WP_SPECIALS", TG_WP_SPECIALS) < 0 ||
-        PyModule_AddIntConstant(m, "_WP_ADD_SPECIAL", TG_WP_ADD_SPECIAL) < 0 ||
-        PyModule_AddIntConstant(m, "_WP_WORDS", TG_WP_WORDS) < 0)
-        return -1;
-    return 0;
-}
+int tg_py_init_wordpiece(PyObject *m) { return PyModule_AddFunctions(m, wp_methods); }
