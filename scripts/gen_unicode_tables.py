@@ -17,6 +17,11 @@ release, so the data comes from the `unicodedata2` backport pinned to 16.0.0:
 
     python3 -m pip install --target /tmp/ud2 unicodedata2==16.0.0
     PYTHONPATH=/tmp/ud2 python3 scripts/gen_unicode_tables.py > csrc/tokenizer/unicode_tables.h
+    PYTHONPATH=/tmp/ud2 python3 scripts/gen_unicode_tables.py --wordpiece > csrc/tokenizer/wordpiece_tables.h
+
+``--wordpiece`` writes the tables of BERT's normaliser and pre-tokenizer instead (see
+wordpiece_main below): per code point a flag byte and the canonical combining class, the
+canonical decompositions (NFD) and the lower-case mappings.
 
 White_Space is not exposed by unicodedata; its 25 code points have been unchanged since
 Unicode 6.3 (when U+180E left it) and are listed below from PropList.txt.  No letter,
@@ -112,5 +117,150 @@ def main() -> None:
     print(f"{len(stage2)} blocks, stage1 {s1type}", file=sys.stderr)
 
 
+# ---------------------------------------------------------------- WordPiece (BERT) tables
+WP_DROP, WP_SPACE, WP_PUNCT, WP_CJK, WP_MN, WP_NFD, WP_LOWER = 1, 2, 4, 8, 16, 32, 64
+WP_BLOCK = 128
+
+# BERT's "Chinese character" ranges (CJK Unified Ideographs and extensions, compatibility
+# ideographs), as Google's tokenization.py and Hugging Face tokenizers list them.
+CJK_RANGES = [
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+]
+
+
+def wp_lower(cp: int) -> str:
+    """Lower case of one code point, without context (so no final sigma), as Python's
+    str.lower() gives it; for letters the interpreter's own Unicode does not know yet (it may
+    be older than 16.0), the small letter of the same name ("... CAPITAL LETTER X" ->
+    "... SMALL LETTER X") from unicodedata2."""
+    import unicodedata as own
+
+    ch = chr(cp)
+    if own.category(ch) != "Cn" or ud.category(ch) not in ("Lu", "Lt"):
+        return ch.lower() if ud.category(ch) != "Cn" else ch
+    name = ud.name(ch, "")
+    if " CAPITAL " in name:
+        try:
+            small = ud.lookup(name.replace(" CAPITAL ", " SMALL "))
+        except KeyError:
+            return ch
+        assert ud.category(small) == "Ll", hex(cp)
+        return small
+    return ch
+
+
+def wp_flags(cp: int) -> int:
+    ch = chr(cp)
+    cat = ud.category(ch)
+    f = 0
+    if cp in (0, 0xFFFD) or (cat == "Cc" and cp not in (9, 10, 13)) or cat in ("Cf", "Co"):
+        f |= WP_DROP
+    if cp in WHITE_SPACE_SET or cp in (9, 10, 13):
+        f |= WP_SPACE
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or cat[0] == "P":
+        f |= WP_PUNCT
+    if cp >= 0x3400 and any(a <= cp <= b for a, b in CJK_RANGES):
+        f |= WP_CJK
+    if cat == "Mn":
+        f |= WP_MN
+    decomp = ud.decomposition(ch)  # canonical when it has no <tag>
+    if 0xAC00 <= cp <= 0xD7A3 or (decomp and not decomp.startswith("<")):
+        f |= WP_NFD
+    if wp_lower(cp) != ch:
+        f |= WP_LOWER
+    return f
+
+
+def wordpiece_main() -> None:
+    """BERT's character classes, from unicodedata2 (Unicode 16.0) and the interpreter's
+    str.lower().  One uint16 per code point: flags (low byte) | canonical combining class << 8:
+
+        TG_WP_DROP  1   removed by clean_text: NUL, U+FFFD, Cc but tab/LF/CR, Cf, Co
+        TG_WP_SPACE 2   becomes a space: White_Space, tab, LF, CR (DROP is tested first)
+        TG_WP_PUNCT 4   split off alone: ASCII 33-47, 58-64, 91-96, 123-126 or category P*
+        TG_WP_CJK   8   split off alone: BERT's CJK ideograph ranges
+        TG_WP_MN    16  dropped by strip_accents after NFD: category Mn
+        TG_WP_NFD   32  has a canonical decomposition (Hangul syllables: computed)
+        TG_WP_LOWER 64  lower-cases to something else (tg_wp_lower_map)
+
+    Two-stage lookup over 128-code-point blocks; the decompositions (full, canonical, in
+    canonical order) and lower-case forms are sorted tables {cp, offset, length} into one
+    pool of code points.
+    """
+    if ud.unidata_version != UNICODE_VERSION:
+        sys.exit(f"need unicodedata2 with Unicode {UNICODE_VERSION}, found {ud.unidata_version}")
+    vals: list[int] = []
+    nfd: list[tuple[int, str]] = []
+    low: list[tuple[int, str]] = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            vals.append(0)
+            continue
+        f = wp_flags(cp)
+        ch = chr(cp)
+        ccc = ud.combining(ch)
+        assert 0 <= ccc < 256
+        vals.append(f | ccc << 8)
+        if f & WP_NFD and not 0xAC00 <= cp <= 0xD7A3:
+            nfd.append((cp, ud.normalize("NFD", ch)))
+        if f & WP_LOWER:
+            low.append((cp, wp_lower(cp)))
+    blocks: dict[tuple[int, ...], int] = {}
+    stage1: list[int] = []
+    stage2: list[tuple[int, ...]] = []
+    for start in range(0, 0x110000, WP_BLOCK):
+        chunk = tuple(vals[start:start + WP_BLOCK])
+        if chunk not in blocks:
+            blocks[chunk] = len(stage2)
+            stage2.append(chunk)
+        stage1.append(blocks[chunk])
+    assert len(stage2) <= 0xFFFF
+    pool: list[int] = []
+    w = sys.stdout.write
+    w("/* wordpiece_tables.h - GENERATED by scripts/gen_unicode_tables.py --wordpiece, DO NOT EDIT.\n")
+    w(f" * Unicode {UNICODE_VERSION} (unicodedata2) and Python's str.lower(): the character classes of\n")
+    w(" * BERT's normaliser and pre-tokenizer (flags | combining class << 8 per code point, two-stage\n")
+    w(f" * lookup over {len(stage2)} distinct {WP_BLOCK}-code-point blocks), canonical decompositions and\n")
+    w(" * lower-case forms.  Regenerate with the command in the script. */\n")
+    w("#ifndef TG_WORDPIECE_TABLES_H\n#define TG_WORDPIECE_TABLES_H\n\n#include <stdint.h>\n\n")
+    w(f'#define TG_WP_UNICODE_VERSION "{UNICODE_VERSION}"\n')
+    for n, v in (("DROP", WP_DROP), ("SPACE", WP_SPACE), ("PUNCT", WP_PUNCT), ("CJK", WP_CJK), ("MN", WP_MN),
+                 ("NFD", WP_NFD), ("LOWER", WP_LOWER)):
+        w(f"#define TG_WP_{n} {v}u\n")
+    w("\n")
+    w(f"static const uint16_t tg_wp_stage1[{len(stage1)}] = {{\n")
+    for i in range(0, len(stage1), 24):
+        w("    " + ",".join(str(v) for v in stage1[i:i + 24]) + ",\n")
+    w("};\n\n")
+    flat = [v for b in stage2 for v in b]
+    w(f"static const uint16_t tg_wp_stage2[{len(flat)}] = {{\n")
+    for i in range(0, len(flat), 24):
+        w("    " + ",".join(str(v) for v in flat[i:i + 24]) + ",\n")
+    w("};\n\n")
+    w("/* One mapping: code point cp -> len code points at tg_wp_pool[off]. */\n")
+    w("typedef struct tg_wp_map { uint32_t cp; uint16_t off, len; } tg_wp_map;\n\n")
+    for name, table in (("nfd", nfd), ("lower", low)):
+        w(f"static const tg_wp_map tg_wp_{name}_map[{len(table)}] = {{\n")
+        for cp, seq in table:
+            assert 0 < len(seq) <= 4
+            w(f"    {{0x{cp:X},{len(pool)},{len(seq)}}},\n")
+            pool.extend(ord(c) for c in seq)
+        w("};\n\n")
+    assert len(pool) < 0xFFFF
+    w(f"static const uint32_t tg_wp_pool[{len(pool)}] = {{\n")
+    for i in range(0, len(pool), 12):
+        w("    " + ",".join(f"0x{v:X}" for v in pool[i:i + 12]) + ",\n")
+    w("};\n\n")
+    w("/* Flags | ccc << 8 of a code point (cp < 0x110000). */\n")
+    w("static inline unsigned tg_wp_props(uint32_t cp) {\n")
+    w(f"    return tg_wp_stage2[(unsigned)tg_wp_stage1[cp >> 7] * {WP_BLOCK}u + (cp & {WP_BLOCK - 1}u)];\n")
+    w("}\n\n#endif /* TG_WORDPIECE_TABLES_H */\n")
+    print(f"{len(stage2)} blocks, {len(nfd)} decompositions, {len(low)} lower-case forms", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--wordpiece"]:
+        wordpiece_main()
+    else:
+        main()

@@ -241,3 +241,31 @@ def _tok_load_buffers(
     vocab: bytes, merges: bytes, pattern: int, rank_by_id: bool, vocab_name: str | None = None, merges_name: str | None = None, /
 ) -> object:
     """A tokenizer handle from vocab.json and merges.txt contents held in memory (names for messages)."""
+
+# ---------------------------------------------------------------- py_wordpiece.c
+def _wp_flags() -> tuple[int, int, int, int]:
+    """Flag values for _wp_encode: (offsets, specials in text, add [CLS]/[SEP], words only)."""
+
+def _wp_load(
+    path: str | bytes, lowercase: bool, strip_accents: int, clean_text: bool, chinese_chars: bool, max_chars: int,
+    unk: str, /,
+) -> object:
+    """WordPiece handle for a vocab.txt; strip_accents -1 (as lowercase) / 0 / 1; FormatError names the line."""
+
+def _wp_info(handle: object, /) -> tuple[int, tuple[int, int, int, int, int]]:
+    """(vocab_size, (unk, cls, sep, pad, mask) ids, -1 when absent)."""
+
+def _wp_encode(handle: object, text: str, flags: int, /) -> tuple[_I64, _I64 | None]:
+    """(ids [n], offsets [n, 2] in code points, or None without the offsets flag); with the words flag ids are -1 and offsets index _wp_normalize's text."""
+
+def _wp_encode_batch(handle: object, texts: tuple[str, ...], flags: int, /) -> list[tuple[_I64, _I64 | None]]:
+    """_wp_encode of each text (in parallel, GIL released)."""
+
+def _wp_tokens(handle: object, ids: object, /) -> list[str]:
+    """Token strings of ids (list of ints or 1-D int64 array); TokenIdError for an unknown id."""
+
+def _wp_token_id(handle: object, token: str, /) -> int:
+    """Id of token, -1 when it is not in the vocabulary."""
+
+def _wp_normalize(handle: object, text: str, /) -> tuple[str, _I64]:
+    """(BERT-normalised text, origins [len] int64: index in text of the character each came from)."""

@@ -28,7 +28,8 @@ Measurements and lessons::
     result = studies.Rotation(model, target=" her").run()   # the built-in 54 sentences
     print(result.summary()); result.plot("angles"); result.save("results/rotation")
 
-Where things are: :class:`Tokenizer` and :class:`Batch` (tokgeo.tokenizer), :class:`GPT2`
+Where things are: :class:`Tokenizer` and :class:`Batch` (tokgeo.tokenizer),
+:class:`WordPieceTokenizer` (BERT, tokgeo.wordpiece), :class:`GPT2`
 (tokgeo.model), :class:`ActivationCache` (tokgeo.cache), :mod:`tokgeo.metrics`,
 :mod:`tokgeo.studies`, :mod:`tokgeo.datasets`, :mod:`tokgeo.safetensors`, the exceptions in
 :mod:`tokgeo.errors` (each also a built-in exception: ``InvalidInputError`` is a
@@ -47,6 +48,7 @@ from .model import GPT2, GPT2Config
 from .tokenizer import Batch, Tokenizer
 from .bpe_train import MergeLog, TrainedTokenizer, train_bpe
 from .simple_tokenizers import CharTokenizer, WordTokenizer
+from .wordpiece import WordPieceTokenizer
 
 __all__ = [
     "__version__",
@@ -66,6 +68,7 @@ __all__ = [
     "MergeLog",
     "CharTokenizer",
     "WordTokenizer",
+    "WordPieceTokenizer",
     "GPT2",
     "GPT2Config",
     "ActivationCache",

@@ -48,6 +48,17 @@ int tg_py_init_metrics(PyObject *m);
 int tg_py_init_reduce(PyObject *m);
 int tg_py_init_safetensors(PyObject *m);
 int tg_py_init_train(PyObject *m);
+int tg_py_init_wordpiece(PyObject *m);
+
+/* ---- argument helpers shared by the tokenizer bindings (py_tokenizer.c) ---- */
+
+/* Describes a str's code units for the core (no copy: the caller keeps `s` alive).  False
+ * with InvalidTypeError naming `what` (and `[index]` when index >= 0) for a non-str. */
+bool tg_py_text_units(PyObject *s, tg_text *out, const char *what, Py_ssize_t index);
+/* Token ids as a private int64 buffer [*n]: a list / tuple of ints, or a C-contiguous 1-D
+ * int64 array (copied).  *tmp receives the memory to PyMem_Free (also on success). False
+ * with InvalidTypeError / TokenIdError set. */
+bool tg_py_ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp);
 
 /* ---- conversions (convert.c) ---- */
 

@@ -127,7 +127,8 @@ PyMODINIT_FUNC PyInit__C(void) {
     errors_module = PyImport_ImportModule("tokgeo.errors");
     if (errors_module == NULL) goto fail;
     if (tg_py_init_tokenizer(m) < 0 || tg_py_init_model(m) < 0 || tg_py_init_metrics(m) < 0 ||
-        tg_py_init_reduce(m) < 0 || tg_py_init_safetensors(m) < 0 || tg_py_init_train(m) < 0)
+        tg_py_init_reduce(m) < 0 || tg_py_init_safetensors(m) < 0 || tg_py_init_train(m) < 0 ||
+        tg_py_init_wordpiece(m) < 0)
         goto fail;
     tg_get_num_threads(); /* settle the default once */
     tg_set_interrupt_hook(interrupt_hook, NULL);

@@ -125,7 +125,7 @@ static const char *text_utf8(PyObject *s, Py_ssize_t *len, const char *what, Py_
 }
 
 /* Describes a str's code units for the core (no copy: the caller keeps `s` alive). */
-static bool text_units(PyObject *s, tg_text *out, const char *what, Py_ssize_t index) {
+bool tg_py_text_units(PyObject *s, tg_text *out, const char *what, Py_ssize_t index) {
     if (!PyUnicode_Check(s)) {
         if (index >= 0)
             tg_py_error("InvalidTypeError", "%s[%zd] must be str, not %s", what, index, Py_TYPE(s)->tp_name);
@@ -168,7 +168,7 @@ static PyObject *py_tok_encode(PyObject *self, PyObject *args) {
     const uint8_t *m;
     if (!parse_modes(t, modes, &m)) return NULL;
     tg_text src;
-    if (!text_units(text, &src, "text", -1)) return NULL;
+    if (!tg_py_text_units(text, &src, "text", -1)) return NULL;
     tg_tokens out = {0};
     tg_status st;
     int flags = want_offsets ? TG_ENC_CHAR_OFFSETS : 0;
@@ -230,7 +230,7 @@ static PyObject *py_tok_encode_batch(PyObject *self, PyObject *args) {
     tg_text *srcs = PyMem_Malloc(nb * sizeof *srcs);
     if (!srcs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < B; i++) {
-        if (!text_units(PyTuple_GET_ITEM(texts, i), &srcs[i], "texts", i)) {
+        if (!tg_py_text_units(PyTuple_GET_ITEM(texts, i), &srcs[i], "texts", i)) {
             PyMem_Free(srcs);
             return NULL;
         }
@@ -275,7 +275,7 @@ static PyObject *py_tok_encode_batch(PyObject *self, PyObject *args) {
  * array (copied: callers check the ids, size their output from them, then read them again
  * with the GIL released, when another thread could have changed the caller's array).
  * *tmp receives memory to PyMem_Free. */
-static bool ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp) {
+bool tg_py_ids_arg(PyObject *obj, const int64_t **ids, size_t *n, int64_t **tmp) {
     *tmp = NULL;
     if (PyArray_Check(obj)) {
         PyArrayObject *a = (PyArrayObject *)obj;
@@ -350,7 +350,7 @@ static PyObject *py_tok_decode_bytes(PyObject *self, PyObject *args) {
     const int64_t *ids;
     size_t n;
     int64_t *tmp;
-    if (!ids_arg(obj, &ids, &n, &tmp)) return NULL;
+    if (!tg_py_ids_arg(obj, &ids, &n, &tmp)) return NULL;
     size_t size = 0;
     tg_status st = tg_decode_size(t, ids, n, &size);
     PyObject *res = NULL;
@@ -383,7 +383,7 @@ static PyObject *token_list(PyObject *args, bool byte_level) {
     const int64_t *ids;
     size_t n;
     int64_t *tmp;
-    if (!ids_arg(obj, &ids, &n, &tmp)) return NULL;
+    if (!tg_py_ids_arg(obj, &ids, &n, &tmp)) return NULL;
     PyObject *res = PyList_New((Py_ssize_t)n);
     char *buf = NULL;
     size_t buf_cap = 0;

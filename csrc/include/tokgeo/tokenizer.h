@@ -1,5 +1,6 @@
 /*
- * tokgeo/tokenizer.h - GPT-2 byte-level BPE: the pre-tokenizer scanner and the merges.
+ * tokgeo/tokenizer.h - GPT-2 byte-level BPE: the pre-tokenizer scanner and the merges; the BPE
+ * trainer, tiktoken rank files and BERT's WordPiece further down.
  *
  *   tg_tokenizer *tok;
  *   if (tg_tokenizer_load(&tok, "tokgeo/data/gpt2/encoder.json",
@@ -350,6 +351,106 @@ tg_status tg_tokenizer_load_tiktoken(tg_tokenizer **out, const char *path, const
 tg_status tg_tokenizer_load_tiktoken_buffer(tg_tokenizer **out, const char *data, size_t len, const char *name,
                                             const char *const *special_tokens, const int32_t *special_ids,
                                             size_t n_special, int pattern);
+
+/* ======================================================================== */
+/*
+ * WordPiece - BERT's tokenizer (vocab.txt, uncased or cased).
+ *
+ *   tg_wordpiece_opts o = {.lowercase = true, .strip_accents = -1};
+ *   tg_wordpiece *wp;
+ *   if (tg_wordpiece_load(&wp, "vocab.txt", &o) != TG_OK) ...;          // tg_last_error()
+ *   tg_text t = {"Héllo, 世界!", 14, TG_TEXT_UTF8};
+ *   tg_tokens out = {0};
+ *   tg_wordpiece_encode(wp, &t, TG_ENC_CHAR_OFFSETS | TG_WP_SPECIALS | TG_WP_ADD_SPECIAL, &out);
+ *   tg_tokens_free(&out);
+ *   tg_wordpiece_free(wp);
+ *
+ * What it computes (token- and offset-identical to Hugging Face tokenizers' BERT tokenizer,
+ * BertNormalizer + BertPreTokenizer + WordPiece + BertProcessing, on characters whose
+ * Unicode data agree, see tests/test_wordpiece.py):
+ *   1. With TG_WP_SPECIALS, the vocabulary's [UNK] [CLS] [SEP] [PAD] [MASK] found in the raw
+ *      text (exact, case-sensitive) become their ids; the text between them is step 2-4.
+ *   2. Normalisation, in this order: clean text (drop NUL, U+FFFD and the characters of
+ *      category Cc - but tab, LF, CR -, Cf and Co; White_Space becomes ' '); a space on each
+ *      side of a CJK ideograph (BERT's ranges); with strip_accents, full canonical
+ *      decomposition (NFD) then drop category Mn; with lowercase, each code point's lower
+ *      case (no final-sigma context).  Unicode 16.0 (csrc/tokenizer/wordpiece_tables.h).
+ *   3. Words: split at White_Space (dropped) and around each punctuation character (ASCII
+ *      33-47, 58-64, 91-96, 123-126 and category P*, each its own word).
+ *   4. WordPiece: a word longer than max_input_chars_per_word characters is [UNK]; else
+ *      greedy longest-match-first from the left, pieces after the first looked up with the
+ *      "##" prefix; a word with any position that no token matches is one [UNK].
+ *   5. With TG_WP_ADD_SPECIAL, [CLS] first and [SEP] last (offsets [0, 0)).
+ * Offsets: token i covers input characters [offsets[2i], offsets[2i+1]) (code points, or
+ * bytes of the UTF-8 form without TG_ENC_CHAR_OFFSETS): from the input character of its
+ * first normalised character to the one of its last (a character that normalises to
+ * several, like "ﬁ" or an accented letter, belongs whole to each token made from it).
+ *
+ * Ownership and threads: a tg_wordpiece is immutable after loading; any number of threads
+ * may encode with it at once.  Token strings returned point into it (valid until
+ * tg_wordpiece_free).  tg_tokens outputs are the caller's (tg_tokens_free).  Limits: a text
+ * below 2^32 code units, ids below 2^24, a vocabulary file below 4 GiB.
+ */
+
+/* Which special token (tg_wordpiece_special_id). */
+enum { TG_WP_UNK = 0, TG_WP_CLS = 1, TG_WP_SEP = 2, TG_WP_PAD = 3, TG_WP_MASK = 4, TG_WP_N_SPECIAL = 5 };
+
+/* Flags for tg_wordpiece_encode, beside TG_ENC_OFFSETS / TG_ENC_CHAR_OFFSETS. */
+enum {
+    TG_WP_SPECIALS = 4,     /* special tokens written in the text are matched (step 1)           */
+    TG_WP_ADD_SPECIAL = 8,  /* [CLS] ... [SEP] around the tokens (step 5)                        */
+    TG_WP_WORDS = 16        /* stop after step 3: one entry per word, id -1, offsets [a, b) into  */
+                            /* the normalised text of tg_wordpiece_normalize (no step 1 or 5)     */
+};
+
+typedef struct tg_wordpiece_opts {
+    bool lowercase;                 /* uncased BERT: true                                       */
+    int strip_accents;              /* -1: as lowercase (BERT's default), 0 no, 1 yes           */
+    bool no_clean_text;             /* skip step 2's cleaning (BERT always cleans)              */
+    bool no_chinese_chars;          /* no spaces around CJK ideographs (BERT always adds them)  */
+    size_t max_input_chars_per_word; /* 0: 100                                                  */
+    const char *unk_token;          /* NUL-terminated; NULL: "[UNK]"                            */
+} tg_wordpiece_opts;
+
+typedef struct tg_wordpiece tg_wordpiece;
+
+/* Loads a vocab.txt: one token per line, the id of a token is its line number - 1; "\n" or
+ * "\r\n" line ends; trailing spaces / tabs of a line are dropped (as tokenizers does).
+ * TG_ERR_FORMAT naming the file and line for: an empty file, an empty line, a line that is
+ * not UTF-8, a token listed twice, no unknown token (opts->unk_token); TG_ERR_IO when the
+ * file cannot be read; TG_ERR_VALUE for bad opts.  opts NULL: uncased BERT.  On success
+ * *out owns the tokenizer (tg_wordpiece_free); on failure *out is NULL, nothing leaked. */
+tg_status tg_wordpiece_load(tg_wordpiece **out, const char *path, const tg_wordpiece_opts *opts);
+/* The same from memory (len bytes at data, not retained; `name` labels messages, may be NULL). */
+tg_status tg_wordpiece_load_buffer(tg_wordpiece **out, const char *data, size_t len, const char *name,
+                                   const tg_wordpiece_opts *opts);
+/* NULL is a no-op. */
+void tg_wordpiece_free(tg_wordpiece *wp);
+
+/* Number of tokens (= lines). */
+size_t tg_wordpiece_vocab_size(const tg_wordpiece *wp);
+/* Bytes (UTF-8, not NUL-terminated, owned by wp) of token `id`; false when out of range. */
+bool tg_wordpiece_token(const tg_wordpiece *wp, int64_t id, const char **s, size_t *len);
+/* Id of the token spelt s[0..len), or -1. */
+int32_t tg_wordpiece_token_id(const tg_wordpiece *wp, const char *s, size_t len);
+/* Id of special token `which` (TG_WP_UNK ...), or -1 when the vocabulary lacks it. */
+int32_t tg_wordpiece_special_id(const tg_wordpiece *wp, int which);
+
+/* Encodes one text (tg_text: UTF-8 is checked, TG_ERR_UNICODE with the byte offset;
+ * surrogates in UCS-2/UCS-4 are TG_ERR_UNICODE with their index).  out (zero-initialised or
+ * reused) receives n ids and, with TG_ENC_OFFSETS, 2 * n offsets.  On failure out->n is 0. */
+tg_status tg_wordpiece_encode(const tg_wordpiece *wp, const tg_text *text, int flags, tg_tokens *out);
+/* n texts in parallel (OpenMP, tg_get_num_threads(), one thread below 64 K code units);
+ * outs[n] are the caller's (zero-initialised or reused; free each with tg_tokens_free, also
+ * after a failure).  An error names the first failing text by index; every outs[i].n is
+ * 0 then.  Polls tg_interrupted() (TG_ERR_INTERRUPTED). */
+tg_status tg_wordpiece_encode_batch(const tg_wordpiece *wp, const tg_text *texts, size_t n, int flags,
+                                    tg_tokens *outs);
+/* Step 2 alone: the normalised code points [*n] and for each the index of the input
+ * character it came from [*n] (CJK ideographs with their two spaces, as tokenizers'
+ * BertNormalizer writes them).  Both arrays malloc'd, caller frees (non-NULL on success). */
+tg_status tg_wordpiece_normalize(const tg_wordpiece *wp, const tg_text *text, uint32_t **cps, uint32_t **origins,
+                                 size_t *n);
 
 #ifdef __cplusplus
 }
