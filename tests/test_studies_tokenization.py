@@ -234,25 +234,35 @@ def test_token_mapping_equals_brute_force(cl100k_ref) -> None:  # type: ignore[n
         T.TokenMapping(text, ["gpt2", "cl100k", "words"])
 
 
+WP_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "the", "straw", "##berry", "##ber", "##ry", "rasp", "a", "cat", "sat", "on",
+            "mat", ".", "##s", "dog", "r", "##r", "s", "##t", "##raw", "st"]
+
+
 def _hf_wordpiece():  # type: ignore[no-untyped-def]
     """A small BERT-style (uncased) WordPiece tokenizer made with Hugging Face tokenizers."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    vocab = ["[UNK]", "[CLS]", "[SEP]", "the", "straw", "##berry", "##ber", "##ry", "rasp", "a", "cat", "sat", "on",
-             "mat", ".", "##s", "dog", "r", "##r", "s", "##t", "##raw", "st"]
-    tk = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tk = Tokenizer(models.WordPiece({t: i for i, t in enumerate(WP_VOCAB)}, unk_token="[UNK]"))
     tk.normalizer = normalizers.BertNormalizer(lowercase=True)
     tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     return tk
 
 
-def test_wordpiece_through_the_encoding_interface() -> None:
-    wp = _hf_wordpiece()
+def _tokgeo_wordpiece(folder: Path) -> tokgeo.WordPieceTokenizer:
+    """tokgeo's WordPiece on the same vocabulary (encode_with_offsets; no [CLS]/[SEP] counted)."""
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(WP_VOCAB) + "\n", encoding="utf-8")
+    return tokgeo.WordPieceTokenizer.from_file(vocab, lowercase=True)
+
+
+@pytest.mark.parametrize("impl", ["huggingface", "tokgeo"])
+def test_wordpiece_through_the_encoding_interface(impl: str, tmp_path: Path) -> None:
+    wp = _hf_wordpiece() if impl == "huggingface" else _tokgeo_wordpiece(tmp_path)
     r = T.LettersInTokens(["Strawberry", "raspberry"], "r", tokenizers={"WordPiece": wp}).run()
     assert r.pieces["WordPiece"][0] == ["straw", "##berry"]
     assert r["tokens_containing"][0, 0] == 2 and r["true_count"][0] == 3
     m = T.TokenMapping("The cat sat on the mats.", {"GPT-2": tokgeo.Tokenizer.gpt2(), "WordPiece": wp}).run()
-    assert m.tokens[1].pieces == tuple(wp.encode("The cat sat on the mats.", add_special_tokens=False).tokens)
+    assert m.tokens[1].pieces == tuple(_hf_wordpiece().encode("The cat sat on the mats.", add_special_tokens=False).tokens)
     # ' mats' (GPT-2) -> 'mat' '##s' (WordPiece): one-to-many
     i = m.tokens[0].pieces.index(" mats")
     assert [m.tokens[1].pieces[j] for j in m.b_tokens_of(i)] == ["mat", "##s"]

