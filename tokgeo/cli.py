@@ -120,7 +120,7 @@ def _tokens_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     k.add_argument("--text", default=None, help="a UTF-8 text file instead of the shipped book (languages: a TSV "
                                                "file 'language<TAB>sentence' per line)")
     k.add_argument("--tokenizers", default=None,
-                   help="comma-separated names from characters, words, gpt2, cl100k, bpe (default: the lesson's)")
+                   help="comma-separated names from characters, words, gpt2, cl100k, bpe, bert-base-uncased, bert-base-cased (BERT: vocab.txt from the hub) (default: the lesson's)")
     k.add_argument("--vocab-size", type=int, default=None,
                    help="bpe-growth: the desired vocabulary (default 2000); book: the trained BPE's (default 1000)")
     k.add_argument("--words", default=None, help="letters: comma-separated words (default strawberry and friends)")
