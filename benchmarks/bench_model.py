@@ -317,7 +317,7 @@ def peers_child(args: argparse.Namespace) -> None:
                 engines[k](rows)
                 ts[k].append(time.perf_counter() - t0)
                 cpu[k].append(cpu_seconds() - c0)
-        out["rows"][wl] = {k: {"min": min(ts[k]), "median": statistics.median(ts[k]),
+        out["rows"][wl] = {k: {"min": min(ts[k]), "median": statistics.median(ts[k]), "cpu_min": min(cpu[k]),
                                "cpu_per_wall": sum(cpu[k]) / sum(ts[k])} for k in names}
         out["rows"][wl]["_load"] = [load0, os.getloadavg()]
         out["rows"][wl]["_shape"] = [len(rows), max(lens), sum(lens)]
@@ -333,7 +333,9 @@ def run_peers(folder: Path, args: argparse.Namespace) -> list[str]:
     lines = ["", "## Logits only, side by side with ONNX Runtime and CTranslate2", "",
              "Each thread setting runs in its own process; the contenders are interleaved call by call "
              f"({args.repeats} rounds, the order rotated each round, after one warm-up each). "
-             "cpu/wall: process CPU time per wall second during the calls (cores really used).", ""]
+             "CPU (min): the smallest process CPU time (user + system, all threads) of one call, less "
+             "sensitive to a loaded machine than wall time; cpu/wall: CPU seconds per wall second during the "
+             "calls (cores really kept busy).", ""]
     notes_done = False
     for th in ("1", "2", "default"):
         cmd = [sys.executable, __file__, "--folder", str(folder), "--peers-child", "--peer-threads", th,
@@ -356,17 +358,18 @@ def run_peers(folder: Path, args: argparse.Namespace) -> list[str]:
             print(f"threads={th}: {k} skipped: {why}")
             lines.append(f"- threads={th}: {k} skipped: {why}")
         lines += ["", f"threads = {th}" + (f" (tokgeo: {r['tokgeo_threads']})" if th == "default" else ""), "",
-                  "| workload | B x T (real tokens) | engine | min | median | cpu/wall | peer / tokgeo (min) | load avg (1 min, before -> after) |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| workload | B x T (real tokens) | engine | min | median | CPU (min) | cpu/wall | peer / tokgeo (min) | load avg (1 min, before -> after) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for wl, res in r["rows"].items():
             B, T, real = res.pop("_shape")
             (l0, _, _), (l1, _, _) = res.pop("_load")
             tg = res["tokgeo"]["min"]
             for k, v in res.items():
                 lines.append(f"| {wl} | {B} x {T} ({real}) | {k} | {v['min'] * 1e3:.0f} ms | {v['median'] * 1e3:.0f} ms | "
-                             f"{v['cpu_per_wall']:.2f} | {v['min'] / tg:.2f} | {l0:.1f} -> {l1:.1f} |")
+                             f"{v['cpu_min'] * 1e3:.0f} ms | {v['cpu_per_wall']:.2f} | {v['min'] / tg:.2f} | {l0:.1f} -> {l1:.1f} |")
                 print(f"threads={th:7s} {wl:7s} {k:12s} min {v['min'] * 1e3:8.1f} ms  median {v['median'] * 1e3:8.1f} ms  "
-                      f"cpu/wall {v['cpu_per_wall']:.2f}  peer/tokgeo {v['min'] / tg:.2f}  load {l0:.1f}->{l1:.1f}", flush=True)
+                      f"CPU min {v['cpu_min'] * 1e3:8.1f} ms  cpu/wall {v['cpu_per_wall']:.2f}  peer/tokgeo {v['min'] / tg:.2f}  "
+                      f"load {l0:.1f}->{l1:.1f}", flush=True)
     return lines
 
 
@@ -444,7 +447,7 @@ def main() -> None:
         if peer_lines:
             out = HERE / "results" / "model_peers.md"
             out.parent.mkdir(exist_ok=True)
-            head = [f"# tokgeo.GPT2 vs ONNX Runtime and CTranslate2 (logits only)", "",
+            head = ["# tokgeo.GPT2 vs ONNX Runtime and CTranslate2 (logits only)", "",
                     f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; GPT-2 small shape, "
                     "random weights." + (" QUICK mode: the long workload has 256 tokens." if args.quick else "")]
             out.write_text("\n".join(head + peer_lines) + "\n")

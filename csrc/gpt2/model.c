@@ -490,8 +490,9 @@ static bool round64(size_t x, size_t *out) {
  * call per TILE_COLS columns per thread, into a per-thread tile that stays in cache), and
  * the tile's epilogue (bias, activation, residual add) scatters it back to the [B, T, .]
  * buffers.  Without padding the products read their input in place and write straight into
- * the destination buffers (the tile is then the destination's own block). */
-enum { PACK_ROWS = 512, TILE_COLS = 256 };
+ * the destination buffers, all rows in one call per DIRECT_COLS columns (the tile is then
+ * the destination's own block; one pass packs each weight once, as an unchunked product). */
+enum { PACK_ROWS = 512, TILE_COLS = 256, DIRECT_COLS = 1024 };
 
 /* bytes (each rounded up to 64) of the row list [N], the gathered input [R, max(C, F)] and
  * the per-thread tiles [threads][R, cols], R = min(PACK_ROWS, N), cols = *tile_cols: TILE_COLS
@@ -716,8 +717,9 @@ static tg_status product(const fw *f, size_t K, size_t W, const float *x, const 
     int nt = f->p->threads < 1 ? 1 : f->p->threads;
     if (2.0 * (double)nr * (double)W * (double)K < 4.0e6) nt = 1;
     atomic_int stop = 0;
-    for (size_t r0 = 0; r0 < nr && !atomic_load(&stop); r0 += PACK_ROWS) {
-        const size_t m = nr - r0 < PACK_ROWS ? nr - r0 : PACK_ROWS;
+    const size_t chunk = rows ? PACK_ROWS : (nr ? nr : 1);
+    for (size_t r0 = 0; r0 < nr && !atomic_load(&stop); r0 += chunk) {
+        const size_t m = nr - r0 < chunk ? nr - r0 : chunk;
         const float *A = x + r0 * K;
         if (rows) {
             const ptrdiff_t mm = (ptrdiff_t)m;
@@ -736,7 +738,7 @@ static tg_status product(const fw *f, size_t K, size_t W, const float *x, const 
             size_t per = (W + team - 1) / team;
             if (per % 16) per += 16 - per % 16;
             const size_t lo = t * per < W ? t * per : W, hi = lo + per < W ? lo + per : W;
-            const size_t step = f->tile_cols;
+            const size_t step = rows ? f->tile_cols : DIRECT_COLS;
             for (size_t c0 = lo; c0 < hi; c0 += step) {
                 if (t == 0 && c0 > lo && tg_interrupted()) atomic_store(&stop, 1);
                 if (atomic_load(&stop)) break;
