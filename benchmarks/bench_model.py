@@ -14,11 +14,24 @@ Engines (each captures everything it can):
                 on the same weights; skipped with a printed reason when not installed
   BLIS floor    only the matrix products of the forward pass (tokgeo._C.time_products)
 
+Peers, logits only (one process per thread setting, the contenders interleaved call by call):
+  tokgeo        model.run(rows, capture="logits")
+  ONNX Runtime  the same HF model exported with torch.onnx (input_ids, attention_mask ->
+                logits), then onnxruntime.transformers' GPT-2 optimizer (its fusions; the
+                fused-operator counts are printed), CPU provider, intra_op_num_threads
+  CTranslate2   ctranslate2.converters.TransformersConverter of the same folder, float32,
+                Generator.forward_batch(rows) (unpadded id lists) -> logits, intra_threads
+  at 1 and 2 threads and at each tool's default (tokgeo: all cores; ORT: 0; CT2: 0); the
+  "cpu/wall" column (process CPU time / wall time per call) shows how many cores a tool
+  really kept busy.  Logits are checked equal to tokgeo's (real tokens, 1e-4) before timing;
+  a peer that is not installed or fails to export is skipped with the reason printed.
+
 Peak RSS is measured in a fresh subprocess per engine (VmHWM) and compared, for
 tokgeo, with (mapped weights + requested activations).
 
 Usage: python benchmarks/bench_model.py [--threads N] [--repeats R] [--quick] [--no-tl]
-Writes benchmarks/results/model.md.
+                                       [--no-peers | --peers-only]
+Writes benchmarks/results/model.md (and model_peers.md).
 """
 
 from __future__ import annotations
@@ -52,6 +65,57 @@ def make_checkpoint(folder: Path) -> None:
     data = ROOT / "tokgeo" / "data" / "gpt2"
     (folder / "vocab.json").write_bytes((data / "encoder.json").read_bytes())
     (folder / "merges.txt").write_bytes((data / "vocab.bpe").read_bytes())
+
+
+def make_peers(folder: Path) -> None:
+    """ONNX export (+ ORT's GPT-2 optimizer) and CTranslate2 conversion of the checkpoint in
+    `folder`; writes folder/peers.json with, per peer, the model path or the reason it is
+    unavailable."""
+    status: dict[str, dict[str, str]] = {}
+    try:
+        import onnxruntime  # noqa: F401
+        import torch
+        from transformers import GPT2LMHeadModel
+
+        hf = GPT2LMHeadModel.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32).eval()
+
+        class LogitsOnly(torch.nn.Module):
+            def __init__(self, m: torch.nn.Module) -> None:
+                super().__init__()
+                self.m = m
+
+            def forward(self, ids, mask):  # type: ignore[no-untyped-def]
+                return self.m(input_ids=ids, attention_mask=mask, use_cache=False, return_dict=False)[0]
+
+        ids = torch.randint(0, 50257, (2, 8))
+        raw = folder / "model.onnx"
+        dyn = {"b": 0, "t": 1}
+        torch.onnx.export(LogitsOnly(hf), (ids, torch.ones_like(ids)), str(raw), input_names=["input_ids", "attention_mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={k: {v: n for n, v in dyn.items()} for k in ("input_ids", "attention_mask", "logits")})
+        path, note = raw, "torch.onnx export, not optimized"
+        try:
+            from onnxruntime.transformers.optimizer import optimize_model
+
+            om = optimize_model(str(raw), model_type="gpt2", num_heads=SMALL["n_head"], hidden_size=SMALL["n_embd"])
+            path = folder / "model_opt.onnx"
+            om.save_model_to_file(str(path))
+            fused = {k: v for k, v in om.get_fused_operator_statistics().items() if v}
+            note = "onnxruntime.transformers optimizer, model_type=gpt2; fused: " + json.dumps(fused)
+        except Exception as e:  # pragma: no cover - depends on the machine
+            note = f"ORT optimizer failed ({type(e).__name__}: {e}); raw export"
+        status["onnxruntime"] = {"path": str(path), "note": note}
+    except Exception as e:  # pragma: no cover - depends on the machine
+        status["onnxruntime"] = {"reason": f"{type(e).__name__}: {e}"}
+    try:
+        from ctranslate2.converters import TransformersConverter
+
+        out = folder / "ct2"
+        TransformersConverter(str(folder)).convert(str(out), quantization="float32", force=True)
+        status["ctranslate2"] = {"path": str(out), "note": "TransformersConverter, float32"}
+    except Exception as e:  # pragma: no cover - depends on the machine
+        status["ctranslate2"] = {"reason": f"{type(e).__name__}: {e}"}
+    (folder / "peers.json").write_text(json.dumps(status))
 
 
 def workloads(quick: bool) -> dict[str, list[list[int]]]:
@@ -172,6 +236,143 @@ def engine_tl(folder: Path, rows, threads: int):
 ENGINES = {"tokgeo": engine_tokgeo, "transformers": engine_hf, "transformerlens": engine_tl}
 
 
+# ----------------------------------------------------------------------------- peers (logits only)
+def peers_child(args: argparse.Namespace) -> None:
+    """One thread setting ("1", "2" or "default"): loads tokgeo and every available peer in
+    this process, checks their logits against tokgeo's, then times them interleaved."""
+    import numpy as np
+
+    folder = Path(args.folder)
+    status = json.loads((folder / "peers.json").read_text())
+    n = None if args.peer_threads == "default" else int(args.peer_threads)
+    sys.path.insert(0, str(ROOT))
+    import tokgeo
+
+    if n is not None:
+        tokgeo.set_num_threads(n)
+    model = tokgeo.GPT2.from_pretrained(folder)
+    engines: dict = {}
+    reasons: dict[str, str] = {}
+    state: dict = {}
+
+    def tg_run(rows):  # type: ignore[no-untyped-def]
+        state["tg"] = None
+        state["tg"] = model.run(rows, capture="logits")
+        return state["tg"]["logits"]
+
+    engines["tokgeo"] = tg_run
+    if "path" in status.get("onnxruntime", {}):
+        try:
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = n or 0
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(status["onnxruntime"]["path"], so, providers=["CPUExecutionProvider"])
+
+            def ort_run(rows):  # type: ignore[no-untyped-def]
+                ids, mask = padded(rows)
+                return sess.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+            engines["onnxruntime"] = ort_run
+        except Exception as e:  # pragma: no cover - depends on the machine
+            reasons["onnxruntime"] = f"{type(e).__name__}: {e}"
+    else:
+        reasons["onnxruntime"] = status.get("onnxruntime", {}).get("reason", "not prepared")
+    if "path" in status.get("ctranslate2", {}):
+        try:
+            import ctranslate2
+
+            gen = ctranslate2.Generator(status["ctranslate2"]["path"], device="cpu", compute_type="float32",
+                                        intra_threads=n or 0, inter_threads=1)
+
+            def ct2_run(rows):  # type: ignore[no-untyped-def]
+                return np.asarray(gen.forward_batch(rows))
+
+            engines["ctranslate2"] = ct2_run
+        except Exception as e:  # pragma: no cover - depends on the machine
+            reasons["ctranslate2"] = f"{type(e).__name__}: {e}"
+    else:
+        reasons["ctranslate2"] = status.get("ctranslate2", {}).get("reason", "not prepared")
+    out: dict = {"threads": args.peer_threads, "tokgeo_threads": tokgeo.get_num_threads(), "reasons": reasons,
+                 "notes": {k: v.get("note", "") for k, v in status.items()}, "rows": {}}
+    for wl, rows in workloads(args.quick).items():
+        ref = tg_run(rows)
+        lens = [len(r) for r in rows]
+        for name, fn in list(engines.items())[1:]:
+            got = fn(rows)
+            err = max(float(np.abs(got[b, :k] - ref[b, :k]).max()) for b, k in enumerate(lens))
+            if not err <= 1e-4:
+                reasons[name] = f"logits differ from tokgeo's by {err:.2e} on {wl}; not timed"
+                del engines[name]
+        names = list(engines)
+        for fn in engines.values():
+            fn(rows)  # warm-up
+        ts: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
+        load0 = os.getloadavg()
+        for r in range(args.repeats):
+            for k in names[r % len(names):] + names[: r % len(names)]:  # rotate the order
+                c0, t0 = cpu_seconds(), time.perf_counter()
+                engines[k](rows)
+                ts[k].append(time.perf_counter() - t0)
+                cpu[k].append(cpu_seconds() - c0)
+        out["rows"][wl] = {k: {"min": min(ts[k]), "median": statistics.median(ts[k]), "cpu_min": min(cpu[k]),
+                               "cpu_per_wall": sum(cpu[k]) / sum(ts[k])} for k in names}
+        out["rows"][wl]["_load"] = [load0, os.getloadavg()]
+        out["rows"][wl]["_shape"] = [len(rows), max(lens), sum(lens)]
+    print("RESULT " + json.dumps(out))
+
+
+def run_peers(folder: Path, args: argparse.Namespace) -> list[str]:
+    print("exporting the checkpoint for ONNX Runtime and CTranslate2 ...", flush=True)
+    p = subprocess.run([sys.executable, __file__, "--make-peers", str(folder)], capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"peer preparation failed:\n{p.stderr[-2000:]}")
+        return []
+    lines = ["", "## Logits only, side by side with ONNX Runtime and CTranslate2", "",
+             "Each thread setting runs in its own process; the contenders are interleaved call by call "
+             f"({args.repeats} rounds, the order rotated each round, after one warm-up each). "
+             "CPU (min): the smallest process CPU time (user + system, all threads) of one call, less "
+             "sensitive to a loaded machine than wall time; cpu/wall: CPU seconds per wall second during the "
+             "calls (cores really kept busy).", ""]
+    notes_done = False
+    for th in ("1", "2", "default"):
+        cmd = [sys.executable, __file__, "--folder", str(folder), "--peers-child", "--peer-threads", th,
+               "--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if th != "default":
+            env["OMP_NUM_THREADS"] = th
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        line = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
+        if p.returncode != 0 or not line:
+            print(f"peers at threads={th} failed:\n{p.stderr[-3000:]}", flush=True)
+            continue
+        r = json.loads(line[0][7:])
+        if not notes_done:
+            for k, v in r["notes"].items():
+                if v:
+                    lines.append(f"- {k}: {v}")
+            notes_done = True
+        for k, why in r["reasons"].items():
+            print(f"threads={th}: {k} skipped: {why}")
+            lines.append(f"- threads={th}: {k} skipped: {why}")
+        lines += ["", f"threads = {th}" + (f" (tokgeo: {r['tokgeo_threads']})" if th == "default" else ""), "",
+                  "| workload | B x T (real tokens) | engine | min | median | CPU (min) | cpu/wall | peer / tokgeo (min) | load avg (1 min, before -> after) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for wl, res in r["rows"].items():
+            B, T, real = res.pop("_shape")
+            (l0, _, _), (l1, _, _) = res.pop("_load")
+            tg = res["tokgeo"]["min"]
+            for k, v in res.items():
+                lines.append(f"| {wl} | {B} x {T} ({real}) | {k} | {v['min'] * 1e3:.0f} ms | {v['median'] * 1e3:.0f} ms | "
+                             f"{v['cpu_min'] * 1e3:.0f} ms | {v['cpu_per_wall']:.2f} | {v['min'] / tg:.2f} | {l0:.1f} -> {l1:.1f} |")
+                print(f"threads={th:7s} {wl:7s} {k:12s} min {v['min'] * 1e3:8.1f} ms  median {v['median'] * 1e3:8.1f} ms  "
+                      f"CPU min {v['cpu_min'] * 1e3:8.1f} ms  cpu/wall {v['cpu_per_wall']:.2f}  peer/tokgeo {v['min'] / tg:.2f}  "
+                      f"load {l0:.1f}->{l1:.1f}", flush=True)
+    return lines
+
+
 def child(args: argparse.Namespace) -> None:
     """Runs one engine on one workload in this (fresh) process and prints JSON."""
     folder = Path(args.folder)
@@ -210,6 +411,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="256 instead of 1024 tokens for the long workload")
     ap.add_argument("--no-tl", action="store_true", help="skip TransformerLens")
+    ap.add_argument("--no-peers", action="store_true", help="skip the ONNX Runtime / CTranslate2 comparison")
+    ap.add_argument("--peers-only", action="store_true", help="only the ONNX Runtime / CTranslate2 comparison")
+    ap.add_argument("--make-peers", help=argparse.SUPPRESS)
+    ap.add_argument("--peers-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--peer-threads", help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     ap.add_argument("--make-checkpoint", help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
@@ -217,6 +423,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.make_checkpoint:
         make_checkpoint(Path(args.make_checkpoint))
+        return
+    if args.make_peers:
+        make_peers(Path(args.make_peers))
+        return
+    if args.peers_child:
+        peers_child(args)
         return
     if args.engine:
         child(args)
@@ -231,6 +443,17 @@ def main() -> None:
         # could keep spinning on a core while the measured children run
         subprocess.run([sys.executable, __file__, "--make-checkpoint", str(folder)], check=True,
                        capture_output=True)
+        peer_lines = [] if args.no_peers else run_peers(folder, args)
+        if peer_lines:
+            out = HERE / "results" / "model_peers.md"
+            out.parent.mkdir(exist_ok=True)
+            head = ["# tokgeo.GPT2 vs ONNX Runtime and CTranslate2 (logits only)", "",
+                    f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; GPT-2 small shape, "
+                    "random weights." + (" QUICK mode: the long workload has 256 tokens." if args.quick else "")]
+            out.write_text("\n".join(head + peer_lines) + "\n")
+            print(f"wrote {out}")
+        if args.peers_only:
+            return
         for wl in ("lesson", "long"):
             for eng in engines:
                 cmd = [sys.executable, __file__, "--folder", str(folder), "--engine", eng, "--workload", wl,

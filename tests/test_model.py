@@ -497,3 +497,25 @@ def test_name_or_path_is_public_and_read_only(ckpt: dict) -> None:
     from tokgeo.studies import Rotation
 
     assert Rotation(model).label == os.fspath(folder)  # the studies' provenance label
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_positions_hold_zero(ckpt: dict, side: str) -> None:
+    """Pads are not computed: every capture is 0 at padded positions (scores and pattern:
+    the pad's whole query row), even when the arena mapping is reused from a previous run."""
+    hf, folder = ckpt["odd"]
+    model = tokgeo.GPT2.from_pretrained(folder)
+    rng = np.random.default_rng(3)
+    full = [rng.integers(0, hf.config.vocab_size, 16).tolist() for _ in range(4)]
+    model.run(full, capture="all")  # fills an arena of the same size with non-zero values first
+    rows = [r[:n] for r, n in zip(full, (5, 16, 1, 11))]
+    cache = model.run(rows, capture="all", padding_side=side)
+    pad = ~cache.mask
+    assert pad.sum() == 4 * 16 - (5 + 16 + 1 + 11)
+    for key in cache:
+        a = cache[key]
+        if key.endswith(("hook_pattern", "hook_attn_scores")):
+            assert np.all(a.transpose(0, 2, 1, 3)[pad] == 0), key
+        else:
+            assert np.all(a[pad] == 0), key
+            assert np.any(a[~pad] != 0), key

@@ -475,9 +475,10 @@ class GPT2:
         Padding never changes a real token's activations: a padded batch gives each
         sentence exactly what it gets alone.  With right padding the causal mask suffices;
         with left padding the pads are masked out of attention and real tokens' position
-        ids start at 0.  Pads' own values are defined but meaningless: left pads are run as
-        a separate sequence of pad tokens, right pads as a continuation of the sentence.
-        Use ``cache.mask`` to select real tokens.
+        ids start at 0.  Pads are not computed (padding costs no time): every capture holds
+        0 at padded positions (for ``attn_scores`` / ``pattern``, the whole query row of a
+        pad; a real token's masked keys stay ``-inf`` / 0).  Use ``cache.mask`` to select
+        real tokens.
 
         Memory: the captures live in one arena of ``cache.nbytes`` bytes; the working
         memory that is not captured is a small scratch reused across blocks.  After the

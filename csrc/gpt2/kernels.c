@@ -95,6 +95,31 @@ void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, c
     }
 }
 
+void tg_layernorm_idx_f32(const float *x, size_t cols, const size_t *idx, size_t n, const float *w, const float *b,
+                          float eps, float *y, float *scale) {
+    const ptrdiff_t nn = (ptrdiff_t)n;
+#pragma omp parallel for schedule(static) if (n * cols > 32768)
+    for (ptrdiff_t i = 0; i < nn; i++) {
+        const size_t r = idx ? idx[i] : (size_t)i;
+        float sd = ln_row(x + r * cols, cols, w, b, eps, y + r * cols);
+        if (scale) scale[r] = sd;
+    }
+}
+
+void tg_activation_serial_f32(tg_gpt2_activation act, const float *x, float *y, size_t n) {
+    if (act == TG_GPT2_GELU_TANH) {
+        gelu_tanh_chunk(x, y, n);
+    } else if (act == TG_GPT2_GELU_ERF) {
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    }
+}
+
 void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t n) {
     const ptrdiff_t nn = (ptrdiff_t)n;
     const ptrdiff_t chunk = 4096;

@@ -17,8 +17,15 @@
  * is not NULL, scale[r] = sqrt(var + eps). */
 void tg_layernorm_f32(const float *x, ptrdiff_t ldx, size_t rows, size_t cols, const float *w, const float *b,
                       float eps, float *y, ptrdiff_t ldy, float *scale);
+/* The same over a row list: for i < n, row r = idx[i] (idx == NULL: r = i) of x [*, cols]
+ * and y [*, cols] (row stride cols; may alias), scale[r] when scale is not NULL.  Used to
+ * normalise only the real tokens of a padded batch. */
+void tg_layernorm_idx_f32(const float *x, size_t cols, const size_t *idx, size_t n, const float *w, const float *b,
+                          float eps, float *y, float *scale);
 /* y[i] = act(x[i]) for i < n (may alias). */
 void tg_activation_f32(tg_gpt2_activation act, const float *x, float *y, size_t n);
+/* The same on one thread, for n floats (a tile row inside a parallel region). */
+void tg_activation_serial_f32(tg_gpt2_activation act, const float *x, float *y, size_t n);
 /* exp(x) with ~2 ulp accuracy over the float range, vectorisable; exp(x < -87.3) ~ 1e-38. */
 float tg_expf(float x);
 /* Numerically stable softmax of each of `rows` rows of n floats (row stride ldx, ldy),

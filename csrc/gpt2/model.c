@@ -464,9 +464,10 @@ tg_status tg_gpt2_capture_view(const tg_gpt2_plan *p, size_t i, tg_gpt2_view *ou
     return TG_OK;
 }
 
-/* kinds that never need a scratch buffer (computed straight into the arena or skipped) */
+/* kinds that never need a scratch buffer (computed straight into the arena or skipped;
+ * attn_out, mlp_pre and mlp_out live only in the products' tiles unless captured) */
 static bool no_scratch(int k) {
-    return k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
+    return k == TG_HOOK_ATTN_OUT || k == TG_HOOK_MLP_PRE || k == TG_HOOK_MLP_OUT || k == TG_HOOK_ATTN_SCORES || k == TG_HOOK_PATTERN || k == TG_HOOK_EMBED || k == TG_HOOK_POS_EMBED ||
            k == TG_HOOK_LOGITS || k == TG_HOOK_RESID_PRE || k == TG_HOOK_LN1_SCALE || k == TG_HOOK_LN2_SCALE ||
            k == TG_HOOK_LNF_SCALE;
 }
@@ -481,6 +482,34 @@ static bool round64(size_t x, size_t *out) {
     if (!tg_add_size(x, 63, out)) return false;
     *out &= ~(size_t)63;
     return true;
+}
+
+/* Packing of a padded batch: the row-wise work (LayerNorms, the four products of a block,
+ * their epilogues, the logits) runs over the real tokens only, PACK_ROWS rows at a time:
+ * a chunk of real rows is gathered into one contiguous input block, multiplied (one BLIS
+ * call per TILE_COLS columns per thread, into a per-thread tile that stays in cache), and
+ * the tile's epilogue (bias, activation, residual add) scatters it back to the [B, T, .]
+ * buffers.  Without padding the products read their input in place and write straight into
+ * the destination buffers, all rows in one call per DIRECT_COLS columns (the tile is then
+ * the destination's own block; one pass packs each weight once, as an unchunked product). */
+enum { PACK_ROWS = 512, TILE_COLS = 256, DIRECT_COLS = 1024 };
+
+/* bytes (each rounded up to 64) of the row list [N], the gathered input [R, max(C, F)] and
+ * the per-thread tiles [threads][R, cols], R = min(PACK_ROWS, N), cols = *tile_cols: TILE_COLS
+ * or less when the widest product (3C, F, and V with logits) split over the threads is
+ * narrower */
+static bool pack_sizes(const tg_gpt2_config *c, size_t N, int threads, bool logits, size_t *rows_b, size_t *in_b,
+                       size_t *tile_b, size_t *tile_cols) {
+    const size_t R = N < PACK_ROWS ? N : PACK_ROWS, nt = (size_t)(threads < 1 ? 1 : threads);
+    const size_t K = (size_t)(c->n_inner > c->n_embd ? c->n_inner : c->n_embd);
+    size_t wmax = 3 * (size_t)c->n_embd;
+    if ((size_t)c->n_inner > wmax) wmax = (size_t)c->n_inner;
+    if (logits && (size_t)c->n_vocab > wmax) wmax = (size_t)c->n_vocab;
+    size_t cols = (wmax + nt - 1) / nt;
+    cols = (cols + 15) & ~(size_t)15;
+    *tile_cols = cols < TILE_COLS ? cols : TILE_COLS;
+    return tg_mul_size(N, sizeof(size_t), rows_b) && round64(*rows_b, rows_b) && tg_mul3_size(R, K, 4, in_b) &&
+           round64(*in_b, in_b) && tg_mul3_size(R, *tile_cols * 4, nt, tile_b) && round64(*tile_b, tile_b);
 }
 
 tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const uint8_t *want, tg_gpt2_plan *out) {
@@ -548,6 +577,12 @@ tg_status tg_gpt2_plan_make(const tg_gpt2_config *c, size_t B, size_t T, const u
                 !tg_add_size(scratch, tt, &scratch))
                 goto overflow;
         }
+        /* packing (see pack_sizes): the real-row list, one gathered input chunk, and one
+         * output tile per thread */
+        size_t rows_b, in_b, tile_b, cols;
+        if (!pack_sizes(c, N, out->threads, out->count[TG_HOOK_LOGITS] > 0, &rows_b, &in_b, &tile_b, &cols) || !tg_add_size(scratch, rows_b, &scratch) ||
+            !tg_add_size(scratch, in_b, &scratch) || !tg_add_size(scratch, tile_b, &scratch))
+            goto overflow;
         if (!tg_add_size(scratch, 64 * 16, &scratch)) goto overflow;
     }
     out->scratch_bytes = scratch;
@@ -626,30 +661,6 @@ static tg_status gemm_par(size_t m, size_t n, size_t k, const float *a, ptrdiff_
     return atomic_load(&stop) ? TG_ERR_INTERRUPTED : TG_OK;
 }
 
-/* y[N, W] = x[N, K] @ w[K, W] + bias (+ add[N, W] when add != NULL) */
-static tg_status linear(size_t N, size_t K, size_t W, const float *x, const float *w, const float *bias, const float *add,
-                        float *y) {
-    const ptrdiff_t nn = (ptrdiff_t)N;
-#pragma omp parallel for schedule(static) if (N * W > 65536)
-    for (ptrdiff_t i = 0; i < nn; i++) {
-        float *yr = y + i * (ptrdiff_t)W;
-        if (add) {
-            const float *ar = add + i * (ptrdiff_t)W;
-#pragma omp simd
-            for (size_t j = 0; j < W; j++) yr[j] = ar[j] + bias[j];
-        } else {
-            memcpy(yr, bias, W * sizeof *yr);
-        }
-    }
-    return gemm_par(N, W, K, x, (ptrdiff_t)K, 1, w, (ptrdiff_t)W, 1, 1.0f, y, (ptrdiff_t)W, 1, tg_get_num_threads());
-}
-
-static void add_rows(size_t n, const float *a, const float *b, float *y) {
-    const ptrdiff_t nn = (ptrdiff_t)n;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (ptrdiff_t i = 0; i < nn; i++) y[i] = a[i] + b[i];
-}
-
 typedef struct fw {
     const tg_gpt2 *m;
     const tg_gpt2_plan *p;
@@ -658,8 +669,110 @@ typedef struct fw {
     float *resid;                  /* scratch residual stream [N, C] */
     float *attn_buf;               /* [threads][T*T rounded] */
     size_t attn_stride;
-    const int64_t *start;
+    const int64_t *start, *length;
+    const size_t *rows; /* [n_rows] flat indices b*T + t of the real tokens; NULL: all N rows */
+    size_t n_rows;
+    float *pack_in;     /* [min(PACK_ROWS, N), max(C, F)] gathered input rows */
+    float *tiles;       /* [threads][min(PACK_ROWS, N) * tile_cols] */
+    size_t tile_floats, tile_cols; /* tile_cols <= TILE_COLS: the widest tile a thread computes */
 } fw;
+
+/* Sets the pad rows of a [B, T, width] buffer to 0 (the documented value of every capture's
+ * padded positions; the arena may be a reused mapping, so this is written, not assumed). */
+static void zero_pads(const fw *f, float *buf, size_t width) {
+    if (f->rows == NULL) return;
+    const size_t T = f->p->seq;
+    for (size_t b = 0; b < f->p->batch; b++) {
+        const size_t st = (size_t)f->start[b], en = st + (size_t)f->length[b];
+        float *row = buf + b * T * width;
+        if (st > 0) memset(row, 0, st * width * sizeof *row);
+        if (en < T) memset(row + en * width, 0, (T - en) * width * sizeof *row);
+    }
+}
+
+typedef enum ep_kind {
+    EP_STORE, /* out = product */
+    EP_ACT,   /* raw = product (when raw != NULL); out = act(product) */
+    EP_RESID  /* raw = product (when raw != NULL); out = resid + product */
+} ep_kind;
+
+typedef struct epilogue {
+    ep_kind kind;
+    float *out;          /* [N, W] */
+    float *raw;          /* [N, W] or NULL: the product itself, for a capture */
+    const float *resid;  /* EP_RESID: [N, W] */
+    tg_gpt2_activation act;
+} epilogue;
+
+/* For every real row r: product[r, :] = bias + x[r, :] @ w (w [K, W] at element strides
+ * rsw, csw; bias [W] or NULL), then the epilogue on it.  The products are BLIS calls of
+ * min(PACK_ROWS, rows left) x tile_cols, the threads taking contiguous column ranges (each
+ * packs its own part of w), bias first and the product accumulated onto it (beta = 1, the
+ * order Hugging Face's addmm gives).  Interrupts are polled by the master between tiles. */
+static tg_status product(const fw *f, size_t K, size_t W, const float *x, const float *w, ptrdiff_t rsw, ptrdiff_t csw,
+                         const float *bias, const epilogue *ep) {
+    const size_t nr = f->n_rows, *rows = f->rows;
+    /* without packing, the product is accumulated in place in its destination block */
+    float *direct = ep->kind == EP_STORE ? ep->out : (ep->raw ? ep->raw : ep->out);
+    int nt = f->p->threads < 1 ? 1 : f->p->threads;
+    if (2.0 * (double)nr * (double)W * (double)K < 4.0e6) nt = 1;
+    atomic_int stop = 0;
+    const size_t chunk = rows ? PACK_ROWS : (nr ? nr : 1);
+    for (size_t r0 = 0; r0 < nr && !atomic_load(&stop); r0 += chunk) {
+        const size_t m = nr - r0 < chunk ? nr - r0 : chunk;
+        const float *A = x + r0 * K;
+        if (rows) {
+            const ptrdiff_t mm = (ptrdiff_t)m;
+#pragma omp parallel for schedule(static) num_threads(nt) if (m * K > 65536)
+            for (ptrdiff_t i = 0; i < mm; i++) memcpy(f->pack_in + (size_t)i * K, x + rows[r0 + (size_t)i] * K, K * 4);
+            A = f->pack_in;
+        }
+#pragma omp parallel num_threads(nt)
+        {
+#ifdef _OPENMP
+            const size_t t = (size_t)omp_get_thread_num(), team = (size_t)omp_get_num_threads();
+#else
+            const size_t t = 0, team = 1;
+#endif
+            float *tbuf = f->tiles + t * f->tile_floats;
+            size_t per = (W + team - 1) / team;
+            if (per % 16) per += 16 - per % 16;
+            const size_t lo = t * per < W ? t * per : W, hi = lo + per < W ? lo + per : W;
+            const size_t step = rows ? f->tile_cols : DIRECT_COLS;
+            for (size_t c0 = lo; c0 < hi; c0 += step) {
+                if (t == 0 && c0 > lo && tg_interrupted()) atomic_store(&stop, 1);
+                if (atomic_load(&stop)) break;
+                const size_t nb = hi - c0 < step ? hi - c0 : step;
+                float *tile = rows ? tbuf : direct + r0 * W + c0;
+                const size_t ldt = rows ? nb : W;
+                for (size_t i = 0; i < m; i++) {
+                    if (bias)
+                        memcpy(tile + i * ldt, bias + c0, nb * 4);
+                    else
+                        memset(tile + i * ldt, 0, nb * 4);
+                }
+                tg_sgemm(m, nb, K, 1.0f, A, (ptrdiff_t)K, 1, w + (ptrdiff_t)c0 * csw, rsw, csw, 1.0f, tile, (ptrdiff_t)ldt, 1,
+                         true);
+                for (size_t i = 0; i < m; i++) {
+                    const size_t r = rows ? rows[r0 + i] : r0 + i;
+                    const float *pr = tile + i * ldt;
+                    float *o = ep->out + r * W + c0;
+                    if (ep->kind != EP_STORE && rows && ep->raw) memcpy(ep->raw + r * W + c0, pr, nb * 4);
+                    if (ep->kind == EP_STORE) {
+                        if (rows) memcpy(o, pr, nb * 4);
+                    } else if (ep->kind == EP_ACT) {
+                        tg_activation_serial_f32(ep->act, pr, o, nb);
+                    } else {
+                        const float *xr = ep->resid + r * W + c0;
+#pragma omp simd
+                        for (size_t j = 0; j < nb; j++) o[j] = xr[j] + pr[j];
+                    }
+                }
+            }
+        }
+    }
+    return atomic_load(&stop) ? TG_ERR_INTERRUPTED : TG_OK;
+}
 
 static float *dest(const fw *f, tg_gpt2_hook k, size_t l) {
     const tg_gpt2_plan *p = f->p;
@@ -699,15 +812,23 @@ static tg_status attention(const fw *f, size_t l, const float *qkv, float *z) {
             if (tid == 0 && tg_interrupted()) atomic_store(&stop, 1);
             if (atomic_load(&stop)) continue;
             const size_t b = (size_t)task / H, h = (size_t)task % H;
-            const size_t st = (size_t)f->start[b];
+            const size_t st = (size_t)f->start[b], en = st + (size_t)f->length[b];
             const float *q = qkv + (ptrdiff_t)(b * T) * ld + (ptrdiff_t)(h * D);
             const float *k = q + C, *v = q + 2 * C;
             float *S = cap_s ? S_all + task * (ptrdiff_t)TT : (cap_p ? P_all + task * (ptrdiff_t)TT : tbuf);
             float *P = cap_p ? P_all + task * (ptrdiff_t)TT : (cap_s ? tbuf : S);
             float *zb = z + (ptrdiff_t)(b * T * C + h * D);
-            if (T <= SMALL_T) { /* short sequences: plain loops beat BLIS's per-call overhead */
+            /* pad query rows are not computed: their captured rows hold 0 */
+            if (cap_s || cap_p) {
                 for (size_t t = 0; t < T; t++) {
-                    const size_t lo = t < st ? 0 : st;
+                    if (t >= st && t < en) continue;
+                    if (cap_s) memset(S + t * T, 0, T * sizeof *S);
+                    if (cap_p) memset(P + t * T, 0, T * sizeof *P);
+                }
+            }
+            if (T <= SMALL_T) { /* short sequences: plain loops beat BLIS's per-call overhead */
+                for (size_t t = st; t < en; t++) {
+                    const size_t lo = st;
                     float *srow = S + t * T, *zrow = zb + (ptrdiff_t)(t * C);
                     for (size_t j = lo; j <= t; j++)
                         srow[j] = alpha * tg_dot_f32(q + (ptrdiff_t)t * ld, k + (ptrdiff_t)j * ld, D);
@@ -717,15 +838,14 @@ static tg_status attention(const fw *f, size_t l, const float *qkv, float *z) {
                 }
                 continue;
             }
-            for (size_t i0 = 0; i0 < T; i0 += RB) {
-                const size_t i1 = i0 + RB < T ? i0 + RB : T;
-                const size_t kmin = i0 < st ? 0 : st;
+            for (size_t i0 = st; i0 < en; i0 += RB) {
+                const size_t i1 = i0 + RB < en ? i0 + RB : en;
+                const size_t kmin = st;
                 /* S[i0:i1, kmin:i1] = alpha * Q[i0:i1] K[kmin:i1]^T */
                 tg_sgemm(i1 - i0, i1 - kmin, D, alpha, q + (ptrdiff_t)i0 * ld, ld, 1, k + (ptrdiff_t)kmin * ld, 1, ld, 0.0f,
                          S + i0 * T + kmin, (ptrdiff_t)T, 1, true);
                 for (size_t t = i0; t < i1; t++) {
-                    const size_t lo = t < st ? 0 : st;
-                    tg_causal_softmax_row_f32(S + t * T, P + t * T, lo, t, T, cap_s);
+                    tg_causal_softmax_row_f32(S + t * T, P + t * T, st, t, T, cap_s);
                 }
                 /* z[i0:i1, h] = P[i0:i1, kmin:i1] V[kmin:i1, h] */
                 tg_sgemm(i1 - i0, D, i1 - kmin, 1.0f, P + i0 * T + kmin, (ptrdiff_t)T, 1, v + (ptrdiff_t)kmin * ld, ld, 1,
@@ -740,75 +860,98 @@ static tg_status run(fw *f, const int64_t *ids) {
     const tg_gpt2 *m = f->m;
     const tg_gpt2_config *c = &m->cfg;
     const tg_gpt2_plan *p = f->p;
-    const size_t B = p->batch, T = p->seq, N = B * T, C = (size_t)c->n_embd, F = (size_t)c->n_inner,
-                 V = (size_t)c->n_vocab;
+    const size_t T = p->seq, C = (size_t)c->n_embd, F = (size_t)c->n_inner, V = (size_t)c->n_vocab;
+    const size_t *rows = f->rows, nr = f->n_rows;
     const float eps = (float)c->layer_norm_eps;
     tg_status s;
 
-    /* embeddings: x = wte[id] + wpe[pos] */
+    /* embeddings of the real tokens: x = wte[id] + wpe[pos] */
     float *x = captured(f, TG_HOOK_RESID_PRE, 0) ? dest(f, TG_HOOK_RESID_PRE, 0) : f->resid;
     float *emb = captured(f, TG_HOOK_EMBED, 0) ? dest(f, TG_HOOK_EMBED, 0) : NULL;
     float *pos = captured(f, TG_HOOK_POS_EMBED, 0) ? dest(f, TG_HOOK_POS_EMBED, 0) : NULL;
-    const ptrdiff_t NN = (ptrdiff_t)N;
-#pragma omp parallel for schedule(static) if (N * C > 65536)
-    for (ptrdiff_t i = 0; i < NN; i++) {
-        const size_t b = (size_t)i / T, t = (size_t)i % T, st = (size_t)f->start[b];
+    const ptrdiff_t NR = (ptrdiff_t)nr;
+#pragma omp parallel for schedule(static) if (nr * C > 65536)
+    for (ptrdiff_t k = 0; k < NR; k++) {
+        const size_t i = rows ? rows[k] : (size_t)k;
+        const size_t b = i / T, t = i % T, st = (size_t)f->start[b];
         const size_t ps = t < st ? t : t - st;
         const float *we = m->w.wte + (size_t)ids[i] * C, *wp = m->w.wpe + ps * C;
-        float *xr = x + (size_t)i * C;
+        float *xr = x + i * C;
 #pragma omp simd
         for (size_t j = 0; j < C; j++) xr[j] = we[j] + wp[j];
-        if (emb) memcpy(emb + (size_t)i * C, we, C * 4);
-        if (pos) memcpy(pos + (size_t)i * C, wp, C * 4);
+        if (emb) memcpy(emb + i * C, we, C * 4);
+        if (pos) memcpy(pos + i * C, wp, C * 4);
     }
+    if (x != f->resid) zero_pads(f, x, C);
+    if (emb) zero_pads(f, emb, C);
+    if (pos) zero_pads(f, pos, C);
 
     for (size_t l = 0; l < p->run_layers; l++) {
         if (tg_interrupted()) return TG_ERR_INTERRUPTED;
         const tg_gpt2_layer *W = &m->layers[l];
         if (l > 0 && captured(f, TG_HOOK_RESID_PRE, l)) {
             float *d = dest(f, TG_HOOK_RESID_PRE, l);
-            memcpy(d, x, N * C * 4);
+            for (size_t k = 0; k < nr; k++) {
+                const size_t i = rows ? rows[k] : k;
+                memcpy(d + i * C, x + i * C, C * 4);
+            }
+            zero_pads(f, d, C);
             x = d;
         }
         float *ln1 = dest(f, TG_HOOK_LN1, l);
-        tg_layernorm_f32(x, (ptrdiff_t)C, N, C, W->ln1_w, W->ln1_b, eps, ln1, (ptrdiff_t)C,
-                         captured(f, TG_HOOK_LN1_SCALE, l) ? dest(f, TG_HOOK_LN1_SCALE, l) : NULL);
+        float *sc1 = captured(f, TG_HOOK_LN1_SCALE, l) ? dest(f, TG_HOOK_LN1_SCALE, l) : NULL;
+        tg_layernorm_idx_f32(x, C, rows, nr, W->ln1_w, W->ln1_b, eps, ln1, sc1);
         float *qkv = dest(f, TG_HOOK_QKV, l);
-        if ((s = linear(N, C, 3 * C, ln1, W->attn_w, W->attn_b, NULL, qkv)) != TG_OK) return s;
+        epilogue e = {.kind = EP_STORE, .out = qkv};
+        if ((s = product(f, C, 3 * C, ln1, W->attn_w, (ptrdiff_t)(3 * C), 1, W->attn_b, &e)) != TG_OK) return s;
         float *z = dest(f, TG_HOOK_Z, l);
         if ((s = attention(f, l, qkv, z)) != TG_OK) return s;
-        /* attn_out and mlp_out always get their own buffer (slot or scratch) so that every
-         * value is computed in the same order whatever is captured (and as HF does) */
+        /* resid_mid = resid_pre + (bias + z @ proj_w), the sum fused into the product's tile;
+         * attn_out is kept only when captured */
         float *mid = dest(f, TG_HOOK_RESID_MID, l);
-        float *ao = dest(f, TG_HOOK_ATTN_OUT, l);
-        if ((s = linear(N, C, C, z, W->proj_w, W->proj_b, NULL, ao)) != TG_OK) return s;
-        add_rows(N * C, x, ao, mid);
+        float *ao = captured(f, TG_HOOK_ATTN_OUT, l) ? dest(f, TG_HOOK_ATTN_OUT, l) : NULL;
+        e = (epilogue){.kind = EP_RESID, .out = mid, .raw = ao, .resid = x};
+        if ((s = product(f, C, C, z, W->proj_w, (ptrdiff_t)C, 1, W->proj_b, &e)) != TG_OK) return s;
         float *ln2 = dest(f, TG_HOOK_LN2, l);
-        tg_layernorm_f32(mid, (ptrdiff_t)C, N, C, W->ln2_w, W->ln2_b, eps, ln2, (ptrdiff_t)C,
-                         captured(f, TG_HOOK_LN2_SCALE, l) ? dest(f, TG_HOOK_LN2_SCALE, l) : NULL);
-        float *hpre = dest(f, TG_HOOK_MLP_PRE, l);
-        if ((s = linear(N, C, F, ln2, W->fc_w, W->fc_b, NULL, hpre)) != TG_OK) return s;
-        float *hpost = captured(f, TG_HOOK_MLP_POST, l) ? dest(f, TG_HOOK_MLP_POST, l)
-                                                         : (captured(f, TG_HOOK_MLP_PRE, l) ? f->scratch[TG_HOOK_MLP_POST] : hpre);
-        tg_activation_f32(c->activation, hpre, hpost, N * F);
+        float *sc2 = captured(f, TG_HOOK_LN2_SCALE, l) ? dest(f, TG_HOOK_LN2_SCALE, l) : NULL;
+        tg_layernorm_idx_f32(mid, C, rows, nr, W->ln2_w, W->ln2_b, eps, ln2, sc2);
+        /* mlp_post = act(bias + ln2 @ fc_w), the activation fused; mlp_pre kept when captured */
+        float *hpre = captured(f, TG_HOOK_MLP_PRE, l) ? dest(f, TG_HOOK_MLP_PRE, l) : NULL;
+        float *hpost = dest(f, TG_HOOK_MLP_POST, l);
+        e = (epilogue){.kind = EP_ACT, .out = hpost, .raw = hpre, .act = c->activation};
+        if ((s = product(f, C, F, ln2, W->fc_w, (ptrdiff_t)F, 1, W->fc_b, &e)) != TG_OK) return s;
         /* resid_post: into its slot, else into the scratch residual (x is dead by then) */
-        float *out = dest(f, TG_HOOK_RESID_POST, l);
-        if (!captured(f, TG_HOOK_RESID_POST, l)) out = f->resid;
-        float *mo = dest(f, TG_HOOK_MLP_OUT, l);
-        if ((s = linear(N, F, C, hpost, W->fcproj_w, W->fcproj_b, NULL, mo)) != TG_OK) return s;
-        add_rows(N * C, mid, mo, out);
+        float *out = captured(f, TG_HOOK_RESID_POST, l) ? dest(f, TG_HOOK_RESID_POST, l) : f->resid;
+        float *mo = captured(f, TG_HOOK_MLP_OUT, l) ? dest(f, TG_HOOK_MLP_OUT, l) : NULL;
+        e = (epilogue){.kind = EP_RESID, .out = out, .raw = mo, .resid = mid};
+        if ((s = product(f, F, C, hpost, W->fcproj_w, (ptrdiff_t)C, 1, W->fcproj_b, &e)) != TG_OK) return s;
+        /* captures' pad rows: 0 */
+        if (captured(f, TG_HOOK_LN1, l)) zero_pads(f, ln1, C);
+        if (sc1) zero_pads(f, sc1, 1);
+        if (captured(f, TG_HOOK_QKV, l)) zero_pads(f, qkv, 3 * C);
+        if (captured(f, TG_HOOK_Z, l)) zero_pads(f, z, C);
+        if (ao) zero_pads(f, ao, C);
+        if (captured(f, TG_HOOK_RESID_MID, l)) zero_pads(f, mid, C);
+        if (captured(f, TG_HOOK_LN2, l)) zero_pads(f, ln2, C);
+        if (sc2) zero_pads(f, sc2, 1);
+        if (hpre) zero_pads(f, hpre, F);
+        if (captured(f, TG_HOOK_MLP_POST, l)) zero_pads(f, hpost, F);
+        if (mo) zero_pads(f, mo, C);
+        if (out != f->resid) zero_pads(f, out, C);
         x = out;
     }
     if (!p->need_head) return TG_OK;
     float *lnf = dest(f, TG_HOOK_LN_FINAL, 0);
-    tg_layernorm_f32(x, (ptrdiff_t)C, N, C, m->w.lnf_w, m->w.lnf_b, eps, lnf, (ptrdiff_t)C,
-                     captured(f, TG_HOOK_LNF_SCALE, 0) ? dest(f, TG_HOOK_LNF_SCALE, 0) : NULL);
+    float *scf = captured(f, TG_HOOK_LNF_SCALE, 0) ? dest(f, TG_HOOK_LNF_SCALE, 0) : NULL;
+    tg_layernorm_idx_f32(x, C, rows, nr, m->w.lnf_w, m->w.lnf_b, eps, lnf, scf);
+    if (captured(f, TG_HOOK_LN_FINAL, 0)) zero_pads(f, lnf, C);
+    if (scf) zero_pads(f, scf, 1);
     if (captured(f, TG_HOOK_LOGITS, 0)) {
         float *lg = dest(f, TG_HOOK_LOGITS, 0);
-        /* logits[N, V] = lnf[N, C] @ lm_head[V, C]^T (lm_head read through strides) */
-        if ((s = gemm_par(N, V, C, lnf, (ptrdiff_t)C, 1, m->w.lm_head, 1, (ptrdiff_t)C, 0.0f, lg, (ptrdiff_t)V, 1,
-                          p->threads)) != TG_OK)
-            return s;
+        /* logits[r] = lnf[r] @ lm_head^T (lm_head [V, C] read through strides) */
+        epilogue e = {.kind = EP_STORE, .out = lg};
+        if ((s = product(f, C, V, lnf, m->w.lm_head, 1, (ptrdiff_t)C, NULL, &e)) != TG_OK) return s;
+        zero_pads(f, lg, V);
     }
     return TG_OK;
 }
@@ -834,7 +977,7 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
             return tg_fail(TG_ERR_INDEX, "token id %lld at [%zu, %zu] is outside the vocabulary [0, %lld)", (long long)ids[i],
                            i / T, i % T, (long long)c->n_vocab);
     /* one scratch block carved into the buffers the plan sized */
-    fw f = {.m = m, .p = p, .arena = arena, .start = start};
+    fw f = {.m = m, .p = p, .arena = arena, .start = start, .length = length};
     if (p->threads != tg_get_num_threads())
         return tg_fail(TG_ERR_VALUE, "the thread count changed since the plan was made; make a new plan");
     unsigned char *scratch = tg_gpt2_alloc_buffer(p->scratch_bytes);
@@ -853,6 +996,21 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
         at = (at + 63) & ~(size_t)63;
         f.attn_stride = ((T * T * 4 + 63) & ~(size_t)63) / 4;
         f.attn_buf = (float *)(scratch + at);
+        at += f.attn_stride * 4 * (size_t)p->threads;
+    }
+    {
+        size_t rows_b = 0, in_b = 0, tile_b = 0;
+        (void)pack_sizes(c, N, p->threads, p->count[TG_HOOK_LOGITS] > 0, &rows_b, &in_b, &tile_b, &f.tile_cols); /* checked by the plan */
+        at = (at + 63) & ~(size_t)63;
+        size_t *rows = (size_t *)(scratch + at);
+        f.pack_in = (float *)(scratch + at + rows_b);
+        f.tiles = (float *)(scratch + at + rows_b + in_b);
+        f.tile_floats = tile_b / 4 / (size_t)(p->threads < 1 ? 1 : p->threads);
+        size_t nr = 0;
+        for (size_t b = 0; b < B; b++)
+            for (size_t t = (size_t)start[b]; t < (size_t)(start[b] + length[b]); t++) rows[nr++] = b * T + t;
+        f.rows = nr < N ? rows : NULL;
+        f.n_rows = nr;
     }
     tg_status s = run(&f, ids);
     tg_gpt2_free_buffer(scratch, p->scratch_bytes);

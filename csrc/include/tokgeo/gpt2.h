@@ -42,8 +42,13 @@
  * start[b] are left padding, those after are right padding.  Row b is cut in two causal
  * segments, [0, start[b]) and [start[b], T): a token attends to the keys of its own
  * segment up to itself and its position id is its index inside the segment.  Real tokens
- * therefore get exactly the activations they get when their sentence is run alone; right
- * pads behave as a continuation of the sentence, left pads as a sentence of their own.
+ * therefore get exactly the activations they get when their sentence is run alone.  Pads
+ * are not computed: the row-wise work (LayerNorms, products, activations, adds, logits) runs
+ * over the real tokens only, gathered in chunks of at most 512 rows, and attention skips pad
+ * query rows.  Every capture holds 0 at its padded positions ([b, t] with t outside the real
+ * range; for ATTN_SCORES and PATTERN the whole query row [b, h, t, :] of a pad t is 0, while
+ * a real query row keeps -inf / 0 for its masked keys).  Scratch for this is in
+ * scratch_bytes.
  *
  * Threads: BLIS and our OpenMP loops use tg_get_num_threads(); attention runs one
  * (batch, head) pair per OpenMP task with single-threaded BLIS calls inside.
@@ -243,10 +248,11 @@ typedef struct tg_gpt2_view {
 } tg_gpt2_view;
 tg_status tg_gpt2_capture_view(const tg_gpt2_plan *p, size_t i, tg_gpt2_view *out);
 
-/* Runs the forward pass.  ids: [B, T] row-major token ids in [0, n_vocab) (every entry,
- * pads included: pads are computed too); start, length: [B] with 0 <= start,
+/* Runs the forward pass.  ids: [B, T] row-major token ids in [0, n_vocab) (every entry is
+ * checked, pads included, though pads are not computed); start, length: [B] with 0 <= start,
  * start + length <= T (see "Padding" above).  Writes every float of every captured block
- * of `arena` (plan->arena_bytes bytes, 4-byte aligned at least, caller-owned; 64-byte
+ * of `arena`, pad positions included (0; see "Padding") (plan->arena_bytes bytes, 4-byte
+ * aligned at least, caller-owned; 64-byte
  * alignment is best).  Allocates plan->scratch_bytes of working memory and frees it before
  * returning.  TG_ERR_INDEX for a bad id, TG_ERR_VALUE for bad start/length or a plan made
  * for another config, TG_ERR_NOMEM, TG_ERR_INTERRUPTED. */
