@@ -27,9 +27,9 @@ Usage (from the repository root, after scripts/dev-build.sh and `pip install tor
 transformers safetensors`; the machine is shared, so run it niced):
 
   PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --bench 10 --batch 8 --vocab-top 4096
-  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --steps 450 --batch 8 --n-ctx 256 \
-      --n-embd 64 --n-layer 4 --n-head 4 --vocab-top 4096 --lr 5e-3 --warmup 30 \
-      --eval-every 150 --eval-windows 8 --heldout-stride 8 --threads 2 --seed 0 \
+  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --steps 280 --batch 8 --n-ctx 256 \
+      --n-embd 64 --n-layer 4 --n-head 4 --vocab-top 4096 --lr 5e-3 --warmup 20 \
+      --eval-every 100 --eval-windows 8 --heldout-stride 8 --threads 2 --seed 0 \
       --heldout-sample tests/data/mini_heldout.txt \
       --out tokgeo/data/models/tokgeo-mini --log scripts/train_mini.log
 
