@@ -132,10 +132,10 @@ class Trajectories(TokenStudy):
         }
         tokens = [tok.decode([int(t)]) for t in (x for txt in texts for x in tok.encode(txt))]
         from ..datasets import sentences_digest
-        from ._base import Provenance
+        from ._base import Provenance, model_origin
         from ._corpus import model_config
 
-        prov = Provenance(study="Trajectories", model=self.label, model_config=model_config(m),
+        prov = Provenance(study="Trajectories", model=self.label, model_config=model_config(m), **model_origin(m),
                           convention=self.convention, dataset=self._source_name,
                           dataset_sha256=sentences_digest(texts), n_sentences=len(texts), target=None, seed=None,
                           parameters={"n_components": k, "fit": self.fit, "exclude_first": self.exclude_first,
