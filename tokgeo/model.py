@@ -324,7 +324,11 @@ class GPT2:
       ``name_or_path`` given to :meth:`from_pretrained` (a hub name stays the name, e.g.
       ``"gpt2-xl"``), else the model folder; ``None`` if neither is known
 
-    All weight arrays are read-only views into the mapped file.
+    All weight arrays are read-only views into the mapped file.  If another process truncates
+    the checkpoint while the model is open, :meth:`run` raises :class:`tokgeo.TokgeoIOError`
+    naming the file (before or during the forward pass, never a crash); reading the weight
+    arrays yourself after that crashes the process with SIGBUS, as NumPy reads them, not
+    tokgeo (see :mod:`tokgeo.safetensors`).
     """
 
     def __init__(
@@ -517,6 +521,8 @@ class GPT2:
             InvalidTypeError: inputs of another type (the message names the bad element).
             InvalidInputError: longer than ``n_ctx``, empty, or a bad capture name.
             KeyboardInterrupt: Ctrl-C (checked between layers and inside attention).
+            TokgeoIOError: the checkpoint file was truncated or rewritten in place by
+                another process since it was loaded (the message names it; load it again).
         """
         from .cache import ActivationCache
 
