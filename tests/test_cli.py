@@ -207,3 +207,47 @@ def test_sentences_file_bom_line_numbers_and_one_sentence(tmp_path: Path, folder
     p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o1"), "--sentences", str(one),
               "--no-figures"], tmp_path)
     assert "holds one sentence" in p.stdout and "at least two" in p.stdout
+
+
+def test_paired_center_and_ddof_flags(tmp_path: Path, folder: Path) -> None:
+    """--paired runs the rotation's paired t-test; --no-center / --ddof pick the embedding covariance."""
+    from scipy import stats
+
+    p = _run(["study", "--help"], tmp_path)
+    assert p.returncode == 0
+    for flag in ("--paired", "--no-center", "--ddof"):
+        assert flag in p.stdout
+    out = tmp_path / "rot"
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(out), "--paired", "--no-figures"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "provenance.json").read_text())["parameters"]["paired"] is True
+    assert "paired t-test" in (out / "report.txt").read_text()
+    with open(out / "angles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(out / "layer_stats.csv", newline="") as f:
+        stats_rows = list(csv.DictReader(f))
+    for r in stats_rows:  # scipy's paired test on the CSV's own angles
+        ang = {role: [float(x["angle_deg"]) for x in rows if x["layer"] == r["layer"] and x["role"] == role]
+               for role in ("target", "nontarget")}
+        ref = stats.ttest_rel(ang["target"], ang["nontarget"])
+        np.testing.assert_allclose(float(r["t"]), ref.statistic, rtol=1e-4)
+    W = load_hf(folder).transformer.wte.weight.detach().numpy().astype(np.float64)
+    n = W.shape[0]
+    for extra, sigma in ((["--no-center"], W.T @ W / n), (["--no-center", "--ddof", "1"], W.T @ W / (n - 1)),
+                         (["--ddof", "0"], np.cov(W, rowvar=False, ddof=0)), ([], np.cov(W, rowvar=False))):
+        out = tmp_path / ("emb" + "".join(extra))
+        p = _run(["study", "embedding", "--model", str(folder), "--out", str(out), "--no-figures", *extra], tmp_path)
+        assert p.returncode == 0, p.stderr
+        with open(out / "spectrum.csv", newline="") as f:
+            spec = list(csv.DictReader(f))
+        key = next(k for k in spec[0] if k.startswith("eigenvalue"))
+        np.testing.assert_allclose([float(r[key]) for r in spec], np.sort(np.linalg.eigvalsh(sigma))[::-1],
+                                   rtol=1e-5, atol=1e-10)
+        params = json.loads((out / "provenance.json").read_text())["parameters"]
+        assert params["center"] == ("--no-center" not in extra)
+        assert ("uncentred" in (out / "report.txt").read_text()) == ("--no-center" in extra)
+    for args in (["study", "qkv", "--paired"], ["study", "rotation", "--no-center"], ["study", "rotation", "--ddof", "0"]):
+        p = _run([*args, "--model", str(folder), "--out", str(tmp_path / "o")], tmp_path)
+        assert p.returncode == 2 and "belongs to the" in p.stderr and "Traceback" not in p.stderr
+    p = _run(["study", "embedding", "--ddof", "2", "--model", str(folder), "--out", str(tmp_path / "o")], tmp_path)
+    assert p.returncode == 2 and "--ddof" in p.stderr

@@ -218,3 +218,53 @@ def test_t_cdf_matches_scipy_and_validates() -> None:
         t_cdf(np.zeros(3), np.ones(2))
     with pytest.raises(InvalidTypeError):
         t_cdf(np.array(["a"]), 3)
+
+
+def _t_ppf_mpmath(q: float, df: float) -> float:
+    """The exact t quantile (50 digits, mpmath): Newton on log P(T < -t) = log p in s = log t."""
+    import mpmath as mp
+
+    mp.mp.dps = 50
+    p = mp.mpf(min(q, 1.0 - q)) if q < 0.5 else mp.mpf(1) - mp.mpf(q)
+    nu = mp.mpf(df)
+    c = mp.gamma((nu + 1) / 2) / (mp.sqrt(nu * mp.pi) * mp.gamma(nu / 2))
+    # start: the leading term of the tail, P ~ c nu^((nu+1)/2) t^-nu / nu
+    s = (mp.log(c) + (nu + 1) / 2 * mp.log(nu) - mp.log(nu) - mp.log(p)) / nu
+    for _ in range(60):
+        t = mp.exp(s)
+        x = nu / (nu + t * t)
+        F = mp.betainc(nu / 2, mp.mpf(1) / 2, 0, x, regularized=True) / 2
+        dlog = -t * c * (1 + t * t / nu) ** (-(nu + 1) / 2) / F  # d log F / d log t
+        step = (mp.log(F) - mp.log(p)) / dlog
+        s -= step
+        if abs(step) < mp.mpf(10) ** -40:
+            break
+    t = mp.exp(s)
+    big = t > mp.mpf(np.finfo(np.float64).max)
+    v = float("inf") if big else float(t)
+    return -v if q < 0.5 else v
+
+
+@pytest.mark.parametrize("df", [0.1, 0.5, 0.75, 1.5, 3.5, 10.0])
+def test_t_ppf_far_tails_small_and_fractional_df(df: float) -> None:
+    """Down to p = 1e-300, where t^2 (or t itself) leaves the double range: the exact quantile
+    from mpmath (scipy is no reference there: its t.ppf saturates at ~4.7e153, e.g. -4.74e153
+    at df = 0.5 for every p below ~1e-77, where the exact answer is -2.2e200 at p = 1e-100),
+    and wrong well before (df = 3.5, p = 1e-200: -9.10e56 for -1.64e57); scipy is checked
+    where it is right, p >= 1e-30 and |t| < 1e150."""
+    from scipy import stats
+
+    from tokgeo.metrics import t_ppf
+
+    qs = [1e-300, 1e-250, 1e-200, 1e-150, 1e-100, 1e-77, 1e-50, 1e-30, 1e-20, 1e-10, 1e-3]
+    qs += [1.0 - 1e-16, 1.0 - 1e-10]
+    for q in qs:
+        got = float(t_ppf(q, df))
+        want = _t_ppf_mpmath(q, df)
+        if np.isinf(want):
+            assert got == want, (q, df, got)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=f"q={q} df={df}")
+        ref = float(stats.t.ppf(q, df))
+        if min(q, 1.0 - q) >= 1e-30 and abs(ref) < 1e150:
+            np.testing.assert_allclose(got, ref, rtol=1e-10, err_msg=f"scipy q={q} df={df}")

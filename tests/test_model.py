@@ -440,25 +440,28 @@ def test_wider_gpt2_shapes(tmp_path: Path, n_embd: int, n_head: int) -> None:
 
 
 def test_hub_names_go_through_tokgeo_hub(ckpt: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A name that is not a local path is resolved by tokgeo.hub.resolve_model (imported
-    lazily); a stand-in module checks the call and serves a local folder."""
+    """A name that is not a local path is resolved by tokgeo.hub.resolve (imported lazily;
+    its record is kept as model.resolved); a stand-in module checks the call and serves a
+    local folder."""
     import sys
     import types
+
+    from tokgeo.hub import Resolved
 
     hf, folder = ckpt["odd"]
     calls = []
     fake = types.ModuleType("tokgeo.hub")
 
-    def resolve_model(name_or_path: str, **kw: object) -> Path:
+    def resolve(name_or_path: str, **kw: object) -> Resolved:
         calls.append((name_or_path, kw))
-        return folder
+        return Resolved(name_or_path, folder, "hub")
 
-    fake.resolve_model = resolve_model  # type: ignore[attr-defined]
+    fake.resolve = resolve  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tokgeo.hub", fake)
     monkeypatch.setattr(tokgeo, "hub", fake, raising=False)
     model = tokgeo.GPT2.from_pretrained("openai-community/gpt2-tiny-test", revision="main")
     assert calls == [("openai-community/gpt2-tiny-test", {"revision": "main"})]
-    assert model.config.n_embd == 60
+    assert model.config.n_embd == 60 and model.resolved.path == folder
 
 
 @pytest.mark.parametrize("side", ["right", "left"])

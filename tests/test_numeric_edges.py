@@ -3,6 +3,8 @@ extreme scales, the far tails of the t quantile, and out-of-range integer argume
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,47 @@ def test_all_pairs_cosine_at_extreme_scales(dtype: type, scale: float) -> None:
     ref_counts, _ = np.histogram(ref[np.triu_indices(7, 1)], bins=8, range=(-1, 1))
     assert counts.sum() == ref_counts.sum() == 21
     assert np.abs(counts - ref_counts).sum() <= 2  # a value on a bin edge may round either way
+
+
+def _scaled_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x [n, d] float64 -> (u, k): u = x * 2**k row by row (exact), max |u| of each row in [0.5, 1)."""
+    k = -np.frexp(np.abs(x).max(axis=1))[1]
+    return np.ldexp(x, k[:, None]), k
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-200, 1e-300, 1e-310, 1e170, 1e200, 1e300, "mixed"])
+def test_float64_rows_beyond_1e160(scale: Any) -> None:
+    """float64 norms, distances, cosines and angles (per pair and all pairs) of rows whose
+    squares leave the double range, against numpy on the same rows scaled by powers of two
+    (exact), where nothing under- or overflows.  Before: NaN (norm 0 or inf)."""
+    rng = np.random.default_rng(11)
+    x0 = rng.normal(size=(9, 33))
+    if scale == "mixed":  # rows at 1e-300, 1e-200, ..., 1e300 in one set
+        x = x0 * np.array([1e-300, 1e-200, 1e-100, 1.0, 1e100, 1e200, 1e300, 1e-250, 1e250])[:, None]
+    else:
+        x = x0 * scale
+    y = x[::-1].copy()
+    u, ku = _scaled_rows(x)
+    un = u / np.linalg.norm(u, axis=1, keepdims=True)
+    # all pairs
+    ref = un @ un.T
+    got = metrics.cosine_similarity_matrix(x, dtype=np.float64)
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+    idx, val = metrics.top_k_similar(x, k=3)
+    np.testing.assert_allclose(val, np.sort(np.where(np.eye(9, dtype=bool), -np.inf, ref), axis=1)[:, ::-1][:, :3],
+                               atol=1e-12)
+    counts, _ = metrics.similarity_histogram(x, bins=8)
+    assert counts.sum() == 36
+    # per pair
+    vn = un[::-1]
+    np.testing.assert_allclose(metrics.cosine_similarity(x, y), np.sum(un * vn, axis=1), atol=1e-13)
+    np.testing.assert_allclose(metrics.angle(x, y), np.degrees(np.arccos(np.clip(np.sum(un * vn, axis=1), -1, 1))),
+                               atol=2e-6)  # arccos near 1 (a row with itself) is ill-conditioned
+    # norms: numpy's norm of the scaled rows = ours scaled by the same 2**k (exact)
+    rtol = 1e-13 if scale == 1e-310 else 1e-14  # subnormal results keep fewer digits
+    np.testing.assert_allclose(np.ldexp(metrics.norm(x), ku), np.linalg.norm(u, axis=1), rtol=rtol)
+    if scale != "mixed":  # the same scale for both rows of a pair
+        d, kd = _scaled_rows(np.concatenate([x, y], axis=1))
+        h = d.shape[1] // 2
+        np.testing.assert_allclose(np.ldexp(metrics.euclidean(x, y), kd), np.linalg.norm(d[:, :h] - d[:, h:], axis=1),
+                                   rtol=rtol)

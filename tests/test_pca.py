@@ -368,3 +368,29 @@ def test_exact_pca_of_rank_deficient_data(seed: int) -> None:
     res = pca(x, 50, method="exact")
     ref = np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False))[::-1][:50]
     np.testing.assert_allclose(res.explained_variance, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-35, 1e-25, 1e25, 1e30, 1e35])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_randomized_pca_at_extreme_scales_matches_sklearn(dtype: type, scale: float) -> None:
+    """The randomized method scales float32 input like the exact method's float64 products do:
+    eigenvalues, axes, mean and projection match sklearn's exact PCA of the data divided by
+    the scale (then scaled back); before, float32 at 1e-30 gave eigenvalues 0 and at 1e30
+    'not finite'."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(3)
+    x0 = rng.normal(size=(400, 24)) * (2.0 ** -np.arange(24) * 4.0)  # a well separated spectrum
+    x = (x0 * scale).astype(dtype)
+    u = x.astype(np.float64) / scale
+    ref = PCA(3, svd_solver="full").fit(u)
+    for method in ("randomized", "exact"):
+        r = pca(x, 3, method=method, random_state=0)
+        ev = np.asarray(r.eigenvalues)
+        assert np.all(np.isfinite(ev)) and r.method == method
+        np.testing.assert_allclose(ev / scale**2, ref.explained_variance_, rtol=1e-5)
+        np.testing.assert_allclose(np.abs(np.sum(np.asarray(r.components) * ref.components_, axis=1)), 1.0, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(r.mean) / scale, ref.mean_, rtol=1e-5, atol=1e-6 * np.abs(ref.mean_).max())
+        np.testing.assert_allclose(np.asarray(r.explained_variance_ratio), ref.explained_variance_ratio_, rtol=1e-5)
+        proj = np.abs(np.asarray(r.projection) / scale)
+        np.testing.assert_allclose(proj, np.abs(ref.transform(u)), rtol=1e-4, atol=1e-4 * np.abs(ref.transform(u)).max())

@@ -217,12 +217,29 @@ def pca(
         raise InvalidInputError(f"ddof must be an int with 0 <= ddof < n_samples ({n}), got {ddof!r}")
     chosen = _choose_pca_method(n, d, k) if method == "auto" else method
     seed = _seed(random_state)
+    # The randomized method keeps float32 input in float32 products, whose squares under- or
+    # overflow for |x| beyond ~1e+-19 (1e-30 gave eigenvalues 0, 1e30 "not finite"); such
+    # input is scaled by a power of two so that max |x| is in [0.5, 1) - exact, and
+    # undone exactly on the results - as the exact method's float64 products need not.
+    # Input in [2^-40, 2^40] is passed as is (same bits as before).
+    shift = 0
+    if chosen == "randomized" and arr.dtype == np.float32 and arr.size:
+        # the values once: a zero-stride axis (a broadcast view) repeats them, so read one slice
+        distinct = arr[tuple(slice(0, 1) if st == 0 else slice(None) for st in arr.strides)]
+        amax = max(float(distinct.max()), -float(distinct.min()))  # no temporary copy
+        if amax > 0.0 and not 2.0**-40 <= amax <= 2.0**40:
+            shift = -int(np.frexp(amax)[1])
+            arr = np.ldexp(arr, shift).astype(np.float32, copy=False)
     ev, comp, mean, tv = _C._pca(arr, k, 1 if chosen == "randomized" else 0, bool(center), seed, int(n_oversamples), int(n_iter))
     if ddof != 1:  # the core divides by n - 1
         scale = (n - 1) / (n - int(ddof))
         ev = ev * scale
         tv = tv * scale
     proj = _C._pca_transform(arr, mean if center else None, comp) if projection else None
+    if shift:
+        ev, tv = np.ldexp(ev, -2 * shift), float(np.ldexp(tv, -2 * shift))
+        proj = None if proj is None else np.ldexp(proj, -shift)
+        mean = np.ldexp(mean, -shift)
     ratio = ev / tv if tv > 0 else np.zeros_like(ev)
     return PCAResult(
         components=comp,

@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--text", default=None, help="the text for pathlength or the sentence for embedding")
     s.add_argument("--convention", choices=("hidden_states", "resid"), default="hidden_states",
                    help="residual stream: Hugging Face hidden_states (default) or the raw residual stream")
+    s.add_argument("--paired", action="store_true",
+                   help="rotation: paired t-test of target vs previous word of the same sentence "
+                        "(default: the course's independent two-sample t-test)")
+    s.add_argument("--no-center", dest="center", action="store_false",
+                   help="embedding: the lesson's uncentred Sigma = E^T E / N instead of the centred "
+                        "sample covariance (mean removed, / (N-1); the default)")
+    s.add_argument("--ddof", type=int, choices=(0, 1), default=None,
+                   help="embedding: divide the covariance by N - ddof (default: 1 when centred, 0 with --no-center)")
     s.add_argument("--seed", type=int, default=0, help="random seed (rotation control, t-SNE)")
     s.add_argument("--batch-size", type=int, default=None, help="sentences per forward pass (default 16)")
     s.add_argument("--no-figures", action="store_true", help="write only the CSV files and the report")
@@ -316,6 +324,10 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     for flag, v in (("--batch-size", args.batch_size), ("--dpi", args.dpi)):
         if v is not None and v < 1:
             raise _UsageError(f"{flag} must be a positive integer, got {v}")
+    for flag, given, lesson in (("--paired", args.paired, "rotation"), ("--no-center", not args.center, "embedding"),
+                                ("--ddof", args.ddof is not None, "embedding")):
+        if given and name != lesson:
+            raise _UsageError(f"{flag} belongs to the {lesson} lesson; `tokgeo study {name}` has no such option")
     folder = Path(args.out).expanduser()
     _check_writable(folder)  # before minutes of work, not after
     if sentences is not None and len(sentences) < 2 and name in ("rotation", "qkv"):
@@ -337,7 +349,7 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     if name == "rotation":
         study = studies.Rotation(model, sentences, _target(args.target), convention=args.convention, seed=args.seed,
                                  batch_size=args.batch_size, strict=not args.lenient, progress=progress,
-                                 dataset_name=dataset_name)
+                                 dataset_name=dataset_name, paired=args.paired)
     elif name == "qkv":
         study = studies.QKVSimilarity(model, sentences, _target(args.target), layer=6 if args.layer is None else args.layer,
                                       batch_size=args.batch_size, strict=not args.lenient, progress=progress,
@@ -353,7 +365,7 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
         if args.text is not None:
             kw["sentence"] = args.text
         study = studies.EmbeddingGeometry(model, layer=args.layer, head=args.head, convention=args.convention,
-                                          seed=args.seed, progress=progress, **kw)
+                                          seed=args.seed, progress=progress, center=args.center, ddof=args.ddof, **kw)
     result = study.run()
     dropped = result.provenance.parameters.get("dropped") if hasattr(result.provenance, "parameters") else None
     if dropped and line_numbers is not None:

@@ -45,6 +45,7 @@ from .hooks import CAPTURES, capture_flags
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cache import ActivationCache
+    from . import hub
 
 __all__ = ["GPT2", "GPT2Config", "TokenProb", "memory_budget_bytes", "release_cached_memory"]
 
@@ -323,7 +324,11 @@ class GPT2:
       ``name_or_path`` given to :meth:`from_pretrained` (a hub name stays the name, e.g.
       ``"gpt2-xl"``), else the model folder; ``None`` if neither is known
 
-    All weight arrays are read-only views into the mapped file.
+    All weight arrays are read-only views into the mapped file.  If another process truncates
+    the checkpoint while the model is open, :meth:`run` raises :class:`tokgeo.TokgeoIOError`
+    naming the file (before or during the forward pass, never a crash); reading the weight
+    arrays yourself after that crashes the process with SIGBUS, as NumPy reads them, not
+    tokgeo (see :mod:`tokgeo.safetensors`).
     """
 
     def __init__(
@@ -339,7 +344,9 @@ class GPT2:
             os.fspath(name_or_path) if name_or_path is not None else (os.fspath(folder) if folder is not None else None)
         )
         self._tokenizer: Any = None
+        self._resolved: Any = None  # hub.Resolved, set by from_pretrained
         paths = [os.fspath(f) for f in files]
+        self._files = [Path(p) for p in paths]
         self._c = _C.Model(config._c_tuple(), paths)
         items = {name: arr for name, arr, _copied in self._c.tensors()}
         self.weights: Mapping[str, np.ndarray] = _Weights(items)
@@ -377,7 +384,8 @@ class GPT2:
         """
         from . import hub  # packaged/local/hub naming rule; huggingface_hub is imported only for the hub
 
-        p = hub.resolve_model(name_or_path, **hub_kwargs)
+        resolved = hub.resolve(name_or_path, **hub_kwargs)
+        p = resolved.path
         if p.is_dir():
             folder = p
             files = _checkpoint_files(p)
@@ -395,7 +403,9 @@ class GPT2:
             cfg = GPT2Config.from_file(cfg_path)
         else:
             cfg = _as_config(config)
-        return cls(cfg, files, folder, name_or_path)
+        model = cls(cfg, files, folder, name_or_path)
+        model._resolved = resolved
+        return model
 
     # ------------------------------------------------------------------ properties
     @property
@@ -404,6 +414,26 @@ class GPT2:
         :meth:`from_pretrained` (hub name or local path, as given), else the model folder;
         ``None`` when built directly without a folder.  For provenance in saved results."""
         return self._name_or_path
+
+    @property
+    def resolved(self) -> "hub.Resolved":
+        """Where the weights came from (:class:`tokgeo.hub.Resolved`): ``path`` (the folder
+        or file read), ``source`` (``"hub"``, ``"packaged"`` or ``"local"``), ``commit`` (hub
+        snapshots) and ``digest()`` (SHA-256 of the checkpoint, computed once: a few seconds
+        per GB for a local folder, free for a hub snapshot).  For a model built directly
+        from files, a ``"local"`` record of those files."""
+        from . import hub
+
+        if self._resolved is None:
+            one = self._files[0] if len(self._files) == 1 else None
+            if self._folder is not None and (one is None or one.name == hub.WEIGHTS and one.parent == self._folder):
+                path = self._folder
+            elif one is not None:
+                path = one
+            else:  # shards outside a folder with their index: no single path names them
+                path = self._files[0].parent
+            self._resolved = hub.Resolved(self._name_or_path or os.fspath(path), Path(path), "local")
+        return self._resolved  # type: ignore[no-any-return]
 
     @property
     def lm_head_tied(self) -> bool:
@@ -492,6 +522,8 @@ class GPT2:
             InvalidTypeError: inputs of another type (the message names the bad element).
             InvalidInputError: longer than ``n_ctx``, empty, or a bad capture name.
             KeyboardInterrupt: Ctrl-C (checked between layers and inside attention).
+            TokgeoIOError: the checkpoint file was truncated or rewritten in place by
+                another process since it was loaded (the message names it; load it again).
         """
         from .cache import ActivationCache
 

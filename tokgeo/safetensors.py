@@ -21,8 +21,16 @@ Rules worth knowing:
   when the last array is garbage-collected).
 * **Do not overwrite a file while arrays from it are alive.**  The arrays read the file through
   the mapping; if another program truncates or rewrites it in place (``save_file`` to the same
-  path), reading them can crash the process (SIGBUS).  Write a new file and rename it over the
-  old one instead (what ``huggingface_hub`` does), or ``.copy()`` what you keep.
+  path), reading them past the file's new end crashes the process (SIGBUS).  Write a new file
+  and rename it over the old one instead (what ``huggingface_hub`` does), or ``.copy()`` what
+  you keep.  tokgeo's own C code guards its reads: a :class:`tokgeo.GPT2` whose checkpoint was
+  truncated raises :class:`tokgeo.TokgeoIOError` (an ``OSError``) naming the file, at the next
+  forward pass or during one (the size is re-checked first; a page fault during the pass is
+  answered with zero pages and the result discarded).  The NumPy arrays returned here cannot
+  be guarded: they are read by NumPy and your code, not by tokgeo, and a SIGBUS cannot be
+  turned into a Python exception in code tokgeo does not run (a process-wide handler that
+  silently fed them zeros would be worse).  The same holds for the copies :func:`load` makes
+  (``bf16="float32"``, unaligned tensors), which NumPy makes.
 * **Byte order.** safetensors is little-endian; on a little-endian machine arrays have the
   native dtype, elsewhere they carry an explicit little-endian dtype (still a view).
 * **Alignment** (``unaligned=``). The official writer aligns every tensor, but a file may
@@ -316,7 +324,9 @@ def load(path: PathLike, *, bf16: str = "error", unaligned: str = "copy") -> Dic
     -------
     dict[str, np.ndarray]
         Arrays with the header's shapes and dtypes (:data:`DTYPES`), ``writeable=False``,
-        valid for as long as they are referenced.
+        valid for as long as they are referenced.  They view the mapped file: if another
+        process truncates it, reading them crashes the process with SIGBUS (not guardable,
+        see the module docstring); ``.copy()`` what must survive that.
     """
     _check_modes(bf16, unaligned)
     handle = _open_handle(path)

@@ -326,7 +326,14 @@ tg_status tg_gpt2_open_st(const tg_gpt2_config *cfg, tg_safetensors **files, siz
     m->cfg = *cfg;
     for (size_t i = 0; i < n_files; i++) m->files[i] = files[i];
     m->n_files = n_files;
-    s = bind_all(m);
+    size_t guarded = 0; /* binding converts non-F32 tensors: a read of the mapping */
+    for (; guarded < n_files && s == TG_OK; guarded++) s = tg_st_guard_begin(files[guarded]);
+    if (s != TG_OK) guarded--;
+    if (s == TG_OK) s = bind_all(m);
+    for (size_t i = 0; i < guarded; i++) {
+        tg_status e = tg_st_guard_end(files[i]);
+        if (s == TG_OK) s = e;
+    }
     if (s != TG_OK) {
         tg_gpt2_close(m);
         return s;
@@ -1012,7 +1019,15 @@ tg_status tg_gpt2_forward(const tg_gpt2 *m, const tg_gpt2_plan *p, const int64_t
         f.rows = nr < N ? rows : NULL;
         f.n_rows = nr;
     }
-    tg_status s = run(&f, ids);
+    tg_status s = TG_OK;
+    size_t guarded = 0; /* SIGBUS guard over the mapped weights (see tg_st_guard_begin) */
+    for (; guarded < m->n_files && s == TG_OK; guarded++) s = tg_st_guard_begin(m->files[guarded]);
+    if (s != TG_OK) guarded--; /* the failed begin holds nothing */
+    if (s == TG_OK) s = run(&f, ids);
+    for (size_t i = 0; i < guarded; i++) {
+        tg_status e = tg_st_guard_end(m->files[i]);
+        if (s == TG_OK) s = e;
+    }
     tg_gpt2_free_buffer(scratch, p->scratch_bytes);
     return s;
 }

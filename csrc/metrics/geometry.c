@@ -153,6 +153,56 @@ static size_t chunk_rows(size_t len) {
 DEFINE_ROW_SUMS(float, f32)
 DEFINE_ROW_SUMS(double, f64)
 
+/* float64 rows whose squares leave the double range (|x| beyond ~1e+-154: norms, distances
+ * and cosines of rows near 1e-160 or 1e160 came out 0, inf or NaN) are summed again scaled by
+ * powers of two (exact), so that the largest |x| is in [1, 2); the sums come back with the
+ * scales in ka / kb (x * 2^ka) for finish_row_scaled.  float32 rows never need it: their
+ * squares are summed in double. */
+static bool sums_unsafe(int op, const double r[3]) {
+    const double lo = 0x1p-960, hi = 0x1p960;
+#define TG_OUT(v) (!((v) >= lo && (v) <= hi))
+    switch (op) {
+    case TG_ROW_DOT: return false; /* the products' own range is the answer's */
+    case TG_ROW_COS:
+    case TG_ROW_ANGLE: return TG_OUT(r[1]) || TG_OUT(r[2]) || !isfinite(r[0]);
+    default: return TG_OUT(r[0]); /* norm, euclid (0 included: a zero row costs one more pass) */
+    }
+#undef TG_OUT
+}
+
+static int scale_exponent(double m) { return (m > 0.0 && isfinite(m)) ? -ilogb(m) : 0; }
+
+static void row_sums_f64_scaled(int op, const double *a, ptrdiff_t sa, const double *b, ptrdiff_t sb, size_t n,
+                                double r[3], int *ka, int *kb) {
+    double ma = 0.0, mb = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ma = fmax(ma, fabs(a[(ptrdiff_t)i * sa]));
+        if (op != TG_ROW_NORM) mb = fmax(mb, fabs(b[(ptrdiff_t)i * sb]));
+    }
+    if (op == TG_ROW_EUCLID) ma = mb = fmax(ma, mb); /* one scale for the difference */
+    *ka = scale_exponent(ma);
+    *kb = scale_exponent(mb);
+    double p = 0.0, q = 0.0, u = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = ldexp(a[(ptrdiff_t)i * sa], *ka);
+        if (op == TG_ROW_NORM) {
+            p += x * x;
+            continue;
+        }
+        const double y = ldexp(b[(ptrdiff_t)i * sb], *kb);
+        if (op == TG_ROW_EUCLID) {
+            p += (x - y) * (x - y);
+        } else {
+            p += x * y;
+            q += x * x;
+            u += y * y;
+        }
+    }
+    r[0] = p;
+    r[1] = q;
+    r[2] = u;
+}
+
 static double finish_row(int op, const double r[3], size_t *nz) {
     switch (op) {
     case TG_ROW_DOT: return r[0];
@@ -212,7 +262,15 @@ tg_status tg_rowwise(tg_rowop op, const tg_view *a, const tg_view *b, double *ou
                 else
                     row_sums_f64((int)op, (const double *)a->data + ia.off, sa, (const double *)b->data + ib.off, sb, len,
                                  s);
-                out[r] = finish_row((int)op, s, &cnt);
+                if (!f32 && sums_unsafe((int)op, s)) {
+                    int ka, kb;
+                    row_sums_f64_scaled((int)op, (const double *)a->data + ia.off, sa, (const double *)b->data + ib.off, sb,
+                                        len, s, &ka, &kb);
+                    out[r] = finish_row((int)op, s, &cnt);
+                    if (op == TG_ROW_NORM || op == TG_ROW_EUCLID) out[r] = ldexp(out[r], -ka); /* cosines: scale-free */
+                } else {
+                    out[r] = finish_row((int)op, s, &cnt);
+                }
                 tg_row_iter_next(&ia);
                 tg_row_iter_next(&ib);
             }
@@ -384,26 +442,39 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
         return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, rows * sizeof(float));
     }
     size_t nz = 0;
+    /* Rows whose norm is far from 1 (1e-30 or 3e38 in float32, 1e-160 or 1e160 in float64)
+     * would under- or overflow inside the product (cosine 0 on the diagonal, NaN): then the
+     * rows are copied scaled by a power of two to norm in [1, 2) - exact, so rows already in
+     * range give the same bits - and their inverse norms scaled back.  Decided on the norms
+     * themselves (1 / norm overflows for a subnormal norm). */
+    const int lim = v->dtype == TG_F32 ? 50 : 450;
+    bool rescale = false;
+    for (size_t i = 0; i < rows && !rescale && len > 0; i++) {
+        double r = o->inv[i];
+        if (isfinite(r) && r > 0.0 && (ilogb(r) > lim || ilogb(r) < -lim)) rescale = true;
+    }
+    int *kexp = NULL; /* row i of the copy is row i times 2^kexp[i] */
+    if (rescale) {
+        kexp = calloc(rows, sizeof *kexp);
+        if (kexp == NULL) {
+            ap_release(o);
+            return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, rows * sizeof *kexp);
+        }
+    }
     o->prefilter = true;
     for (size_t i = 0; i < rows; i++) {
         double nrm = o->inv[i];
         if (nrm == 0.0) nz++;
+        if (rescale && isfinite(nrm) && nrm > 0.0) {
+            kexp[i] = -ilogb(nrm);
+            nrm = ldexp(nrm, kexp[i]); /* the copy's norm, in [1, 2) */
+        }
         o->inv[i] = nrm == 0.0 ? NAN : 1.0 / nrm; /* inf/NaN norms give NaN/0 similarities */
         o->invf[i] = (float)o->inv[i];
         if (o->inv[i] < 1e-30 || o->inv[i] > 1e30) o->prefilter = false; /* float-safe range */
     }
     if (n_zero) *n_zero += nz;
-    if (len == 0) return TG_OK; /* no products at all: every similarity is NaN */
-    /* Rows whose norm is far from 1 (1e-30 or 3e38 in float32, 1e-160 or 1e160 in float64)
-     * would under- or overflow inside the product (cosine 0 on the diagonal, NaN): then the
-     * rows are copied scaled by a power of two to norm in [1, 2) - exact, so rows already in
-     * range give the same bits - and their inverse norms scaled back. */
-    const int lim = v->dtype == TG_F32 ? 50 : 450;
-    bool rescale = false;
-    for (size_t i = 0; i < rows && !rescale; i++) {
-        double r = o->inv[i];
-        if (isfinite(r) && r > 0.0 && (ilogb(r) > lim || ilogb(r) < -lim)) rescale = true;
-    }
+    if (len == 0) return TG_OK; /* no products at all: every similarity is NaN (kexp is NULL) */
     ptrdiff_t rs = v->stride[0], cs = v->stride[1];
     if (rows == 1) rs = cs == 1 ? (ptrdiff_t)len : 1;
     if (len == 1) cs = rs == 1 ? (ptrdiff_t)rows : 1;
@@ -416,22 +487,20 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
     }
     size_t es = tg_dtype_size(v->dtype);
     if (!tg_mul3_size(rows, len, es, &bytes)) {
+        free(kexp);
         ap_release(o);
         return tg_fail(TG_ERR_OVERFLOW, "%s: too large to copy", name);
     }
     o->copy = tg_alloc_aligned(bytes);
     if (o->copy == NULL) {
+        free(kexp);
         ap_release(o);
         return tg_fail(TG_ERR_NOMEM, "%s: cannot allocate %zu bytes for a contiguous copy", name, bytes);
     }
     for (size_t i = 0; i < rows; i++) {
         const char *src = (const char *)v->data + v->stride[0] * (ptrdiff_t)i * (ptrdiff_t)es;
-        int k = 0; /* row i is multiplied by 2^k */
-        if (rescale && isfinite(o->inv[i]) && o->inv[i] > 0.0) {
-            k = ilogb(o->inv[i]);
-            o->inv[i] = ldexp(o->inv[i], -k);
-            o->invf[i] = (float)o->inv[i];
-        }
+        int k = 0; /* row i is multiplied by 2^k (its inverse norm is already the copy's) */
+        if (kexp != NULL) k = kexp[i];
         if (v->dtype == TG_F32) {
             float *dst = (float *)o->copy + i * len;
             for (size_t j = 0; j < len; j++) dst[j] = (float)ldexp((double)((const float *)src)[v->stride[1] * (ptrdiff_t)j], k);
@@ -440,11 +509,7 @@ static tg_status ap_prepare(const tg_view *v, const char *name, ap_operand *o, s
             for (size_t j = 0; j < len; j++) dst[j] = ldexp(((const double *)src)[v->stride[1] * (ptrdiff_t)j], k);
         }
     }
-    if (rescale) {
-        o->prefilter = true;
-        for (size_t i = 0; i < rows; i++)
-            if (o->inv[i] < 1e-30 || o->inv[i] > 1e30) o->prefilter = false;
-    }
+    free(kexp);
     o->base = (const char *)o->copy;
     o->rs = (ptrdiff_t)len;
     o->cs = 1;

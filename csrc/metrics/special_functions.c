@@ -282,6 +282,20 @@ double tg_stdtri(double df, double q) {
      * [lo, hi] kept from the signs of r, bisection when a step leaves it. */
     const double sign = q < 0.5 ? -1.0 : 1.0, p = q < 0.5 ? q : 1.0 - q;
     const int use_tail = p < 0.25;
+    if (use_tail) {
+        /* The far tail in closed form.  P(T > t) = I_x(a, 1/2) / 2 with a = df/2 and
+         * x = df / (df + t^2), and I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) (1 + O(x)): for
+         * x < 1e-30 the leading term is exact to double precision, so x = (2 p a B(a, 1/2))^(1/a)
+         * and t = sqrt(df (1 - x) / x) = sqrt(df / x), all in logarithms (t^2 overflows from
+         * t = 1.3e154 on, where the iteration below stalled: t_ppf(1e-100, 0.5) gave -4.5e161
+         * for -2.2e200; scipy 1.x saturates the same way, at ~4.7e153).  A t beyond DBL_MAX is
+         * returned as +-inf (e.g. df = 0.5, p = 1e-300: t ~ 1e600). */
+        const double a = 0.5 * df;
+        const double log_beta = tg_lgamma_pos(a) + 0.57236494292470008707171367567652935 /* log sqrt(pi) */
+                                - tg_lgamma_pos(a + 0.5);
+        const double log_x = (log(2.0 * p) + log(a) + log_beta) / a;
+        if (log_x < -69.0) return sign * exp(0.5 * (log(df) - log_x)); /* x < 1e-30 */
+    }
     const double target = use_tail ? p : 0.5 - p, log_target = log(target), dir = use_tail ? -1.0 : 1.0;
     double s = use_tail ? 0.0 : log(target) - t_log_pdf(df, 0.0); /* central: t ~ target / f(0) */
     double lo = -INFINITY, hi = INFINITY;

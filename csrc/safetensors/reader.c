@@ -635,3 +635,7 @@ bool tg_st_metadata_at(const tg_safetensors *st, size_t i, const char **key, siz
 const char *tg_st_path(const tg_safetensors *st) { return st ? st->path : NULL; }
 
 size_t tg_st_file_size(const tg_safetensors *st) { return st ? st->size : 0; }
+
+tg_status tg_st_guard_begin(const tg_safetensors *st) { return st ? tg_mapfile_guard_begin(st->map) : TG_OK; }
+
+tg_status tg_st_guard_end(const tg_safetensors *st) { return st ? tg_mapfile_guard_end(st->map) : TG_OK; }

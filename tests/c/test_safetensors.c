@@ -451,7 +451,59 @@ static void test_paths_and_many_open(void) {
     free(b.p);
 }
 
+/* A file truncated under its mapping by someone else: refused before a read (the size is
+ * re-checked), and during a read the pages past the new end read as zeros instead of a
+ * SIGBUS ending the process; the guard's end reports it (tg_st_guard_begin). */
+static void test_truncated_under_the_mapping(void) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/tg_st_test_%d_trunc.safetensors", tmpdir(), (int)getpid());
+    const size_t n = 3 * 4096; /* F32 [3072]: three pages of data */
+    buf b = make_file(T1("\"F32\"", "[3072]", "[0,12288]"), n * 4 / 4);
+    CHECK(write_file(p, b.p, b.n) == 0);
+    const size_t head = b.n - n, keep = head + 100;
+    /* 1. truncated before the read: refused by the size check */
+    tg_safetensors *st = NULL;
+    CHECK_OK(tg_st_open(p, &st));
+    CHECK(truncate(p, (off_t)keep) == 0);
+    CHECK_STATUS(tg_st_guard_begin(st), TG_ERR_IO);
+    CHECK(strstr(tg_last_error(), p) != NULL && strstr(tg_last_error(), "shrank") != NULL);
+    tg_st_close(st);
+    /* 2. truncated while a guarded read runs: zeros, then TG_ERR_IO; refused afterwards */
+    CHECK(write_file(p, b.p, b.n) == 0);
+    st = NULL;
+    CHECK_OK(tg_st_open(p, &st));
+    if (st != NULL) {
+        const tg_st_tensor *t = tg_st_find(st, "t");
+        CHECK_OK(tg_st_guard_begin(st));
+        CHECK(truncate(p, (off_t)keep) == 0);
+        const volatile unsigned char *d = t->data;
+        size_t nonzero_late = 0, same_early = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char v = d[i];
+            if (i < 100 && v == (unsigned char)(i & 0xff)) same_early++;
+            if (i >= 8192 && v != 0) nonzero_late++;
+        }
+        CHECK(same_early == 100 && nonzero_late == 0);
+        CHECK_STATUS(tg_st_guard_end(st), TG_ERR_IO);
+        CHECK(strstr(tg_last_error(), p) != NULL && strstr(tg_last_error(), "truncated") != NULL);
+        CHECK_STATUS(tg_st_guard_begin(st), TG_ERR_IO); /* a broken mapping stays refused */
+        tg_st_close(st);
+    }
+    /* 3. an intact file: begin and end pass, nesting included */
+    CHECK(write_file(p, b.p, b.n) == 0);
+    st = NULL;
+    CHECK_OK(tg_st_open(p, &st));
+    CHECK_OK(tg_st_guard_begin(st));
+    CHECK_OK(tg_st_guard_begin(st));
+    CHECK_OK(tg_st_guard_end(st));
+    CHECK_OK(tg_st_guard_end(st));
+    tg_st_close(st);
+    unlink(p);
+    free(b.p);
+}
+
 TG_TEST_MAIN(TG_CASE(test_valid_file), TG_CASE(test_edge_shapes), TG_CASE(test_unaligned_is_accepted),
              TG_CASE(test_dtypes), TG_CASE(test_rejects_header_structure), TG_CASE(test_rejects_tensor_fields),
              TG_CASE(test_rejects_names_and_metadata), TG_CASE(test_rejects_offsets),
-             TG_CASE(test_many_entries), TG_CASE(test_paths_and_many_open))
+             TG_CASE(test_many_entries), TG_CASE(test_paths_and_many_open),
+             TG_CASE(test_truncated_under_the_mapping))

@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypedDict
 
 import numpy as np
 
@@ -57,6 +57,12 @@ class Provenance:
     Attributes:
         study: the study class, e.g. ``"Rotation"``.
         model: the model name or folder as given by the user.
+        model_path: the folder (or file) the weights were read from, resolved (absolute).
+        model_source: ``"hub"`` (a hub snapshot), ``"packaged"`` (shipped inside tokgeo) or
+            ``"local"`` (a folder or file of the user's).
+        model_commit: the hub commit of the snapshot (40 hex digits), else None.
+        model_digest: ``"sha256:..."`` of the checkpoint (:func:`tokgeo.hub.checkpoint_digest`):
+            the same digest means the same weights, whatever the name or folder.
         model_config: n_layer, n_head, n_embd, n_ctx, n_vocab of the model that ran.
         convention: the residual-stream convention (``"hidden_states"``/``"resid"``) or None.
         dataset: the data set's name (``tokgeo.datasets.her_sentences`` or the user's).
@@ -79,6 +85,10 @@ class Provenance:
     target: str | int | None
     seed: int | None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    model_path: str | None = None
+    model_source: str | None = None
+    model_commit: str | None = None
+    model_digest: str | None = None
     tokgeo_version: str = __version__
     created_utc: str = field(
         default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -97,6 +107,13 @@ class Provenance:
             f"study: {self.study}",
             f"model: {self.model} ({cfg})",
         ]
+        if self.model_path is not None:
+            where = f"checkpoint: {self.model_source or 'local'} {self.model_path}"
+            if self.model_commit:
+                where += f" @ {self.model_commit}"
+            out.append(where)
+        if self.model_digest is not None:
+            out.append(f"checkpoint digest: {self.model_digest}")
         if self.convention:
             out.append(f"layers: {self.convention} ({CONVENTION_TEXT[self.convention]})")
         out.append(
@@ -113,6 +130,24 @@ class Provenance:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class ModelOrigin(TypedDict):
+    model_path: str | None
+    model_source: str | None
+    model_commit: str | None
+    model_digest: str | None
+
+
+def model_origin(model: Any) -> ModelOrigin:
+    """The ``model_path``, ``model_source``, ``model_commit`` and ``model_digest`` fields of
+    :class:`Provenance` for a :class:`tokgeo.GPT2` (from :attr:`tokgeo.GPT2.resolved`); all
+    None for an object that does not say where its weights came from."""
+    r = getattr(model, "resolved", None)
+    if r is None:
+        return {"model_path": None, "model_source": None, "model_commit": None, "model_digest": None}
+    return {"model_path": os.path.abspath(os.fspath(r.path)), "model_source": r.source,
+            "model_commit": r.commit, "model_digest": r.digest()}
 
 
 def _fmt(v: Any) -> str:
@@ -242,6 +277,8 @@ class StudyResult:
         e = html.escape
         rows = [("study", p.study), ("model", p.model),
                 ("data", f"{p.dataset}, {plural(p.n_sentences, 'sentence')}")]
+        if p.model_digest:
+            rows.append(("checkpoint", f"{p.model_source} {p.model_digest[:19]}…"))
         if p.convention:
             rows.append(("layers", p.convention))
         rows += self.key_stats()

@@ -16,7 +16,7 @@ from .._util import check_seed
 from ..datasets import HER_SENTENCES_NAME, TargetSet, find_targets, her_sentences
 from ..errors import InvalidInputError, InvalidTypeError, MemoryBudgetError
 from ..progress import track
-from ._base import Provenance
+from ._base import Provenance, model_origin
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..cache import ActivationCache
@@ -230,7 +230,8 @@ class Study:
         """:class:`Provenance` of a run on :attr:`model` (model label and config filled in)."""
         c = self.model.config
         cfg = {"n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd, "n_ctx": c.n_ctx, "n_vocab": c.vocab_size}
-        return Provenance(study=study, model=self.label, model_config={k: int(v) for k, v in cfg.items()}, **fields)
+        return Provenance(study=study, model=self.label, model_config={k: int(v) for k, v in cfg.items()},
+                          **model_origin(self.model), **fields)
 
     def targets(
         self,

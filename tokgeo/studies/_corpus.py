@@ -545,10 +545,10 @@ class TokenStudy:
     def _provenance(self, study: str, table: TokenTable, *, target: Any = None, seed: Any = None,
                     parameters: Mapping[str, Any] | None = None, convention: str | None = "") -> Any:
         from ..datasets import sentences_digest
-        from ._base import Provenance
+        from ._base import Provenance, model_origin
 
         return Provenance(
-            study=study, model=self.label, model_config=model_config(self.model),
+            study=study, model=self.label, model_config=model_config(self.model), **model_origin(self.model),
             convention=self.convention if convention == "" else convention,
             dataset=self._source_name, dataset_sha256=sentences_digest(table.texts),
             n_sentences=len(table.texts), target=target, seed=seed,

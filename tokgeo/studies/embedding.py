@@ -100,6 +100,10 @@ class EmbeddingGeometry(Study):
             (mean removed, divided by N - 1; what PCA and sklearn use).  False: the
             lesson's formula Sigma = E^T E / N (uncentred; its top axis then largely points
             at the mean embedding).  The summary and the figures say which is used.
+        ddof: the eigenvalues are of the scatter matrix divided by ``N - ddof``; ``None``
+            (default) is 1 when centred (the sample covariance, as ``np.cov``) and 0 when
+            not (the lesson's ``/ N``).  Only the eigenvalues' scale changes, not the axes
+            or the explained-variance fractions.
     """
 
     default_model = "gpt2"
@@ -119,6 +123,7 @@ class EmbeddingGeometry(Study):
         seed: int = 0,
         tsne: bool = True,
         center: bool = True,
+        ddof: int | None = None,
         progress: bool | None = None,
     ) -> None:
         super().__init__(model)
@@ -143,6 +148,9 @@ class EmbeddingGeometry(Study):
         self.seed = check_seed(seed)
         self.do_tsne = bool(tsne)
         self.center = bool(center)
+        if ddof is not None and (isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or not 0 <= int(ddof) <= 1):
+            raise InvalidInputError(f"ddof must be 0 (divide by N), 1 (by N - 1) or None (1 if centred, else 0), got {ddof!r}")
+        self.ddof = (1 if self.center else 0) if ddof is None else int(ddof)
         self.progress = progress
 
     def _word_ids(self) -> np.ndarray:
@@ -177,7 +185,11 @@ class EmbeddingGeometry(Study):
         emb = np.asarray(W[ids], dtype=np.float64)  # [n, C]
         arrays: dict[str, np.ndarray] = {"word_ids": ids, "embeddings": emb}
         arrays["cosine"] = np.asarray(metrics.cosine_similarity_matrix(emb, None, dtype=np.float64))
-        evals = covariance_spectrum(W, center=self.center)
+        evals = covariance_spectrum(W, center=self.center)  # / (N - 1) centred, / N uncentred
+        default_ddof = 1 if self.center else 0
+        if self.ddof != default_ddof:
+            N = W.shape[0]
+            evals = evals * ((N - default_ddof) / (N - self.ddof))
         if self.center:
             p = pca(W, k_comp, random_state=self.seed)
             comps, mean = np.asarray(p.components), np.asarray(p.mean)
@@ -226,7 +238,8 @@ class EmbeddingGeometry(Study):
             "embeddings": f"[n, {C}] the words' rows of W_E",
             "cosine": "[n, n] cosine similarity of the words' embeddings",
             "eigenvalues": f"[{C}] eigenvalues of the "
-            + ("centred sample covariance (ddof 1)" if self.center else "uncentred Sigma = E^T E / N")
+            + (f"centred sample covariance (ddof {self.ddof})" if self.center
+               else "uncentred Sigma = E^T E / " + ("N" if self.ddof == 0 else "(N - 1)"))
             + " of all token embeddings, descending",
             "explained_variance": f"[{C}] eigenvalue / sum of eigenvalues",
             "cumulative_explained_variance": f"[{C}] running sum of explained_variance",
@@ -254,7 +267,8 @@ class EmbeddingGeometry(Study):
             target=None,
             seed=self.seed if self.do_tsne else None,
             parameters={"layer": layer, "head": head, "n_components": k_comp, "top_k": self.top_k,
-                        "perplexity": perplexity, "sentence": self.sentence, "center": self.center},
+                        "perplexity": perplexity, "sentence": self.sentence, "center": self.center,
+                        "ddof": self.ddof},
         )
         return EmbeddingResult(prov, arrays, desc, list(self.words), sent_tokens, next_tokens, layer, head)
 
@@ -302,9 +316,13 @@ class EmbeddingResult(StudyResult):
     @property
     def covariance_name(self) -> str:
         """Which covariance the spectrum and projection use."""
-        if self.provenance.parameters.get("center", True):
-            return "centred sample covariance (mean removed, / (N-1))"
-        return "uncentred Sigma = E^T E / N (the lesson's formula)"
+        params = self.provenance.parameters
+        centred = params.get("center", True)
+        ddof = params.get("ddof", 1 if centred else 0)
+        by = "N" if ddof == 0 else "(N-1)"
+        if centred:
+            return f"centred sample covariance (mean removed, / {by})"
+        return f"uncentred Sigma = E^T E / {by}" + (" (the lesson's formula)" if ddof == 0 else "")
 
     def key_stats(self) -> list[tuple[str, str]]:
         return [("words", str(len(self.words))), ("covariance", self.covariance_name),

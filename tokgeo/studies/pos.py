@@ -293,12 +293,12 @@ class PartsOfSpeech:
             "token_counts": "[tags] tokens per tag",
         }
         from ..datasets import sentences_digest
-        from ._base import Provenance
+        from ._base import Provenance, model_origin
 
         source = "user tags" if self.tags is not None else (
             f"spaCy pipeline {getattr(self.nlp, 'meta', {}).get('name', 'nlp')}" if self.nlp is not None
             else f"spaCy {self.spacy_model}")
-        prov = Provenance(study="PartsOfSpeech", model=label, model_config=model_config(model), convention=None,
+        prov = Provenance(study="PartsOfSpeech", model=label, model_config=model_config(model), **model_origin(model), convention=None,
                           dataset=self.dataset_name, dataset_sha256=sentences_digest(self.texts),
                           n_sentences=len(self.texts), target=None, seed=None,
                           parameters={"tagger": source, "alignment": "largest character overlap, ties to the earlier word"})

@@ -89,6 +89,15 @@ bool tg_st_metadata_at(const tg_safetensors *st, size_t i, const char **key, siz
 const char *tg_st_path(const tg_safetensors *st);
 /* Size in bytes of the whole file / buffer. */
 size_t tg_st_file_size(const tg_safetensors *st);
+/* The truncation guard around reads of a file's tensor data by C code (the forward pass,
+ * conversions): begin refuses (TG_ERR_IO naming the file) a file that shrank since it was
+ * mapped or that an earlier guarded read found truncated; while held, a SIGBUS from a
+ * page past the file's new end reads zeros instead of ending the process, and end then
+ * returns TG_ERR_IO (discard what was computed).  Pair every begin that returned TG_OK
+ * with one end.  Reads outside a guard (NumPy views of the tensors) are not covered: a
+ * read past the new end still raises SIGBUS.  Buffers (tg_st_open_buffer): no-ops. */
+tg_status tg_st_guard_begin(const tg_safetensors *st);
+tg_status tg_st_guard_end(const tg_safetensors *st);
 /* Parses a dtype name ("F32"); false if unknown. */
 bool tg_st_dtype_from_name(const char *name, tg_st_dtype *out);
 const char *tg_st_dtype_name(tg_st_dtype d);                                  /* "F32" */
