@@ -620,6 +620,24 @@ void tg_gpt2_free_buffer(void *p, size_t size) {
 
 /* ------------------------------------------------------------------ forward */
 
+/* Inside a parallel region: this thread's contiguous share [*lo, *hi) of 0..dim, shares
+ * rounded up to a multiple of align; returns the thread's number.  Split by the team we got,
+ * not the one we asked for: OMP_DYNAMIC, OMP_THREAD_LIMIT and a call nested in another
+ * parallel region (a model run from a signal handler that the interrupt poll runs) all give
+ * fewer threads than num_threads(nt). */
+static size_t team_share(size_t dim, size_t align, size_t *lo, size_t *hi) {
+#ifdef _OPENMP
+    const size_t t = (size_t)omp_get_thread_num(), team = (size_t)omp_get_num_threads();
+#else
+    const size_t t = 0, team = 1;
+#endif
+    size_t per = (dim + team - 1) / team;
+    if (per % align) per += align - per % align;
+    *lo = t * per < dim ? t * per : dim;
+    *hi = *lo + per < dim ? *lo + per : dim;
+    return t;
+}
+
 /* C[m,n] = A[m,k] @ B[k,n] + beta C, parallelised by us: the threads take contiguous column
  * ranges of C (row ranges when C is too narrow) and each calls single-threaded BLIS, in
  * chunks of about 2 GFLOP; the master polls for Ctrl-C between its chunks and the others
@@ -642,17 +660,8 @@ static tg_status gemm_par(size_t m, size_t n, size_t k, const float *a, ptrdiff_
     atomic_int stop = 0;
 #pragma omp parallel num_threads(nt)
     {
-        /* split by the team we got, not the one we asked for: OMP_DYNAMIC, OMP_THREAD_LIMIT
-         * and a call nested in another parallel region (a model run from a signal handler
-         * that the interrupt poll runs) all give fewer threads than num_threads(nt) */
-#ifdef _OPENMP
-        const size_t t = (size_t)omp_get_thread_num(), team = (size_t)omp_get_num_threads();
-#else
-        const size_t t = 0, team = 1;
-#endif
-        size_t per = (dim + team - 1) / team;
-        if (along_n && per % 16) per += 16 - per % 16;
-        const size_t lo = t * per < dim ? t * per : dim, hi = lo + per < dim ? lo + per : dim;
+        size_t lo, hi;
+        const size_t t = team_share(dim, along_n ? 16 : 1, &lo, &hi);
         for (size_t s0 = lo; s0 < hi; s0 += step) {
             if (s0 > lo && t == 0 && tg_interrupted()) atomic_store(&stop, 1);
             if (atomic_load(&stop)) break;
@@ -736,15 +745,9 @@ static tg_status product(const fw *f, size_t K, size_t W, const float *x, const 
         }
 #pragma omp parallel num_threads(nt)
         {
-#ifdef _OPENMP
-            const size_t t = (size_t)omp_get_thread_num(), team = (size_t)omp_get_num_threads();
-#else
-            const size_t t = 0, team = 1;
-#endif
+            size_t lo, hi;
+            const size_t t = team_share(W, 16, &lo, &hi);
             float *tbuf = f->tiles + t * f->tile_floats;
-            size_t per = (W + team - 1) / team;
-            if (per % 16) per += 16 - per % 16;
-            const size_t lo = t * per < W ? t * per : W, hi = lo + per < W ? lo + per : W;
             const size_t step = rows ? f->tile_cols : DIRECT_COLS;
             for (size_t c0 = lo; c0 < hi; c0 += step) {
                 if (t == 0 && c0 > lo && tg_interrupted()) atomic_store(&stop, 1);
