@@ -181,7 +181,8 @@ def _tsne(
     angle: float,
     /,
 ) -> tuple[_F64, float, int]:
-    """t-SNE of x [N, D] from y0 [N, 2]: (embedding [N, 2], final KL divergence, iterations run)."""
+    """t-SNE of x [N, D] from y0 [N, dim] (method 0 exact, 1 Barnes-Hut, 2 FFT; metric 0
+    Euclidean, 1 cosine): (embedding [N, dim], final KL divergence, last iteration index)."""
 
 def _tsne_affinities(x: ArrayLike, method: int, metric: int, perplexity: float, /) -> tuple[_I64, _I64, _F64]:
     """Symmetric t-SNE affinities of x [N, D] as CSR: (indptr [N + 1], indices, values)."""

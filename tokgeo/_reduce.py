@@ -264,11 +264,12 @@ class TSNEResult:
     Attributes:
         embedding: [n, n_components] float64 coordinates (arbitrary units, only relative
             positions matter).
-        kl_divergence: KL(P || Q) at the last iteration (nats; for Barnes-Hut with the
-            tree's estimate of Q's normaliser), comparable to sklearn's ``kl_divergence_``.
+        kl_divergence: KL(P || Q) at the last iteration (nats; for Barnes-Hut and FFT with
+            their estimate of Q's normaliser), comparable to sklearn's ``kl_divergence_``.
         n_iter: index of the last iteration run (sklearn's ``n_iter_``).
         perplexity_used: the perplexity actually used (lowered for small samples).
-        method: ``"exact"`` or ``"barnes_hut"``.
+        method: ``"exact"``, ``"barnes_hut"`` or ``"fft"``: the method actually used
+            (``"auto"`` resolved, see :func:`choose_tsne_method`).
         learning_rate: the learning rate actually used.
     """
 
@@ -295,12 +296,28 @@ def _pca_init(arr: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     return np.asarray(y / std * 1e-4)
 
 
+#: From this many samples on, ``method="auto"`` uses the FFT-accelerated gradient: below it
+#: Barnes-Hut's tree is faster per iteration, above it the grid (whose cost depends on the
+#: embedding's extent, not on n) wins.  Measured on 2 cores, see benchmarks/bench_reduce.py.
+TSNE_FFT_MIN_SAMPLES = 5_000
+
+
+def choose_tsne_method(n_samples: int) -> Literal["barnes_hut", "fft"]:
+    """The gradient method ``tsne(method="auto")`` uses for ``n_samples`` points.
+
+    ``"barnes_hut"`` below :data:`TSNE_FFT_MIN_SAMPLES` (5,000) samples, ``"fft"`` from there
+    on.  Both reach the same KL divergence within a few per cent; the rule only picks the
+    faster one.
+    """
+    return "fft" if int(n_samples) >= TSNE_FFT_MIN_SAMPLES else "barnes_hut"
+
+
 def tsne(
     x: object,
     n_components: int = 2,
     perplexity: float = 30.0,
     *,
-    method: Literal["barnes_hut", "exact"] = "barnes_hut",
+    method: Literal["auto", "barnes_hut", "fft", "exact"] = "auto",
     early_exaggeration: float = 12.0,
     learning_rate: float | Literal["auto"] = "auto",
     max_iter: int = 1000,
@@ -322,14 +339,21 @@ def tsne(
 
     Args:
         x: samples as rows.
-        n_components: output dimension (Barnes-Hut: 2 only; exact: 1..16).
+        n_components: output dimension (Barnes-Hut, FFT and so "auto": 2 only; exact: 1..16).
         perplexity: effective number of neighbours.  It must be below ``n_samples``; in
             addition it is lowered, with a :class:`UserWarning`, to ``(n_samples - 1) / 3``
             when larger, so that the ``3 * perplexity`` neighbours Barnes-Hut uses exist
             and the calibration stays meaningful (e.g. 54 sentences -> 17.67).
-        method: ``"barnes_hut"`` (O(n log n) per iteration, sparse P from the
-            ``floor(3 * perplexity + 1)`` exact nearest neighbours, quadtree with opening
-            ``angle``) or ``"exact"`` (O(n^2), all pairs).
+        method: how the gradient's repulsion over all pairs is computed.  ``"auto"``
+            (default) picks by size, see :func:`choose_tsne_method`.  ``"barnes_hut"``:
+            quadtree with opening ``angle``, O(n log n) per iteration.  ``"fft"``:
+            FFT-accelerated interpolation on a grid (Linderman et al. 2019, as FIt-SNE and
+            openTSNE's ``"fft"``: 3 interpolation nodes per box and axis, one box per unit of
+            embedding length, at least 64 boxes), O(n) plus an FFT of the grid per
+            iteration; its error in the repulsion equals openTSNE's (~1e-2 relative at
+            spans of ~100).  Both use sparse P from the ``floor(3 * perplexity + 1)`` exact
+            nearest neighbours (one blocked BLIS search).  ``"exact"``: all pairs, O(n^2),
+            any ``n_components`` up to 16.
         metric: ``"euclidean"`` (squared distances in P, as sklearn) or ``"cosine"``
             (``1 - cos``, unsquared).
         max_iter: total iterations (>= 250 like sklearn, or fewer to shorten the
@@ -348,15 +372,17 @@ def tsne(
     n = arr.shape[0]
     if n < 4:
         raise InvalidInputError(f"t-SNE needs at least 4 samples, got {n}; with so few points plot them directly")
-    if method not in ("barnes_hut", "exact"):
-        raise InvalidInputError(f"method must be 'barnes_hut' or 'exact', got {method!r}")
+    if method not in ("auto", "barnes_hut", "fft", "exact"):
+        raise InvalidInputError(f"method must be 'auto', 'barnes_hut', 'fft' or 'exact', got {method!r}")
     if metric not in ("euclidean", "cosine"):
         raise InvalidInputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
         raise InvalidTypeError("n_components must be an int")
     n_components = int(n_components)
-    if method == "barnes_hut" and n_components != 2:
-        raise InvalidInputError(f"method='barnes_hut' supports n_components=2 only, got {n_components}; use method='exact'")
+    if method != "exact" and n_components != 2:
+        raise InvalidInputError(f"method={method!r} supports n_components=2 only, got {n_components}; use method='exact'")
+    if method == "auto":
+        method = choose_tsne_method(n)
     if not 1 <= n_components <= 16:
         raise InvalidInputError(f"n_components must be between 1 and 16, got {n_components}")
     try:
@@ -410,7 +436,7 @@ def tsne(
     emb, kl, nit = _C._tsne(
         arr,
         y0,
-        1 if method == "barnes_hut" else 0,
+        {"exact": 0, "barnes_hut": 1, "fft": 2}[method],
         1 if metric == "cosine" else 0,
         perp,
         ee,

@@ -7,7 +7,7 @@
  *                                                  -> (eigenvalues [k], components [k, d],
  *                                                      mean [d], total_variance)
  *   _pca_transform(x, mean | None, components)     -> projection [n, k]
- *   _tsne(x, y0, method, metric, perplexity, early_exaggeration, exaggeration_iter,
+ *   _tsne(x, y0, method (0 exact, 1 Barnes-Hut, 2 FFT), metric, perplexity, early_exaggeration, exaggeration_iter,
  *         learning_rate, max_iter, n_iter_without_progress, min_grad_norm, angle)
  *                                                  -> (embedding [n, dim], kl, n_iter)
  *   _tsne_affinities(x, method, metric, perplexity) -> (indptr, indices, values)  CSR
@@ -161,7 +161,7 @@ static PyObject *py_tsne(PyObject *self, PyObject *args) {
         Py_DECREF(y);
         return tg_py_error("InvalidInputError", "init has %ld rows but x has %ld", (long)y_rows, (long)x.shape[0]);
     }
-    tg_tsne_options opt = {method == 1 ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT,
+    tg_tsne_options opt = {method == 2 ? TG_TSNE_FFT : method == 1 ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT,
                            metric == 1 ? TG_METRIC_COSINE : TG_METRIC_EUCLIDEAN,
                            (size_t)PyArray_DIM(y, 1),
                            perp,
@@ -196,7 +196,7 @@ static PyObject *py_tsne_affinities(PyObject *self, PyObject *args) {
     if (view_from_array(xo, "x", &x) < 0) return NULL;
     tg_tsne_options opt;
     memset(&opt, 0, sizeof opt);
-    opt.method = method == 1 ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
+    opt.method = method == 2 ? TG_TSNE_FFT : method == 1 ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
     opt.metric = metric == 1 ? TG_METRIC_COSINE : TG_METRIC_EUCLIDEAN;
     opt.dim = 2;
     opt.perplexity = perp;

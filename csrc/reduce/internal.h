@@ -136,4 +136,19 @@ void tg_red_dsyrk_lower(bool ta, size_t m, size_t k, double alpha, const double 
 void tg_red_ssyrk_lower(bool ta, size_t m, size_t k, float alpha, const float *a, size_t lda, float beta, float *c,
                         size_t ldc);
 
+/* ---- FFT-accelerated interpolation for the 2-D t-SNE repulsion (reduce/tsne_fft.c) ----
+ * A workspace for n points (2 <= n < 2^32) whose grids run on nthreads OpenMP threads;
+ * created with tg_fitsne_new (*out owned by the caller, released with tg_fitsne_free, which
+ * accepts NULL).  tg_fitsne_repulsion: y [n, 2] row-major (read only); writes
+ * rep [n, 2] = sum_j w_ij^2 (y_i - y_j) and *z = sum_{i != j} w_ij, w_ij = 1 / (1 + |y_i - y_j|^2),
+ * approximated on a grid (see the file's header; relative error ~1e-4 or better);
+ * independent of the thread count.  TG_ERR_VALUE on a non-finite y, TG_ERR_NOMEM.
+ * tg_fitsne_fft_block (tests): forward DFT of length L = 2^a 3^b of 8 sequences at once,
+ * re / im [L][8] in place. */
+typedef struct tg_fitsne tg_fitsne;
+tg_status tg_fitsne_new(size_t n, int nthreads, tg_fitsne **out);
+void tg_fitsne_free(tg_fitsne *f);
+tg_status tg_fitsne_repulsion(tg_fitsne *f, const double *y, double *rep, double *z);
+tg_status tg_fitsne_fft_block(size_t L, double *re, double *im);
+
 #endif

@@ -465,21 +465,23 @@ static tg_status check_options(const tg_view *x, const tg_tsne_options *opt, boo
     tg_status st = tg_red_check_matrix(x, "t-SNE input x", 4);
     if (st != TG_OK) return st;
     const size_t n = (size_t)x->shape[0];
-    if (opt->method != TG_TSNE_EXACT && opt->method != TG_TSNE_BARNES_HUT)
+    if (opt->method != TG_TSNE_EXACT && opt->method != TG_TSNE_BARNES_HUT && opt->method != TG_TSNE_FFT)
         return tg_fail(TG_ERR_VALUE, "t-SNE: unknown method %d", (int)opt->method);
     if (opt->metric != TG_METRIC_EUCLIDEAN && opt->metric != TG_METRIC_COSINE)
         return tg_fail(TG_ERR_VALUE, "t-SNE: unknown metric %d", (int)opt->metric);
     if (!(opt->perplexity >= 1.0) || !(opt->perplexity < (double)n))
         return tg_fail(TG_ERR_VALUE, "perplexity must be >= 1 and < n_samples (%zu), got %g", n, opt->perplexity);
-    if (opt->method == TG_TSNE_BARNES_HUT && n > (size_t)INT32_MAX / 8)
-        return tg_fail(TG_ERR_VALUE, "Barnes-Hut t-SNE supports at most %d points, got %zu", INT32_MAX / 8, n);
+    if (opt->method != TG_TSNE_EXACT && n > (size_t)INT32_MAX / 8)
+        return tg_fail(TG_ERR_VALUE, "%s t-SNE supports at most %d points, got %zu",
+                       opt->method == TG_TSNE_FFT ? "FFT" : "Barnes-Hut", INT32_MAX / 8, n);
     if (opt->method == TG_TSNE_EXACT && n > 50000)
         return tg_fail(TG_ERR_VALUE, "exact t-SNE on %zu points would need %zu x %zu matrices; use method=\"barnes_hut\"",
                        n, n, n);
     if (for_affinities) return TG_OK;
     if (opt->dim < 1 || opt->dim > 16) return tg_fail(TG_ERR_VALUE, "t-SNE: n_components must be 1..16, got %zu", opt->dim);
-    if (opt->method == TG_TSNE_BARNES_HUT && opt->dim != 2)
-        return tg_fail(TG_ERR_VALUE, "Barnes-Hut t-SNE supports n_components=2 only (got %zu); use method=\"exact\"", opt->dim);
+    if (opt->method != TG_TSNE_EXACT && opt->dim != 2)
+        return tg_fail(TG_ERR_VALUE, "%s t-SNE supports n_components=2 only (got %zu); use method=\"exact\"",
+                       opt->method == TG_TSNE_FFT ? "FFT" : "Barnes-Hut", opt->dim);
     if (!(opt->learning_rate > 0.0) || !isfinite(opt->learning_rate))
         return tg_fail(TG_ERR_VALUE, "learning_rate must be > 0, got %g", opt->learning_rate);
     if (!(opt->early_exaggeration >= 1.0) || !isfinite(opt->early_exaggeration))
@@ -502,7 +504,7 @@ tg_status tg_tsne_affinities(const tg_view *x, const tg_tsne_options *opt, size_
     double *a = NULL, *sq = NULL;
     st = working_copy(x, opt->metric, &a, &sq);
     if (st != TG_OK) return st;
-    if (opt->method == TG_TSNE_BARNES_HUT) {
+    if (opt->method != TG_TSNE_EXACT) {
         csr c;
         st = sparse_affinities(a, sq, n, d, opt, &c);
         if (st == TG_OK) {
@@ -865,36 +867,10 @@ TG_HOT static void bh_repulsion_point(const bh_state *b, const double *y, size_t
     *oz = z;
 }
 
-static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *grad, int want_kl, double *kl) {
+/* Attraction sum_j p_ij w_ij (y_i - y_j) into grad [n, 2] and, if want_kl, b->pl[i] =
+ * -sum_j p_ij log(1 + d_ij^2); rows in parallel, each summed in a fixed order. */
+static void bh_attraction(bh_state *b, const double *y, int want_kl, double *grad) {
     const size_t n = b->n;
-    /* bounding square */
-    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
-    for (size_t i = 1; i < n; i++) {
-        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
-        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
-        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
-        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
-    }
-    double half = 0.5 * fmax(x1 - x0, y1 - y0);
-    half = half * (1.0 + 1e-6) + 1e-12;
-    b->count = 1;
-    qnode *root = &b->nodes[0];
-    root->start = 0;
-    root->cnt = (uint32_t)n;
-    root->child = 0;
-    tg_status st = qt_build(b, y, 0, 0.5 * (x0 + x1), 0.5 * (y0 + y1), half, 0);
-    if (st != TG_OK) return st;
-    const double theta2 = b->angle * b->angle;
-    const int check_inside = b->angle > 0.7;
-#pragma omp parallel for schedule(dynamic, 64)
-    for (ptrdiff_t q = 0; q < (ptrdiff_t)n; q++) {
-        const size_t i = b->perm[q];
-        double rx, ry, z;
-        bh_repulsion_point(b, y, i, theta2, check_inside, &rx, &ry, &z);
-        b->rep[2 * i] = rx;
-        b->rep[2 * i + 1] = ry;
-        b->z[i] = z;
-    }
     /* attraction, in row order so that P streams from memory */
 #pragma omp parallel for schedule(dynamic, 256)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
@@ -925,11 +901,62 @@ static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *gr
         grad[2 * i + 1] = ay;
         b->pl[i] = pl;
     }
+}
+
+static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *grad, int want_kl, double *kl) {
+    const size_t n = b->n;
+    /* bounding square */
+    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
+    for (size_t i = 1; i < n; i++) {
+        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
+        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
+        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
+        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
+    }
+    double half = 0.5 * fmax(x1 - x0, y1 - y0);
+    half = half * (1.0 + 1e-6) + 1e-12;
+    b->count = 1;
+    qnode *root = &b->nodes[0];
+    root->start = 0;
+    root->cnt = (uint32_t)n;
+    root->child = 0;
+    tg_status st = qt_build(b, y, 0, 0.5 * (x0 + x1), 0.5 * (y0 + y1), half, 0);
+    if (st != TG_OK) return st;
+    const double theta2 = b->angle * b->angle;
+    const int check_inside = b->angle > 0.7;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (ptrdiff_t q = 0; q < (ptrdiff_t)n; q++) {
+        const size_t i = b->perm[q];
+        double rx, ry, z;
+        bh_repulsion_point(b, y, i, theta2, check_inside, &rx, &ry, &z);
+        b->rep[2 * i] = rx;
+        b->rep[2 * i + 1] = ry;
+        b->z[i] = z;
+    }
+    bh_attraction(b, y, want_kl, grad);
     double Z = 0.0, pl = 0.0;
     for (size_t i = 0; i < n; i++) {
         Z += b->z[i];
         pl += b->pl[i];
     }
+    const double invZ = 1.0 / Z;
+    for (size_t t = 0; t < 2 * n; t++) grad[t] = 4.0 * (ex * grad[t] - b->rep[t] * invZ);
+    if (want_kl) *kl = ex * (b->plogp + log(ex)) - ex * pl + ex * log(Z);
+    return TG_OK;
+}
+
+/* The same gradient with the repulsion from the FFT-accelerated interpolation (tsne_fft.c). */
+static tg_status fft_gradient(bh_state *b, tg_fitsne *f, const double *y, double ex, double *grad, int want_kl,
+                              double *kl) {
+    const size_t n = b->n;
+    double Z = 0.0, pl = 0.0;
+    tg_status st = tg_fitsne_repulsion(f, y, b->rep, &Z);
+    if (st != TG_OK) return st;
+    if (!(Z > 0.0) || !isfinite(Z))
+        return tg_fail(TG_ERR_VALUE, "FFT t-SNE: the normaliser Z is %g (the embedding collapsed or diverged); "
+                                     "try method=\"barnes_hut\" or a smaller learning_rate", Z);
+    bh_attraction(b, y, want_kl, grad);
+    for (size_t i = 0; i < n; i++) pl += b->pl[i];
     const double invZ = 1.0 / Z;
     for (size_t t = 0; t < 2 * n; t++) grad[t] = 4.0 * (ex * grad[t] - b->rep[t] * invZ);
     if (want_kl) *kl = ex * (b->plogp + log(ex)) - ex * pl + ex * log(Z);
@@ -949,6 +976,7 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
     double *a = NULL, *sq = NULL, *grad = NULL, *upd = NULL, *gains = NULL, *yx = NULL, *yy = NULL;
     exact_state es;
     bh_state bs;
+    tg_fitsne *fs = NULL;
     memset(&es, 0, sizeof es);
     memset(&bs, 0, sizeof bs);
     st = working_copy(x, opt->metric, &a, &sq);
@@ -1004,17 +1032,22 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         if (st != TG_OK) goto done;
         bs.n = n;
         bs.angle = opt->angle;
-        bs.perm = malloc(sizeof(size_t) * n);
-        bs.cap = 4 * n + 64;
-        bs.nodes = malloc(sizeof(qnode) * bs.cap);
-        bs.boxes = malloc(sizeof(qbox) * bs.cap);
+        if (opt->method == TG_TSNE_BARNES_HUT) {
+            bs.perm = malloc(sizeof(size_t) * n);
+            bs.cap = 4 * n + 64;
+            bs.nodes = malloc(sizeof(qnode) * bs.cap);
+            bs.boxes = malloc(sizeof(qbox) * bs.cap);
+        } else {
+            st = tg_fitsne_new(n, max_threads(), &fs);
+            if (st != TG_OK) goto done;
+        }
         bs.pptr = malloc(sizeof(size_t) * (n + 1));
         bs.pidx = malloc(sizeof(uint32_t) * (bs.P.nnz ? bs.P.nnz : 1));
         bs.pval = malloc(sizeof(float) * (bs.P.nnz ? bs.P.nnz : 1));
         bs.rep = malloc(sizeof(double) * 2 * n);
         bs.z = malloc(sizeof(double) * n);
         bs.pl = malloc(sizeof(double) * n);
-        if (!bs.perm || !bs.nodes || !bs.boxes || !bs.pptr || !bs.pidx || !bs.pval || !bs.rep || !bs.z || !bs.pl) {
+        if ((opt->method == TG_TSNE_BARNES_HUT && (!bs.perm || !bs.nodes || !bs.boxes)) || !bs.pptr || !bs.pidx || !bs.pval || !bs.rep || !bs.z || !bs.pl) {
             st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
             goto done;
         }
@@ -1028,7 +1061,8 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         for (size_t p = 0; p < bs.P.nnz; p++)
             if (bs.pval[p] > 0) plp += (double)bs.pval[p] * log((double)bs.pval[p]);
         bs.plogp = plp;
-        for (size_t i = 0; i < n; i++) bs.perm[i] = i;
+        if (bs.perm)
+            for (size_t i = 0; i < n; i++) bs.perm[i] = i;
     }
     free(a);
     a = NULL;
@@ -1061,7 +1095,8 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
             if (opt->method == TG_TSNE_EXACT) {
                 exact_gradient(&es, y, yx, yy, ex, grad, want_kl, &err);
             } else {
-                st = bh_gradient(&bs, y, ex, grad, want_kl, &err);
+                st = opt->method == TG_TSNE_FFT ? fft_gradient(&bs, fs, y, ex, grad, want_kl, &err)
+                                                : bh_gradient(&bs, y, ex, grad, want_kl, &err);
                 if (st != TG_OK) goto done;
             }
             double gn2 = 0.0;
@@ -1125,6 +1160,7 @@ done:
     free(bs.rep);
     free(bs.z);
     free(bs.pl);
+    tg_fitsne_free(fs);
     return st;
 }
 

@@ -5,6 +5,7 @@
 
 #include "tg_test.h"
 #include "tokgeo/tokgeo.h"
+#include "reduce/internal.h"
 
 static double frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -209,8 +210,8 @@ static void test_tsne_runs(void) {
     for (int i = 0; i < N * 2; i++) y0[i] = 1e-4 * frand(&s);
     tg_view v = view2(x, TG_F64, N, D, D, 1);
     tg_tsne_options opt = {TG_TSNE_EXACT, TG_METRIC_EUCLIDEAN, 2, 5.0, 4.0, 100, 10.0, 500, 300, 1e-7, 0.5};
-    for (int m = 0; m < 2; m++) {
-        opt.method = m ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
+    for (int m = 0; m < 3; m++) {
+        opt.method = m == 2 ? TG_TSNE_FFT : m ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
         double kl = -1, kl2 = -1;
         size_t it = 0, it2 = 0;
         memcpy(y, y0, sizeof y);
@@ -314,5 +315,103 @@ static void test_tsne_affinities_and_errors(void) {
     CHECK(tw == 1.0);
 }
 
+/* The block FFT against a direct DFT (long double sums) for lengths 2^a 3^b, 8 lanes. */
+static void test_fft_block(void) {
+    static const size_t lens[] = {2, 3, 4, 6, 8, 9, 12, 16, 18, 27, 48, 81, 96, 324, 486, 512};
+    uint64_t s = 11;
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0]; t++) {
+        const size_t L = lens[t];
+        double *re = malloc(sizeof(double) * L * 8), *im = malloc(sizeof(double) * L * 8);
+        double *r0 = malloc(sizeof(double) * L * 8), *i0 = malloc(sizeof(double) * L * 8);
+        for (size_t e = 0; e < L * 8; e++) {
+            r0[e] = re[e] = frand(&s);
+            i0[e] = im[e] = frand(&s);
+        }
+        CHECK_OK(tg_fitsne_fft_block(L, re, im));
+        double worst = 0.0;
+        for (size_t v = 0; v < 8; v++)
+            for (size_t k = 0; k < L; k++) {
+                long double sr = 0, si = 0;
+                for (size_t j = 0; j < L; j++) {
+                    long double ang = -2.0L * 3.14159265358979323846264338327950288L * (long double)((j * k) % L) / (long double)L;
+                    long double c = cosl(ang), sn = sinl(ang);
+                    sr += r0[j * 8 + v] * c - i0[j * 8 + v] * sn;
+                    si += r0[j * 8 + v] * sn + i0[j * 8 + v] * c;
+                }
+                double e = fmax(fabs(re[k * 8 + v] - (double)sr), fabs(im[k * 8 + v] - (double)si));
+                worst = fmax(worst, e / sqrt((double)L));
+            }
+        CHECK(worst < 1e-13);
+        if (!(worst < 1e-13)) fprintf(stderr, "  L = %zu: max error %g\n", L, worst);
+        free(re);
+        free(im);
+        free(r0);
+        free(i0);
+    }
+    double re[8 * 5], im[8 * 5];
+    memset(re, 0, sizeof re);
+    memset(im, 0, sizeof im);
+    CHECK_STATUS(tg_fitsne_fft_block(5, re, im), TG_ERR_VALUE); /* 5 is not 2^a 3^b */
+}
+
+/* The interpolated repulsion and normaliser against the direct O(n^2) sums, for a compact
+ * cloud (fewer than 54 units across: box side below 1), a wide one (one box per unit) and
+ * a wider one. */
+static void test_fitsne_repulsion(void) {
+    enum { N = 3000 };
+    static double y[N * 2], rep[N * 2];
+    static const double spans[] = {0.01, 8.0, 120.0, 300.0};
+    /* relative errors of openTSNE 1.0.4's default grid on these clouds: Z 6e-5, 4e-3, 2e-2;
+     * repulsion 6e-4, 2.5e-2, 4.4e-2 (span 8, 120, 300) */
+    static const double tol_z[] = {1e-4, 1e-4, 1e-2, 5e-2}, tol_r[] = {1e-3, 1e-3, 5e-2, 1e-1};
+    uint64_t s = 3;
+    for (size_t c = 0; c < sizeof spans / sizeof spans[0]; c++) {
+        for (int i = 0; i < N; i++) { /* three blobs and a uniform background */
+            double cx = (i % 4) * 0.25 * spans[c], spread = i % 4 == 3 ? 0.5 * spans[c] : 0.05 * spans[c];
+            y[2 * i] = cx + spread * frand(&s);
+            y[2 * i + 1] = 0.3 * spans[c] * (i % 3) + spread * frand(&s);
+        }
+        tg_fitsne *f = NULL;
+        CHECK_OK(tg_fitsne_new(N, 2, &f));
+        double z = 0;
+        CHECK_OK(tg_fitsne_repulsion(f, y, rep, &z));
+        double zref = 0, num = 0, den = 0;
+        for (int i = 0; i < N; i++) {
+            double rx = 0, ry = 0;
+            for (int j = 0; j < N; j++) {
+                if (j == i) continue;
+                double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+                double w = 1.0 / (1.0 + dx * dx + dy * dy);
+                zref += w;
+                rx += w * w * dx;
+                ry += w * w * dy;
+            }
+            num += (rep[2 * i] - rx) * (rep[2 * i] - rx) + (rep[2 * i + 1] - ry) * (rep[2 * i + 1] - ry);
+            den += rx * rx + ry * ry;
+        }
+        const double ez = fabs(z - zref) / zref, er = sqrt(num / den);
+        CHECK(ez < tol_z[c] && er < tol_r[c]);
+        if (!(ez < tol_z[c] && er < tol_r[c])) fprintf(stderr, "  span %g: Z rel. error %g, repulsion rel. error %g\n", spans[c], ez, er);
+        /* the same result with one thread */
+        static double rep1[N * 2];
+        tg_fitsne *g = NULL;
+        double z1 = 0;
+        CHECK_OK(tg_fitsne_new(N, 1, &g));
+        CHECK_OK(tg_fitsne_repulsion(g, y, rep1, &z1));
+        CHECK(z1 == z && memcmp(rep1, rep, sizeof rep) == 0);
+        tg_fitsne_free(g);
+        tg_fitsne_free(f);
+    }
+    tg_fitsne *f = NULL;
+    CHECK_STATUS(tg_fitsne_new(1, 1, &f), TG_ERR_VALUE);
+    CHECK(f == NULL);
+    CHECK_OK(tg_fitsne_new(4, 1, &f));
+    double bad[8] = {0, 0, 1, 1, NAN, 0, 2, 2}, r[8], z;
+    CHECK_STATUS(tg_fitsne_repulsion(f, bad, r, &z), TG_ERR_VALUE);
+    tg_fitsne_free(f);
+    tg_fitsne_free(NULL);
+}
+
 TG_TEST_MAIN(TG_CASE(test_eigh_known), TG_CASE(test_orthonormalize), TG_CASE(test_pca_line_and_views),
-             TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors))
+             TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors),
+             TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion))

@@ -124,13 +124,13 @@ tg_status tg_pca_transform(const tg_view *x, const double *mean, const double *c
  * n_iter_).  The caller chooses perplexity < n (see the Python layer for the rule).
  * Errors: TG_ERR_VALUE (n < 4, bad parameter, non-finite input, exact with n > 50000),
  * TG_ERR_TYPE, TG_ERR_OVERFLOW, TG_ERR_NOMEM, TG_ERR_INTERRUPTED. */
-typedef enum tg_tsne_method { TG_TSNE_EXACT = 0, TG_TSNE_BARNES_HUT = 1 } tg_tsne_method;
+typedef enum tg_tsne_method { TG_TSNE_EXACT = 0, TG_TSNE_BARNES_HUT = 1, TG_TSNE_FFT = 2 } tg_tsne_method;
 typedef enum tg_tsne_metric { TG_METRIC_EUCLIDEAN = 0, TG_METRIC_COSINE = 1 } tg_tsne_metric;
 
 typedef struct tg_tsne_options {
     tg_tsne_method method;
     tg_tsne_metric metric;
-    size_t dim;                     /* embedding dimension (2 for Barnes-Hut) */
+    size_t dim;                     /* embedding dimension (2 for Barnes-Hut and FFT) */
     double perplexity;              /* > 0 and < n */
     double early_exaggeration;      /* 12 */
     size_t exaggeration_iter;       /* 250 */
@@ -138,7 +138,7 @@ typedef struct tg_tsne_options {
     size_t max_iter;                /* total iterations, >= exaggeration_iter */
     size_t n_iter_without_progress; /* 300 */
     double min_grad_norm;           /* 1e-7 */
-    double angle;                   /* Barnes-Hut opening angle, 0.5 */
+    double angle;                   /* Barnes-Hut opening angle, 0.5 (unused by the others) */
 } tg_tsne_options;
 
 tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, double *kl,
