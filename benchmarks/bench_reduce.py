@@ -12,15 +12,16 @@ and after.  Every contender's output is checked on the same yardstick first:
     above the baseline (sampled from /proc every 5 ms, so C allocations count), and the
     largest relative eigenvalue error against NumPy's exact eigenvalues.
   * t-SNE (2-D, perplexity 30, 750 iterations = 250 exaggerated + 500) at N = 2,000,
-    10,000 and 50,257 of embedding-like data: tokgeo (Barnes-Hut), openTSNE (FFT and BH)
-    and sklearn (BH; skipped past --sklearn-max, default 10,000).  The KL divergence of every
+    10,000 and 50,257 of embedding-like data: tokgeo's default (method="auto", sklearn's
+    schedule and learning rate N / 48), tokgeo FFT and Barnes-Hut with openTSNE's learning
+    rate N / 12, openTSNE FFT and BH (its defaults: learning rate N / 12; the BH rows up to
+    --bh-max, default 10,000) and sklearn (BH; up to --sklearn-max, default 10,000).  The KL divergence of every
     final map is computed the same way here (tokgeo's sparse P on the 90 nearest
     neighbours, exact Q normaliser summed over all pairs in blocks), and trustworthiness
     (k = 5) on a random sample of 2,000 points.
 
 Goals (issue 14): exact PCA >= 1.5x NumPy's exact route; t-SNE >= 2x openTSNE FFT at
-N >= 10,000 with KL within 5%.  tokgeo has no FFT-accelerated gradient yet, so its t-SNE
-row is Barnes-Hut.
+N >= 10,000 with KL within 5% (compared at the same learning rate, N / 12).
 
 Usage:
   python benchmarks/bench_reduce.py                      # full sizes, 1 and 2 threads
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 import tokgeo  # noqa: E402
 from tokgeo import _C  # noqa: E402
-from tokgeo._reduce import pca, trustworthiness, tsne  # noqa: E402
+from tokgeo._reduce import choose_tsne_method, pca, trustworthiness, tsne  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -138,6 +139,7 @@ def main() -> int:
     ap.add_argument("--only", choices=["pca", "tsne"], action="append")
     ap.add_argument("--sizes", type=int, action="append", help="t-SNE sizes (default 2000, 10000, 50257)")
     ap.add_argument("--sklearn-max", type=int, default=10000, help="largest N at which sklearn's t-SNE runs")
+    ap.add_argument("--bh-max", type=int, default=10000, help="largest N for the Barnes-Hut contenders (ours and openTSNE's)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "reduce.md")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
@@ -210,12 +212,21 @@ def main() -> int:
                 for n in sizes:
                     load0 = os.getloadavg()
                     x = embedding_like(n, 768 if n > 2000 else 100, seed=n)
+                    lr = n / 12.0  # openTSNE's learning rate ("auto": N / exaggeration)
+                    auto = choose_tsne_method(n)
                     cont: dict[str, Callable[[], Any]] = {
-                        "tokgeo (Barnes-Hut)": lambda: tsne(x, max_iter=iters, random_state=0).embedding,
+                        f"tokgeo auto ({auto}), sklearn's learning rate N/48": lambda: tsne(x, max_iter=iters, random_state=0).embedding,
+                        "tokgeo FFT, learning rate N/12": lambda: tsne(x, method="fft", learning_rate=lr, max_iter=iters, random_state=0).embedding,
                     }
+                    if n <= args.bh_max:
+                        cont["tokgeo Barnes-Hut, learning rate N/12"] = lambda: tsne(
+                            x, method="barnes_hut", learning_rate=lr, max_iter=iters, random_state=0
+                        ).embedding
                     if openTSNE is not None:
                         for gm in ("fft", "bh"):
-                            cont[f"openTSNE {gm.upper()}"] = lambda gm=gm: np.asarray(
+                            if gm == "bh" and n > args.bh_max:
+                                continue
+                            cont[f"openTSNE {gm.upper()} (learning rate N/12)"] = lambda gm=gm: np.asarray(
                                 openTSNE.TSNE(perplexity=30, n_iter=iters - 250, negative_gradient_method=gm, n_jobs=T, random_state=0).fit(x)
                             )
                     if n <= args.sklearn_max:

@@ -214,19 +214,20 @@ static void axis0_block(const fft_plan *p, double *re, double *im, size_t b, int
     }
 }
 
-/* Rows r0 .. r0 + VL of (re, im) [columns < M, blocked], zero-padded to L columns, into the
- * scratch pair (xr, xi) [L][VL] (lane = row). */
-static void gather_rows(size_t L, size_t M, const double *re, const double *im, size_t r0, double *xr, double *xi) {
+/* Rows r0 .. r0 + VL of src [columns < M, blocked], zero-padded to L columns, into dst
+ * [L][VL] (lane = row): an 8 x 8 transpose per column block. */
+static void gather_one(size_t L, size_t M, const double *src, size_t r0, double *dst) {
     for (size_t cb = 0; cb < M / VL; cb++) {
-        const double *sr = re + (cb * L + r0) * VL, *si = im + (cb * L + r0) * VL;
+        const double *sp = src + (cb * L + r0) * VL;
         for (size_t k = 0; k < VL; k++)
-            for (size_t v = 0; v < VL; v++) {
-                xr[(cb * VL + v) * VL + k] = sr[k * VL + v];
-                xi[(cb * VL + v) * VL + k] = si[k * VL + v];
-            }
+            for (size_t v = 0; v < VL; v++) dst[(cb * VL + v) * VL + k] = sp[k * VL + v];
     }
-    memset(xr + M * VL, 0, sizeof(double) * (L - M) * VL);
-    memset(xi + M * VL, 0, sizeof(double) * (L - M) * VL);
+    memset(dst + M * VL, 0, sizeof(double) * (L - M) * VL);
+}
+
+static void gather_rows(size_t L, size_t M, const double *re, const double *im, size_t r0, double *xr, double *xi) {
+    gather_one(L, M, re, r0, xr);
+    gather_one(L, M, im, r0, xi);
 }
 
 static void scatter_rows(size_t L, size_t M, double *re, double *im, size_t r0, const double *xr, const double *xi) {
@@ -267,7 +268,7 @@ struct tg_fitsne {
     fft_plan plan;  /* for L = plan.L (0: none yet) */
     size_t M;       /* nodes per axis */
     double *khat;   /* [L / VL][L][VL] real transform of the kernel, divided by L^2 */
-    double *kr, *ki; /* L x L work grid for the kernel's transform (blocked by columns) */
+    double *kr;     /* L x L work grid for the kernel's transform (blocked by columns) */
     double *ar, *ai, *br, *bi; /* the two complex grids, L x M each (blocked, see above) */
     double *scratch;           /* nthreads * 4 L VL */
     size_t cap;                /* L the arrays were allocated for */
@@ -280,7 +281,6 @@ void tg_fitsne_free(tg_fitsne *f) {
     plan_free(&f->plan);
     free(f->khat);
     free(f->kr);
-    free(f->ki);
     free(f->ar);
     free(f->ai);
     free(f->br);
@@ -319,7 +319,6 @@ static tg_status ensure_grid(tg_fitsne *f, size_t M) {
     if (L > f->cap) { /* L <= 6 NB_MAX: no overflow below */
         free(f->khat);
         free(f->kr);
-        free(f->ki);
         free(f->ar);
         free(f->ai);
         free(f->br);
@@ -328,13 +327,12 @@ static tg_status ensure_grid(tg_fitsne *f, size_t M) {
         f->cap = 0;
         f->khat = tg_alloc_aligned(sizeof(double) * L * L);
         f->kr = tg_alloc_aligned(sizeof(double) * L * L);
-        f->ki = tg_alloc_aligned(sizeof(double) * L * L);
         f->ar = tg_alloc_aligned(sizeof(double) * L * M);
         f->ai = tg_alloc_aligned(sizeof(double) * L * M);
         f->br = tg_alloc_aligned(sizeof(double) * L * M);
         f->bi = tg_alloc_aligned(sizeof(double) * L * M);
         f->scratch = tg_alloc_aligned(sizeof(double) * (size_t)f->nthreads * 4 * L * VL);
-        if (!f->khat || !f->kr || !f->ki || !f->ar || !f->ai || !f->br || !f->bi || !f->scratch) {
+        if (!f->khat || !f->kr || !f->ar || !f->ai || !f->br || !f->bi || !f->scratch) {
             plan_free(&f->plan);
             return tg_fail(TG_ERR_NOMEM, "FFT t-SNE: out of memory for %zu x %zu grids", L, L);
         }
@@ -352,36 +350,48 @@ static double *thread_scratch(tg_fitsne *f) {
 }
 
 /* The transform of K(d) = 1 / (1 + d^2)^2 at node offsets (h du, h dv), circulant over L,
- * divided by L^2 (the inverse transform's normalisation).  K is even, so its transform is
- * real.  The L x L complex grid kr, ki (blocked by columns) holds the work. */
+ * divided by L^2 (the inverse transform's normalisation), into khat.  K is real and even
+ * along both axes, so every 1-D transform of it is real: two blocks go through one complex
+ * transform (one as the real part, one as the imaginary part) and come out as its real
+ * and imaginary parts.  kr (L x L, blocked by columns) holds the work. */
 static void make_kernel(tg_fitsne *f, double h) {
     const fft_plan *p = &f->plan;
     const size_t L = p->L, M = f->M;
-    double *kr = f->kr, *ki = f->ki;
+    double *kr = f->kr;
     for (size_t r = 0; r < L; r++) {
         const double dr = h * (double)(r <= M ? r : L - r);
         for (size_t c = 0; c < L; c++) {
             const double dc = h * (double)(c <= M ? c : L - c);
             const double w = 1.0 / (1.0 + dr * dr + dc * dc);
             kr[node_at(L, r, c)] = w * w;
-            ki[node_at(L, r, c)] = 0.0;
         }
     }
-    const ptrdiff_t nblk = (ptrdiff_t)(L / VL);
+    const ptrdiff_t half = (ptrdiff_t)(L / VL / 2); /* L / VL is even: L = 6 nb, 8 | nb */
     const double scale = 1.0 / ((double)L * (double)L);
     double *khat = f->khat;
 #pragma omp parallel num_threads(f->nthreads)
     {
         double *scr = thread_scratch(f);
+        double *xr = scr, *xi = scr + L * VL, *yr = scr + 2 * L * VL, *yi = scr + 3 * L * VL;
 #pragma omp for schedule(static)
-        for (ptrdiff_t b = 0; b < nblk; b++) axis0_block(p, kr, ki, (size_t)b, 0, L, scr);
+        for (ptrdiff_t b = 0; b < half; b++) { /* column blocks b and b + half, along axis 0 */
+            double *ra = kr + (size_t)b * L * VL, *rb = kr + (size_t)(b + half) * L * VL;
+            if (block_fft(p, ra, rb, yr, yi)) {
+                memcpy(ra, yr, sizeof(double) * L * VL);
+                memcpy(rb, yi, sizeof(double) * L * VL);
+            }
+        }
 #pragma omp for schedule(static)
-        for (ptrdiff_t rb = 0; rb < nblk; rb++) {
-            double *xr = scr, *xi = scr + L * VL, *yr = scr + 2 * L * VL, *yi = scr + 3 * L * VL;
-            gather_rows(L, L, kr, ki, (size_t)rb * VL, xr, xi);
-            const double *res = block_fft(p, xr, xi, yr, yi) ? yr : xr;
-            double *dst = khat + (size_t)rb * L * VL;
-            for (size_t t = 0; t < L * VL; t++) dst[t] = res[t] * scale;
+        for (ptrdiff_t b = 0; b < half; b++) { /* row blocks b and b + half, along axis 1 */
+            gather_one(L, L, kr, (size_t)b * VL, xr);
+            gather_one(L, L, kr, (size_t)(b + half) * VL, xi);
+            const int in_y = block_fft(p, xr, xi, yr, yi);
+            const double *re = in_y ? yr : xr, *im = in_y ? yi : xi;
+            double *da = khat + (size_t)b * L * VL, *db = khat + (size_t)(b + half) * L * VL;
+            for (size_t t = 0; t < L * VL; t++) {
+                da[t] = re[t] * scale;
+                db[t] = im[t] * scale;
+            }
         }
     }
 }
