@@ -276,9 +276,8 @@ struct tg_fitsne {
     double *wts;               /* n * 6: x weights then y weights */
 };
 
-void tg_fitsne_free(tg_fitsne *f) {
-    if (!f) return;
-    plan_free(&f->plan);
+/* The grid-sized arrays (reallocated together when L grows). */
+static void free_grids(tg_fitsne *f) {
     free(f->khat);
     free(f->kr);
     free(f->ar);
@@ -286,6 +285,14 @@ void tg_fitsne_free(tg_fitsne *f) {
     free(f->br);
     free(f->bi);
     free(f->scratch);
+    f->khat = f->kr = f->ar = f->ai = f->br = f->bi = f->scratch = NULL;
+    f->cap = 0;
+}
+
+void tg_fitsne_free(tg_fitsne *f) {
+    if (!f) return;
+    plan_free(&f->plan);
+    free_grids(f);
     free(f->cell);
     free(f->wts);
     free(f);
@@ -317,14 +324,7 @@ static tg_status ensure_grid(tg_fitsne *f, size_t M) {
     tg_status st = plan_make(&f->plan, L);
     if (st != TG_OK) return st;
     if (L > f->cap) { /* L <= 6 NB_MAX: no overflow below */
-        free(f->khat);
-        free(f->kr);
-        free(f->ar);
-        free(f->ai);
-        free(f->br);
-        free(f->bi);
-        free(f->scratch);
-        f->cap = 0;
+        free_grids(f);
         f->khat = tg_alloc_aligned(sizeof(double) * L * L);
         f->kr = tg_alloc_aligned(sizeof(double) * L * L);
         f->ar = tg_alloc_aligned(sizeof(double) * L * M);
