@@ -212,6 +212,24 @@ def test_auto_method_rule() -> None:
         tsne(big[:50], n_components=3, method="fft")
 
 
+def test_fft_past_the_grid_is_barnes_hut() -> None:
+    """An FFT iteration whose bounding square is wider than the grid covers at one box per
+    unit (TG_FITSNE_MAX_SIDE = 432) is computed with Barnes-Hut: its 432 boxes would be wider
+    than the kernel (tokgeo-mini's whole vocabulary, 46,161 identical rows, spread to 4,500
+    units and the grid's Z went negative).  Started 2,000 units wide, every iteration is past
+    the grid, so the run is Barnes-Hut's to the bit."""
+    x = blobs(1500, d=8, seed=3)
+    init = np.random.default_rng(0).uniform(-1000.0, 1000.0, size=(1500, 2))
+    a = tsne(x, init=init, max_iter=60, method="fft", random_state=0)
+    b = tsne(x, init=init, max_iter=60, method="barnes_hut", random_state=0)
+    assert float(np.ptp(a.embedding, axis=0).min()) > 432.0
+    assert np.array_equal(a.embedding, b.embedding) and a.kl_divergence == b.kl_divergence
+    # a compact start stays on the grid: the two differ
+    c = tsne(x, init=init * 1e-4, max_iter=60, method="fft", random_state=0)
+    d = tsne(x, init=init * 1e-4, max_iter=60, method="barnes_hut", random_state=0)
+    assert not np.array_equal(c.embedding, d.embedding)
+
+
 def with_duplicates(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """lesson_like data where 15% of the rows are exact copies of the data mean: the copies
     are every other point's nearest neighbours, all at one distance (as the 310 identical rows

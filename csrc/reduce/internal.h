@@ -118,6 +118,20 @@ static inline double tg_rng_normal(tg_rng *r) {
 void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0,
                            size_t r1, tg_tsne_metric metric, double *out);
 
+/* ---- exact k nearest neighbours (reduce/knn.c) ----
+ * tg_red_knn: a [n, d] row-major float64 (read only; cosine: rows of unit norm), sq [n] their
+ * squared norms; for every row the k (1 <= k < n) nearest other rows, ascending by
+ * (distance, index): nbr [n, k] indices and dist [n, k] distances (squared Euclidean, or
+ * 1 - dot for cosine, clamped at 0), both caller-owned.  A float32 filter with a rigorous
+ * error bound, a float64 re-rank of the candidates, float64 search of the rows the filter
+ * cannot certify (their count in *n_fallback when non-NULL).  The same result at any thread
+ * count.  TG_ERR_NOMEM, TG_ERR_OVERFLOW, TG_ERR_INTERRUPTED (Ctrl-C), TG_ERR_VALUE (bad k).
+ * tg_red_knn_row: the k smallest of row[0 .. n) except index `self`, ascending by (value,
+ * index), into hd [k] / hi [k] (caller's scratch). */
+tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
+                     size_t *nbr, double *dist, size_t *n_fallback);
+void tg_red_knn_row(const double *row, size_t n, size_t self, size_t k, double *hd, size_t *hi);
+
 /* ---- thread-count independent products (reduce/tiled_blas.c) ----
  * Row-major C[m x n] = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n; element (i, p)
  * of op(A) is a[i * lda + p] (ta false) or a[p * lda + i] (ta true), likewise for B.  C is
@@ -146,6 +160,11 @@ void tg_red_ssyrk_lower(bool ta, size_t m, size_t k, float alpha, const float *a
  * tg_fitsne_fft_block (tests): forward DFT of length L = 2^a 3^b of 8 sequences at once,
  * re / im [L][8] in place. */
 typedef struct tg_fitsne tg_fitsne;
+/* The widest bounding square (in embedding units) the grid covers at one box per unit or finer:
+ * NB_MAX boxes per axis.  Past it the boxes would be wider than the kernel and the repulsion
+ * wrong, so tg_tsne computes such iterations with Barnes-Hut instead (tg_fitsne_repulsion
+ * itself never refuses a span). */
+#define TG_FITSNE_MAX_SIDE 432.0
 tg_status tg_fitsne_new(size_t n, int nthreads, tg_fitsne **out);
 void tg_fitsne_free(tg_fitsne *f);
 tg_status tg_fitsne_repulsion(tg_fitsne *f, const double *y, double *rep, double *z);

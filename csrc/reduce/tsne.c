@@ -279,53 +279,6 @@ static tg_status conditional_dense(const double *a, const double *sq, size_t n, 
     return TG_OK;
 }
 
-/* max-heap on (dist, idx) of size k: root is the worst kept neighbour */
-static inline int worse(double da, size_t ia, double db, size_t ib) { return da > db || (da == db && ia > ib); }
-static void heap_sift_down(double *hd, size_t *hi, size_t k, size_t pos) {
-    for (;;) {
-        size_t l = 2 * pos + 1, r = l + 1, m = pos;
-        if (l < k && worse(hd[l], hi[l], hd[m], hi[m])) m = l;
-        if (r < k && worse(hd[r], hi[r], hd[m], hi[m])) m = r;
-        if (m == pos) return;
-        double td = hd[m];
-        hd[m] = hd[pos];
-        hd[pos] = td;
-        size_t ti = hi[m];
-        hi[m] = hi[pos];
-        hi[pos] = ti;
-        pos = m;
-    }
-}
-/* selects the k smallest of row[0..n-1] except `self`, sorted ascending (dist, idx) */
-static void knn_row(const double *row, size_t n, size_t self, size_t k, double *hd, size_t *hi) {
-    size_t cnt = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (j == self) continue;
-        double v = row[j];
-        if (cnt < k) {
-            hd[cnt] = v;
-            hi[cnt] = j;
-            cnt++;
-            if (cnt == k)
-                for (size_t p = k / 2 + 1; p-- > 0;) heap_sift_down(hd, hi, k, p);
-        } else if (worse(hd[0], hi[0], v, j)) {
-            hd[0] = v;
-            hi[0] = j;
-            heap_sift_down(hd, hi, k, 0);
-        }
-    }
-    /* heap sort ascending */
-    for (size_t end = k; end > 1; end--) {
-        double td = hd[0];
-        hd[0] = hd[end - 1];
-        hd[end - 1] = td;
-        size_t ti = hi[0];
-        hi[0] = hi[end - 1];
-        hi[end - 1] = ti;
-        heap_sift_down(hd, hi, end - 1, 0);
-    }
-}
-
 typedef struct csr {
     size_t n, nnz;
     size_t *indptr, *indices;
@@ -339,49 +292,37 @@ static void csr_free(csr *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* Barnes-Hut affinities: kNN + calibration + symmetrisation, normalised to sum 1. */
+/* Barnes-Hut / FFT affinities: the exact k nearest neighbours (reduce/knn.c), calibration,
+ * symmetrisation, normalised to sum 1. */
 static tg_status sparse_affinities(const double *a, const double *sq, size_t n, size_t d, const tg_tsne_options *opt,
                                    csr *out) {
     size_t k = (size_t)floor(3.0 * opt->perplexity + 1.0);
     if (k > n - 1) k = n - 1;
     if (k < 1) k = 1;
     tg_status st = TG_OK;
-    const size_t bs = dist_block_rows(n);
     const int T = max_threads();
     size_t nk;
     if (!tg_mul_size(n, k, &nk)) return tg_fail(TG_ERR_OVERFLOW, "t-SNE: n * k overflows");
     size_t *nbr = malloc(sizeof(size_t) * nk);
     double *pc = malloc(sizeof(double) * nk);
-    double *dist = malloc(sizeof(double) * bs * n);
     double *hd = malloc(sizeof(double) * (size_t)T * 2 * k);
-    size_t *hi = malloc(sizeof(size_t) * (size_t)T * k);
     size_t *cnt = calloc(n + 1, sizeof(size_t));
     size_t *ci = NULL;
     double *cv = NULL;
     memset(out, 0, sizeof *out);
-    if (!nbr || !pc || !dist || !hd || !hi || !cnt) {
+    if (!nbr || !pc || !hd || !cnt) {
         st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour graph");
         goto done;
     }
-    for (size_t r0 = 0; r0 < n; r0 += bs) {
-        if (tg_interrupted()) {
-            st = TG_ERR_INTERRUPTED;
-            goto done;
-        }
-        const size_t r1 = r0 + bs < n ? r0 + bs : n;
-        tg_red_distance_block(a, n, d, sq, r0, r1, opt->metric, dist);
-#pragma omp parallel for schedule(dynamic, 4)
-        for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
-            const size_t i = r0 + (size_t)ii, t = (size_t)thread_id();
-            double *dd = hd + t * 2 * k;
-            size_t *ix = hi + t * k;
-            knn_row(dist + (size_t)ii * n, n, i, k, dd, ix);
-            calibrate(dd, k, opt->perplexity, dd + k);
-            for (size_t q = 0; q < k; q++) {
-                nbr[i * k + q] = ix[q];
-                pc[i * k + q] = dd[k + q];
-            }
-        }
+    st = tg_red_knn(a, sq, n, d, k, opt->metric, nbr, pc, NULL);
+    if (st != TG_OK) goto done;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
+        const size_t i = (size_t)ii, t = (size_t)thread_id();
+        double *dd = hd + t * 2 * k;
+        memcpy(dd, pc + i * k, sizeof(double) * k);
+        calibrate(dd, k, opt->perplexity, dd + k);
+        memcpy(pc + i * k, dd + k, sizeof(double) * k);
     }
     /* symmetrise: row i gets its own k entries plus (i <- j) for each j having i as neighbour */
     for (size_t i = 0; i < n; i++) {
@@ -452,9 +393,7 @@ done:
     if (st != TG_OK) csr_free(out);
     free(nbr);
     free(pc);
-    free(dist);
     free(hd);
-    free(hi);
     free(cnt);
     free(ci);
     free(cv);
@@ -949,6 +888,16 @@ static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *gr
 static tg_status fft_gradient(bh_state *b, tg_fitsne *f, const double *y, double ex, double *grad, int want_kl,
                               double *kl) {
     const size_t n = b->n;
+    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
+    for (size_t i = 1; i < n; i++) {
+        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
+        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
+        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
+        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
+    }
+    /* wider than the grid covers at one box per unit: Barnes-Hut for this iteration (its
+     * accuracy does not depend on the span; a NaN falls through to the grid's check) */
+    if (fmax(x1 - x0, y1 - y0) > TG_FITSNE_MAX_SIDE) return bh_gradient(b, y, ex, grad, want_kl, kl);
     double Z = 0.0, pl = 0.0;
     tg_status st = tg_fitsne_repulsion(f, y, b->rep, &Z);
     if (st != TG_OK) return st;
@@ -1032,12 +981,12 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         if (st != TG_OK) goto done;
         bs.n = n;
         bs.angle = opt->angle;
-        if (opt->method == TG_TSNE_BARNES_HUT) {
-            bs.perm = malloc(sizeof(size_t) * n);
-            bs.cap = 4 * n + 64;
-            bs.nodes = malloc(sizeof(qnode) * bs.cap);
-            bs.boxes = malloc(sizeof(qbox) * bs.cap);
-        } else {
+        /* the quadtree for Barnes-Hut, and for FFT iterations wider than the grid covers */
+        bs.perm = malloc(sizeof(size_t) * n);
+        bs.cap = 4 * n + 64;
+        bs.nodes = malloc(sizeof(qnode) * bs.cap);
+        bs.boxes = malloc(sizeof(qbox) * bs.cap);
+        if (opt->method == TG_TSNE_FFT) {
             st = tg_fitsne_new(n, max_threads(), &fs);
             if (st != TG_OK) goto done;
         }
@@ -1047,7 +996,7 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         bs.rep = malloc(sizeof(double) * 2 * n);
         bs.z = malloc(sizeof(double) * n);
         bs.pl = malloc(sizeof(double) * n);
-        if ((opt->method == TG_TSNE_BARNES_HUT && (!bs.perm || !bs.nodes || !bs.boxes)) || !bs.pptr || !bs.pidx || !bs.pval || !bs.rep || !bs.z || !bs.pl) {
+        if (!bs.perm || !bs.nodes || !bs.boxes || !bs.pptr || !bs.pidx || !bs.pval || !bs.rep || !bs.z || !bs.pl) {
             st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory");
             goto done;
         }
@@ -1222,7 +1171,7 @@ tg_status tg_trustworthiness(const tg_view *x, const tg_view *emb, size_t k, dou
                 }
                 ed[j] = s;
             }
-            knn_row(ed, n, i, k, hd, hi);
+            tg_red_knn_row(ed, n, i, k, hd, hi);
             const double *row = dist + (size_t)ii * n;
             for (size_t q = 0; q < k; q++) {
                 const size_t j = hi[q];

@@ -18,7 +18,9 @@
  *      per axis, node spacing h = w_box / 3, w_box = s / nb for the square's side s.
  *      nb = 64 while s <= 64, else the smallest nb = 8 2^a 3^b >= s (w_box <= 1; openTSNE:
  *      at least 50 boxes, at most one unit of length each), at most NB_MAX = 432 (coarser
- *      boxes beyond, larger errors; spans that wide need millions of points).  nb = 8 2^a 3^b keeps the FFT length L = 2 M = 48 2^a 3^b to radices 2, 3,
+ *      boxes beyond, larger errors: tg_tsne computes iterations whose square is wider than
+ *      TG_FITSNE_MAX_SIDE with Barnes-Hut; such spans come from heavily duplicated inputs,
+ *      e.g. 46,000 identical rows).  nb = 8 2^a 3^b keeps the FFT length L = 2 M = 48 2^a 3^b to radices 2, 3,
  *      4 and M, L to multiples of the block width.
  *   2. Each point's charges are spread onto the 3 x 3 nodes of its box with the Lagrange
  *      weights of its position (serially, in point order: the sums do not depend on the
@@ -51,7 +53,7 @@
 
 #define VL 8          /* transforms per scratch block (lanes) */
 #define NB_MIN 64     /* boxes per axis at least */
-#define NB_MAX 432    /* boxes per axis at most (16 * 27): L <= 2592, 270 MB of grids at most */
+#define NB_MAX 432    /* = TG_FITSNE_MAX_SIDE; boxes per axis at most (16 * 27): L <= 2592, 270 MB of grids at most */
 #define MAX_STAGES 40 /* radix stages of one transform (L <= 2^40) */
 
 /* ---------------------------------------------------------------- 1-D plan */

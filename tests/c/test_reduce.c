@@ -7,6 +7,10 @@
 #include "tokgeo/tokgeo.h"
 #include "reduce/internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 static double frand(uint64_t *s) {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return ((double)(*s >> 11) / 9007199254740992.0) * 2.0 - 1.0;
@@ -412,6 +416,143 @@ static void test_fitsne_repulsion(void) {
     tg_fitsne_free(NULL);
 }
 
+/* The k nearest neighbours (reduce/knn.c) against a long-double brute force: the same
+ * distances (to 1e-12 of the scale), and for untied data the same indices in the same
+ * order; with 30% copies of one row (ties at distance 0, rows the float filter cannot
+ * certify), every returned neighbour is one of the k nearest.  Offset data (1e4 from the
+ * origin), cosine, k = n - 1, the same bits with 1 and 2 threads, bad k. */
+typedef struct kref {
+    long double d;
+    size_t j;
+} kref;
+static int kref_cmp(const void *pa, const void *pb) {
+    const kref *a = pa, *b = pb;
+    if (a->d != b->d) return a->d < b->d ? -1 : 1;
+    return (a->j > b->j) - (a->j < b->j);
+}
+static void knn_case(size_t n, size_t d, size_t k, double offset, double dup_frac, tg_tsne_metric metric,
+                     size_t want_fallback_min) {
+    double *a = malloc(sizeof(double) * n * d), *sq = malloc(sizeof(double) * n);
+    size_t *nbr = malloc(sizeof(size_t) * n * k), *nbr1 = malloc(sizeof(size_t) * n * k);
+    double *dist = malloc(sizeof(double) * n * k), *dist1 = malloc(sizeof(double) * n * k);
+    kref *ref = malloc(sizeof(kref) * n);
+    uint64_t s = 11 + n + d;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) a[i * d + c] = offset + ((i % 5) == 0 ? 3.0 : 1.0) * frand(&s);
+    for (size_t i = 0; i < (size_t)(dup_frac * (double)n); i++) /* rows 7, 10, 13, ... copy row 1 */
+        if (1 + 3 * (i + 2) < n) memcpy(a + (1 + 3 * (i + 2)) * d, a + d, sizeof(double) * d);
+    for (size_t i = 0; i < n; i++) {
+        double t = 0;
+        for (size_t c = 0; c < d; c++) t += a[i * d + c] * a[i * d + c];
+        if (metric == TG_METRIC_COSINE) {
+            for (size_t c = 0; c < d; c++) a[i * d + c] /= sqrt(t);
+            t = 1.0;
+        }
+        sq[i] = t;
+    }
+    size_t nfb = 0, nfb1 = 0;
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    CHECK_OK(tg_red_knn(a, sq, n, d, k, metric, nbr, dist, &nfb));
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    CHECK_OK(tg_red_knn(a, sq, n, d, k, metric, nbr1, dist1, &nfb1));
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    CHECK(nfb == nfb1 && memcmp(nbr, nbr1, sizeof(size_t) * n * k) == 0 && memcmp(dist, dist1, sizeof(double) * n * k) == 0);
+    CHECK(nfb >= want_fallback_min);
+    size_t bad_order = 0, bad_dist = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t m = 0;
+        long double scale = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            long double t = 0;
+            if (metric == TG_METRIC_COSINE) {
+                for (size_t c = 0; c < d; c++) t += (long double)a[i * d + c] * a[j * d + c];
+                t = 1.0L - t;
+                if (t < 0) t = 0;
+            } else {
+                for (size_t c = 0; c < d; c++) {
+                    long double u = (long double)a[i * d + c] - a[j * d + c];
+                    t += u * u;
+                }
+            }
+            ref[m].d = t;
+            ref[m].j = j;
+            m++;
+        }
+        qsort(ref, m, sizeof(kref), kref_cmp);
+        scale = metric == TG_METRIC_COSINE ? 1.0L : ref[m - 1].d;
+        for (size_t q = 0; q < k; q++) {
+            if (fabsl((long double)dist[i * k + q] - ref[q].d) > 1e-12L * scale) bad_dist++;
+            if (dup_frac == 0 && nbr[i * k + q] != ref[q].j) bad_order++;
+        }
+        if (dup_frac > 0) /* every returned neighbour's true distance is at most the k-th's */
+            for (size_t q = 0; q < k; q++) {
+                size_t j = nbr[i * k + q];
+                long double t = 0;
+                for (size_t c = 0; c < d; c++) {
+                    long double u = (long double)a[i * d + c] - a[j * d + c];
+                    t += u * u;
+                }
+                if (j == i || t > ref[k - 1].d + 1e-12L * scale) bad_order++;
+            }
+    }
+    CHECK(bad_dist == 0 && bad_order == 0);
+    if (bad_dist || bad_order || nfb < want_fallback_min)
+        fprintf(stderr, "  n %zu d %zu k %zu offset %g dup %g metric %d: %zu distances, %zu neighbours wrong, %zu fallback rows\n",
+                n, d, k, offset, dup_frac, (int)metric, bad_dist, bad_order, nfb);
+    free(a);
+    free(sq);
+    free(nbr);
+    free(nbr1);
+    free(dist);
+    free(dist1);
+    free(ref);
+}
+
+static void test_knn(void) {
+    knn_case(1200, 40, 91, 0.0, 0.0, TG_METRIC_EUCLIDEAN, 0);   /* 5 blocks: row and column passes */
+    knn_case(700, 300, 31, 1e4, 0.0, TG_METRIC_EUCLIDEAN, 0);   /* far from the origin */
+    knn_case(900, 24, 91, 0.0, 0.0, TG_METRIC_COSINE, 0);
+    knn_case(900, 16, 91, 0.0, 0.3, TG_METRIC_EUCLIDEAN, 200); /* 270 copies: their rows fall back */
+    knn_case(40, 5, 39, 0.0, 0.0, TG_METRIC_EUCLIDEAN, 0);      /* k = n - 1: every row kept */
+    knn_case(2, 3, 1, 0.0, 0.0, TG_METRIC_EUCLIDEAN, 0);
+    { /* row 0 at the origin, the others on a shell of radii 1 + 1e-9 j: float32 cannot order
+       * them (they are 1e-9 apart, its rounding is 6e-8), so the filter must not certify row 0 */
+        enum { N = 400, Dm = 12, K = 40 };
+        static double x[N * Dm], q2[N], dd[N * K];
+        static size_t nb[N * K];
+        uint64_t s = 5;
+        for (size_t j = 1; j < N; j++) {
+            double t = 0;
+            for (size_t c = 0; c < Dm; c++) {
+                x[j * Dm + c] = frand(&s);
+                t += x[j * Dm + c] * x[j * Dm + c];
+            }
+            for (size_t c = 0; c < Dm; c++) x[j * Dm + c] *= (1.0 + 1e-9 * (double)j) / sqrt(t);
+        }
+        for (size_t j = 0; j < N; j++) {
+            q2[j] = 0;
+            for (size_t c = 0; c < Dm; c++) q2[j] += x[j * Dm + c] * x[j * Dm + c];
+        }
+        size_t nfb = 0;
+        CHECK_OK(tg_red_knn(x, q2, N, Dm, K, TG_METRIC_EUCLIDEAN, nb, dd, &nfb));
+        CHECK(nfb >= 1);
+        int ordered = 1;
+        for (size_t q = 0; q < K; q++) ordered &= nb[q] == q + 1;
+        CHECK(ordered);
+    }
+    double a[6] = {0, 0, 0, 1, 1, 1}, sq[2] = {0, 3}, dist[2];
+    size_t nbr[2];
+    CHECK_STATUS(tg_red_knn(a, sq, 2, 3, 0, TG_METRIC_EUCLIDEAN, nbr, dist, NULL), TG_ERR_VALUE);
+    CHECK_STATUS(tg_red_knn(a, sq, 2, 3, 2, TG_METRIC_EUCLIDEAN, nbr, dist, NULL), TG_ERR_VALUE);
+}
+
 TG_TEST_MAIN(TG_CASE(test_eigh_known), TG_CASE(test_orthonormalize), TG_CASE(test_pca_line_and_views),
              TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors),
-             TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion))
+             TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion), TG_CASE(test_knn))
