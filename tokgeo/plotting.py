@@ -231,15 +231,17 @@ def _overlap(b1: Any, b2: Any) -> bool:
     return bool(b1.x0 < b2.x1 and b2.x0 < b1.x1 and b1.y0 < b2.y1 and b2.y0 < b1.y1)
 
 
-def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: float = 8.0) -> list[Any]:
+def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: float = 8.0,
+                 drop_overlapping: bool = False) -> list[Any]:
     """Write ``labels[i]`` next to the point (x[i], y[i]) so that no two labels overlap.
 
     A greedy placement on the rendered text extents: each label tries offsets in eight
     directions at growing distance and keeps the first that overlaps no label placed
     before it (and stays inside the axes); a label that finds no free place is drawn at the
-    least crowded candidate.  The figure's layout is settled first,
+    least crowded candidate, or left out with ``drop_overlapping=True`` (for maps with
+    hundreds of labels, where a few must give way).  The figure's layout is settled first,
     and the labels are kept out of the layout, so their positions stay valid when saved.
-    Returns the Text objects."""
+    Returns the Text objects drawn."""
     fig = ax.figure
     fig.canvas.draw()  # settle the (constrained) layout before measuring
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
@@ -270,6 +272,9 @@ def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: floa
             else:
                 t.remove()
         t = best[1]  # type: ignore[index]  # (cands is not empty)
+        if drop_overlapping and best[0] > 0:  # type: ignore[index]
+            t.remove()
+            continue
         texts.append(t)
         placed.append(t.get_window_extent(renderer))
     return texts

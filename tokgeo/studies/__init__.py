@@ -11,6 +11,8 @@ class                    lesson
 ``EmbeddingGeometry``    1. embedding space: cosine similarities, covariance
                          eigenstructure, t-SNE, drift across layers, attention maps,
                          next-token distribution
+``VocabularyMap``        1b. the whole vocabulary on one map: t-SNE and PCA of every
+                         row of W_E, coloured by token class, a few hundred labels
 ``Rotation``             2. rotation of token vectors across layers (target vs previous
                          word vs random control, t-tests per layer)
 ``QKVSimilarity``        3. similarity of the target's queries, keys and values
@@ -60,6 +62,8 @@ from .pos import MissingDependencyError, PartsOfSpeech, PartsOfSpeechResult, def
 from .posgroups import NounsAdjectives, NounsAdjectivesResult
 from .prediction import PathPrediction, PathPredictionResult
 from .trajectories import Trajectories, TrajectoriesResult
+# issue 14: the whole-vocabulary map
+from .vocabulary import TOKEN_CLASSES, VocabularyMap, VocabularyMapResult
 # issue 12: the tokenization module's lessons (tokenizers only, no model)
 from . import tokenization
 
@@ -69,6 +73,7 @@ __all__ += [
     "PartsOfSpeech", "PartsOfSpeechResult", "NounsAdjectives", "NounsAdjectivesResult", "MissingDependencyError",
     "default_pos_sentences", "measure_corpus", "read_corpus", "TokenTable", "MEASURES",
 ]
+__all__ += ["VocabularyMap", "VocabularyMapResult", "TOKEN_CLASSES"]
 __all__ += ["tokenization"]
 
 from .._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
