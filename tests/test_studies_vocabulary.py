@@ -172,3 +172,17 @@ def test_bad_arguments(mini: tokgeo.GPT2) -> None:
     with pytest.raises(InvalidInputError, match="pca_dims"):
         VocabularyMap(mini, pca_dims=1)
     assert "tsne" not in VocabularyMap(mini, n_tokens=500, tsne=False).run().plot_kinds
+
+
+def test_cli_vocabulary_writes_maps_tables_and_report(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tokgeo.cli import main
+
+    out = tmp_path / "vocab"
+    rc = main(["study", "vocabulary", "--model", "tokgeo-mini", "--out", str(out), "--no-progress", "--dpi", "50"])
+    assert rc == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"tsne.png", "pca.png", "classes.png", "tokens.csv", "classes.csv", "report.txt", "provenance.json"} <= written
+    text = capsys.readouterr().out
+    assert "4097 distinct token embeddings of 50257 tokens" in text
+    assert main(["study", "vocabulary", "--model", "tokgeo-mini", "--out", str(tmp_path / "x"), "--text", "hi"]) == 2
+    assert "takes no --sentences or --text" in capsys.readouterr().err

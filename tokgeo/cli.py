@@ -38,6 +38,8 @@ LESSON_MODELS = {"rotation": "gpt2-xl", "qkv": "gpt2", "pathlength": "gpt2-large
 NEW_STUDIES = ("laminar", "prediction", "trajectories", "pos", "nouns-adjectives")
 STUDIES = STUDIES + NEW_STUDIES  # type: ignore[assignment]
 LESSON_MODELS.update({k: "gpt2" for k in NEW_STUDIES})
+STUDIES = STUDIES + ("vocabulary",)  # type: ignore[assignment]
+LESSON_MODELS["vocabulary"] = "gpt2"
 
 
 class _UsageError(Exception):
@@ -360,6 +362,11 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
                                    progress=progress, dataset_name=dataset_name)
     elif name in NEW_STUDIES:
         study = _new_study(studies, name, model, args, sentences, dataset_name, progress)
+    elif name == "vocabulary":
+        if args.sentences or args.text is not None:
+            raise _UsageError("`tokgeo study vocabulary` maps the model's whole embedding matrix; it takes no "
+                              "--sentences or --text")
+        study = studies.VocabularyMap(model, seed=args.seed)
     else:
         kw: dict[str, Any] = {}
         if args.text is not None:
