@@ -91,43 +91,25 @@ enum { KNN_BLOCK = 256, KNN_EXTRA = 32, KNN_COLS = 64 };
 typedef struct knn_heaps {
     size_t n, k2;
     double *l;   /* [n][k2] lower bounds, max-heap per row on (l, idx) */
-    uint32_t *j; /* [n][k2] */
+    size_t *j;   /* [n][k2] */
     uint32_t *cnt; /* [n] */
 } knn_heaps;
 
-static inline int kworse(double la, uint32_t ja, double lb, uint32_t jb) { return la > lb || (la == lb && ja > jb); }
-
-static void ksift(double *l, uint32_t *j, size_t k, size_t pos) {
-    for (;;) {
-        size_t a = 2 * pos + 1, b = a + 1, m = pos;
-        if (a < k && kworse(l[a], j[a], l[m], j[m])) m = a;
-        if (b < k && kworse(l[b], j[b], l[m], j[m])) m = b;
-        if (m == pos) return;
-        double tl = l[m];
-        l[m] = l[pos];
-        l[pos] = tl;
-        uint32_t tj = j[m];
-        j[m] = j[pos];
-        j[pos] = tj;
-        pos = m;
-    }
-}
-
-static inline void kpush(knn_heaps *h, size_t i, double lv, uint32_t jv) {
+static inline void kpush(knn_heaps *h, size_t i, double lv, size_t jv) {
     const size_t k2 = h->k2;
     double *l = h->l + i * k2;
-    uint32_t *j = h->j + i * k2;
+    size_t *j = h->j + i * k2;
     uint32_t c = h->cnt[i];
     if (c < k2) {
         l[c] = lv;
         j[c] = jv;
         h->cnt[i] = ++c;
         if (c == k2)
-            for (size_t p = k2 / 2 + 1; p-- > 0;) ksift(l, j, k2, p);
-    } else if (kworse(l[0], j[0], lv, jv)) {
+            for (size_t p = k2 / 2 + 1; p-- > 0;) heap_sift_down(l, j, k2, p);
+    } else if (worse(l[0], j[0], lv, jv)) {
         l[0] = lv;
         j[0] = jv;
-        ksift(l, j, k2, 0);
+        heap_sift_down(l, j, k2, 0);
     }
 }
 
@@ -179,8 +161,8 @@ TG_HOT static void row_scan(knn_heaps *h, size_t i, const float *row, size_t n_c
     for (size_t j = 0; j < n_cols; j++) {
         if (j == i) continue;
         const double lv = pi + p[j] + beta * (double)row[j] - qi * nx[j];
-        if (h->cnt[i] == h->k2 && !kworse(h->l[i * h->k2], h->j[i * h->k2], lv, (uint32_t)j)) continue;
-        kpush(h, i, lv, (uint32_t)j);
+        if (h->cnt[i] == h->k2 && !worse(h->l[i * h->k2], h->j[i * h->k2], lv, j)) continue;
+        kpush(h, i, lv, j);
     }
 }
 
@@ -192,8 +174,8 @@ TG_HOT static void col_scan(knn_heaps *h, size_t j0, size_t j1, const float *D, 
         const double pi = p[i], ni = nx[i];
         for (size_t j = j0; j < j1; j++) {
             const double lv = pi + p[j] + beta * (double)row[j] - q[j] * ni;
-            if (h->cnt[j] == h->k2 && !kworse(h->l[j * h->k2], h->j[j * h->k2], lv, (uint32_t)i)) continue;
-            kpush(h, j, lv, (uint32_t)i);
+            if (h->cnt[j] == h->k2 && !worse(h->l[j * h->k2], h->j[j * h->k2], lv, i)) continue;
+            kpush(h, j, lv, i);
         }
     }
 }
@@ -278,7 +260,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
     if (!tg_mul_size(n, d, &nd) || !tg_mul_size(n, k2, &nk2) || !tg_mul_size(bs, n, &dn) || nd > SIZE_MAX / 8 ||
         nk2 > SIZE_MAX / 8 || dn > SIZE_MAX / 4)
         return tg_fail(TG_ERR_OVERFLOW, "kNN: %zu x %zu input too large", n, d);
-    tg_status st = tg_red_check_budget((double)nd * 4.0 + (double)nk2 * 12.0 + (double)dn * 4.0,
+    tg_status st = tg_red_check_budget((double)nd * 4.0 + (double)nk2 * 20.0 + (double)dn * 4.0,
                                        "the t-SNE neighbour search", "use fewer samples");
     if (st != TG_OK) return st;
     knn_heaps h = {n, k2, NULL, NULL, NULL};
@@ -288,7 +270,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
     double *p = malloc(sizeof(double) * n), *q = malloc(sizeof(double) * n), *nx = malloc(sizeof(double) * n);
     size_t *fail = malloc(sizeof(size_t) * n);
     h.l = malloc(sizeof(double) * nk2);
-    h.j = malloc(sizeof(uint32_t) * nk2);
+    h.j = malloc(sizeof(size_t) * nk2);
     h.cnt = calloc(n, sizeof(uint32_t));
     int T = 1;
 #ifdef _OPENMP
@@ -346,7 +328,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
         double *u = scr + (size_t)tid * k2;
         dpair *pr = prs + (size_t)tid * k2;
         const double *l = h.l + i * k2;
-        const uint32_t *jj = h.j + i * k2;
+        const size_t *jj = h.j + i * k2;
         const size_t c = h.cnt[i];
         for (size_t t = 0; t < c; t++) u[t] = l[t] + 2.0 * (q[i] * nx[jj[t]] + 1e-12 * (sq[i] + sq[jj[t]]));
         qsort(u, c, sizeof(double), dbl_cmp);

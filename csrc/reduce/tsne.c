@@ -842,16 +842,25 @@ static void bh_attraction(bh_state *b, const double *y, int want_kl, double *gra
     }
 }
 
+/* the bounding box of the 2-D points y [n, 2] */
+static void bounds(const double *y, size_t n, double *x0, double *x1, double *y0, double *y1) {
+    double a = y[0], b = y[0], c = y[1], d = y[1];
+    for (size_t i = 1; i < n; i++) {
+        a = y[2 * i] < a ? y[2 * i] : a;
+        b = y[2 * i] > b ? y[2 * i] : b;
+        c = y[2 * i + 1] < c ? y[2 * i + 1] : c;
+        d = y[2 * i + 1] > d ? y[2 * i + 1] : d;
+    }
+    *x0 = a;
+    *x1 = b;
+    *y0 = c;
+    *y1 = d;
+}
+
 static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *grad, int want_kl, double *kl) {
     const size_t n = b->n;
-    /* bounding square */
-    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
-    for (size_t i = 1; i < n; i++) {
-        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
-        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
-        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
-        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
-    }
+    double x0, x1, y0, y1; /* bounding square */
+    bounds(y, n, &x0, &x1, &y0, &y1);
     double half = 0.5 * fmax(x1 - x0, y1 - y0);
     half = half * (1.0 + 1e-6) + 1e-12;
     b->count = 1;
@@ -888,13 +897,8 @@ static tg_status bh_gradient(bh_state *b, const double *y, double ex, double *gr
 static tg_status fft_gradient(bh_state *b, tg_fitsne *f, const double *y, double ex, double *grad, int want_kl,
                               double *kl) {
     const size_t n = b->n;
-    double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
-    for (size_t i = 1; i < n; i++) {
-        x0 = y[2 * i] < x0 ? y[2 * i] : x0;
-        x1 = y[2 * i] > x1 ? y[2 * i] : x1;
-        y0 = y[2 * i + 1] < y0 ? y[2 * i + 1] : y0;
-        y1 = y[2 * i + 1] > y1 ? y[2 * i + 1] : y1;
-    }
+    double x0, x1, y0, y1;
+    bounds(y, n, &x0, &x1, &y0, &y1);
     /* wider than the grid covers at one box per unit: Barnes-Hut for this iteration (its
      * accuracy does not depend on the span; a NaN falls through to the grid's check) */
     if (fmax(x1 - x0, y1 - y0) > TG_FITSNE_MAX_SIDE) return bh_gradient(b, y, ex, grad, want_kl, kl);
