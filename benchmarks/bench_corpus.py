@@ -85,9 +85,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--shape", choices=list(SHAPES), action="append",
+                    help="model shapes to run (repeatable; default both)")
     args = ap.parse_args()
     n = 40 if args.quick else max(5000, args.sentences)
-    shapes = ["gpt2-small"] if args.quick else list(SHAPES)
+    shapes = ["gpt2-small"] if args.quick else (args.shape or list(SHAPES))
     repeat = 1 if args.quick else args.repeat
     import torch
     from checkpoints import load_hf, tiny_gpt2
@@ -137,7 +139,8 @@ def main() -> None:
                     print(lines[-1], flush=True)
             del model, hf
     lines += ["", f"load average after: {os.getloadavg()}"]
-    out = ROOT / "benchmarks" / "results" / ("corpus-quick.md" if args.quick else "corpus.md")
+    name = "corpus-quick" if args.quick else "corpus" if not args.shape else "corpus-" + "-".join(args.shape)
+    out = ROOT / "benchmarks" / "results" / (name + ".md")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("wrote", out)
 
