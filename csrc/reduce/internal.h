@@ -11,6 +11,10 @@
 #include "tokgeo/common.h"
 #include "tokgeo/reduce.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Hot loops are compiled for x86-64-v3 (AVX2, FMA) too, picked at load time (see
  * TG_TARGET_CLONES in base/internal.h); GCC in ISO C mode does not contract a*b+c into FMA
  * unless told to, so the clones also get fp-contract=fast. */
@@ -19,6 +23,23 @@
 #else
 #define TG_HOT TG_TARGET_CLONES("arch=x86-64-v3", "default")
 #endif
+
+/* OpenMP's thread count for the next parallel region (1 without OpenMP), and the calling
+ * thread's number in its team (0 without OpenMP): the sizes and indices of per-thread scratch. */
+static inline int tg_red_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+static inline int tg_red_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Checks that v is a 2-D float32/float64 view with n >= min_rows rows and d >= 1 columns. */
 static inline tg_status tg_red_check_matrix(const tg_view *v, const char *what, ptrdiff_t min_rows) {
@@ -111,12 +132,13 @@ static inline double tg_rng_normal(tg_rng *r) {
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
-/* Computes the squared Euclidean (or cosine) distances between the rows [r0, r1) of `a`
- * (an n x d row-major double matrix) and all rows of `a`, into out[(r1-r0) * n], using a
- * BLIS gemm for the inner products.  sqnorm[n]: precomputed squared row norms.
- * Distances are clamped at 0; the diagonal is set to 0.  Implemented in tsne.c. */
-void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0,
-                           size_t r1, tg_tsne_metric metric, double *out);
+/* Computes the squared Euclidean (or cosine) distances between `cnt` rows of `a` (an n x d
+ * row-major double matrix) and all rows of `a`, into out[cnt * n], using a BLIS gemm for the
+ * inner products.  The rows are rows[cnt][d] (read only: a + r0 * d for a range), row t being
+ * row ids[t] of `a`, or r0 + t when ids is NULL.  sqnorm[n]: precomputed squared row norms.
+ * Distances are clamped at 0; each row's own entry is set to 0.  Implemented in tsne.c. */
+void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, const double *rows,
+                           const size_t *ids, size_t r0, size_t cnt, tg_tsne_metric metric, double *out);
 
 /* ---- exact k nearest neighbours (reduce/knn.c) ----
  * tg_red_knn: a [n, d] row-major float64 (read only; cosine: rows of unit norm), sq [n] their

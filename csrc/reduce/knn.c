@@ -36,10 +36,6 @@
 
 #include "reduce/internal.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* max-heap on (dist, idx) of size k: root is the worst kept neighbour */
 static inline int worse(double da, size_t ia, double db, size_t ib) { return da > db || (da == db && ia > ib); }
 static void heap_sift_down(double *hd, size_t *hi, size_t k, size_t pos) {
@@ -203,10 +199,7 @@ static void col_pass(knn_heaps *h, const float *D, size_t r0, size_t r1, const d
 static tg_status fallback_rows(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
                                const size_t *rows, size_t m, size_t *nbr, double *dist) {
     const size_t bs = KNN_BLOCK < m ? KNN_BLOCK : m;
-    int T = 1;
-#ifdef _OPENMP
-    T = omp_get_max_threads();
-#endif
+    const int T = tg_red_max_threads();
     double *g = malloc(sizeof(double) * bs * d);
     double *e = malloc(sizeof(double) * bs * n);
     double *hd = malloc(sizeof(double) * (size_t)T * k);
@@ -223,18 +216,12 @@ static tg_status fallback_rows(const double *a, const double *sq, size_t n, size
         }
         const size_t cnt = s + bs < m ? bs : m - s;
         for (size_t t = 0; t < cnt; t++) memcpy(g + t * d, a + rows[s + t] * d, sizeof(double) * d);
-        tg_red_dgemm(false, true, cnt, n, d, 1.0, g, d, a, d, 0.0, e, n);
+        tg_red_distance_block(a, n, d, sq, g, rows + s, 0, cnt, metric, e);
 #pragma omp parallel for schedule(dynamic, 4)
         for (ptrdiff_t t = 0; t < (ptrdiff_t)cnt; t++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
+            const int tid = tg_red_thread_id();
             const size_t i = rows[s + (size_t)t];
-            double *o = e + (size_t)t * n;
-            for (size_t j = 0; j < n; j++)
-                o[j] = metric == TG_METRIC_COSINE ? fmax(1.0 - o[j], 0.0) : fmax(sq[i] + sq[j] - 2.0 * o[j], 0.0);
-            o[i] = 0.0;
+            const double *o = e + (size_t)t * n;
             tg_red_knn_row(o, n, i, k, hd + (size_t)tid * k, hi + (size_t)tid * k);
             for (size_t c = 0; c < k; c++) {
                 nbr[i * k + c] = hi[(size_t)tid * k + c];
@@ -272,10 +259,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
     h.l = malloc(sizeof(double) * nk2);
     h.j = malloc(sizeof(size_t) * nk2);
     h.cnt = calloc(n, sizeof(uint32_t));
-    int T = 1;
-#ifdef _OPENMP
-    T = omp_get_max_threads();
-#endif
+    const int T = tg_red_max_threads();
     double *scr = malloc(sizeof(double) * (size_t)T * k2);
     dpair *prs = malloc(sizeof(dpair) * (size_t)T * k2);
     size_t nfail = 0;
@@ -321,10 +305,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
 #pragma omp parallel for schedule(dynamic, 32)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
         const size_t i = (size_t)ii;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
+        const int tid = tg_red_thread_id();
         double *u = scr + (size_t)tid * k2;
         dpair *pr = prs + (size_t)tid * k2;
         const double *l = h.l + i * k2;

@@ -34,21 +34,6 @@
 #define PERP_TOL 1e-10 /* sklearn stops at 1e-5; Newton gets here in one or two more steps */
 #define PERP_STEPS 100
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* ---------------------------------------------------------------- input and distances */
 
 /* Converts x to a row-major float64 copy (cosine: rows normalised) and squared norms.
@@ -94,14 +79,13 @@ static tg_status working_copy(const tg_view *x, tg_tsne_metric metric, double **
     return TG_OK;
 }
 
-void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, size_t r0, size_t r1,
-                           tg_tsne_metric metric, double *out) {
-    const size_t rows = r1 - r0;
-    tg_red_dgemm(false, true, rows, n, d, 1.0, a + r0 * d, d, a, d, 0.0, out, n);
-#pragma omp parallel for schedule(static) if (rows * n > 65536)
-    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)rows; ii++) {
+void tg_red_distance_block(const double *a, size_t n, size_t d, const double *sqnorm, const double *rows,
+                           const size_t *ids, size_t r0, size_t cnt, tg_tsne_metric metric, double *out) {
+    tg_red_dgemm(false, true, cnt, n, d, 1.0, rows, d, a, d, 0.0, out, n);
+#pragma omp parallel for schedule(static) if (cnt * n > 65536)
+    for (ptrdiff_t ii = 0; ii < (ptrdiff_t)cnt; ii++) {
         double *o = out + (size_t)ii * n;
-        const size_t i = r0 + (size_t)ii;
+        const size_t i = ids ? ids[ii] : r0 + (size_t)ii;
         if (metric == TG_METRIC_COSINE) {
             for (size_t j = 0; j < n; j++) o[j] = fmax(1.0 - o[j], 0.0);
         } else {
@@ -246,7 +230,7 @@ static tg_status conditional_dense(const double *a, const double *sq, size_t n, 
                                    double *pc) {
     const size_t bs = dist_block_rows(n);
     double *dist = malloc(sizeof(double) * bs * n);
-    double *scratch = malloc(sizeof(double) * (size_t)max_threads() * 2 * n);
+    double *scratch = malloc(sizeof(double) * (size_t)tg_red_max_threads() * 2 * n);
     if (!dist || !scratch) {
         free(dist);
         free(scratch);
@@ -259,11 +243,11 @@ static tg_status conditional_dense(const double *a, const double *sq, size_t n, 
             return TG_ERR_INTERRUPTED;
         }
         const size_t r1 = r0 + bs < n ? r0 + bs : n;
-        tg_red_distance_block(a, n, d, sq, r0, r1, opt->metric, dist);
+        tg_red_distance_block(a, n, d, sq, a + r0 * d, NULL, r0, r1 - r0, opt->metric, dist);
 #pragma omp parallel for schedule(dynamic, 4)
         for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
             const size_t i = r0 + (size_t)ii;
-            double *dd = scratch + (size_t)thread_id() * 2 * n, *pp = dd + n;
+            double *dd = scratch + (size_t)tg_red_thread_id() * 2 * n, *pp = dd + n;
             const double *row = dist + (size_t)ii * n;
             size_t c = 0;
             for (size_t j = 0; j < n; j++)
@@ -300,7 +284,7 @@ static tg_status sparse_affinities(const double *a, const double *sq, size_t n, 
     if (k > n - 1) k = n - 1;
     if (k < 1) k = 1;
     tg_status st = TG_OK;
-    const int T = max_threads();
+    const int T = tg_red_max_threads();
     size_t nk;
     if (!tg_mul_size(n, k, &nk)) return tg_fail(TG_ERR_OVERFLOW, "t-SNE: n * k overflows");
     size_t *nbr = malloc(sizeof(size_t) * nk);
@@ -318,7 +302,7 @@ static tg_status sparse_affinities(const double *a, const double *sq, size_t n, 
     if (st != TG_OK) goto done;
 #pragma omp parallel for schedule(dynamic, 64)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
-        const size_t i = (size_t)ii, t = (size_t)thread_id();
+        const size_t i = (size_t)ii, t = (size_t)tg_red_thread_id();
         double *dd = hd + t * 2 * k;
         memcpy(dd, pc + i * k, sizeof(double) * k);
         calibrate(dd, k, opt->perplexity, dd + k);
@@ -991,7 +975,7 @@ tg_status tg_tsne(const tg_view *x, const tg_tsne_options *opt, double *y, doubl
         bs.nodes = malloc(sizeof(qnode) * bs.cap);
         bs.boxes = malloc(sizeof(qbox) * bs.cap);
         if (opt->method == TG_TSNE_FFT) {
-            st = tg_fitsne_new(n, max_threads(), &fs);
+            st = tg_fitsne_new(n, tg_red_max_threads(), &fs);
             if (st != TG_OK) goto done;
         }
         bs.pptr = malloc(sizeof(size_t) * (n + 1));
@@ -1135,7 +1119,7 @@ tg_status tg_trustworthiness(const tg_view *x, const tg_view *emb, size_t k, dou
     size_t *idx = NULL;
     st = working_copy(x, TG_METRIC_EUCLIDEAN, &a, &sq);
     if (st != TG_OK) return st;
-    const int T = max_threads();
+    const int T = tg_red_max_threads();
     const size_t bs = dist_block_rows(n);
     eb = malloc(sizeof(double) * n * e);
     dist = malloc(sizeof(double) * bs * n);
@@ -1159,11 +1143,11 @@ tg_status tg_trustworthiness(const tg_view *x, const tg_view *emb, size_t k, dou
             goto done;
         }
         const size_t r1 = r0 + bs < n ? r0 + bs : n;
-        tg_red_distance_block(a, n, d, sq, r0, r1, TG_METRIC_EUCLIDEAN, dist);
+        tg_red_distance_block(a, n, d, sq, a + r0 * d, NULL, r0, r1 - r0, TG_METRIC_EUCLIDEAN, dist);
         unsigned long long part = 0;
 #pragma omp parallel for schedule(dynamic, 8) reduction(+ : part)
         for (ptrdiff_t ii = 0; ii < (ptrdiff_t)(r1 - r0); ii++) {
-            const size_t i = r0 + (size_t)ii, t = (size_t)thread_id();
+            const size_t i = r0 + (size_t)ii, t = (size_t)tg_red_thread_id();
             double *ed = scratch + t * (n + 2 * k), *hd = ed + n;
             size_t *hi = idx + t * k;
             const double *ei = eb + i * e;

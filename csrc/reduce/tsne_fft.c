@@ -53,7 +53,7 @@
 
 #define VL 8          /* transforms per scratch block (lanes) */
 #define NB_MIN 64     /* boxes per axis at least */
-#define NB_MAX 432    /* = TG_FITSNE_MAX_SIDE; boxes per axis at most (16 * 27): L <= 2592, 270 MB of grids at most */
+#define NB_MAX ((size_t)TG_FITSNE_MAX_SIDE) /* boxes per axis at most (432 = 16 * 27): L <= 2592, 270 MB of grids at most */
 #define MAX_STAGES 40 /* radix stages of one transform (L <= 2^40) */
 
 /* ---------------------------------------------------------------- 1-D plan */
