@@ -271,3 +271,14 @@ def test_save_into_unwritable_place_leaves_nothing(tmp_path: Path) -> None:
             assert list(ro.iterdir()) == []
         finally:
             ro.chmod(0o700)
+
+
+def test_lowest_failing_text_is_reported_at_any_timing() -> None:
+    """Texts go to the counting threads in chunks of 16: one thread has the long text 0 and
+    then bad text 1, the other fails on text 20 at once.  The error names texts[1], as with
+    one thread (a failure must not make the other thread skip the texts before it)."""
+    texts = ["plain words and more words " * 40_000, "ab\ud800"] + ["fine"] * 18 + ["x\udc80"] + ["fine"] * 20
+    for threads in (1, 2):
+        for _ in range(3):
+            with pytest.raises(TextEncodingError, match=r"texts\[1\] has the code point U\+D800"):
+                tokgeo.train_bpe(texts, 300, threads=threads)

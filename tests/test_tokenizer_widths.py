@@ -110,3 +110,25 @@ def test_threaded_batch_reports_the_lowest_failing_text(threads: int) -> None:
         assert tok.encode_batch(docs[:3]).ids.shape[0] == 3
     finally:
         tokgeo.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_failing_text_never_turns_into_an_interrupt(threads: int) -> None:
+    """A thread still inside a long text when another fails must finish it (texts before the
+    failure are needed to find the lowest one), not stop as if Ctrl-C had been pressed.
+
+    Chunks of 4 texts go to the threads in order: one thread takes texts 0-3 (a 900 KB text
+    0, then bad text 1), the other 4-7 and fails on text 6 at once.  Before the fix the
+    first thread saw the stop flag inside text 0 and the batch raised KeyboardInterrupt, or
+    reported text 6."""
+    tok = tokgeo.Tokenizer.gpt2()
+    long_text = "many words in a long text, " * 33_000  # ~900 KB: ~200k pre-tokens
+    docs = [long_text, "bad \udc80 one", "fine", "fine"] + ["fine", "fine", "bad \ud800 two", "fine"] * 3
+    before = tokgeo.get_num_threads()
+    try:
+        tokgeo.set_num_threads(threads)
+        for _ in range(5):
+            with pytest.raises(errors.TextEncodingError, match=r"text 1: lone surrogate U\+DC80"):
+                tok.encode_batch(docs)
+    finally:
+        tokgeo.set_num_threads(before)

@@ -466,3 +466,20 @@ def test_public_api() -> None:
     assert tokgeo.WordPieceTokenizer is tokgeo.wordpiece.WordPieceTokenizer
     assert dir(tokgeo.wordpiece) == sorted({"WordPieceTokenizer", *[n for n in vars(tokgeo.wordpiece)
                                                                      if n.startswith("__") and n.endswith("__")]})
+
+
+def test_batch_reports_the_lowest_failing_text_at_any_timing(vocabs: dict[bool, Path]) -> None:
+    """Text 0 is long, text 1 and text 6 are bad: the thread that fails on 6 first must not make
+    the other skip text 1 (the error names the lowest failing index, as one thread would)."""
+    ours = tokgeo.WordPieceTokenizer.from_file(vocabs[True])
+    docs = ["a long text of plain words " * 20_000, "bad \udc80 one", "fine", "fine"]
+    docs += ["fine", "fine", "bad \ud800 two", "fine"] * 3
+    before = tokgeo.get_num_threads()
+    try:
+        for threads in (1, 2):
+            tokgeo.set_num_threads(threads)
+            for _ in range(3):
+                with pytest.raises(TextEncodingError, match=r"text 1\b"):
+                    ours.encode_batch(docs)
+    finally:
+        tokgeo.set_num_threads(before)

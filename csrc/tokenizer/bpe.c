@@ -253,14 +253,21 @@ struct tg_work {
 
 typedef struct enc_ctx {
     bool poll;              /* may call tg_interrupted() (the calling thread) */
-    atomic_int *stop;       /* shared stop flag of a batch, or NULL */
+    bool interrupted;       /* out: tg_interrupted() fired on this thread */
+    atomic_size_t *limit;   /* a batch's abandon limit (texts at or past it are not needed), or NULL */
+    size_t index;           /* the batch index of the text being encoded (with limit) */
     unsigned counter;
 } enc_ctx;
 
+/* True when the encode should stop with TG_ERR_INTERRUPTED: Ctrl-C on this thread
+ * (c->interrupted is set), or -- in a batch -- a text before this one failed, so this one's
+ * result is not needed (c->interrupted stays false: the caller abandons the text without
+ * reporting it; the failure that lowered the limit is reported instead). */
 static bool should_stop(enc_ctx *c) {
-    if (c->stop && atomic_load_explicit(c->stop, memory_order_relaxed)) return true;
+    if (c->limit && c->index >= atomic_load_explicit(c->limit, memory_order_relaxed)) return true;
     if (c->poll && tg_interrupted()) {
-        if (c->stop) atomic_store(c->stop, 1);
+        c->interrupted = true;
+        if (c->limit) atomic_store(c->limit, 0);
         return true;
     }
     return false;
@@ -808,7 +815,7 @@ tg_status tg_encode_text(const tg_tokenizer *tok, const tg_text *text, const uin
     out->n = 0;
     tg_work *w = pool_acquire(tok);
     if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
-    enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
+    enc_ctx ctx = {.poll = true};
     tg_status st = encode_any(tok, w, text, special_modes, flags, out, &ctx);
     pool_release(tok, w);
     return st;
@@ -820,7 +827,7 @@ tg_status tg_encode(const tg_tokenizer *tok, const char *text, size_t len, const
     out->n = 0;
     tg_work *w = pool_acquire(tok);
     if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
-    enc_ctx ctx = {.poll = true, .stop = NULL, .counter = 0};
+    enc_ctx ctx = {.poll = true};
     tg_status st = encode_text(tok, w, (const uint8_t *)text, len, false, special_modes, flags, out, &ctx);
     pool_release(tok, w);
     return st;
@@ -904,15 +911,21 @@ typedef struct batch_job {
     int flags;
     tg_batch *b;
     atomic_size_t next;
-    atomic_int stop;
+    atomic_size_t limit; /* the lowest failing index so far (0 on an interrupt), SIZE_MAX if none */
     pthread_mutex_t err_lock;
     tg_status err;
     size_t err_index;
     char err_msg[1024];
 } batch_job;
 
+/* Records that text i failed with st (TG_ERR_INTERRUPTED: Ctrl-C).  Texts past the lowest
+ * failure are abandoned; every text before it is still encoded, so the batch reports the
+ * lowest failing index whatever the threads' timing. */
 static void batch_error(batch_job *j, tg_status st, size_t i) {
-    atomic_store(&j->stop, 1);
+    size_t cut = st == TG_ERR_INTERRUPTED ? 0 : i;
+    size_t cur = atomic_load(&j->limit);
+    while (cut < cur && !atomic_compare_exchange_weak(&j->limit, &cur, cut)) {
+    }
     pthread_mutex_lock(&j->err_lock);
     /* an interrupt wins; otherwise the failing text with the lowest index */
     if (st == TG_ERR_INTERRUPTED ? j->err != TG_ERR_INTERRUPTED : (j->err != TG_ERR_INTERRUPTED && i < j->err_index)) {
@@ -927,19 +940,26 @@ static void batch_worker(void *p, int tid) {
     batch_job *j = p;
     tg_batch *b = j->b;
     tg_work *w = pool_acquire(j->tok);
-    enc_ctx ctx = {.poll = tid == 0, .stop = &j->stop, .counter = 0};
+    enc_ctx ctx = {.poll = tid == 0, .limit = &j->limit};
     /* a private buffer per thread: the threads' outputs never share cache lines while growing */
     tg_tokens mine = {0};
-    for (;;) {
-        if (atomic_load_explicit(&j->stop, memory_order_relaxed)) break;
+    bool done = false;
+    while (!done) {
         size_t i0 = atomic_fetch_add_explicit(&j->next, BATCH_CHUNK, memory_order_relaxed);
         if (i0 >= j->n) break;
         size_t i1 = j->n - i0 < BATCH_CHUNK ? j->n : i0 + BATCH_CHUNK;
         for (size_t i = i0; i < i1; i++) {
+            /* chunks are taken in index order: past the limit, so is every later one */
+            if (i >= atomic_load_explicit(&j->limit, memory_order_relaxed)) {
+                done = true;
+                break;
+            }
             tg_status st;
+            ctx.index = i;
             if (!w) {
                 st = tg_fail(TG_ERR_NOMEM, "out of memory for the encoder's work space");
             } else if (tid == 0 && tg_interrupted()) {
+                ctx.interrupted = true;
                 st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
             } else {
                 size_t base = mine.n;
@@ -954,7 +974,9 @@ static void batch_worker(void *p, int tid) {
                 }
             }
             if (st != TG_OK) {
-                batch_error(j, st, i);
+                /* abandoned because an earlier text failed: that failure is the one reported */
+                if (!(st == TG_ERR_INTERRUPTED && !ctx.interrupted)) batch_error(j, st, i);
+                done = true;
                 break;
             }
         }
@@ -992,7 +1014,7 @@ static tg_status encode_batch(const tg_tokenizer *tok, const char *const *utf8, 
     batch_job j = {.tok = tok, .utf8 = utf8, .lens = lens, .texts = texts, .n = n, .modes = special_modes,
                    .flags = flags, .b = b, .err = TG_OK, .err_index = SIZE_MAX};
     atomic_init(&j.next, 0);
-    atomic_init(&j.stop, 0);
+    atomic_init(&j.limit, SIZE_MAX);
     if (pthread_mutex_init(&j.err_lock, NULL) != 0) {
         tg_batch_free(b);
         return tg_fail(TG_ERR_NOMEM, "cannot create a mutex");
@@ -1418,7 +1440,7 @@ static tg_status finish(tg_tokenizer *t) {
     /* which tokens BPE reproduces from their own bytes (the whole-pre-token shortcut) */
     tg_work *w = work_new();
     if (!w) return tg_fail(TG_ERR_NOMEM, "out of memory");
-    enc_ctx ctx = {.poll = false, .stop = NULL, .counter = 0};
+    enc_ctx ctx = {.poll = false};
     for (size_t id = 0; id < t->n_vocab; id++) {
         size_t l = t->tok_len[id];
         if (l == 0 || (t->tok_flags[id] & FLAG_SPECIAL)) continue;

@@ -472,7 +472,10 @@ tg_status tg_bpe_trainer_feed(tg_bpe_trainer *t, const tg_text *texts, size_t n)
         if (!texts[i].data && texts[i].len) return tg_fail(TG_ERR_VALUE, "texts[%zu]: NULL data", i);
     }
     size_t bad_i = SIZE_MAX, bad_at = 0; /* first failing text, and 1 + offset or SIZE_MAX (no memory) */
-    atomic_int stop = 0;
+    /* texts at or past the lowest failure so far are skipped (0 after an interrupt); the ones
+     * before it are still read, so the error names the lowest failing text whatever the timing */
+    atomic_size_t limit = SIZE_MAX;
+    atomic_int interrupted = 0;
     int nt = t->threads;
     if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
 #pragma omp parallel num_threads(nt)
@@ -481,9 +484,10 @@ tg_status tg_bpe_trainer_feed(tg_bpe_trainer *t, const tg_text *texts, size_t n)
         wtable *w = &t->tabs[tid];
 #pragma omp for schedule(dynamic, 16)
         for (size_t i = 0; i < n; i++) {
-            if (atomic_load_explicit(&stop, memory_order_relaxed)) continue;
+            if (i >= atomic_load_explicit(&limit, memory_order_relaxed)) continue;
             if (tid == 0 && (i & 63) == 0 && tg_interrupted()) {
-                atomic_store(&stop, 1);
+                atomic_store(&interrupted, 1);
+                atomic_store(&limit, 0);
                 continue;
             }
             const uint8_t *s = NULL;
@@ -498,7 +502,9 @@ tg_status tg_bpe_trainer_feed(tg_bpe_trainer *t, const tg_text *texts, size_t n)
                         bad_at = r;
                     }
                 }
-                atomic_store(&stop, 2);
+                size_t cur = atomic_load(&limit);
+                while (i < cur && !atomic_compare_exchange_weak(&limit, &cur, i)) {
+                }
             }
         }
     }
@@ -512,7 +518,7 @@ tg_status tg_bpe_trainer_feed(tg_bpe_trainer *t, const tg_text *texts, size_t n)
                        "surrogate); remove or replace it",
                        bad_i, (unsigned)unit_at(&texts[bad_i], bad_at - 1), bad_at - 1);
     }
-    if (atomic_load(&stop) == 1) {
+    if (atomic_load(&interrupted)) {
         t->feed_failed = true;
         return tg_fail(TG_ERR_INTERRUPTED, "interrupted");
     }

@@ -632,17 +632,19 @@ tg_status tg_wordpiece_encode_batch(const tg_wordpiece *wp, const tg_text *texts
     tg_status err = TG_OK;
     size_t err_index = SIZE_MAX;
     char err_msg[1024] = "";
-    int stop = 0;
+    /* texts at or past the lowest failure so far are skipped (0 after an interrupt); every
+     * text before it is still encoded, so the reported index is the lowest whatever the timing */
+    size_t limit = SIZE_MAX;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
 #endif
     for (size_t i = 0; i < n; i++) {
-        int halt;
+        size_t cut;
 #ifdef _OPENMP
 #pragma omp atomic read
 #endif
-        halt = stop;
-        if (halt) continue;
+        cut = limit;
+        if (i >= cut) continue;
         tg_status st;
 #ifdef _OPENMP
         bool master = omp_get_thread_num() == 0;
@@ -658,7 +660,13 @@ tg_status tg_wordpiece_encode_batch(const tg_wordpiece *wp, const tg_text *texts
 #pragma omp critical(tg_wp_batch_err)
 #endif
             {
-                stop = 1;
+                size_t at = st == TG_ERR_INTERRUPTED ? 0 : i;
+                if (at < limit) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    limit = at;
+                }
                 if (st == TG_ERR_INTERRUPTED ? err != TG_ERR_INTERRUPTED : (err != TG_ERR_INTERRUPTED && i < err_index)) {
                     err = st;
                     err_index = i;
