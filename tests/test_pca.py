@@ -294,6 +294,78 @@ def test_both_methods_bit_identical_across_thread_counts(shape: tuple[int, int])
         assert np.array_equal(res[1][2][0], res[t][2][0]) and np.array_equal(res[1][2][1], res[t][2][1])
 
 
+# ----------------------------------------------------------------------------- top-k exact path
+# With 2k <= min(n, d) the exact method computes only k eigenvectors (tridiagonalisation,
+# eigenvalues by QL, vectors by inverse iteration on the tridiagonal matrix, re-orthogonalised
+# inside clusters of close eigenvalues, then k back-transforms) instead of all of them.
+
+
+def _check_top_k(x: np.ndarray, k: int, atol_vec: float = 1e-9) -> None:
+    res = pca(x, k, method="exact")
+    c = np.cov(x.astype(np.float64), rowvar=False)
+    w, v = np.linalg.eigh(c)
+    w, v = w[::-1], v[:, ::-1]
+    scale = w[0]
+    np.testing.assert_allclose(res.eigenvalues, w[:k], rtol=0, atol=1e-12 * scale)
+    comp = res.components
+    np.testing.assert_allclose(comp @ comp.T, np.eye(k), rtol=0, atol=1e-12)
+    # every component is an eigenvector: C v = lambda v to the solver's backward error
+    resid = np.abs(c @ comp.T - comp.T * res.eigenvalues).max()
+    assert resid < 1e-11 * scale, resid
+    # the spanned subspace is numpy's wherever the eigenvalue k+1 is separated from k
+    if w[k - 1] - w[k] > 1e-6 * scale:
+        p_ours, p_np = comp.T @ comp, v[:, :k] @ v[:, :k].T
+        np.testing.assert_allclose(p_ours, p_np, rtol=0, atol=atol_vec)
+
+
+@pytest.mark.parametrize("shape,k", [((2000, 300), 20), ((300, 2000), 25), ((5000, 768), 50), ((400, 64), 32)])
+def test_top_k_exact_matches_numpy(shape: tuple[int, int], k: int) -> None:
+    x = decaying_data(*shape, seed=shape[0] + k, rate=0.97, dtype=np.float32)
+    _check_top_k(x, k)
+    ref = pca_reference(x, k)  # and the components themselves, with the sign convention
+    np.testing.assert_allclose(pca(x, k, method="exact").components, ref["components"], rtol=0, atol=1e-8)
+
+
+def test_top_k_exact_with_repeated_and_close_eigenvalues() -> None:
+    """Eigenvalues repeated exactly (a 3-fold and a 2-fold one at the top) and pairs 1e-9
+    apart: the vectors inside each cluster must still come out orthonormal and eigen."""
+    rng = np.random.default_rng(4)
+    n, d = 3000, 120
+    u, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = np.concatenate([[9.0, 9.0, 9.0, 7.0, 7.0], 5.0 + 1e-9 * np.arange(6), np.linspace(4.0, 0.1, d - 11)])
+    x = (u * s) @ q.T * np.sqrt(n - 1)  # centred columns up to rounding: covariance = Q diag(s^2) Q^T
+    x -= x.mean(0)
+    _check_top_k(x, 11)
+    _check_top_k(x, 30)
+
+
+def test_top_k_exact_inside_a_cluster_of_zero_eigenvalues() -> None:
+    """Rank 6 data in 80 dimensions: components 7..20 lie in the null space (eigenvalue 0)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 80))
+    res = pca(x, 20, method="exact")
+    comp = res.components
+    np.testing.assert_allclose(comp @ comp.T, np.eye(20), rtol=0, atol=1e-12)
+    c = np.cov(x, rowvar=False)
+    w = np.linalg.eigvalsh(c)[::-1]
+    np.testing.assert_allclose(res.eigenvalues, w[:20], rtol=0, atol=1e-12 * w[0])
+    assert np.abs(c @ comp.T - comp.T * res.eigenvalues).max() < 1e-11 * w[0]
+
+
+def test_top_k_exact_bit_identical_across_thread_counts() -> None:
+    x = decaying_data(4000, 500, seed=21, rate=0.99, dtype=np.float32)
+    before = tokgeo.get_num_threads()
+    try:
+        tokgeo.set_num_threads(1)
+        a = pca(x, 40, method="exact")
+        tokgeo.set_num_threads(2)
+        b = pca(x, 40, method="exact")
+    finally:
+        tokgeo.set_num_threads(before)
+    assert np.array_equal(a.components, b.components) and np.array_equal(a.eigenvalues, b.eigenvalues)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

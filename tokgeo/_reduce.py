@@ -164,8 +164,10 @@ def pca(
         x: the samples as rows, e.g. token embeddings ``[n_tokens, d_model]``.
         n_components: k, the number of components to keep (default: ``min(n, d)``).
         method: ``"exact"`` forms the covariance (its Gram matrix over the longer axis,
-            ``min(n, d)`` square) in float64 with BLIS and diagonalises it fully (agrees
-            with :func:`numpy.linalg.eigh` to ~1e-12 relative).  ``"randomized"`` forms the
+            ``min(n, d)`` square) in float64 with BLIS and diagonalises it (only the top k
+            eigenvectors, by inverse iteration on its tridiagonal form, when
+            ``2k <= min(n, d)``; all of them otherwise); it agrees with
+            :func:`numpy.linalg.eigh` to ~1e-12 relative.  ``"randomized"`` forms the
             same matrix (float32 products accumulated in float64 every 1024 rows when x is
             float32) and finds the top k eigenpairs with the randomized range finder of
             Halko, Martinsson & Tropp (``n_oversamples`` extra vectors, ``n_iter`` power

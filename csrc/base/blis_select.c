@@ -2,18 +2,27 @@
  * blis_select.c - picks BLIS kernels on CPUs that BLIS 0.9 does not recognise.
  *
  * BLIS chooses its kernels once, at initialisation, from CPUID.  BLIS 0.9 (Debian 12,
- * Ubuntu 22.04/24.04) knows AMD families up to 0x19 (Zen 3/4); on Zen 5 (family 0x1A) it
- * falls back to the "generic" reference kernels, which measured 2.4-3.5x slower than the
- * zen3/skx kernels on the same machine (single-threaded sgemm/ssyrk/dsyrk).  Before the
- * first BLIS call we therefore set BLIS_ARCH_TYPE (the documented override) when, and only
- * when: the user has not set it, the linked BLIS is a 0.x release, the CPU is an AMD family
- * >= 0x1A, and the OS has enabled the vector state the kernels need.  AVX-512 (F, DQ, BW,
- * VL) with ZMM state -> skx kernels; else AVX2 + FMA with YMM state -> zen3 kernels.
- * Everything else is left to BLIS, and so is everything when TOKGEO_BLIS_ARCH=native.  A
- * kernel set is only requested when blis.h says the build contains it (BLIS_CONFIG_*):
- * BLIS aborts on an architecture id it was not built with.  It runs as a constructor (so
- * before any BLIS call of a program linking the core) and again, idempotently, from
- * tg_set_num_threads().
+ * Ubuntu 22.04/24.04) gets two common cases wrong:
+ *   - AMD family 0x1A (Zen 5): it falls back to the "generic" reference kernels, which
+ *     measured 2.4-3.5x slower than the zen3/skx kernels on the same machine
+ *     (single-threaded sgemm/ssyrk/dsyrk).
+ *   - Intel CPUs with AVX-512 whose brand string it cannot parse: it only takes its skx
+ *     (AVX-512) kernels when it can count two 512-bit FMA units from the model name
+ *     ("Xeon Gold 6148"), and cloud and virtual machines report names such as "Intel(R)
+ *     Xeon(R) Processor" or "Intel(R) Xeon(R) CPU @ 2.20GHz" (Colab), so it takes the AVX2
+ *     haswell kernels.  On a 2-core Sapphire Rapids VM (benchmarks/results/model.md) skx
+ *     ran single-threaded dgemm at 64 GFLOP/s against haswell's 42, sgemm at 128 against
+ *     91.  (On parts with one 512-bit FMA unit, Xeon Bronze/Silver and some laptops, skx
+ *     and haswell peak alike.)
+ * Before the first BLIS call we therefore set BLIS_ARCH_TYPE (the documented override)
+ * when, and only when: the user has not set it, the linked BLIS is a 0.x release, and the
+ * CPU is one of those cases with the vector state its kernels need enabled by the OS.
+ * AVX-512 (F, DQ, BW, VL) with ZMM state -> skx kernels; else (AMD only) AVX2 + FMA with YMM
+ * state -> zen3 kernels.  Everything else is left to BLIS, and so is everything when
+ * TOKGEO_BLIS_ARCH=native.  A kernel set is only requested when blis.h says the build
+ * contains it (BLIS_CONFIG_*): BLIS aborts on an architecture id it was not built with.
+ * It runs as a constructor (so before any BLIS call of a program linking the core) and
+ * again, idempotently, from tg_set_num_threads().
  */
 #include <blis.h>
 #include <stdlib.h>
@@ -48,11 +57,12 @@ __attribute__((constructor)) void tg_blis_select_arch(void) {
     memcpy(vendor + 4, &d, 4);
     memcpy(vendor + 8, &c, 4);
     vendor[12] = '\0';
-    if (strcmp(vendor, "AuthenticAMD") != 0 || max_leaf < 7) return;
+    const int amd = strcmp(vendor, "AuthenticAMD") == 0, intel = strcmp(vendor, "GenuineIntel") == 0;
+    if ((!amd && !intel) || max_leaf < 7) return;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     unsigned int family = (a >> 8) & 0xF;
     if (family == 0xF) family += (a >> 20) & 0xFF;
-    if (family < 0x1A) return; /* BLIS 0.9 detects these itself */
+    if (amd && family < 0x1A) return; /* BLIS 0.9 detects these itself */
     const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
     if (!osxsave || !avx || !fma) return;
     const unsigned long long xcr0 = read_xcr0();
@@ -68,6 +78,7 @@ __attribute__((constructor)) void tg_blis_select_arch(void) {
 #ifdef BLIS_CONFIG_SKX
     if (avx512 && zmm_ok) arch = (int)BLIS_ARCH_SKX;
 #endif
+    if (intel && arch < 0) return; /* without AVX-512, BLIS's own choice for Intel stands */
 #ifdef BLIS_CONFIG_ZEN3
     if (arch < 0 && avx2 && ymm_ok) arch = (int)BLIS_ARCH_ZEN3;
 #endif

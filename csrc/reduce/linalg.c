@@ -78,39 +78,27 @@ TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const
     }
 }
 
-tg_status tg_eigh(double *a, size_t n, double *w) {
-    if (n == 0) return TG_OK;
-    if (a == NULL || w == NULL) return tg_fail(TG_ERR_VALUE, "tg_eigh: NULL buffer");
-    size_t nn;
-    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double)) return tg_fail(TG_ERR_OVERFLOW, "tg_eigh: n = %zu too large", n);
-    /* symmetrise from the lower triangle; check finiteness */
+/* Symmetrises a (n x n) from its lower triangle and checks that it is finite. */
+static tg_status symmetrize_checked(double *a, size_t n) {
     for (size_t r = 0; r < n; r++) {
         for (size_t c = 0; c < r; c++) a[c * n + r] = a[r * n + c];
         for (size_t c = 0; c <= r; c++)
             if (!isfinite(a[r * n + c]))
                 return tg_fail(TG_ERR_VALUE, "eigendecomposition: matrix entry (%zu, %zu) is not finite", r, c);
     }
-    if (n == 1) {
-        w[0] = a[0];
-        a[0] = 1.0;
-        return TG_OK;
-    }
-    tg_status st = TG_OK;
-    double *buf = malloc(sizeof(double) * 6 * n);
-    if (!buf) {
-        st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
-        goto done;
-    }
-    double *d = w, *e = buf, *tau = buf + n, *pv = buf + 2 * n, *pw = buf + 3 * n, *v = buf + 4 * n;
-    double *rc = buf + 5 * n; /* scratch for the tridiagonalisation's matrix-vector product */
+    return TG_OK;
+}
 
-    /* ---- 1. tridiagonalisation ---- */
+/* Householder tridiagonalisation of the symmetric a (n x n, both triangles, n >= 2):
+ * A = Q T Q^T, Q = H_0 H_1 ... H_{n-3}, H_j = I - tau[j] v_j v_j^T.  Out: d[n] the diagonal of
+ * T, e[n] its off-diagonal (e[n-1] = 0), tau[n-2], and v_j in row j of `a` at columns j+1..n-1
+ * (its first entry, 1, stored).  buf: 4n doubles of scratch.  TG_ERR_INTERRUPTED possible. */
+static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, double *tau, double *buf) {
+    double *pv = buf, *pw = buf + n, *v = buf + 2 * n;
+    double *rc = buf + 3 * n; /* scratch for the matrix-vector product */
     int pending = 0;
     for (size_t j = 0; j + 2 < n; j++) {
-        if (tg_interrupted()) {
-            st = TG_ERR_INTERRUPTED;
-            goto done;
-        }
+        if (tg_interrupted()) return TG_ERR_INTERRUPTED;
         double *rowj = a + j * n;
         if (pending)
             for (size_t k = j; k < n; k++) rowj[k] -= pv[j] * pw[k] + pw[j] * pv[k];
@@ -165,6 +153,105 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
         d[j + 1] = r1[j + 1];
         e[j + 1] = 0.0;
     }
+
+    return TG_OK;
+}
+
+/* Rotations of the QL sweeps, recorded and applied to the rows of an n x n matrix in batches. */
+typedef struct rot_batch {
+    double *a;  /* n x n, rows rotated */
+    size_t n, count, cap;
+    size_t *idx;
+    double *c, *s;
+} rot_batch;
+
+/* Implicit QL with Wilkinson shifts on the tridiagonal (d[n], e[n], e[n-1] = 0): d becomes
+ * the eigenvalues (unsorted), e is destroyed.  With rb, every rotation is also applied to
+ * the rows of rb->a (batched); rb == NULL computes the eigenvalues alone (O(n^2)).
+ * Deflation: e[m] is negligible relative to its neighbours (|d[m]| + |d[m+1]|) or, as in
+ * EISPACK's tql2, to the norm of the tridiagonal matrix.  The second test matters for a
+ * cluster of (near-)zero eigenvalues (rank-deficient data: fewer samples than dimensions,
+ * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
+ * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver. */
+static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
+    double tnorm = 0.0;
+    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
+    for (size_t l = 0; l < n; l++) {
+        if (tg_interrupted()) return TG_ERR_INTERRUPTED;
+        int iter = 0;
+        size_t m;
+        do {
+            for (m = l; m + 1 < n; m++) {
+                double dd = fabs(d[m]) + fabs(d[m + 1]);
+                if (fabs(e[m]) <= DBL_EPSILON * dd || fabs(e[m]) <= DBL_EPSILON * tnorm) break;
+            }
+            if (m != l) {
+                if (iter++ == 60)
+                    return tg_fail(TG_ERR_INTERNAL, "eigendecomposition: QL iteration did not converge (eigenvalue %zu)", l);
+                if (rb && rb->count + n > rb->cap) { /* a sweep has fewer than n rotations */
+                    apply_rotations(rb->a, rb->n, rb->idx, rb->c, rb->s, rb->count);
+                    rb->count = 0;
+                }
+                double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+                double r = hypot(g, 1.0);
+                g = d[m] - d[l] + e[l] / (g + copysign(r, g));
+                double s = 1.0, c = 1.0, p = 0.0;
+                int underflow = 0;
+                for (size_t i = m; i-- > l;) {
+                    double f = s * e[i], b = c * e[i];
+                    r = hypot(f, g);
+                    e[i + 1] = r;
+                    if (r == 0.0) {
+                        d[i + 1] -= p;
+                        e[m] = 0.0;
+                        underflow = 1;
+                        break;
+                    }
+                    s = f / r;
+                    c = g / r;
+                    g = d[i + 1] - p;
+                    r = (d[i] - g) * s + 2.0 * c * b;
+                    p = s * r;
+                    d[i + 1] = g + p;
+                    g = c * r - b;
+                    if (rb) {
+                        rb->idx[rb->count] = i;
+                        rb->c[rb->count] = c;
+                        rb->s[rb->count] = s;
+                        rb->count++;
+                    }
+                }
+                if (underflow) continue;
+                d[l] -= p;
+                e[l] = g;
+                e[m] = 0.0;
+            }
+        } while (m != l);
+    }
+    if (rb) {
+        apply_rotations(rb->a, rb->n, rb->idx, rb->c, rb->s, rb->count);
+        rb->count = 0;
+    }
+    return TG_OK;
+}
+
+tg_status tg_eigh(double *a, size_t n, double *w) {
+    if (n == 0) return TG_OK;
+    if (a == NULL || w == NULL) return tg_fail(TG_ERR_VALUE, "tg_eigh: NULL buffer");
+    size_t nn;
+    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double)) return tg_fail(TG_ERR_OVERFLOW, "tg_eigh: n = %zu too large", n);
+    tg_status st = symmetrize_checked(a, n);
+    if (st != TG_OK) return st;
+    if (n == 1) {
+        w[0] = a[0];
+        a[0] = 1.0;
+        return TG_OK;
+    }
+    double *buf = malloc(sizeof(double) * 6 * n);
+    if (!buf) return tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
+    double *d = w, *e = buf, *tau = buf + n;
+    st = tridiagonalize(a, n, d, e, tau, buf + 2 * n);
+    if (st != TG_OK) goto done;
 
     /* ---- 2. accumulate Q^T in place ---- */
     for (size_t r = n - 2; r < n; r++) {
@@ -260,86 +347,22 @@ tg_status tg_eigh(double *a, size_t n, double *w) {
      * The rotations only depend on (d, e), so many sweeps are recorded first and applied to
      * the rows of `a` together: one parallel region per batch (not one per sweep), each
      * thread taking all the batch's rotations through its own cache-sized column blocks. */
-    size_t cap = n * n < ((size_t)1 << 20) ? n * n : ((size_t)1 << 20);
-    if (cap < n) cap = n;
-    size_t *qidx = malloc(sizeof(size_t) * cap);
-    double *qc = malloc(sizeof(double) * cap), *qs = malloc(sizeof(double) * cap);
-    size_t nrot = 0;
-    if (!qidx || !qc || !qs) {
-        free(qidx);
-        free(qc);
-        free(qs);
-        st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
-        goto done;
+    {
+        size_t cap = n * n < ((size_t)1 << 20) ? n * n : ((size_t)1 << 20);
+        if (cap < n) cap = n;
+        rot_batch rb = {.a = a, .n = n, .cap = cap};
+        rb.idx = malloc(sizeof(size_t) * cap);
+        rb.c = malloc(sizeof(double) * cap);
+        rb.s = malloc(sizeof(double) * cap);
+        if (!rb.idx || !rb.c || !rb.s)
+            st = tg_fail(TG_ERR_NOMEM, "tg_eigh: out of memory (n = %zu)", n);
+        else
+            st = ql_iterate(d, e, n, &rb);
+        free(rb.idx);
+        free(rb.c);
+        free(rb.s);
+        if (st != TG_OK) goto done;
     }
-    /* Deflation: e[m] is negligible relative to its neighbours (|d[m]| + |d[m+1]|) or, as in
-     * EISPACK's tql2, to the norm of the tridiagonal matrix.  The second test matters for a
-     * cluster of (near-)zero eigenvalues (rank-deficient data: fewer samples than dimensions,
-     * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
-     * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver. */
-    double tnorm = 0.0;
-    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
-    for (size_t l = 0; l < n; l++) {
-        if (tg_interrupted()) {
-            st = TG_ERR_INTERRUPTED;
-            goto ql_done;
-        }
-        int iter = 0;
-        size_t m;
-        do {
-            for (m = l; m + 1 < n; m++) {
-                double dd = fabs(d[m]) + fabs(d[m + 1]);
-                if (fabs(e[m]) <= DBL_EPSILON * dd || fabs(e[m]) <= DBL_EPSILON * tnorm) break;
-            }
-            if (m != l) {
-                if (iter++ == 60) {
-                    st = tg_fail(TG_ERR_INTERNAL, "eigendecomposition: QL iteration did not converge (eigenvalue %zu)", l);
-                    goto ql_done;
-                }
-                if (nrot + n > cap) { /* a sweep has fewer than n rotations */
-                    apply_rotations(a, n, qidx, qc, qs, nrot);
-                    nrot = 0;
-                }
-                double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
-                double r = hypot(g, 1.0);
-                g = d[m] - d[l] + e[l] / (g + copysign(r, g));
-                double s = 1.0, c = 1.0, p = 0.0;
-                int underflow = 0;
-                for (size_t i = m; i-- > l;) {
-                    double f = s * e[i], b = c * e[i];
-                    r = hypot(f, g);
-                    e[i + 1] = r;
-                    if (r == 0.0) {
-                        d[i + 1] -= p;
-                        e[m] = 0.0;
-                        underflow = 1;
-                        break;
-                    }
-                    s = f / r;
-                    c = g / r;
-                    g = d[i + 1] - p;
-                    r = (d[i] - g) * s + 2.0 * c * b;
-                    p = s * r;
-                    d[i + 1] = g + p;
-                    g = c * r - b;
-                    qidx[nrot] = i;
-                    qc[nrot] = c;
-                    qs[nrot] = s;
-                    nrot++;
-                }
-                if (underflow) continue;
-                d[l] -= p;
-                e[l] = g;
-                e[m] = 0.0;
-            }
-        } while (m != l);
-    }
-    apply_rotations(a, n, qidx, qc, qs, nrot);
-ql_done:
-    free(qidx);
-    free(qc);
-    free(qs);
-    if (st != TG_OK) goto done;
 
     /* ---- 4. sort ascending (selection sort; n row swaps) ---- */
     for (size_t i = 0; i + 1 < n; i++) {
@@ -360,6 +383,168 @@ ql_done:
     }
 done:
     free(buf);
+    return st;
+}
+
+/* Solves (T - lam I) x = b in place (b becomes x) for the tridiagonal T (d[n], e[n-1]) by
+ * Gaussian elimination with partial pivoting; a pivot that is (numerically) zero is
+ * replaced by `tiny`, as in LAPACK's dlagtf/dlagts, so a shift equal to an eigenvalue works.
+ * u: 3n doubles and m: n doubles of scratch, piv: n flags. */
+static void tridiag_shifted_solve(const double *d, const double *e, size_t n, double lam, double tiny, double *u,
+                                  double *m, unsigned char *piv, double *b) {
+    double *u0 = u, *u1 = u + n, *u2 = u + 2 * n;
+    double diag = d[0] - lam, sup = n > 1 ? e[0] : 0.0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const double sub = e[i], nd = d[i + 1] - lam, ns = i + 2 < n ? e[i + 1] : 0.0;
+        if (fabs(diag) >= fabs(sub)) { /* the leftover row is the pivot */
+            if (fabs(diag) < tiny) diag = copysign(tiny, diag);
+            piv[i] = 0;
+            m[i] = sub / diag;
+            u0[i] = diag;
+            u1[i] = sup;
+            u2[i] = 0.0;
+            diag = nd - m[i] * sup;
+            sup = ns;
+        } else { /* row i+1 is the pivot */
+            piv[i] = 1;
+            m[i] = diag / sub;
+            u0[i] = sub;
+            u1[i] = nd;
+            u2[i] = ns;
+            diag = sup - m[i] * nd;
+            sup = -m[i] * ns;
+        }
+    }
+    if (fabs(diag) < tiny) diag = copysign(tiny, diag);
+    u0[n - 1] = diag;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (piv[i]) {
+            double t = b[i];
+            b[i] = b[i + 1];
+            b[i + 1] = t;
+        }
+        b[i + 1] -= m[i] * b[i];
+    }
+    b[n - 1] /= u0[n - 1];
+    if (n > 1) b[n - 2] = (b[n - 2] - u1[n - 2] * b[n - 1]) / u0[n - 2];
+    for (size_t i = n - 2; i-- > 0;) b[i] = (b[i] - u1[i] * b[i + 1] - u2[i] * b[i + 2]) / u0[i];
+}
+
+/* Scales x (n) to unit 2-norm; returns false if it is zero or not finite. */
+static bool normalize(double *x, size_t n) {
+    double mx = 0.0;
+    for (size_t t = 0; t < n; t++) mx = fmax(mx, fabs(x[t]));
+    if (!(mx > 0.0) || !isfinite(mx)) return false;
+    double ss = 0.0;
+    for (size_t t = 0; t < n; t++) {
+        x[t] /= mx;
+        ss += x[t] * x[t];
+    }
+    const double inv = 1.0 / sqrt(ss);
+    for (size_t t = 0; t < n; t++) x[t] *= inv;
+    return true;
+}
+
+tg_status tg_red_eigh_top(double *a, size_t n, size_t k, double *w, double *vecs) {
+    if (a == NULL || w == NULL || vecs == NULL) return tg_fail(TG_ERR_VALUE, "tg_red_eigh_top: NULL buffer");
+    if (k < 1 || k > n) return tg_fail(TG_ERR_VALUE, "tg_red_eigh_top: k = %zu outside 1..%zu", k, n);
+    size_t nn;
+    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double) || n > SIZE_MAX / 16)
+        return tg_fail(TG_ERR_OVERFLOW, "tg_red_eigh_top: n = %zu too large", n);
+    tg_status st = symmetrize_checked(a, n);
+    if (st != TG_OK) return st;
+    if (n == 1) {
+        w[0] = a[0];
+        vecs[0] = 1.0;
+        return TG_OK;
+    }
+    /* d, e, tau, 4n tridiagonalisation scratch, then (d, e) copies, 3n + n solver scratch */
+    double *buf = malloc(sizeof(double) * 13 * n);
+    unsigned char *piv = malloc(n);
+    if (!buf || !piv) {
+        st = tg_fail(TG_ERR_NOMEM, "tg_red_eigh_top: out of memory (n = %zu)", n);
+        goto done;
+    }
+    double *d = buf, *e = buf + n, *tau = buf + 2 * n, *dq = buf + 7 * n, *eq = buf + 8 * n;
+    double *lu = buf + 9 * n, *mult = buf + 12 * n;
+    st = tridiagonalize(a, n, d, e, tau, buf + 3 * n);
+    if (st != TG_OK) goto done;
+
+    /* eigenvalues of T alone (QL without vectors), the k largest in descending order */
+    memcpy(dq, d, sizeof(double) * n);
+    memcpy(eq, e, sizeof(double) * n);
+    st = ql_iterate(dq, eq, n, NULL);
+    if (st != TG_OK) goto done;
+    for (size_t j = 0; j < k; j++) { /* partial selection sort: k passes */
+        size_t best = j;
+        for (size_t t = j + 1; t < n; t++)
+            if (dq[t] > dq[best]) best = t;
+        double x = dq[j];
+        dq[j] = dq[best];
+        dq[best] = x;
+        w[j] = dq[j];
+    }
+
+    /* eigenvectors of T by inverse iteration on the scaled matrix T / tnorm.  Eigenvalues
+     * closer than 1e-3 ||T|| to the previous one form a cluster (as in LAPACK's dstein):
+     * each iterate is orthogonalised against the cluster's earlier vectors, which keeps
+     * the vectors of close or repeated eigenvalues orthogonal.  Start vectors come from a
+     * fixed seed, so the result is deterministic. */
+    double tnorm = 0.0;
+    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
+    if (!(tnorm > 0.0)) tnorm = 1.0;
+    for (size_t i = 0; i < n; i++) {
+        dq[i] = d[i] / tnorm;
+        eq[i] = e[i] / tnorm;
+    }
+    const double tiny = DBL_EPSILON, sep = 1e-3;
+    tg_rng rng;
+    tg_rng_seed(&rng, 0x5eed7a1eULL);
+    size_t cluster0 = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (tg_interrupted()) {
+            st = TG_ERR_INTERRUPTED;
+            goto done;
+        }
+        const double lam = w[j] / tnorm;
+        if (j > 0 && (w[j - 1] - w[j]) / tnorm > sep) cluster0 = j;
+        double *x = vecs + j * n;
+        for (size_t t = 0; t < n; t++) x[t] = tg_rng_uniform(&rng) - 0.5;
+        bool ok = normalize(x, n);
+        for (int it = 0; ok && it < 4; it++) {
+            tridiag_shifted_solve(dq, eq, n, lam, tiny, lu, mult, piv, x);
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t q = cluster0; q < j; q++) {
+                    const double *y = vecs + q * n;
+                    double dot = 0.0;
+                    for (size_t t = 0; t < n; t++) dot += x[t] * y[t];
+                    for (size_t t = 0; t < n; t++) x[t] -= dot * y[t];
+                }
+            ok = normalize(x, n);
+        }
+        if (!ok) {
+            st = tg_fail(TG_ERR_INTERNAL, "eigendecomposition: inverse iteration failed for eigenvalue %zu", j);
+            goto done;
+        }
+    }
+
+    /* back to the original basis: x <- H_0 H_1 ... H_{n-3} x, each vector by itself */
+#pragma omp parallel for schedule(static) if (k * n * n > 2000000)
+    for (ptrdiff_t jj = 0; jj < (ptrdiff_t)k; jj++) {
+        double *x = vecs + (size_t)jj * n;
+        for (size_t r = n - 2; r-- > 0;) {
+            const double *v = a + r * n + r + 1;
+            double *y = x + r + 1;
+            const size_t len = n - r - 1;
+            double s = 0.0;
+            for (size_t t = 0; t < len; t++) s += v[t] * y[t];
+            s *= tau[r];
+            for (size_t t = 0; t < len; t++) y[t] -= s * v[t];
+        }
+    }
+done:
+    free(buf);
+    free(piv);
     return st;
 }
 

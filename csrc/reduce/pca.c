@@ -54,20 +54,68 @@ static void convert_cols(const tg_view *x, size_t c0, size_t cnt, const double *
     }
 }
 
-/* Column means (if mean != NULL) and a finiteness check, one serial pass in row order
- * (a fixed summation order, whatever the thread count). */
+/* Column means (if mean != NULL) and a finiteness check in one pass.  The threads split the
+ * columns, and each column is summed over the rows in row order, so the bits do not depend
+ * on the thread count.  A non-finite entry is reported at its first position in row-major
+ * order.  row: unused scratch kept for the signature of the callers. */
 static tg_status mean_and_check(const tg_view *x, double *mean, double *row) {
-    const ptrdiff_t n = x->shape[0], d = x->shape[1];
+    (void)row;
+    const ptrdiff_t n = x->shape[0], d = x->shape[1], s0 = x->stride[0], s1 = x->stride[1];
     if (mean) memset(mean, 0, sizeof(double) * (size_t)d);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        if ((i & 1023) == 1023 && tg_interrupted()) return TG_ERR_INTERRUPTED;
-        tg_red_row(x, i, NULL, row);
-        ptrdiff_t bad = tg_red_first_nonfinite(row, d);
-        if (bad >= 0)
-            return tg_fail(TG_ERR_VALUE, "x[%td, %td] is %s; PCA needs finite values (drop or impute NaN/inf first)", i,
-                           bad, isnan(row[bad]) ? "NaN" : "infinite");
-        if (mean)
-            for (ptrdiff_t j = 0; j < d; j++) mean[j] += row[j];
+    ptrdiff_t bad_i = PTRDIFF_MAX, bad_j = 0;
+    int stop = 0;
+#pragma omp parallel if ((size_t)n * (size_t)d > 262144)
+    {
+        const ptrdiff_t nt = (ptrdiff_t)tg_red_team_size(), t = (ptrdiff_t)tg_red_thread_id();
+        const ptrdiff_t j0 = d * t / nt, j1 = d * (t + 1) / nt;
+        ptrdiff_t my_i = PTRDIFF_MAX, my_j = 0;
+        for (ptrdiff_t i = 0; i < n && j1 > j0; i++) {
+            if ((i & 1023) == 1023) {
+                if (t == 0 && tg_interrupted()) {
+#pragma omp atomic write
+                    stop = 1;
+                }
+                int halt;
+#pragma omp atomic read
+                halt = stop;
+                if (halt) break;
+            }
+            double *mu = mean;
+            if (x->dtype == TG_F32) {
+                const float *p = (const float *)x->data + i * s0;
+                for (ptrdiff_t j = j0; j < j1; j++) {
+                    const double v = (double)p[j * s1];
+                    if (!isfinite(v) && my_i == PTRDIFF_MAX) {
+                        my_i = i;
+                        my_j = j;
+                    }
+                    if (mu) mu[j] += v;
+                }
+            } else {
+                const double *p = (const double *)x->data + i * s0;
+                for (ptrdiff_t j = j0; j < j1; j++) {
+                    const double v = p[j * s1];
+                    if (!isfinite(v) && my_i == PTRDIFF_MAX) {
+                        my_i = i;
+                        my_j = j;
+                    }
+                    if (mu) mu[j] += v;
+                }
+            }
+            if (my_i != PTRDIFF_MAX) break; /* this thread's first bad entry; later rows cannot be earlier */
+        }
+#pragma omp critical(tg_pca_bad)
+        if (my_i < bad_i || (my_i == bad_i && my_i != PTRDIFF_MAX && my_j < bad_j)) {
+            bad_i = my_i;
+            bad_j = my_j;
+        }
+    }
+    if (stop) return TG_ERR_INTERRUPTED;
+    if (bad_i != PTRDIFF_MAX) {
+        const double v = x->dtype == TG_F32 ? (double)((const float *)x->data)[bad_i * s0 + bad_j * s1]
+                                            : ((const double *)x->data)[bad_i * s0 + bad_j * s1];
+        return tg_fail(TG_ERR_VALUE, "x[%td, %td] is %s; PCA needs finite values (drop or impute NaN/inf first)", bad_i,
+                       bad_j, isnan(v) ? "NaN" : "infinite");
     }
     if (mean)
         for (ptrdiff_t j = 0; j < d; j++) mean[j] /= (double)n;
@@ -237,7 +285,16 @@ tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *
     *total_variance = trace / denom;
 
     /* top-k eigenvectors of G as rows of `vecs` (k x m), eigenvalues of G in w[0..k-1] */
-    if (opt->method == TG_PCA_EXACT) {
+    if (opt->method == TG_PCA_EXACT && 2 * k <= m) {
+        /* a few components (the common case, e.g. 50 of 768): only those eigenvectors */
+        vecs = malloc(sizeof(double) * k * m);
+        if (!vecs) {
+            st = tg_fail(TG_ERR_NOMEM, "PCA: out of memory");
+            goto done;
+        }
+        st = tg_red_eigh_top(G, m, k, w, vecs);
+        if (st != TG_OK) goto done;
+    } else if (opt->method == TG_PCA_EXACT) {
         st = tg_eigh(G, m, w);
         if (st != TG_OK) goto done;
         vecs = G; /* descending order: reverse rows and eigenvalues */

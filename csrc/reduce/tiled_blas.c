@@ -59,8 +59,10 @@ TG_DEFINE_GEMM(tg_red_sgemm, float, bli_sgemm_ex)
 
 /* Lower triangle of C: tiles (I, J) with I >= J of TILE_SYRK squares; tile (I, J) is
  * op(A)[I] op(A)[J]^T, with op(A) rows at a + i * lda (ta false: A is m x k) or a + i
- * (ta true: A is k x m). */
-#define TG_DEFINE_SYRK(NAME, T, BLIFN)                                                                                 \
+ * (ta true: A is k x m).  Off-diagonal tiles are gemm calls; diagonal tiles are syrk calls,
+ * which compute only their lower triangle (to BLIS's micro-tile), so the strict upper
+ * triangle of C is never written. */
+#define TG_DEFINE_SYRK(NAME, T, GEMMFN, SYRKFN)                                                                         \
     void NAME(bool ta, size_t m, size_t k, T alpha, const T *a, size_t lda, T beta, T *c, size_t ldc) {               \
         if (m == 0) return;                                                                                            \
         const bool small = (double)m * (double)m * (double)k < 2.0 * SMALL_PRODUCT;                                    \
@@ -79,12 +81,17 @@ TG_DEFINE_GEMM(tg_red_sgemm, float, bli_sgemm_ex)
             rntm_t rntm;                                                                                               \
             one_thread(&rntm);                                                                                         \
             T al = alpha, be = beta;                                                                                   \
+            if (I == J) { /* op(A)[I] is mi x k: element (i, p) at ai[p * lda + i] (ta) or ai[i * lda + p] */          \
+                SYRKFN(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)mi, (dim_t)k, &al, (T *)ai, ta ? 1 : (inc_t)lda,            \
+                       ta ? (inc_t)lda : 1, &be, c + i0 * ldc + i0, (inc_t)ldc, 1, NULL, &rntm);                         \
+                continue;                                                                                              \
+            }                                                                                                          \
             /* A^T A: op(A)[I] = rows of A^T = columns of A -> (A_I)^T A_J */                                          \
-            BLIFN(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, ta ? BLIS_NO_TRANSPOSE : BLIS_TRANSPOSE, (dim_t)mi,         \
-                  (dim_t)nj, (dim_t)k, &al, (T *)ai, (inc_t)lda, 1, (T *)aj, (inc_t)lda, 1, &be, c + i0 * ldc + j0,     \
-                  (inc_t)ldc, 1, NULL, &rntm);                                                                         \
+            GEMMFN(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, ta ? BLIS_NO_TRANSPOSE : BLIS_TRANSPOSE, (dim_t)mi,         \
+                   (dim_t)nj, (dim_t)k, &al, (T *)ai, (inc_t)lda, 1, (T *)aj, (inc_t)lda, 1, &be, c + i0 * ldc + j0,    \
+                   (inc_t)ldc, 1, NULL, &rntm);                                                                        \
         }                                                                                                              \
     }
 
-TG_DEFINE_SYRK(tg_red_dsyrk_lower, double, bli_dgemm_ex)
-TG_DEFINE_SYRK(tg_red_ssyrk_lower, float, bli_sgemm_ex)
+TG_DEFINE_SYRK(tg_red_dsyrk_lower, double, bli_dgemm_ex, bli_dsyrk_ex)
+TG_DEFINE_SYRK(tg_red_ssyrk_lower, float, bli_sgemm_ex, bli_ssyrk_ex)

@@ -57,8 +57,11 @@ tg_status tg_orthonormalize_rows(double *q, size_t k, size_t m);
  * Method: the Gram matrix of the centred data is formed over its longer axis, so its
  * size is m = min(n, d) (m x m doubles); for n < d the dual (n x n) problem is solved and
  * the components are recovered as Xc^T u / sigma.
- *   TG_PCA_EXACT: Gram in float64 (row blocks converted to double, BLIS dsyrk), full
- *     symmetric eigendecomposition (tg_eigh); agrees with LAPACK to ~1e-12 relative.
+ *   TG_PCA_EXACT: Gram in float64 (row blocks converted to double, BLIS dsyrk), then for
+ *     2k <= m only the top k eigenpairs (Householder tridiagonalisation, eigenvalues by QL,
+ *     eigenvectors by inverse iteration re-orthogonalised within clusters of close
+ *     eigenvalues, k back-transforms), else the full eigendecomposition (tg_eigh); either
+ *     agrees with LAPACK to ~1e-12 relative.
  *   TG_PCA_RANDOMIZED: the same Gram (for float32 input its blocks are multiplied in
  *     float32 by BLIS ssyrk and accumulated in float64 every 1024 rows: relative error
  *     ~1e-6, far below what the randomized approximation itself allows), then the
