@@ -352,6 +352,7 @@ def test_thread_counts_agree(ckpt: dict) -> None:
         assert rel_err(a[key], b[key]) < 1e-6
 
 
+@pytest.mark.usefixtures("python_sigint_handler")
 def test_ctrl_c_stops_the_forward_quickly(tmp_path: Path) -> None:
     """SIGINT during a long forward raises KeyboardInterrupt within a fraction of a second
     (the engine polls between blocks, between chunks of big products and per attention head)."""

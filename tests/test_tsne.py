@@ -385,6 +385,7 @@ def test_cosine_metric_and_exact_3d() -> None:
     assert r3.embedding.shape == (120, 3) and np.isfinite(r3.kl_divergence)
 
 
+@pytest.mark.usefixtures("python_sigint_handler")
 def test_ctrl_c_interrupts() -> None:
     x = blobs(2000, d=10, seed=11)
     pid = os.getpid()
