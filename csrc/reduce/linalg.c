@@ -78,8 +78,12 @@ TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const
     }
 }
 
-/* Symmetrises a (n x n) from its lower triangle and checks that it is finite. */
-static tg_status symmetrize_checked(double *a, size_t n) {
+/* Checks the size of a (n x n; `who` names the caller in the message), symmetrises it from
+ * its lower triangle and checks that it is finite. */
+static tg_status symmetrize_checked(double *a, size_t n, const char *who) {
+    size_t nn;
+    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double) || n > SIZE_MAX / 16)
+        return tg_fail(TG_ERR_OVERFLOW, "%s: n = %zu too large", who, n);
     for (size_t r = 0; r < n; r++) {
         for (size_t c = 0; c < r; c++) a[c * n + r] = a[r * n + c];
         for (size_t c = 0; c <= r; c++)
@@ -238,9 +242,7 @@ static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
 tg_status tg_eigh(double *a, size_t n, double *w) {
     if (n == 0) return TG_OK;
     if (a == NULL || w == NULL) return tg_fail(TG_ERR_VALUE, "tg_eigh: NULL buffer");
-    size_t nn;
-    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double)) return tg_fail(TG_ERR_OVERFLOW, "tg_eigh: n = %zu too large", n);
-    tg_status st = symmetrize_checked(a, n);
+    tg_status st = symmetrize_checked(a, n, "tg_eigh");
     if (st != TG_OK) return st;
     if (n == 1) {
         w[0] = a[0];
@@ -448,10 +450,7 @@ static bool normalize(double *x, size_t n) {
 tg_status tg_red_eigh_top(double *a, size_t n, size_t k, double *w, double *vecs) {
     if (a == NULL || w == NULL || vecs == NULL) return tg_fail(TG_ERR_VALUE, "tg_red_eigh_top: NULL buffer");
     if (k < 1 || k > n) return tg_fail(TG_ERR_VALUE, "tg_red_eigh_top: k = %zu outside 1..%zu", k, n);
-    size_t nn;
-    if (!tg_mul_size(n, n, &nn) || nn > SIZE_MAX / sizeof(double) || n > SIZE_MAX / 16)
-        return tg_fail(TG_ERR_OVERFLOW, "tg_red_eigh_top: n = %zu too large", n);
-    tg_status st = symmetrize_checked(a, n);
+    tg_status st = symmetrize_checked(a, n, "tg_red_eigh_top");
     if (st != TG_OK) return st;
     if (n == 1) {
         w[0] = a[0];
