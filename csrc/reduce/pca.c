@@ -57,9 +57,8 @@ static void convert_cols(const tg_view *x, size_t c0, size_t cnt, const double *
 /* Column means (if mean != NULL) and a finiteness check in one pass.  The threads split the
  * columns, and each column is summed over the rows in row order, so the bits do not depend
  * on the thread count.  A non-finite entry is reported at its first position in row-major
- * order.  row: unused scratch kept for the signature of the callers. */
-static tg_status mean_and_check(const tg_view *x, double *mean, double *row) {
-    (void)row;
+ * order. */
+static tg_status mean_and_check(const tg_view *x, double *mean) {
     const ptrdiff_t n = x->shape[0], d = x->shape[1], s0 = x->stride[0], s1 = x->stride[1];
     if (mean) memset(mean, 0, sizeof(double) * (size_t)d);
     ptrdiff_t bad_i = PTRDIFF_MAX, bad_j = 0;
@@ -265,15 +264,14 @@ tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *
     st = tg_red_check_budget((double)mm * 8.0 * (opt->method == TG_PCA_EXACT ? 1.0 : 1.5), "PCA's Gram matrix (min(n, d)^2 doubles)",
                              "reduce the number of samples or features (for example, PCA a random subset of rows)");
     if (st != TG_OK) return st;
-    double *row = malloc(sizeof(double) * d);
     double *G = tg_alloc_aligned(mm * sizeof(double));
     double *w = malloc(sizeof(double) * m);
     double *vecs = NULL;
-    if (!row || !G || !w) {
+    if (!G || !w) {
         st = tg_fail(TG_ERR_NOMEM, "PCA: out of memory for the %zu x %zu Gram matrix (%.1f MB)", m, m, (double)mm * 8e-6);
         goto done;
     }
-    st = mean_and_check(x, opt->center ? mean : NULL, row);
+    st = mean_and_check(x, opt->center ? mean : NULL);
     if (st != TG_OK) goto done;
     if (!opt->center) memset(mean, 0, sizeof(double) * d);
     const bool f32 = opt->method == TG_PCA_RANDOMIZED && x->dtype == TG_F32;
@@ -354,7 +352,6 @@ tg_status tg_pca(const tg_view *x, size_t k, const tg_pca_options *opt, double *
     flip_signs(components, k, d);
 done:
     if (vecs != G) free(vecs);
-    free(row);
     free(G);
     free(w);
     return st;
