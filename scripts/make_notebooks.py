@@ -82,7 +82,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
                "matrix `W_E` (all 50,257 tokens) to 50 principal components, then maps them to the plane "
                "with t-SNE (the FFT-accelerated gradient at this size; about 20 s for gpt2 on two cores) "
                "and with the top two components. Tokens whose embedding rows are identical are drawn as "
-               "one point (`vmap[\"shared\"]` counts them; tokgeo-mini gives its 46,161 rare tokens one "
+               "one point (`vmap[\"shared\"]` counts them; tokgeo-mini gives its 42,065 rare tokens one "
                "shared row). Points are coloured by token class (a word with its "
                "leading space, a word piece, digits, punctuation, whitespace, another script, a fragment "
                "of a multi-byte character); a few hundred of the most frequent words are labelled where "

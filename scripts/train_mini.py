@@ -26,10 +26,10 @@ for the exported model), which is most of the speed; saved as config.json + mode
 Usage (from the repository root, after scripts/dev-build.sh and `pip install torch==2.13.0
 transformers safetensors`; the machine is shared, so run it niced):
 
-  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --bench 10 --batch 8 --vocab-top 4096
-  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --steps 280 --batch 8 --n-ctx 256 \
-      --n-embd 64 --n-layer 4 --n-head 4 --vocab-top 4096 --lr 5e-3 --warmup 20 \
-      --eval-every 100 --eval-windows 8 --heldout-stride 8 --threads 2 --seed 0 \
+  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --bench 10 --batch 16 --n-embd 128 --vocab-top 8192
+  PYTHONPATH=$PWD nice -n 19 python scripts/train_mini.py --steps 4000 --batch 16 --n-ctx 256 \
+      --n-embd 128 --n-layer 4 --n-head 4 --vocab-top 8192 --lr 3e-3 --warmup 100 \
+      --eval-every 500 --eval-windows 8 --heldout-stride 8 --threads 2 --seed 0 \
       --heldout-sample tests/data/mini_heldout.txt \
       --out tokgeo/data/models/tokgeo-mini --log scripts/train_mini.log
 

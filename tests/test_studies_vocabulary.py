@@ -140,15 +140,15 @@ def test_map_figure_labels_do_not_overlap(small_map) -> None:  # type: ignore[no
 
 
 def test_whole_vocabulary_of_mini_is_its_distinct_rows(mini: tokgeo.GPT2) -> None:
-    """tokgeo-mini has 4,096 rows of its own and one row shared by its 46,161 rare tokens
-    (its model card): the whole-vocabulary map has 4,097 points, one of them standing for
-    46,161 tokens (the t-SNE of all 50,257 rows, 46,161 of them equal, spread the copies
-    over 4,500 units)."""
+    """tokgeo-mini has 8,192 rows of its own and one row shared by its 42,065 rare tokens
+    (its model card): the whole-vocabulary map has 8,193 points, one of them standing for
+    42,065 tokens (a t-SNE of all 50,257 rows, 42,065 of them equal, would spread the copies
+    over thousands of units).  At 8,193 points "auto" takes the FFT gradient."""
     res = VocabularyMap(mini, n_labels=0).run()
     assert res.provenance.parameters["n_tokens"] == 50257
-    assert res["tsne"].shape == (4097, 2) and np.isfinite(res["tsne"]).all()
-    assert sorted(res["shared"])[-2:] == [1, 46161] and res["shared"].sum() == 50257
-    assert res.provenance.parameters["method"] == "barnes_hut"
+    assert res["tsne"].shape == (8193, 2) and np.isfinite(res["tsne"]).all()
+    assert sorted(res["shared"])[-2:] == [1, 42065] and res["shared"].sum() == 50257
+    assert res.provenance.parameters["method"] == "fft"
 
 
 def test_whole_gpt2_shaped_vocabulary_runs_the_fft_gradient(tmp_path: Path) -> None:
@@ -183,6 +183,6 @@ def test_cli_vocabulary_writes_maps_tables_and_report(tmp_path: Path, capsys) ->
     written = {p.name for p in out.iterdir()}
     assert {"tsne.png", "pca.png", "classes.png", "tokens.csv", "classes.csv", "report.txt", "provenance.json"} <= written
     text = capsys.readouterr().out
-    assert "4097 distinct token embeddings of 50257 tokens" in text
+    assert "8193 distinct token embeddings of 50257 tokens" in text
     assert main(["study", "vocabulary", "--model", "tokgeo-mini", "--out", str(tmp_path / "x"), "--text", "hi"]) == 2
     assert "takes no --sentences or --text" in capsys.readouterr().err

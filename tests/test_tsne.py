@@ -215,7 +215,7 @@ def test_auto_method_rule() -> None:
 def test_fft_past_the_grid_is_barnes_hut() -> None:
     """An FFT iteration whose bounding square is wider than the grid covers at one box per
     unit (TG_FITSNE_MAX_SIDE = 432) is computed with Barnes-Hut: its 432 boxes would be wider
-    than the kernel (tokgeo-mini's whole vocabulary, 46,161 identical rows, spread to 4,500
+    than the kernel (the first tokgeo-mini's whole vocabulary, 46,161 identical rows, spread to 4,500
     units and the grid's Z went negative).  Started 2,000 units wide, every iteration is past
     the grid, so the run is Barnes-Hut's to the bit."""
     x = blobs(1500, d=8, seed=3)
@@ -233,7 +233,7 @@ def test_fft_past_the_grid_is_barnes_hut() -> None:
 def with_duplicates(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """lesson_like data where 15% of the rows are exact copies of the data mean: the copies
     are every other point's nearest neighbours, all at one distance (as the 310 identical rows
-    among the first 2000 of tokgeo-mini's W_E, which are near the centre)."""
+    among the first 2000 of the first tokgeo-mini's W_E, which are near the centre)."""
     x = lesson_like(n, seed)
     dup = np.random.default_rng(seed + 100).choice(n, int(0.15 * n), replace=False)
     x[dup] = x.mean(axis=0)

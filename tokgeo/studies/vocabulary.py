@@ -100,7 +100,7 @@ class VocabularyMap(Study):
         model: a model name, a folder or a :class:`tokgeo.GPT2` (default ``"gpt2"``).
         n_tokens: map only the first ``n_tokens`` ids (default: the whole vocabulary).
             Tokens whose embedding rows are identical (bit for bit) are one point, labelled
-            by the lowest id (tokgeo-mini gives its 46,161 rare tokens one shared row; GPT-2
+            by the lowest id (tokgeo-mini gives its 42,065 rare tokens one shared row; GPT-2
             has none): ``result["shared"]`` counts the tokens behind each point.
         pca_dims: principal components the t-SNE runs on (default 50, or fewer when the
             embedding is narrower).
