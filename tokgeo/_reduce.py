@@ -177,7 +177,7 @@ def pca(
             with the same oversampling and iterations (~1e-2); the exact method's error is
             ~1e-14.  ``"auto"`` (the size rule): exact when ``min(n, d) <= 4096``
             (:data:`EXACT_PCA_MAX_WIDTH`; the Gram matrix is then at most 128 MB and its
-            diagonalisation a few seconds; at 50,257 x 768 the exact route costs about 2.3x
+            diagonalisation a few seconds; at 50,257 x 768 the exact route costs about 1.6x
             the randomized one in CPU time) or when ``k > 0.8 * min(n, d)``; randomized
             otherwise.
         center: subtract the column means first (PCA, the default).  ``False`` analyses the
