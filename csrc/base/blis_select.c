@@ -9,7 +9,7 @@
  *   - Intel CPUs with AVX-512 whose brand string it cannot parse: it only takes its skx
  *     (AVX-512) kernels when it can count two 512-bit FMA units from the model name
  *     ("Xeon Gold 6148"), and cloud and virtual machines report names such as "Intel(R)
- *     Xeon(R) Processor" or "Intel(R) Xeon(R) CPU @ 2.20GHz" (Colab), so it takes the AVX2
+ *     Xeon(R) Processor" or "Intel(R) Xeon(R) CPU @ 2.20GHz" (as Colab's do), so it takes the AVX2
  *     haswell kernels.  On a 2-core Sapphire Rapids VM (benchmarks/results/model.md) skx
  *     ran single-threaded dgemm at 64 GFLOP/s against haswell's 42, sgemm at 128 against
  *     91.  (On parts with one 512-bit FMA unit, Xeon Bronze/Silver and some laptops, skx
