@@ -161,6 +161,13 @@ static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, doubl
     return TG_OK;
 }
 
+/* max_i |d[i]| + |e[i]| of the tridiagonal (d[n], e[n], e[n-1] unused): a bound on its norm. */
+static double tridiag_norm(const double *d, const double *e, size_t n) {
+    double t = 0.0;
+    for (size_t i = 0; i < n; i++) t = fmax(t, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
+    return t;
+}
+
 /* Rotations of the QL sweeps, recorded and applied to the rows of an n x n matrix in batches. */
 typedef struct rot_batch {
     double *a;  /* n x n, rows rotated */
@@ -178,8 +185,7 @@ typedef struct rot_batch {
  * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
  * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver. */
 static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
-    double tnorm = 0.0;
-    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
+    const double tnorm = tridiag_norm(d, e, n);
     for (size_t l = 0; l < n; l++) {
         if (tg_interrupted()) return TG_ERR_INTERRUPTED;
         int iter = 0;
@@ -489,8 +495,7 @@ tg_status tg_red_eigh_top(double *a, size_t n, size_t k, double *w, double *vecs
      * each iterate is orthogonalised against the cluster's earlier vectors, which keeps
      * the vectors of close or repeated eigenvalues orthogonal.  Start vectors come from a
      * fixed seed, so the result is deterministic. */
-    double tnorm = 0.0;
-    for (size_t i = 0; i < n; i++) tnorm = fmax(tnorm, fabs(d[i]) + (i + 1 < n ? fabs(e[i]) : 0.0));
+    double tnorm = tridiag_norm(d, e, n);
     if (!(tnorm > 0.0)) tnorm = 1.0;
     for (size_t i = 0; i < n; i++) {
         dq[i] = d[i] / tnorm;
