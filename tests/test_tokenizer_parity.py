@@ -15,6 +15,7 @@ below never derive expectations from it.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,48 @@ def test_unicode_tables_header_is_the_scripts_output() -> None:
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_unicode_tables.py")], capture_output=True,
                          text=True, check=True).stdout
     assert out == header
+
+
+# ---------------------------------------------------------------- long ASCII runs
+
+
+def _run_texts() -> list[str]:
+    """Texts whose class runs cross the scanner's 16-byte blocks: every ASCII byte after a
+    run of each class at offsets around 16 and 32, non-ASCII characters of the same class
+    continuing an ASCII run there, and random concatenations of runs of 1..40 characters."""
+    out = []
+    for base in ("a", "Z", "7", "!", "~", " ", "\t", "\n"):
+        for k in (0, 1, 2, 7, 14, 15, 16, 17, 18, 30, 31, 32, 33, 47, 48):
+            for b in range(128):
+                out.append(base * k + chr(b) + base * 5 + " tail")
+                out.append(" " + base * k + chr(b) + base * 3)
+    for base, same in (("a", "é"), ("a", "日"), ("7", "\u0661"), ("!", "\u2019"), (" ", "\u3000"), ("x", "\U0001F600")):
+        for k in range(0, 50):
+            out.append(base * k + same + base * (k % 7) + ".")
+            out.append(" " + base * k + same + "1 " + base * 20)
+    rng = random.Random(16)
+    for _ in range(3000):
+        out.append("".join(rng.choice(PATTERN_ALPHABET) * rng.randint(1, 40) for _ in range(rng.randint(1, 6))))
+    return out
+
+
+def test_long_ascii_runs_split_like_the_regex(tok: tokgeo.Tokenizer, tmp_path: Path) -> None:
+    """The scanner classifies 16 ASCII bytes at a time (SSE2): both split patterns equal
+    the `regex` module's findall, and the ids equal tiktoken's, on runs crossing blocks."""
+    regex = pytest.importorskip("regex")
+    import tiktoken_cl100k as cl
+
+    texts = _run_texts()
+    ranks = cl.write_tiktoken_file(cl.gpt2_ranks(), tmp_path / "gpt2.tiktoken")
+    cl100k = tokgeo.Tokenizer.from_tiktoken_file(ranks, pattern="cl100k")
+    for name, t, pat in (("gpt2", tok, refs.GPT2_PATTERN), ("cl100k", cl100k, cl.CL100K_PATTERN)):
+        compiled = regex.compile(pat)
+        for text in texts:
+            if not any(c in text for c in ("\U0001E030", "\U000323B0")):  # letters newer than some `regex` builds
+                assert t.pre_tokenize(text) == compiled.findall(text), (name, text)
+    tk = refs.tiktoken_gpt2()
+    for text in texts[::7]:
+        assert tok.encode_ordinary(text) == tk.encode_ordinary(text), text
+    batch = tok.encode_batch(texts[::3])
+    for i, text in enumerate(texts[::3]):
+        assert batch.token_ids(i).tolist() == tk.encode_ordinary(text), text

@@ -143,9 +143,15 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* Hash of p[0..n) whose first word is w (first_word). */
+/* Hash of p[0..n) whose first word is w (first_word).  Keys of up to 8 bytes (most
+ * pre-tokens) take one multiply, whose best-mixed top bits are folded onto the low bits
+ * the tables index with: it sits on the encoder's critical path, lookup after lookup. */
 static inline uint64_t hash_key(const uint8_t *p, size_t n, uint64_t w) {
     uint64_t h = w ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    if (n <= 8) {
+        h *= 0xD6E8FEB86659FD93ull;
+        return h ^ (h >> 43);
+    }
     for (size_t i = 8; i < n; i += 8) {
         uint64_t x = first_word(p + i, n - i, n - i);
         h = (h ^ x) * 0xFF51AFD7ED558CCDull;
@@ -160,10 +166,12 @@ typedef struct pair_slot {
     uint32_t merged;
 } pair_slot;
 
+#define SLOT_SELF 0x80000000u /* in vocab_slot.len: the token has FLAG_SELF (set by finish) */
+
 typedef struct vocab_slot {
     uint64_t word; /* first_word of the token: decides tokens of <= 8 bytes without memcmp */
     uint32_t id1;  /* id + 1; 0 = empty */
-    uint32_t len;
+    uint32_t len;  /* byte length (< SLOT_SELF), | SLOT_SELF: the encoder's shortcut needs no second load */
 } vocab_slot;
 
 typedef struct tg_work tg_work;
@@ -191,13 +199,18 @@ struct tg_tokenizer {
     size_t pool_n;
 };
 
-/* Id of the token p[0..n) with first word w and hash h, or NONE32. */
-static inline uint32_t vocab_find_key(const tg_tokenizer *t, const uint8_t *p, size_t n, uint64_t w, uint64_t h) {
+/* Id of the token p[0..n) with first word w and hash h, or NONE32.  With `self`, only a
+ * token that BPE of its own bytes gives whole (FLAG_SELF): the encoder's whole-pre-token
+ * shortcut in one probe (the flag sits in the slot, so no second load). */
+static inline uint32_t vocab_find_key(const tg_tokenizer *t, const uint8_t *p, size_t n, uint64_t w, uint64_t h,
+                                      bool self) {
+    if (n >= SLOT_SELF) return NONE32; /* no token is that long (load_vocab) */
+    const uint32_t keep = self ? UINT32_MAX : ~SLOT_SELF, want = (uint32_t)n | (self ? SLOT_SELF : 0u);
     size_t i = (size_t)h & t->vmap_mask;
     for (;;) {
         const vocab_slot *sl = &t->vmap[i];
         if (sl->id1 == 0) return NONE32;
-        if (sl->word == w && sl->len == n) {
+        if (sl->word == w && (sl->len & keep) == want) {
             uint32_t id = sl->id1 - 1;
             if (n <= 8 || memcmp(t->bytes + t->tok_off[id] + 8, p + 8, n - 8) == 0) return id;
         }
@@ -207,7 +220,7 @@ static inline uint32_t vocab_find_key(const tg_tokenizer *t, const uint8_t *p, s
 
 static inline uint32_t vocab_find(const tg_tokenizer *t, const uint8_t *p, size_t n) {
     uint64_t w = first_word(p, n, n);
-    return vocab_find_key(t, p, n, w, hash_key(p, n, w));
+    return vocab_find_key(t, p, n, w, hash_key(p, n, w), false);
 }
 
 static inline uint32_t pair_find(const tg_tokenizer *t, uint32_t a, uint32_t b, uint32_t *merged) {
@@ -556,8 +569,8 @@ static inline tg_status emit_piece(const tg_tokenizer *t, tg_work *w, const uint
     }
     uint64_t fw = first_word(s, n, avail);
     uint64_t h = hash_key(s, n, fw);
-    uint32_t id = vocab_find_key(t, s, n, fw, h);
-    if (id != NONE32 && (t->tok_flags[id] & FLAG_SELF)) {
+    uint32_t id = vocab_find_key(t, s, n, fw, h, true);
+    if (id != NONE32) {
         o->ids[o->n++] = (int32_t)id;
         return TG_OK;
     }
@@ -739,9 +752,10 @@ fail:
             w->u8_cap = size;                                                                          \
         }                                                                                              \
         uint8_t *o = w->u8;                                                                            \
-        size_t i = 0;                                                                                  \
+        size_t i = 0, block_end = 0;                                                                   \
         while (i < len) {                                                                              \
-            if (i + 16 <= len) {                                                                       \
+            /* a block of 16 units is copied at once when all are ASCII, else encoded one by one */   \
+            if (i >= block_end && i + 16 <= len) {                                                     \
                 uint32_t any = 0;                                                                      \
                 for (size_t k = 0; k < 16; k++) any |= u[i + k];                                       \
                 if (any < 0x80) {                                                                      \
@@ -750,6 +764,7 @@ fail:
                     i += 16;                                                                           \
                     continue;                                                                          \
                 }                                                                                      \
+                block_end = i + 16;                                                                    \
             }                                                                                          \
             uint32_t c = u[i++];                                                                       \
             if (c < 0x80) {                                                                            \
@@ -1290,9 +1305,14 @@ static tg_status load_vocab(tg_tokenizer *t, const char *text, size_t len, const
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" reuses id %lld", name, i, shown, (long long)id);
         }
+        if (nb >= SLOT_SELF) {
+            tg_json_free(doc);
+            return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" is %zu bytes long (at most %u)", name, i, shown, nb,
+                           SLOT_SELF - 1);
+        }
         uint64_t fw = first_word(t->bytes + used, nb, nb);
         uint64_t h = hash_key(t->bytes + used, nb, fw);
-        if (vocab_find_key(t, t->bytes + used, nb, fw, h) != NONE32) {
+        if (vocab_find_key(t, t->bytes + used, nb, fw, h, false) != NONE32) {
             tg_json_free(doc);
             return tg_fail(TG_ERR_FORMAT, "%s: token #%zu \"%s\" appears twice", name, i, shown);
         }
@@ -1456,6 +1476,8 @@ static tg_status finish(tg_tokenizer *t) {
         if (w->res_n == 1 && w->ids[0] == id) t->tok_flags[id] |= FLAG_SELF;
     }
     work_free(w);
+    for (size_t i = 0; i <= t->vmap_mask; i++)
+        if (t->vmap[i].id1 != 0 && (t->tok_flags[t->vmap[i].id1 - 1] & FLAG_SELF)) t->vmap[i].len |= SLOT_SELF;
     return TG_OK;
 }
 

@@ -38,8 +38,50 @@ static inline unsigned char_class(const uint8_t *s, size_t n, size_t *len) {
     return tg_uc_class(cp);
 }
 
-/* End of the maximal run of class `cls` starting at i. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define TG_SCAN_SSE2 1
+
+/* Bit k is set when p[k] (16 bytes readable at p) is an ASCII character of class `cls`
+ * (the classes of tg_uc_ascii: letters A-Z a-z, numbers 0-9, whitespace TAB..CR and ' ',
+ * every other ASCII byte "other").  Bytes >= 0x80 never have their bit set.  Unsigned
+ * range tests in signed SSE2: x - lo < len  <=>  (x - lo) ^ 0x80 < len ^ 0x80 (signed). */
+static inline unsigned ascii_class_bits16(const uint8_t *p, unsigned cls) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i top = _mm_set1_epi8((char)0x80);
+#define TG_IN_RANGE(x, lo, len) \
+    _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8((x), _mm_set1_epi8((char)(lo))), top), _mm_set1_epi8((char)((len) ^ 0x80)))
+    /* v | 0x20 folds A-Z onto a-z and maps no other byte into a-z */
+    const __m128i letter = TG_IN_RANGE(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26);
+    const __m128i number = TG_IN_RANGE(v, '0', 10);
+    const __m128i space = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), TG_IN_RANGE(v, '\t', 5));
+#undef TG_IN_RANGE
+    const unsigned ascii = ~(unsigned)_mm_movemask_epi8(v) & 0xFFFFu;
+    switch (cls) {
+    case TG_UC_LETTER: return (unsigned)_mm_movemask_epi8(letter);
+    case TG_UC_NUMBER: return (unsigned)_mm_movemask_epi8(number);
+    case TG_UC_SPACE: return (unsigned)_mm_movemask_epi8(space);
+    default: return ascii & ~(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, number), space));
+    }
+}
+#endif
+
+/* End of the maximal run of class `cls` starting at i (i <= n).  With SSE2, 16 bytes are
+ * classified at a time while the run stays ASCII; the first non-ASCII byte hands over to
+ * the character-by-character loop (a letter such as 'é' may continue the run). */
 static inline size_t run_end(const uint8_t *s, size_t i, size_t n, unsigned cls) {
+#ifdef TG_SCAN_SSE2
+    while (n - i >= 16) {
+        unsigned in = ascii_class_bits16(s + i, cls);
+        if (in == 0xFFFFu) {
+            i += 16;
+            continue;
+        }
+        i += (size_t)__builtin_ctz(~in);
+        if (s[i] < 0x80) return i;
+        break;
+    }
+#endif
     while (i < n) {
         uint8_t c = s[i];
         if (c < 0x80) {
