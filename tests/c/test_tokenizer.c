@@ -51,6 +51,19 @@ static void test_utf8_check(void) {
     static const char *bad[] = {"\xff", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80", "\xe2\x82"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_STATUS(tg_utf8_check((const uint8_t *)bad[i], strlen(bad[i]), NULL), TG_ERR_UNICODE);
+    /* one bad byte at every offset of an ASCII run (the check reads 32 and 8 bytes at a time) */
+    uint8_t buf[100];
+    for (size_t k = 0; k < sizeof buf; k++) {
+        memset(buf, 'a', sizeof buf);
+        buf[k] = 0xFF;
+        CHECK_STATUS(tg_utf8_check(buf, sizeof buf, NULL), TG_ERR_UNICODE);
+        char want[32];
+        snprintf(want, sizeof want, "at byte %zu:", k);
+        CHECK(strstr(tg_last_error(), want) != NULL);
+        buf[k] = 'b';
+        CHECK_OK(tg_utf8_check(buf, sizeof buf, &ascii));
+        CHECK(ascii);
+    }
 }
 
 static void check_ids(const char *text, const int32_t *want, size_t n, const uint8_t *modes) {
