@@ -181,12 +181,7 @@ def reference_section(args: argparse.Namespace) -> list[str]:
             assert ids_hf == ids, "tokgeo and GPT2TokenizerFast disagree"
         # batch: the same text as documents of about 1000 characters (cut at a space), so
         # that padding stays small and the batch measures encoding, not padding
-        docs, start = [], 0
-        while start < len(text):
-            cut = text.find(" ", start + 1000)
-            cut = len(text) if cut < 0 else cut
-            docs.append(text[start:cut])
-            start = cut
+        docs = split_docs(text)
         tokgeo.set_num_threads(1)
         t_b1, b1 = best_time(lambda: tok.encode_batch(docs), args.repeat)
         c_b1 = best_thread_cpu(lambda: tok.encode_batch(docs), args.repeat)
@@ -203,7 +198,8 @@ def reference_section(args: argparse.Namespace) -> list[str]:
         print(f"  batch of {len(docs)} docs: 1 thread {mb / t_b1:.1f} MB/s, 2 threads {mb / t_b2:.1f} MB/s "
               f"-> {r_b:.2f}x (goal >= 1.7); calling thread's CPU time 1 thread / 2 threads: {r_c:.2f}x")
         lines.append(
-            f"| {kind} | {mb / t_ours:.1f} | {mb / t_tk:.1f} | {mb / t_hf:.2f} | {r_tk:.2f}x | {r_hf:.1f}x | "
+            f"| {kind} | {mb / t_ours:.1f} | {mb / t_tk:.1f} | {'skipped' if hf is None else f'{mb / t_hf:.2f}'} | "
+            f"{r_tk:.2f}x | {'-' if hf is None else f'{r_hf:.1f}x'} | "
             f"{mb / t_b1:.1f} | {mb / t_b2:.1f} | {r_b:.2f}x | {r_c:.2f}x |"
         )
     tokgeo.set_num_threads(before)
