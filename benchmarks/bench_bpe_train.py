@@ -9,12 +9,15 @@ vocab_size and min_frequency 2.  The merges files are first checked equal byte f
 
 Every run is a fresh subprocess (so peak memory = its max RSS, and HF's thread pool size
 is fixed by RAYON_NUM_THREADS before import); contenders are interleaved run by run.
-Printed: min and median seconds, peak RSS, the load average before and after.
+Printed: min and median seconds, peak RSS, the load average before and after.  Then
+tokgeo's 2-vs-1-thread ratio once more in steady state: one process, alternating rounds
+after an untimed warm-up, as in a notebook that trains more than once (a fresh process pays
+the thread start and first touches of memory inside its one timed run).
 
 Goals: tokgeo >= HF on 1 thread; tokgeo on 2 threads >= 1.7x tokgeo on 1; time linear in
 the corpus size (1x, 2x, 4x).
 
-Usage: python benchmarks/bench_bpe_train.py [--mb 10] [--vocab 8000] [--repeat 3] [--no-linearity]
+Usage: python benchmarks/bench_bpe_train.py [--mb 10] [--vocab 8000] [--repeat 3] [--no-linearity] [--warm-rounds 15]
 """
 
 from __future__ import annotations
@@ -63,6 +66,22 @@ def worker(kind: str, threads: int, corpus: str, vocab: int, out: str) -> None:
     print(json.dumps({"seconds": dt, "rss_mb": rss}))
 
 
+def warm_worker(corpus: str, vocab: int, out: str, rounds: int) -> None:
+    """tokgeo at 1 and 2 threads in one process, alternating, after one untimed run of each
+    (the thread pool and the allocator warm): prints {"1": [s, ...], "2": [...]} as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import tokgeo
+
+    times: dict[str, list[float]] = {"1": [], "2": []}
+    for r in range(rounds + 1):
+        for th in (1, 2):
+            t0 = time.perf_counter()
+            tokgeo.train_bpe(corpus, vocab, min_frequency=2, threads=th, out_dir=out)
+            if r:
+                times[str(th)].append(time.perf_counter() - t0)
+    print(json.dumps(times))
+
+
 def run(kind: str, threads: int, corpus: Path, vocab: int, out: Path) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -86,11 +105,16 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=8000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-linearity", action="store_true")
+    ap.add_argument("--warm-rounds", type=int, default=15,
+                    help="rounds of the steady-state 2-vs-1-thread comparison in one process (0: skip)")
     ap.add_argument("--worker")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--corpus")
     ap.add_argument("--out")
     a = ap.parse_args()
+    if a.worker == "tokgeo-warm":
+        warm_worker(a.corpus, a.vocab, a.out, a.warm_rounds)
+        return
     if a.worker:
         worker(a.worker, a.threads, a.corpus, a.vocab, a.out)
         return
@@ -124,6 +148,17 @@ def main() -> None:
                   f"{rss[c]:>13.0f}")
         t1, h1, t2 = min(times[("tokgeo", 1)]), min(times[("hf", 1)]), min(times[("tokgeo", 2)])
         print(f"tokgeo vs HF, 1 thread: {h1 / t1:.2f}x   tokgeo 2 vs 1 threads: {t1 / t2:.2f}x")
+        if a.warm_rounds > 0:
+            (tmp / "warm").mkdir(exist_ok=True)
+            r = subprocess.run([sys.executable, __file__, "--worker", "tokgeo-warm", "--corpus", str(corpus),
+                                "--vocab", str(a.vocab), "--out", str(tmp / "warm"), "--warm-rounds", str(a.warm_rounds)],
+                               capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+            w = json.loads(r.stdout.strip().splitlines()[-1])
+            w1, w2 = w["1"], w["2"]
+            print(f"steady state in one process ({a.warm_rounds} alternating rounds after a warm-up): "
+                  f"1 thread min {min(w1):.3f} median {statistics.median(w1):.3f} s, "
+                  f"2 threads min {min(w2):.3f} median {statistics.median(w2):.3f} s; "
+                  f"2 vs 1: {min(w1) / min(w2):.2f}x (medians {statistics.median(w1) / statistics.median(w2):.2f}x)")
         if not a.no_linearity:
             print("linearity (tokgeo, 1 thread, min of repeats):")
             base = None

@@ -170,6 +170,102 @@ def test_threads_do_not_change_the_result(lines: list[str]) -> None:
     assert np.array_equal(a.merge_log.count, b.merge_log.count)
 
 
+CHUNK = 256 << 10  # FILE_CHUNK_MIN in bpe_train.c: a few-MB file is read in chunks of this size
+
+
+def chunk_edge_corpus(rng: np.random.Generator) -> bytes:
+    """About 3 MB of lines placed around the chunk boundaries the 2- and 3-thread reads use: a
+    line starting exactly at one, a newline just past one, a line longer than two chunks, a
+    two-byte character across one, CRLF and empty lines, and a last line without a newline."""
+    words = ["the", " quick", " brown", " fox", " é", " Việt", " 中文", " книга", " 😀", " 123", "\t", "  "]
+    out = bytearray()
+
+    def fill_to(end: int) -> None:  # short lines, then one line whose "\n" is the byte at end - 1
+        while len(out) < end - 80:
+            out.extend(("".join(rng.choice(words, rng.integers(1, 12))) + rng.choice(["\n", "\r\n", "\n\n"])).encode())
+        out.extend(b"x" * (end - 1 - len(out)) + b"\n")
+
+    fill_to(CHUNK)                      # a line starts exactly at chunk 1
+    fill_to(2 * CHUNK + 1)              # the "\n" is the first byte of chunk 2
+    out.extend((" spans" * (CHUNK * 5 // 12)).encode() + b"\n")  # over chunks 3 and 4 (no line starts there)
+    fill_to(5 * CHUNK)
+    out[-1:] = "é".encode()             # 2 bytes across the start of chunk 5
+    out.extend(b" tail\n")
+    fill_to(11 * CHUNK + 1234)
+    out.extend(" last line, no newline".encode())
+    assert out[CHUNK - 1] == out[2 * CHUNK] == ord("\n") and out[2 * CHUNK - 1] != ord("\n")
+    assert b"\n" not in out[3 * CHUNK - 1 : 4 * CHUNK + 1] and out[5 * CHUNK - 1 : 5 * CHUNK + 1] == "é".encode()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_file_chunks_count_every_line_once(tmp_path: Path, threads: int) -> None:
+    """A regular file is read in chunks by several threads; each line belongs to the chunk it
+    starts in.  Training on the file must equal training on its lines as texts."""
+    data = chunk_edge_corpus(np.random.default_rng(7))
+    f = tmp_path / "edges.txt"
+    f.write_bytes(data)
+    texts = data.decode("utf-8").splitlines(keepends=True)
+    ref = tokgeo.train_bpe(texts, 900, threads=1, record_merges=True)
+    got = tokgeo.train_bpe(f, 900, threads=threads, record_merges=True)
+    assert (got.n_words, got.n_pretokens) == (ref.n_words, ref.n_pretokens)
+    assert got.merge_log is not None and ref.merge_log is not None
+    assert got.merge_log.tokens == ref.merge_log.tokens
+    assert np.array_equal(got.merge_log.count, ref.merge_log.count)
+
+
+def test_pipe_is_read_like_a_file(tmp_path: Path) -> None:
+    """A FIFO (not a regular file) goes through the block-by-block reader: same result, and a
+    bad byte is still named by line and offset."""
+    import threading
+
+    data = chunk_edge_corpus(np.random.default_rng(8))
+    f = tmp_path / "edges.txt"
+    f.write_bytes(data)
+    ref = tokgeo.train_bpe(f, 700, threads=2, record_merges=True)
+
+    def through_fifo(payload: bytes, **kw):  # type: ignore[no-untyped-def]
+        fifo = tmp_path / "corpus.fifo"
+        if fifo.exists():
+            fifo.unlink()
+        os.mkfifo(fifo)
+        writer = threading.Thread(target=fifo.write_bytes, args=(payload,))
+        writer.start()
+        try:
+            return tokgeo.train_bpe(fifo, 700, record_merges=True, **kw)
+        finally:
+            writer.join(timeout=60)
+
+    got = through_fifo(data, threads=2)
+    assert got.merge_log is not None and ref.merge_log is not None
+    assert (got.n_words, got.n_pretokens) == (ref.n_words, ref.n_pretokens)
+    assert got.merge_log.tokens == ref.merge_log.tokens
+    bad = data[: 9 * CHUNK] + b"\xff" + data[9 * CHUNK :]
+    line = bad[: 9 * CHUNK].count(b"\n") + 1
+    with pytest.raises(TextEncodingError, match=f"line {line}, byte offset {9 * CHUNK}"):
+        through_fifo(bad, threads=2)
+
+
+@pytest.mark.parametrize("where", [CHUNK, 3 * CHUNK + 77, 5 * CHUNK])
+def test_bad_byte_near_a_chunk_boundary_is_named(tmp_path: Path, where: int) -> None:
+    """The first bad byte is reported by its line and offset wherever the chunks fall: at a
+    chunk's first byte, inside the line that spans chunks 3 and 4, inside the character that
+    straddles chunk 5; a second bad byte later in the file does not win."""
+    data = bytearray(chunk_edge_corpus(np.random.default_rng(7)))
+    data[where] = 0xFF
+    data[10 * CHUNK] = 0xFE
+    f = tmp_path / "bad.txt"
+    f.write_bytes(bytes(data))
+    with pytest.raises(UnicodeDecodeError) as python_says:
+        bytes(data).decode("utf-8")
+    first = python_says.value.start  # where (5 * CHUNK: the lead byte before it)
+    assert first == (where - 1 if where == 5 * CHUNK else where)
+    line = data[:first].count(b"\n") + 1
+    for threads in (1, 2, 3):
+        with pytest.raises(TextEncodingError, match=f"bad.txt is not valid UTF-8: line {line}, byte offset {first};"):
+            tokgeo.train_bpe(f, 300, threads=threads)
+
+
 def test_without_initial_alphabet_ids_differ(lines: list[str]) -> None:
     """tokenizers without initial_alphabet numbers only the bytes it saw: other ids, so
     (through the tie-break) possibly other merges.  tokgeo always has all 256 bytes, as
@@ -261,6 +357,14 @@ def test_save_into_unwritable_place_leaves_nothing(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises((TokgeoIOError, OSError)):
         tokgeo.train_bpe(["hello world"], 270, out_dir=blocker)
+    # the save fails while the tokenizer is being built beside it (2 threads: both at once;
+    # 1 thread: one after the other): its error reaches the caller, no temporary is left
+    taken = tmp_path / "taken"
+    (taken / "vocab.json").mkdir(parents=True)
+    for threads in (1, 2):
+        with pytest.raises(TokgeoIOError, match="vocab.json"):
+            tokgeo.train_bpe(["hello world"], 270, out_dir=taken, threads=threads)
+        assert sorted(p.name for p in taken.iterdir()) == ["vocab.json"]
     if os.geteuid() != 0:  # root writes anywhere
         ro = tmp_path / "ro"
         ro.mkdir()

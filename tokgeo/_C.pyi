@@ -225,9 +225,9 @@ def _bpe_feed_file(handle: object, path: str, /) -> None:
     """Count the pre-tokens of a UTF-8 file, one text per line, streamed."""
 def _bpe_train(handle: object, /) -> None:
     """Run the merges up to the vocabulary size."""
-def _bpe_result(handle: object, /) -> tuple[bytes, bytes, _I64, int, int]:
-    """(vocab.json bytes, merges.txt bytes, merges [M, 5] int64 (left, right, new id, count,
-    vocabulary size), distinct pre-tokens, all pre-tokens)."""
+def _bpe_result(handle: object, /) -> tuple[_I64, int, int]:
+    """(merges [M, 5] int64 (left, right, new id, vocabulary size, count), distinct
+    pre-tokens, all pre-tokens)."""
 def _bpe_save(handle: object, dir: str, /) -> None:
     """Write vocab.json and merges.txt into dir atomically."""
 def _bpe_tokenizer(handle: object, /) -> object:

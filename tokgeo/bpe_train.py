@@ -13,7 +13,7 @@ The merges are those of Hugging Face ``tokenizers``' ``BpeTrainer`` with a
 ByteLevel.alphabet()`` on the same corpus (tests/test_bpe_train.py checks it), and
 ``vocab.json`` / ``merges.txt`` are byte for byte the files that ``tokenizers`` saves.
 
-How it trains (see ``csrc/tokenizer/tg_bpe_train.h`` for the C side):
+How it trains (see ``csrc/include/tokgeo/tokenizer.h`` and ``csrc/tokenizer/bpe_train.c`` for the C side):
 
 1. Every text is cut by GPT-2's split pattern into pre-tokens ("words"), counted in a hash
    table (in parallel, ``threads``).  A file is read line by line, each line (with its
@@ -34,6 +34,7 @@ How it trains (see ``csrc/tokenizer/tg_bpe_train.h`` for the C side):
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -116,6 +117,32 @@ def _texts(corpus: Iterable[str]) -> Iterable[list[str]]:
         yield chunk
 
 
+def _save_while_building(h: object, folder: str, overlap: bool) -> object:
+    """Writes the two files and builds the tokenizer handle; with ``overlap`` both at once
+    (each releases the GIL and only reads the trainer).  Raises the save's error, if any,
+    after the tokenizer's."""
+    if not overlap:
+        _C._bpe_save(h, folder)
+        return _C._bpe_tokenizer(h)
+    failed: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            _C._bpe_save(h, folder)
+        except BaseException as e:  # re-raised in the caller's thread below
+            failed.append(e)
+
+    writer = threading.Thread(target=save, name="tokgeo-bpe-save")
+    writer.start()
+    try:
+        handle = _C._bpe_tokenizer(h)
+    finally:
+        writer.join()
+    if failed:
+        raise failed[0]
+    return handle
+
+
 def train_bpe(
     corpus: Corpus,
     vocab_size: int,
@@ -190,14 +217,16 @@ def train_bpe(
         for chunk in chunks:
             _C._bpe_feed(h, chunk)
     _C._bpe_train(h)
-    vocab_json, merges_txt, merges, n_words, n_pretokens = _C._bpe_result(h)
+    merges, n_words, n_pretokens = _C._bpe_result(h)
     vocab_path = merges_path = None
-    if out_dir is not None:
+    if out_dir is None:
+        handle = _C._bpe_tokenizer(h)
+    else:
         d = Path(os.fspath(out_dir)).expanduser()
         d.mkdir(parents=True, exist_ok=True)
-        _C._bpe_save(h, os.fspath(d))
+        handle = _save_while_building(h, os.fspath(d), (threads or _C.get_num_threads()) > 1)
         vocab_path, merges_path = d / "vocab.json", d / "merges.txt"
-    tok = TrainedTokenizer(_C._bpe_tokenizer(h), source=os.fspath(vocab_path) if vocab_path else "trained BPE")
+    tok = TrainedTokenizer(handle, source=os.fspath(vocab_path) if vocab_path else "trained BPE")
     tok.vocab_path, tok.merges_path = vocab_path, merges_path
     tok.n_words, tok.n_pretokens = int(n_words), int(n_pretokens)
     tok.merge_log = None
@@ -212,5 +241,4 @@ def train_bpe(
             vocab_size=merges[:, 3].copy(),
             tokens=tokens,
         )
-    del vocab_json, merges_txt
     return tok

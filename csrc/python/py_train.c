@@ -5,8 +5,8 @@
  *   _bpe_feed(cap, texts: list | tuple of str)          (GIL released while counting)
  *   _bpe_feed_file(cap, path)                            (GIL released)
  *   _bpe_train(cap)                                      (GIL released)
- *   _bpe_result(cap) -> (vocab_json: bytes, merges_txt: bytes, merges int64 [M, 5]
- *                        (left, right, merged, vocab_size, count), n_words, n_pretokens)
+ *   _bpe_result(cap) -> (merges int64 [M, 5] (left, right, merged, vocab_size, count),
+ *                        n_words, n_pretokens)
  *   _bpe_save(cap, dir);  _bpe_tokenizer(cap) -> tokenizer handle
  *   _tok_load_buffers(vocab: bytes, merges: bytes, pattern, rank_by_merged_id) -> handle
  *   _tok_load_tiktoken(path, specials: tuple[tuple[str, int]], pattern) -> handle
@@ -153,38 +153,22 @@ static PyObject *py_bpe_result(PyObject *self, PyObject *cap) {
     (void)self;
     tg_bpe_trainer *t = get_trainer(cap);
     if (!t) return NULL;
-    char *vj = NULL, *mt = NULL;
-    size_t vl = 0, ml = 0;
-    tg_status st = tg_bpe_trainer_vocab_json(t, &vj, &vl);
-    if (st == TG_OK) st = tg_bpe_trainer_merges_txt(t, &mt, &ml);
-    if (st != TG_OK) {
-        free(vj);
-        return tg_py_raise(st);
-    }
     size_t nm = tg_bpe_trainer_n_merges(t);
     npy_intp dims[2] = {(npy_intp)nm, 5};
     PyObject *arr = PyArray_SimpleNew(2, dims, NPY_INT64);
-    PyObject *vb = PyBytes_FromStringAndSize(vj, (Py_ssize_t)vl);
-    PyObject *mb = PyBytes_FromStringAndSize(mt, (Py_ssize_t)ml);
-    free(vj);
-    free(mt);
-    PyObject *res = NULL;
-    if (arr && vb && mb) {
-        int64_t *d = PyArray_DATA((PyArrayObject *)arr);
-        const tg_bpe_merge *m = tg_bpe_trainer_merges(t);
-        for (size_t i = 0; i < nm; i++) {
-            d[5 * i] = m[i].left;
-            d[5 * i + 1] = m[i].right;
-            d[5 * i + 2] = m[i].merged;
-            d[5 * i + 3] = m[i].vocab_size;
-            d[5 * i + 4] = (int64_t)m[i].count;
-        }
-        res = Py_BuildValue("(OOOnK)", vb, mb, arr, (Py_ssize_t)tg_bpe_trainer_n_words(t),
-                            (unsigned long long)tg_bpe_trainer_n_pretokens(t));
+    if (!arr) return NULL;
+    int64_t *d = PyArray_DATA((PyArrayObject *)arr);
+    const tg_bpe_merge *m = tg_bpe_trainer_merges(t);
+    for (size_t i = 0; i < nm; i++) {
+        d[5 * i] = m[i].left;
+        d[5 * i + 1] = m[i].right;
+        d[5 * i + 2] = m[i].merged;
+        d[5 * i + 3] = m[i].vocab_size;
+        d[5 * i + 4] = (int64_t)m[i].count;
     }
-    Py_XDECREF(arr);
-    Py_XDECREF(vb);
-    Py_XDECREF(mb);
+    PyObject *res = Py_BuildValue("(OnK)", arr, (Py_ssize_t)tg_bpe_trainer_n_words(t),
+                                  (unsigned long long)tg_bpe_trainer_n_pretokens(t));
+    Py_DECREF(arr);
     return res;
 }
 
@@ -321,7 +305,7 @@ static PyMethodDef train_methods[] = {
     {"_bpe_feed", py_bpe_feed, METH_VARARGS, "_bpe_feed(handle, texts)"},
     {"_bpe_feed_file", py_bpe_feed_file, METH_VARARGS, "_bpe_feed_file(handle, path)"},
     {"_bpe_train", py_bpe_train, METH_O, "_bpe_train(handle)"},
-    {"_bpe_result", py_bpe_result, METH_O, "_bpe_result(handle) -> (vocab_json, merges_txt, merges, n_words, n_pretokens)"},
+    {"_bpe_result", py_bpe_result, METH_O, "_bpe_result(handle) -> (merges, n_words, n_pretokens)"},
     {"_bpe_save", py_bpe_save, METH_VARARGS, "_bpe_save(handle, dir)"},
     {"_bpe_tokenizer", py_bpe_tokenizer, METH_O, "_bpe_tokenizer(handle) -> tokenizer handle"},
     {"_tok_load_buffers", py_tok_load_buffers, METH_VARARGS, "_tok_load_buffers(vocab, merges, pattern, rank_by_id)"},

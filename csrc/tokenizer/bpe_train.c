@@ -2,7 +2,10 @@
  *
  * Layout
  *  - Counting: one open-addressing table per thread (pre-token bytes -> count, keys in an
- *    arena); texts or file blocks are shared out between threads, tables merged at train.
+ *    arena).  Texts are shared out between threads in groups of 16; a regular file in
+ *    chunks that each thread reads itself (pread), a line belonging to the chunk it starts
+ *    in; a pipe block by block.  At train the tables are folded into one word list by the
+ *    threads together, each taking the words of one hash part (fold_tables).
  *  - Training: the distinct words laid end to end as "symbol slots" (id, prev, next, word)
  *    forming one doubly linked list per word; merged-away slots get id NONE.
  *    Pairs: a growable table (left, right, count, heap index, positions) found through a
@@ -33,7 +36,9 @@
 #include "tokenizer/pretokenize_cl100k.h"
 
 #define NONE UINT32_MAX
-#define FILE_BLOCK ((size_t)8 << 20)
+#define FILE_BLOCK ((size_t)8 << 20)     /* a pipe is read in blocks of this size */
+#define FILE_CHUNK_MIN ((uint64_t)256 << 10) /* a regular file in chunks of this size or more, */
+#define FILE_CHUNK_MAX ((uint64_t)8 << 20)   /* and at most this size */
 
 size_t tg_pretoken_len_pattern(int pattern, const uint8_t *s, size_t n) {
     return pattern == TG_PATTERN_CL100K ? tg_pretoken_len_cl100k(s, n) : tg_pretoken_len_inline(s, n);
@@ -89,8 +94,11 @@ typedef struct wslot {
     uint32_t len; /* 0 = empty */
 } wslot;
 
+/* One per counting thread.  Each starts on its own cache line (the array is allocated
+ * 64-aligned): the counters change at every pre-token, and tables sharing a line made the
+ * threads wait on each other. */
 typedef struct wtable {
-    wslot *slots;
+    _Alignas(64) wslot *slots;
     size_t mask, used;
     uint8_t *arena;
     size_t arena_n, arena_cap;
@@ -107,13 +115,16 @@ static void wtable_free(wtable *w) {
     memset(w, 0, sizeof *w);
 }
 
-static bool wtable_init(wtable *w) {
+/* cap: a power of two */
+static bool wtable_init_cap(wtable *w, size_t cap) {
     memset(w, 0, sizeof *w);
-    w->slots = calloc(1024, sizeof *w->slots);
+    w->slots = calloc(cap, sizeof *w->slots);
     if (!w->slots) return false;
-    w->mask = 1023;
+    w->mask = cap - 1;
     return true;
 }
+
+static bool wtable_init(wtable *w) { return wtable_init_cap(w, 1024); }
 
 static bool wtable_grow(wtable *w) {
     size_t cap = (w->mask + 1) * 2;
@@ -133,18 +144,25 @@ static bool wtable_grow(wtable *w) {
     return true;
 }
 
-/* Adds `count` occurrences of p[0..n) (n >= 1, n < 2^32) with hash h. */
-static inline bool wtable_add(wtable *w, const uint8_t *p, size_t n, uint64_t h, uint64_t count) {
+/* The slot holding p[0..n) (hash h), or the empty slot where it would go.  Reads only the
+ * slots' keys (hash, len, off), never their counts. */
+static inline wslot *wtable_probe(const wtable *w, const uint8_t *p, size_t n, uint64_t h) {
     size_t i = (size_t)h & w->mask;
     for (;;) {
         wslot *s = &w->slots[i];
-        if (!s->len) break;
-        if (s->hash == h && s->len == n && memcmp(w->arena + s->off, p, n) == 0) {
-            s->count += count;
-            return true;
-        }
+        if (!s->len || (s->hash == h && s->len == n && memcmp(w->arena + s->off, p, n) == 0)) return s;
         i = (i + 1) & w->mask;
     }
+}
+
+/* Adds `count` occurrences of p[0..n) (n >= 1, n < 2^32) with hash h. */
+static inline bool wtable_add(wtable *w, const uint8_t *p, size_t n, uint64_t h, uint64_t count) {
+    wslot *found = wtable_probe(w, p, n, h);
+    if (found->len) {
+        found->count += count;
+        return true;
+    }
+    size_t i = (size_t)(found - w->slots);
     if (w->arena_cap - w->arena_n < n) {
         size_t cap = w->arena_cap ? w->arena_cap : 1 << 16;
         while (cap - w->arena_n < n) {
@@ -217,6 +235,7 @@ struct tg_bpe_trainer {
     int threads;
     wtable *tabs; /* [threads] */
     bool feed_failed, trained;
+    bool spent; /* a train failed part-way: the counts were consumed */
     size_t n_words_final;
     uint64_t n_pretokens_final;
     /* vocabulary: token bytes */
@@ -322,8 +341,9 @@ tg_status tg_bpe_trainer_new(tg_bpe_trainer **out, const tg_bpe_train_opts *opts
     t->threads = opts->threads > 0 ? opts->threads : tg_get_num_threads();
     if (t->threads > 256) t->threads = 256;
     t->vmap = calloc(1024, sizeof *t->vmap);
-    t->tabs = calloc((size_t)t->threads, sizeof *t->tabs);
+    t->tabs = aligned_alloc(_Alignof(wtable), (size_t)t->threads * sizeof *t->tabs);
     if (!t->vmap || !t->tabs) goto nomem;
+    memset(t->tabs, 0, (size_t)t->threads * sizeof *t->tabs);
     t->vmap_mask = 1023;
     for (int i = 0; i < t->threads; i++)
         if (!wtable_init(&t->tabs[i])) goto nomem;
@@ -546,22 +566,150 @@ static size_t count_lines(wtable *w, int pattern, const uint8_t *s, size_t n, si
     return v == n ? 0 : v + 1;
 }
 
-tg_status tg_bpe_trainer_feed_file(tg_bpe_trainer *t, const char *path) {
-    if (!t || !path) return tg_fail(TG_ERR_VALUE, "tg_bpe_trainer_feed_file: NULL argument");
-    if (t->trained) return tg_fail(TG_ERR_VALUE, "this trainer has already trained; make a new one");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tg_fail(TG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat stb;
-    if (fstat(fd, &stb) == 0 && S_ISDIR(stb.st_mode)) {
-        close(fd);
-        return tg_fail(TG_ERR_IO, "%s is a directory, not a text file", path);
+static tg_status utf8_file_error(const char *path, uint64_t line, uint64_t off) {
+    return tg_fail(TG_ERR_UNICODE,
+                   "%s is not valid UTF-8: line %llu, byte offset %llu; re-encode the file as UTF-8 "
+                   "(e.g. iconv -f latin1 -t utf-8)",
+                   path, (unsigned long long)line, (unsigned long long)off);
+}
+
+/* ------------------------------------------------ a regular file: chunks read in parallel */
+
+/* A thread's read buffer (owned by the thread, freed when its loop ends). */
+typedef struct rbuf {
+    uint8_t *p;
+    size_t cap;
+} rbuf;
+
+/* What one chunk found: "\n" counted (before the invalid byte, if any), 1 + the file offset of
+ * the first invalid UTF-8 byte (0: none), and 0, an errno of a failed read, or -1 (no memory). */
+typedef struct fchunk {
+    uint64_t lines, bad;
+    int err;
+} fchunk;
+
+/* Reads up to n bytes at file offset off into b->p + at (growing the buffer); returns the count
+ * (short only at the end of the file) or -1 with *err set. */
+static ssize_t read_at(int fd, rbuf *b, size_t at, uint64_t off, size_t n, int *err) {
+    size_t need;
+    if (!tg_add_size(at, n, &need)) {
+        *err = -1;
+        return -1;
     }
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : need;
+        while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np) {
+            *err = -1;
+            return -1;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, b->p + at + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            *err = errno ? errno : EIO;
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Counts the lines that start in the file's bytes [lo, hi) into w.  A line belongs to the
+ * chunk it starts in, so the chunks of a file count every line once, whole, wherever a line
+ * crosses a chunk boundary (it is read on to its "\n" or the end of the file). */
+static void count_chunk(wtable *w, int pattern, int fd, uint64_t lo, uint64_t hi, rbuf *b, fchunk *r) {
+    uint64_t from = lo ? lo - 1 : 0; /* the byte before lo tells whether a line starts at lo */
+    ssize_t got = read_at(fd, b, 0, from, (size_t)(hi - from), &r->err);
+    if (got <= 0) return;
+    size_t start = 0, end = (size_t)got;
+    if (lo) {
+        const uint8_t *e = memchr(b->p, '\n', end);
+        if (!e) return; /* no line starts here: an earlier chunk owns the line that covers it */
+        start = (size_t)(e - b->p) + 1;
+        if (start == end) return;
+    }
+    if ((uint64_t)got == hi - from) { /* the last line may run on past hi */
+        while (b->p[end - 1] != '\n') {
+            ssize_t more = read_at(fd, b, end, from + end, (size_t)1 << 16, &r->err);
+            if (more < 0) return;
+            if (more == 0) break;
+            const uint8_t *e = memchr(b->p + end, '\n', (size_t)more);
+            end = e ? (size_t)(e - b->p) + 1 : end + (size_t)more;
+        }
+    }
+    size_t nl = 0;
+    size_t res = count_lines(w, pattern, b->p + start, end - start, &nl);
+    r->lines = nl;
+    if (res == SIZE_MAX) r->err = -1;
+    else if (res) r->bad = from + start + res;
+}
+
+static tg_status feed_regular(tg_bpe_trainer *t, int fd, uint64_t size, const char *path) {
+    if (size == 0) return TG_OK;
+    int nt = t->threads;
+    /* about eight chunks per thread, so that a thread that drew slow text is not waited for */
+    uint64_t csize = size / ((uint64_t)nt * 8) + 1;
+    if (csize < FILE_CHUNK_MIN) csize = FILE_CHUNK_MIN;
+    if (csize > FILE_CHUNK_MAX) csize = FILE_CHUNK_MAX;
+    uint64_t nc64 = (size + csize - 1) / csize;
+    if (nc64 > SIZE_MAX / sizeof(fchunk)) return tg_fail(TG_ERR_OVERFLOW, "%s is too large", path);
+    size_t nchunks = (size_t)nc64;
+    if ((size_t)nt > nchunks) nt = (int)nchunks;
+    fchunk *res = calloc(nchunks, sizeof *res);
+    if (!res) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    /* chunks at or past the lowest failing one are skipped (all of them after an interrupt);
+     * the ones before it are still counted, so the error names the first bad line */
+    atomic_size_t limit = SIZE_MAX;
+    atomic_int interrupted = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = thread_num();
+        wtable *w = &t->tabs[tid];
+        rbuf b = {NULL, 0};
+#pragma omp for schedule(dynamic, 1)
+        for (size_t j = 0; j < nchunks; j++) {
+            if (j >= atomic_load_explicit(&limit, memory_order_relaxed)) continue;
+            if (tid == 0 && tg_interrupted()) {
+                atomic_store(&interrupted, 1);
+                atomic_store(&limit, 0);
+                continue;
+            }
+            uint64_t lo = (uint64_t)j * csize, hi = lo + csize < size ? lo + csize : size;
+            count_chunk(w, t->o.pattern, fd, lo, hi, &b, &res[j]);
+            if (res[j].err || res[j].bad) {
+                size_t cur = atomic_load(&limit);
+                while (j < cur && !atomic_compare_exchange_weak(&limit, &cur, j)) {
+                }
+            }
+        }
+        free(b.p);
+    }
+    tg_status st = TG_OK;
+    if (atomic_load(&interrupted)) st = tg_fail(TG_ERR_INTERRUPTED, "interrupted");
+    uint64_t lines = 0;
+    for (size_t j = 0; j < nchunks && st == TG_OK; j++) {
+        if (res[j].err == -1) st = tg_fail(TG_ERR_NOMEM, "out of memory while counting %s", path);
+        else if (res[j].err) st = tg_fail(TG_ERR_IO, "cannot read %s: %s", path, strerror(res[j].err));
+        else if (res[j].bad) st = utf8_file_error(path, lines + res[j].lines + 1, res[j].bad - 1);
+        lines += res[j].lines;
+    }
+    free(res);
+    return st;
+}
+
+/* ------------------------------------------------ a pipe or device: blocks read one by one */
+
+static tg_status feed_stream(tg_bpe_trainer *t, int fd, const char *path) {
     size_t cap = FILE_BLOCK;
     uint8_t *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return tg_fail(TG_ERR_NOMEM, "out of memory");
-    }
+    if (!buf) return tg_fail(TG_ERR_NOMEM, "out of memory");
     size_t have = 0;      /* bytes in buf */
     uint64_t base = 0;    /* file offset of buf[0] */
     uint64_t lines_before = 0;
@@ -630,12 +778,7 @@ tg_status tg_bpe_trainer_feed_file(tg_bpe_trainer *t, const char *path) {
                 goto done;
             }
             if (res[k] != 0) {
-                uint64_t line = lines_before + nls[k] + 1;
-                uint64_t off = base + cuts[k] + res[k] - 1;
-                st = tg_fail(TG_ERR_UNICODE,
-                             "%s is not valid UTF-8: line %llu, byte offset %llu; re-encode the file as UTF-8 "
-                             "(e.g. iconv -f latin1 -t utf-8)",
-                             path, (unsigned long long)line, (unsigned long long)off);
+                st = utf8_file_error(path, lines_before + nls[k] + 1, base + cuts[k] + res[k] - 1);
                 goto done;
             }
             lines_before += nls[k];
@@ -646,6 +789,20 @@ tg_status tg_bpe_trainer_feed_file(tg_bpe_trainer *t, const char *path) {
     }
 done:
     free(buf);
+    return st;
+}
+
+tg_status tg_bpe_trainer_feed_file(tg_bpe_trainer *t, const char *path) {
+    if (!t || !path) return tg_fail(TG_ERR_VALUE, "tg_bpe_trainer_feed_file: NULL argument");
+    if (t->trained) return tg_fail(TG_ERR_VALUE, "this trainer has already trained; make a new one");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return tg_fail(TG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat stb;
+    tg_status st;
+    if (fstat(fd, &stb) != 0) st = tg_fail(TG_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    else if (S_ISDIR(stb.st_mode)) st = tg_fail(TG_ERR_IO, "%s is a directory, not a text file", path);
+    else if (S_ISREG(stb.st_mode)) st = feed_regular(t, fd, (uint64_t)stb.st_size, path);
+    else st = feed_stream(t, fd, path);
     close(fd);
     if (st != TG_OK) t->feed_failed = true;
     return st;
@@ -853,33 +1010,97 @@ static tg_status oom(train_state *S) {
     return tg_fail(TG_ERR_NOMEM, "out of memory while training");
 }
 
+/* The part (0..np) of a word's hash: its high half, so that the slot (the low bits) is
+ * independent of the part. */
+static inline int hash_part(uint64_t h, int np) { return (int)(((h >> 32) * (uint64_t)np) >> 32); }
+
+static void free_parts(wtable *parts, int np) {
+    if (!parts) return;
+    for (int p = 0; p < np; p++) wtable_free(&parts[p]);
+    free(parts);
+}
+
+/* Folds the counting tables tabs[1..nt) into tabs[0] without rebuilding a table, one thread
+ * per part: thread p takes the words whose hash_part is p.  A word that tabs[0] has gets its
+ * count added there (only thread p writes that slot; the others read only slots' keys); a
+ * word it lacks goes into ovf[p] (zeroed, thread p's own).  Afterwards every word is in
+ * exactly one of tabs[0], ovf[0..np).  The order of the words does not change the merges
+ * (ties are broken by token ids).  Returns false when out of memory (the caller frees ovf). */
+static bool fold_tables(wtable *tabs, int nt, wtable *ovf, int np) {
+    atomic_int failed = 0;
+#pragma omp parallel for num_threads(np) schedule(static, 1)
+    for (int p = 0; p < np; p++) {
+        wtable *w = &ovf[p];
+        bool ok = wtable_init(w);
+        for (int k = 1; k < nt && ok; k++) {
+            const wtable *src = &tabs[k];
+            for (size_t i = 0; i <= src->mask && src->slots && ok; i++) {
+                const wslot *sl = &src->slots[i];
+                if (!sl->len || hash_part(sl->hash, np) != p) continue;
+                const uint8_t *key = src->arena + sl->off;
+                wslot *home = wtable_probe(&tabs[0], key, sl->len, sl->hash);
+                if (home->len) home->count += sl->count;
+                else ok = wtable_add(w, key, sl->len, sl->hash, sl->count);
+            }
+        }
+        if (!ok) atomic_store(&failed, 1);
+    }
+    return !atomic_load(&failed);
+}
+
+static tg_status train(tg_bpe_trainer *t);
+
 tg_status tg_bpe_trainer_train(tg_bpe_trainer *t) {
     if (!t) return tg_fail(TG_ERR_VALUE, "tg_bpe_trainer_train: NULL argument");
     if (t->trained) return tg_fail(TG_ERR_VALUE, "this trainer has already trained; make a new one");
     if (t->feed_failed)
         return tg_fail(TG_ERR_VALUE, "a feed of this trainer failed, so its counts are incomplete; make a new one");
-    /* 1. one word table */
-    wtable *w0 = &t->tabs[0];
-    for (int k = 1; k < t->threads; k++) {
-        wtable *w = &t->tabs[k];
-        for (size_t i = 0; i <= w->mask; i++) {
-            wslot *s = &w->slots[i];
-            if (s->len && !wtable_add(w0, w->arena + s->off, s->len, s->hash, s->count)) {
-                return tg_fail(TG_ERR_NOMEM, "out of memory while merging word counts");
-            }
-        }
-        w0->total += w->total;
-        wtable_free(w);
-        if (!wtable_init(w)) return tg_fail(TG_ERR_NOMEM, "out of memory");
+    if (t->spent)
+        return tg_fail(TG_ERR_VALUE, "an earlier train of this trainer failed part-way and used up its counts; "
+                                     "make a new one");
+    tg_status st = train(t);
+    if (st != TG_OK) t->spent = true;
+    return st;
+}
+
+/* Consumes the counts (the thread tables) whatever happens. */
+static tg_status train(tg_bpe_trainer *t) {
+    /* 1. one word list: tabs[0], and with several counting threads the words it lacks, in
+     * one table per part (fold_tables); the tables are laid out one after another. */
+    uint64_t npre = 0;
+    for (int k = 0; k < t->threads; k++) npre += t->tabs[k].total;
+    int np = t->threads > 1 ? t->threads : 0;
+    wtable *parts = aligned_alloc(_Alignof(wtable), (size_t)(np + 1) * sizeof *parts);
+    if (!parts) return tg_fail(TG_ERR_NOMEM, "out of memory while merging word counts");
+    memset(parts, 0, (size_t)(np + 1) * sizeof *parts);
+    if (np && !fold_tables(t->tabs, t->threads, parts + 1, np)) {
+        free_parts(parts, np + 1);
+        return tg_fail(TG_ERR_NOMEM, "out of memory while merging word counts");
     }
-    if (w0->used == 0)
-        return tg_fail(TG_ERR_VALUE, "the corpus is empty: no text was given, or every text was empty; "
-                                     "train on at least one non-empty text");
-    t->n_words_final = w0->used;
-    t->n_pretokens_final = w0->total;
-    size_t nsym = w0->arena_n;
-    if (nsym >= NONE || w0->used >= NONE)
+    for (int k = 1; k < t->threads; k++) wtable_free(&t->tabs[k]);
+    parts[0] = t->tabs[0]; /* moved: tabs[0] is left empty (and valid) below */
+    if (!wtable_init(&t->tabs[0])) {
+        free_parts(parts, np + 1);
+        return tg_fail(TG_ERR_NOMEM, "out of memory");
+    }
+    np += 1;
+    size_t nsym = 0, nwords = 0, most_words = 0, most_sym = 0;
+    bool fits = true;
+    for (int p = 0; p < np; p++) {
+        fits = fits && tg_add_size(nsym, parts[p].arena_n, &nsym) && tg_add_size(nwords, parts[p].used, &nwords);
+        if (parts[p].used > most_words) most_words = parts[p].used;
+        if (parts[p].arena_n > most_sym) most_sym = parts[p].arena_n;
+    }
+    if (!fits) nsym = SIZE_MAX;
+    if (nwords == 0 || nsym >= NONE || nwords >= NONE) {
+        free_parts(parts, np);
+        if (nwords == 0)
+            return tg_fail(TG_ERR_VALUE, "the corpus is empty: no text was given, or every text was empty; "
+                                         "train on at least one non-empty text");
         return tg_fail(TG_ERR_OVERFLOW, "the corpus has %zu bytes of distinct pre-tokens, above the 4 GiB limit", nsym);
+    }
+    t->n_words_final = nwords;
+    t->n_pretokens_final = npre;
     train_state S;
     memset(&S, 0, sizeof S);
     S.t = t;
@@ -888,50 +1109,47 @@ tg_status tg_bpe_trainer_train(tg_bpe_trainer *t) {
     S.nx = malloc(nsym * sizeof *S.nx);
     S.pv = malloc(nsym * sizeof *S.pv);
     S.word = malloc(nsym * sizeof *S.word);
-    S.wcount = malloc(w0->used * sizeof *S.wcount);
+    S.wcount = malloc(nwords * sizeof *S.wcount);
     S.pmap = calloc(1 << 16, sizeof *S.pmap);
     S.pmap_mask = (1 << 16) - 1;
-    if (!S.id || !S.nx || !S.pv || !S.word || !S.wcount || !S.pmap) return oom(&S);
-    /* 2. symbols: slot = the word's arena offset + index; words in arena order, so every
-     * position list starts sorted */
-    size_t nwords = w0->used;
-    uint64_t *order = malloc(nwords * sizeof *order);
-    if (!order) return oom(&S);
-    {
-        size_t k = 0;
-        for (size_t i = 0; i <= w0->mask; i++)
-            if (w0->slots[i].len) order[k++] = i; /* table slot index */
-    }
-    /* sort slot indices by arena offset */
-    {
-        /* counting placement: offsets are unique and < nsym, so a mark array does it in O(nsym) */
-        uint32_t *at = malloc(nsym * sizeof *at);
-        if (!at) {
-            free(order);
-            return oom(&S);
-        }
-        memset(at, 0xFF, nsym * sizeof *at);
-        for (size_t k = 0; k < nwords; k++) at[w0->slots[order[k]].off] = (uint32_t)order[k];
-        size_t k = 0;
-        for (size_t o = 0; o < nsym; o++)
-            if (at[o] != NONE) order[k++] = at[o];
+    /* 2. symbols: slot = the part's base + the word's arena offset + index; words in arena
+     * order, so every position list starts sorted */
+    uint32_t *order = malloc(most_words * sizeof *order); /* a part's slot indices, by arena offset */
+    uint32_t *at = malloc(most_sym * sizeof *at);
+    if (!S.id || !S.nx || !S.pv || !S.word || !S.wcount || !S.pmap || !order || !at) {
+        free(order);
         free(at);
+        free_parts(parts, np);
+        return oom(&S);
     }
-    for (size_t k = 0; k < nwords; k++) {
-        const wslot *s = &w0->slots[order[k]];
-        S.wcount[k] = s->count;
-        size_t off = s->off;
-        for (size_t j = 0; j < s->len; j++) {
-            size_t q = off + j;
-            S.id[q] = t->byte_id[w0->arena[q]];
-            S.word[q] = (uint32_t)k;
-            S.pv[q] = j ? (uint32_t)(q - 1) : NONE;
-            S.nx[q] = j + 1 < s->len ? (uint32_t)(q + 1) : NONE;
+    size_t wbase = 0, sbase = 0;
+    for (int p = 0; p < np; p++) {
+        const wtable *w = &parts[p];
+        /* counting placement: offsets are unique and < arena_n, so a mark array sorts in O(n) */
+        memset(at, 0xFF, w->arena_n * sizeof *at);
+        for (size_t i = 0; i <= w->mask && w->slots; i++)
+            if (w->slots[i].len) at[w->slots[i].off] = (uint32_t)i;
+        size_t k = 0;
+        for (size_t o = 0; o < w->arena_n; o++)
+            if (at[o] != NONE) order[k++] = at[o];
+        for (k = 0; k < w->used; k++) {
+            const wslot *sl = &w->slots[order[k]];
+            size_t word = wbase + k;
+            S.wcount[word] = sl->count;
+            for (size_t j = 0; j < sl->len; j++) {
+                size_t q = sbase + sl->off + j;
+                S.id[q] = t->byte_id[w->arena[sl->off + j]];
+                S.word[q] = (uint32_t)word;
+                S.pv[q] = j ? (uint32_t)(q - 1) : NONE;
+                S.nx[q] = j + 1 < sl->len ? (uint32_t)(q + 1) : NONE;
+            }
         }
+        wbase += w->used;
+        sbase += w->arena_n;
     }
     free(order);
-    wtable_free(w0);
-    if (!wtable_init(w0)) return oom(&S);
+    free(at);
+    free_parts(parts, np);
     for (size_t q = 0; q < nsym; q++) {
         if (S.nx[q] == NONE) continue;
         uint32_t pi = pair_get(&S, S.id[q], S.id[S.nx[q]]);

@@ -1,6 +1,6 @@
 /* test_bpe_train.c - the BPE trainer core: hand-computed merges (overlaps merge left to
  * right, the tie-break), special tokens, files (lines, invalid UTF-8 with line and
- * offset), bad options, saving and loading the result.  argv[1] is the repository root. */
+ * offset; a file read in chunks by several threads), bad options, saving and loading the result.  argv[1] is the repository root. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <unistd.h>
@@ -114,6 +114,95 @@ static void test_files_and_tokenizer(void) {
     rmdir(dir);
 }
 
+/* A file of ~2 MB read in 256 KiB chunks by 3 threads (lines across chunk boundaries, one
+ * line longer than two chunks, multi-byte characters) counts what the same lines fed as
+ * texts count; a bad byte past the first chunks is named by line and offset. */
+static void test_file_in_chunks(void) {
+    char dir[] = "/tmp/tg_bpe_chunks_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/corpus.txt", dir);
+    static const char *const words[] = {"the", " cat", " Vi\xe1\xbb\x87t", " \xe4\xb8\xad\xe6\x96\x87", " 42", "\t", "  "};
+    size_t cap = (size_t)3 << 20, n = 0;
+    char *data = malloc(cap);
+    size_t *starts = malloc(sizeof *starts * 200000);
+    CHECK(data && starts);
+    if (!data || !starts) {
+        free(data);
+        free(starts);
+        return;
+    }
+    size_t nlines = 0;
+    unsigned r = 12345;
+    while (n < ((size_t)2 << 20)) {
+        starts[nlines++] = n;
+        if (nlines == 100) { /* one line of ~640 KB: over two whole chunks */
+            while (n < ((size_t)1 << 20)) n += (size_t)snprintf(data + n, cap - n, " spans");
+        } else {
+            r = r * 1103515245u + 12345u;
+            for (unsigned k = 0; k < 1 + (r >> 16) % 9; k++) {
+                const char *w = words[(r >> (k % 13)) % 7];
+                memcpy(data + n, w, strlen(w));
+                n += strlen(w);
+            }
+        }
+        data[n++] = '\n';
+    }
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+    tg_text *tx = malloc(sizeof *tx * nlines);
+    CHECK(tx != NULL);
+    tg_bpe_train_opts o1 = {.vocab_size = 400, .min_frequency = 2, .threads = 1};
+    tg_bpe_train_opts o3 = {.vocab_size = 400, .min_frequency = 2, .threads = 3};
+    tg_bpe_trainer *a = NULL, *b = NULL;
+    CHECK_OK(tg_bpe_trainer_new(&a, &o1));
+    CHECK_OK(tg_bpe_trainer_new(&b, &o3));
+    if (tx && a && b) {
+        for (size_t i = 0; i < nlines; i++) {
+            size_t end = i + 1 < nlines ? starts[i + 1] : n;
+            tx[i] = (tg_text){.data = data + starts[i], .len = end - starts[i], .width = TG_TEXT_UTF8};
+        }
+        CHECK_OK(tg_bpe_trainer_feed(a, tx, nlines));
+        CHECK_OK(tg_bpe_trainer_feed_file(b, path));
+        CHECK_OK(tg_bpe_trainer_train(a));
+        CHECK_OK(tg_bpe_trainer_train(b));
+        CHECK(tg_bpe_trainer_n_words(a) == tg_bpe_trainer_n_words(b));
+        CHECK(tg_bpe_trainer_n_pretokens(a) == tg_bpe_trainer_n_pretokens(b));
+        size_t m = tg_bpe_trainer_n_merges(a);
+        CHECK(m > 50 && m == tg_bpe_trainer_n_merges(b));
+        if (m == tg_bpe_trainer_n_merges(b))
+            CHECK(memcmp(tg_bpe_trainer_merges(a), tg_bpe_trainer_merges(b), m * sizeof(tg_bpe_merge)) == 0);
+    }
+    tg_bpe_trainer_free(a);
+    tg_bpe_trainer_free(b);
+    /* a bad byte at the start of line 5000 */
+    size_t at = starts[4999];
+    data[at] = (char)0xFF;
+    f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+    b = NULL;
+    CHECK_OK(tg_bpe_trainer_new(&b, &o3));
+    if (b) {
+        char want[64];
+        snprintf(want, sizeof want, "line 5000, byte offset %zu;", at);
+        CHECK_STATUS(tg_bpe_trainer_feed_file(b, path), TG_ERR_UNICODE);
+        CHECK(strstr(tg_last_error(), want) != NULL);
+        tg_bpe_trainer_free(b);
+    }
+    free(tx);
+    free(data);
+    free(starts);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_bad_options(void) {
     tg_bpe_trainer *t = NULL;
     tg_bpe_train_opts o = {.vocab_size = 255};
@@ -172,6 +261,7 @@ int main(int argc, char **argv) {
         {"overlaps_merge_left_to_right", test_overlaps_merge_left_to_right},
         {"tie_break", test_tie_break},
         {"files_and_tokenizer", test_files_and_tokenizer},
+        {"file_in_chunks", test_file_in_chunks},
         {"bad_options", test_bad_options},
         {"cl100k_pieces", test_cl100k_pieces},
     };

@@ -252,8 +252,10 @@ size_t tg_pretoken_len(const uint8_t *s, size_t n);
  *   merges.txt  "#version: 0.2" then one "A B" line per merge, in merge order.
  * Byte for byte what tokenizers' BPE model.save() writes for the same training.
  *
- * Ownership and threads: a trainer is used from one thread at a time; feeding counts in
- * parallel itself (OpenMP, opts.threads).  Everything it returns points into the trainer
+ * Ownership and threads: a trainer is fed and trained from one thread at a time; feeding
+ * counts in parallel itself (OpenMP, opts.threads).  Once trained, the functions that take
+ * a const trainer only read it and may run at the same time (tokgeo saves the files while
+ * it builds the tokenizer).  Everything it returns points into the trainer
  * (valid until tg_bpe_trainer_free) unless said otherwise.  Feed functions poll
  * tg_interrupted() from the calling thread (TG_ERR_INTERRUPTED).
  */
