@@ -150,28 +150,49 @@ TG_HOT static double exact_distance(const double *ai, const double *aj, size_t d
     return metric == TG_METRIC_COSINE ? fmax(1.0 - s, 0.0) : s;
 }
 
-/* heap i gets (i, j) for j in [0, n_cols), j != i, from its products row[0 .. n_cols) */
+/* The heap's admission threshold: its worst kept L, or +inf while it is not full.  A pair
+ * with L above it cannot enter; one at or below it gets the exact test in kpush. */
+static inline double kthreshold(const knn_heaps *h, size_t i) {
+    return h->cnt[i] == h->k2 ? h->l[i * h->k2] : INFINITY;
+}
+
+/* Both scans compute L for SCAN pairs at a time into a small array (a loop the compiler
+ * vectorises), then offer kpush only the pairs at or below the heap's threshold.  The
+ * threshold only falls while a heap is filled, so the pairs skipped were never admissible:
+ * the heaps end exactly as when every pair is offered. */
+enum { SCAN = 32 };
+
+/* heap i gets (i, j) for j in [0, n_cols), j != i, from its row of products */
 TG_HOT static void row_scan(knn_heaps *h, size_t i, const float *row, size_t n_cols, const double *p, const double *q,
                             const double *nx, double beta) {
     const double pi = p[i], qi = q[i];
-    for (size_t j = 0; j < n_cols; j++) {
-        if (j == i) continue;
-        const double lv = pi + p[j] + beta * (double)row[j] - qi * nx[j];
-        if (h->cnt[i] == h->k2 && !worse(h->l[i * h->k2], h->j[i * h->k2], lv, j)) continue;
-        kpush(h, i, lv, j);
+    double lv[SCAN];
+    for (size_t j0 = 0; j0 < n_cols; j0 += SCAN) {
+        const size_t m = n_cols - j0 < SCAN ? n_cols - j0 : SCAN;
+        for (size_t t = 0; t < m; t++) lv[t] = pi + p[j0 + t] + beta * (double)row[j0 + t] - qi * nx[j0 + t];
+        double thr = kthreshold(h, i);
+        for (size_t t = 0; t < m; t++) {
+            if (lv[t] > thr || j0 + t == i) continue;
+            kpush(h, i, lv[t], j0 + t);
+            thr = kthreshold(h, i);
+        }
     }
 }
 
-/* heaps j0 .. j1-1 get (j, i) for the rows i in [r0, r1), from D [r1 - r0][ld] */
+/* heaps j0 .. j1-1 (j1 - j0 <= KNN_COLS) get (j, i) for the rows i in [r0, r1), from D [r1 - r0][ld] */
 TG_HOT static void col_scan(knn_heaps *h, size_t j0, size_t j1, const float *D, size_t ld, size_t r0, size_t r1,
                             const double *p, const double *q, const double *nx, double beta) {
+    double thr[KNN_COLS], lv[KNN_COLS];
+    const size_t m = j1 - j0;
+    for (size_t t = 0; t < m; t++) thr[t] = kthreshold(h, j0 + t);
     for (size_t i = r0; i < r1; i++) {
-        const float *row = D + (i - r0) * ld;
+        const float *row = D + (i - r0) * ld + j0;
         const double pi = p[i], ni = nx[i];
-        for (size_t j = j0; j < j1; j++) {
-            const double lv = pi + p[j] + beta * (double)row[j] - q[j] * ni;
-            if (h->cnt[j] == h->k2 && !worse(h->l[j * h->k2], h->j[j * h->k2], lv, i)) continue;
-            kpush(h, j, lv, i);
+        for (size_t t = 0; t < m; t++) lv[t] = pi + p[j0 + t] + beta * (double)row[t] - q[j0 + t] * ni;
+        for (size_t t = 0; t < m; t++) {
+            if (lv[t] > thr[t]) continue;
+            kpush(h, j0 + t, lv[t], i);
+            thr[t] = kthreshold(h, j0 + t);
         }
     }
 }
