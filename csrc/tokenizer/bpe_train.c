@@ -115,16 +115,13 @@ static void wtable_free(wtable *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* cap: a power of two */
-static bool wtable_init_cap(wtable *w, size_t cap) {
+static bool wtable_init(wtable *w) {
     memset(w, 0, sizeof *w);
-    w->slots = calloc(cap, sizeof *w->slots);
+    w->slots = calloc(1024, sizeof *w->slots);
     if (!w->slots) return false;
-    w->mask = cap - 1;
+    w->mask = 1023;
     return true;
 }
-
-static bool wtable_init(wtable *w) { return wtable_init_cap(w, 1024); }
 
 static bool wtable_grow(wtable *w) {
     size_t cap = (w->mask + 1) * 2;
