@@ -184,6 +184,14 @@ def test_safetensors_torch_writer_with_bf16(tmp_path: Path) -> None:
     np.testing.assert_array_equal(bits, w.view(torch.int16).numpy().view(np.uint16))
     assert bits.base is not None and not bits.flags.owndata  # a view, not a copy
     np.testing.assert_array_equal(as_f32["h"], h.numpy())
+    # copy=True: the same values read with pread into private, writable arrays
+    copied = tst.load(path, bf16="float32", copy=True)
+    np.testing.assert_array_equal(copied["w"], w.float().numpy())
+    np.testing.assert_array_equal(copied["h"], h.numpy())
+    assert copied["h"].flags.writeable and copied["h"].flags.owndata
+    np.testing.assert_array_equal(tst.load(path, bf16="uint16", copy=True)["w"], bits)
+    with pytest.raises(InvalidTypeError, match=r"tensor 'w' is BF16"):
+        tst.load(path, copy=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -307,6 +315,12 @@ def test_unaligned_tensor_copy_view_error(tmp_path: Path) -> None:
         tst.load(path, unaligned="error")
     with tst.SafetensorsFile(path) as f:
         assert not f.info("x").aligned and f.info("pad").aligned
+        own = f.get("x", copy=True)  # read, not viewed: aligned whatever the offset
+        assert own.flags.aligned and own.flags.writeable
+        np.testing.assert_array_equal(own, vals)
+    for got in (tst.load(path, copy=True), tst.loads(data, copy=True)):
+        np.testing.assert_array_equal(got["x"], vals)
+        assert got["pad"].tolist() == [7, 8, 9] and got["x"].flags.owndata
 
 
 def test_bad_options_and_names(tmp_path: Path) -> None:

@@ -78,3 +78,48 @@ def test_truncated_checkpoint_raises_instead_of_sigbus(tmp_path: Path, mode: str
     if mode == "before":
         assert "shrank from" in p.stdout
     print(p.stdout)
+
+
+ARRAYS_CHILD = textwrap.dedent("""
+    import subprocess, sys
+    import numpy as np
+    import tokgeo.safetensors as st
+    from tokgeo.errors import TokgeoIOError
+
+    path, expect = sys.argv[1], sys.argv[2]
+    want = np.load(expect)
+    arrays = st.load(path, copy=True)
+    f = st.SafetensorsFile(path)
+    subprocess.run(["truncate", "-s", "5000", path], check=True)
+    # the copies were read with pread, not through the mapping: reading them cannot fault
+    a = arrays["transformer.wte.weight"]
+    assert a.flags.writeable and a.flags.owndata
+    assert np.array_equal(a, want), "copy differs from the file's tensor"
+    print("COPIES INTACT", float(np.abs(a).sum()))
+    try:  # the open file, asked for a copy of a tensor now past the end
+        f.get("transformer.wte.weight", copy=True)
+    except TokgeoIOError as e:
+        assert path in str(e), e
+        print("RAISED:", str(e))
+""")
+
+
+def test_copied_arrays_survive_truncation(tmp_path: Path) -> None:
+    """``safetensors.load(path, copy=True)``: arrays that a later truncation cannot crash,
+    and a copy asked for after the truncation raises TokgeoIOError naming the file."""
+    if shutil.which("truncate") is None:
+        pytest.skip("coreutils truncate not found")
+    import numpy as np
+    from safetensors.numpy import load_file  # the reference reader: what the file holds
+
+    path = tmp_path / "model.safetensors"
+    shutil.copyfile(shared_tiny_gpt2() / "model.safetensors", path)
+    np.save(tmp_path / "wte.npy", load_file(str(path))["transformer.wte.weight"])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(TOKGEO_HOME) + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, "-c", ARRAYS_CHILD, str(path), str(tmp_path / "wte.npy")],
+                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert p.returncode != -signal.SIGBUS, "the process died of SIGBUS"
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "COPIES INTACT" in p.stdout
+    assert "RAISED:" in p.stdout and "was truncated or rewritten" in p.stdout, p.stdout

@@ -30,7 +30,13 @@ Rules worth knowing:
   be guarded: they are read by NumPy and your code, not by tokgeo, and a SIGBUS cannot be
   turned into a Python exception in code tokgeo does not run (a process-wide handler that
   silently fed them zeros would be worse).  The same holds for the copies :func:`load` makes
-  (``bf16="float32"``, unaligned tensors), which NumPy makes.
+  (``bf16="float32"``, unaligned tensors), which NumPy makes from the mapping.
+  **``copy=True``** is the safe choice where the file may change under you (a shared or
+  network folder, a checkpoint a training job rewrites): the tensors are then read into
+  private, writable arrays with ordinary ``pread`` calls, never through the mapping, so a
+  later truncation cannot touch them and one during the read raises
+  :class:`tokgeo.TokgeoIOError` naming the file (it costs one read of the file and the
+  memory of its tensors).
 * **Byte order.** safetensors is little-endian; on a little-endian machine arrays have the
   native dtype, elsewhere they carry an explicit little-endian dtype (still a view).
 * **Alignment** (``unaligned=``). The official writer aligns every tensor, but a file may
@@ -56,6 +62,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
@@ -151,7 +158,68 @@ def _bf16_to_float32(bits: np.ndarray) -> np.ndarray:
     return out
 
 
-def _finish(handle: "_C.SafetensorsHandle", info: TensorInfo, bf16: str, unaligned: str) -> np.ndarray:
+class _Reader:
+    """Reads tensors of a mapped file with ``pread`` into private arrays (``copy=True``):
+    nothing is read through the mapping, so a truncation raises instead of SIGBUS."""
+
+    def __init__(self, handle: "_C.SafetensorsHandle") -> None:
+        self.path = handle.path
+        self.fd = -1
+        if self.path is not None:
+            # O_NONBLOCK: the path was a regular file when mapped; if it has been replaced by a
+            # FIFO since, opening must not wait for a writer (the fstat below refuses it)
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+            except OSError as e:
+                raise TokgeoIOError(e.errno, f"safetensors {self.path!r}: cannot open it again to copy the "
+                                    f"tensors: {e.strerror}", self.path) from None
+            if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+                self.close()
+                raise TokgeoIOError(errno.EINVAL, f"safetensors {self.path!r} is no longer a regular file", self.path)
+
+    def read(self, handle: "_C.SafetensorsHandle", info: TensorInfo) -> np.ndarray:
+        """A private copy of the tensor (writable, C order, the header's dtype and shape)."""
+        if self.fd < 0:  # a buffer in memory: nothing can truncate it under us
+            return np.array(handle.view(info.name), copy=True, order="C")
+        out = np.empty(info.shape, dtype=DTYPES[info.dtype])
+        buf = out.reshape(-1).view(np.uint8).data
+        done = 0
+        while done < info.nbytes:
+            try:
+                got = os.preadv(self.fd, [buf[done : done + (1 << 30)]], info.offset + done)
+            except OSError as e:
+                raise TokgeoIOError(e.errno, f"safetensors {self.path!r}: reading tensor {info.name!r} failed: "
+                                    f"{e.strerror}", self.path) from None
+            if got == 0:
+                raise TokgeoIOError(
+                    errno.EIO,
+                    f"safetensors {self.path!r} ended at byte {info.offset + done} while tensor {info.name!r} "
+                    f"needs bytes up to {info.offset + info.nbytes}: the file was truncated or rewritten "
+                    "after it was opened; open it again once it is complete",
+                    self.path,
+                )
+            done += got
+        return out
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _finish(handle: "_C.SafetensorsHandle", info: TensorInfo, bf16: str, unaligned: str,
+            reader: Optional[_Reader] = None) -> np.ndarray:
+    if reader is not None:
+        out = reader.read(handle, info)
+        if info.dtype == "BF16":
+            if bf16 == "error":
+                raise InvalidTypeError(
+                    f"safetensors {handle.path!r}: tensor {info.name!r} is BF16, which NumPy has no dtype for: "
+                    "pass bf16='float32' to convert it exactly or bf16='uint16' for the raw bit patterns"
+                )
+            if bf16 == "float32":
+                return _bf16_to_float32(out)
+        return out
     arr: np.ndarray = handle.view(info.name)
     where = f"{handle.path!r}" if handle.path is not None else "buffer"
     if info.dtype == "BF16":
@@ -260,24 +328,33 @@ class SafetensorsFile:
         return iter(list(self._infos))
 
     # ---- data ----
-    def get(self, name: str, *, bf16: str = "error", unaligned: str = "copy") -> np.ndarray:
+    def get(self, name: str, *, bf16: str = "error", unaligned: str = "copy", copy: bool = False) -> np.ndarray:
         """The tensor ``name`` as a read-only array of its header shape.
 
         A view into the file (no copy) except for an unaligned tensor with
-        ``unaligned="copy"`` and BF16 with ``bf16="float32"``; see the module docstring.
+        ``unaligned="copy"`` and BF16 with ``bf16="float32"``; ``copy=True`` reads it into a
+        private, writable array instead (safe against the file being truncated later; see
+        the module docstring).
         """
         _check_modes(bf16, unaligned)
         handle = self._live()
-        return _finish(handle, self.info(name), bf16, unaligned)
+        info = self.info(name)
+        if not copy:
+            return _finish(handle, info, bf16, unaligned)
+        reader = _Reader(handle)
+        try:
+            return _finish(handle, info, bf16, unaligned, reader)
+        finally:
+            reader.close()
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.get(name)
 
-    def load(self, *, bf16: str = "error", unaligned: str = "copy") -> Dict[str, np.ndarray]:
-        """Every tensor, in file order: ``{name: read-only array}``."""
+    def load(self, *, bf16: str = "error", unaligned: str = "copy", copy: bool = False) -> Dict[str, np.ndarray]:
+        """Every tensor, in file order: ``{name: read-only array}`` (``copy=True``: private,
+        writable copies read without the mapping, as in :func:`load`)."""
         _check_modes(bf16, unaligned)
-        handle = self._live()
-        return {n: _finish(handle, i, bf16, unaligned) for n, i in self._infos.items()}
+        return _load_all(self._live(), list(self._infos.values()), bf16, unaligned, copy)
 
     def _live(self) -> "_C.SafetensorsHandle":
         if self._handle is None:
@@ -307,7 +384,17 @@ class SafetensorsFile:
         return f"SafetensorsFile({src!r}, {state})"
 
 
-def load(path: PathLike, *, bf16: str = "error", unaligned: str = "copy") -> Dict[str, np.ndarray]:
+def _load_all(handle: "_C.SafetensorsHandle", infos: List[TensorInfo], bf16: str, unaligned: str,
+              copy: bool) -> Dict[str, np.ndarray]:
+    reader = _Reader(handle) if copy else None
+    try:
+        return {i.name: _finish(handle, i, bf16, unaligned, reader) for i in infos}
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def load(path: PathLike, *, bf16: str = "error", unaligned: str = "copy", copy: bool = False) -> Dict[str, np.ndarray]:
     """Loads every tensor of a ``.safetensors`` file as read-only NumPy views (file order).
 
     Parameters
@@ -319,27 +406,32 @@ def load(path: PathLike, *, bf16: str = "error", unaligned: str = "copy") -> Dic
         ``"error"`` (default), ``"uint16"`` (raw bits, a view) or ``"float32"`` (a copy).
     unaligned:
         ``"copy"`` (default: only unaligned tensors are copied), ``"view"`` or ``"error"``.
+    copy:
+        False (default): views of the mapping, no copy.  True: every tensor is read with
+        ``pread`` into a private, writable array (``unaligned`` then does not matter), so a
+        later truncation of the file cannot crash the process and one during the read
+        raises :class:`tokgeo.TokgeoIOError`.
 
     Returns
     -------
     dict[str, np.ndarray]
-        Arrays with the header's shapes and dtypes (:data:`DTYPES`), ``writeable=False``,
-        valid for as long as they are referenced.  They view the mapped file: if another
-        process truncates it, reading them crashes the process with SIGBUS (not guardable,
-        see the module docstring); ``.copy()`` what must survive that.
+        Arrays with the header's shapes and dtypes (:data:`DTYPES`).  Views
+        (``copy=False``) are ``writeable=False`` and valid for as long as they are
+        referenced; they read the mapped file, so if another process truncates it, reading
+        them crashes the process with SIGBUS (not guardable, see the module docstring):
+        pass ``copy=True`` where the file may change under you.
     """
     _check_modes(bf16, unaligned)
     handle = _open_handle(path)
-    out: Dict[str, np.ndarray] = {}
-    for name, dtype, shape, offset, nbytes in handle.tensors():
-        out[name] = _finish(handle, TensorInfo(name, dtype, tuple(shape), offset, nbytes), bf16, unaligned)
-    return out
+    infos = [TensorInfo(n, d, tuple(sh), o, nb) for n, d, sh, o, nb in handle.tensors()]
+    return _load_all(handle, infos, bf16, unaligned, copy)
 
 
-def loads(data: BytesLike, *, bf16: str = "error", unaligned: str = "copy") -> Dict[str, np.ndarray]:
-    """Like :func:`load` for a file held in memory (views into ``data``, which they keep alive)."""
+def loads(data: BytesLike, *, bf16: str = "error", unaligned: str = "copy", copy: bool = False) -> Dict[str, np.ndarray]:
+    """Like :func:`load` for a file held in memory (views into ``data``, which they keep
+    alive; ``copy=True``: private copies that do not)."""
     _check_modes(bf16, unaligned)
-    return SafetensorsFile.from_bytes(data).load(bf16=bf16, unaligned=unaligned)
+    return SafetensorsFile.from_bytes(data).load(bf16=bf16, unaligned=unaligned, copy=copy)
 
 
 def metadata(path: PathLike) -> Dict[str, str]:
