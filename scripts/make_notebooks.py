@@ -15,12 +15,21 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parents[1]
 
 COLAB = '''# In Google Colab: install tokgeo (BLIS from apt, then tokgeo with pip; see the README).
+import glob
 import sys
 
-# What pip installs: the tokgeo package, or a git URL / wheel / folder of your own build.
-TOKGEO_SPEC = "tokgeo[all]"
+# tokgeo is not on PyPI yet. Either upload the wheel you built (`pip wheel ./tokgeo --no-deps
+# -w dist/`, then Colab's Files pane: dist/tokgeo-*.whl into /content), or set TOKGEO_SPEC to
+# what pip should install: a git URL ("git+https://host/you/tokgeo.git"), a source archive or
+# a folder. Once tokgeo is published, TOKGEO_SPEC = "tokgeo[all]" will be the whole set-up.
+TOKGEO_SPEC = ""
 if "google.colab" in sys.modules:
-    !apt-get -qq install -y libblis-dev && pip install -q "{TOKGEO_SPEC}"'''
+    wheels = sorted(glob.glob("/content/tokgeo-*.whl"))
+    spec = TOKGEO_SPEC or (wheels[-1] + "[all]" if wheels else "")
+    if not spec:
+        raise RuntimeError("no tokgeo to install: upload tokgeo-*.whl to /content (Files pane) or set "
+                           "TOKGEO_SPEC in this cell, then run it again")
+    !apt-get -qq install -y libblis-dev && pip install -q "{spec}"'''
 
 
 def model_cell(default: str) -> str:

@@ -35,6 +35,7 @@ def test_one_notebook_per_lesson_committed_without_outputs() -> None:
         src = ["".join(c["source"]) for c in code]
         # the first code cell installs tokgeo in Colab only
         assert '"google.colab" in sys.modules' in src[0] and "libblis-dev" in src[0], p.name
+        assert 'TOKGEO_SPEC = ""' in src[0], p.name  # not the unpublished "tokgeo[all]"
         if int(p.stem[:2]) >= 10:  # tokenization lessons: no model; the tokenizers through the public API
             assert any("from tokgeo.studies import tokenization as T" in s for s in src), p.name
             assert not any("GPT2.from_pretrained" in s for s in src), p.name
@@ -43,6 +44,40 @@ def test_one_notebook_per_lesson_committed_without_outputs() -> None:
             assert any('if "google.colab" in sys.modules else "tokgeo-mini"' in s for s in src), p.name
         # public API only
         assert not any("tokgeo._" in s or "tokgeo.studies._" in s for s in src), p.name
+
+
+def test_colab_cell_installs_what_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The install cell as IPython runs it in Colab: with nothing uploaded and no TOKGEO_SPEC
+    it stops with what to do; with a spec it runs apt + pip on exactly that spec."""
+    import sys
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    nb = json.loads(NOTEBOOKS[0].read_text(encoding="utf-8"))
+    cell = "".join(next(c for c in nb["cells"] if c["cell_type"] == "code")["source"])
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    ran: list[str] = []
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ipython = InteractiveShell.instance()
+
+    class Shell:  # the cell's `!` line: IPython's own {expansion}, the command recorded, not run
+        def system(self, cmd: str) -> None:
+            ran.append(ipython.var_expand(cmd, depth=1))
+
+    def run(src: str) -> None:
+        code = TransformerManager().transform_cell(src)
+        exec(code, {"get_ipython": Shell})
+
+    if not list(Path("/content").glob("tokgeo-*.whl")):
+        with pytest.raises(RuntimeError, match="upload tokgeo-.*whl"):
+            run(cell)
+        assert ran == []
+    run(cell.replace('TOKGEO_SPEC = ""', 'TOKGEO_SPEC = "git+https://example.org/tokgeo.git"'))
+    assert len(ran) == 1 and ran[0].endswith('pip install -q "git+https://example.org/tokgeo.git"'), ran
+    assert "apt-get -qq install -y libblis-dev" in ran[0]
 
 
 def _kernel_available() -> bool:
