@@ -20,6 +20,12 @@ and after.  Every contender's output is checked on the same yardstick first:
     neighbours, exact Q normaliser summed over all pairs in blocks), and trustworthiness
     (k = 5) on a random sample of 2,000 points.
 
+  * t-SNE quality at small N (issue 9; ``--only quality``): N = 30, 52 (the embedding
+    lesson's 52 words), 200, 1,000 and 10,000, perplexity min(30, (N - 1) / 3), over many
+    seeds (a new data draw and seed each): tokgeo's default against sklearn's
+    (init="pca"), mean KL as each reports it (each on its own P at that perplexity), the
+    paired per-seed difference with its standard error, and the mean time per map.
+
 Goals (issue 14): exact PCA >= 1.5x NumPy's exact route; t-SNE >= 2x openTSNE FFT at
 N >= 10,000 with KL within 5% (compared at the same learning rate, N / 12).
 
@@ -131,12 +137,47 @@ def fmt_t(ts: list[float]) -> str:
     return f"{min(ts):.3f} / {statistics.median(ts):.3f}"
 
 
+def quality_rows(args: argparse.Namespace, T: int, TSNE: Any) -> list[str]:
+    """Mean KL over many seeds, tokgeo's default vs sklearn's, at the small sizes where
+    issue 9 found tokgeo worse (each a fresh draw of the data and seed)."""
+    load0 = os.getloadavg()
+    sizes = [30, 52, 200] if args.quick else [30, 52, 200, 1000, 10000]
+    out = ["", f"## t-SNE quality at small N: mean KL over seeds, tokgeo default vs sklearn, {T} thread(s)", "",
+           "| N | perplexity | seeds | tokgeo method | tokgeo mean KL | sklearn mean KL | tokgeo - sklearn (paired, +- 1 s.e.) "
+           "| mean time per map (s): tokgeo / sklearn |",
+           "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
+    for n in sizes:
+        perp = min(30.0, (n - 1) / 3.0)
+        seeds = args.seeds if n <= 1000 else max(3, args.seeds // 4)
+        ours, theirs, t_ours, t_theirs, method = [], [], [], [], ""
+        for s_ in range(seeds):
+            x = embedding_like(n, 64, seed=1000 + s_)
+            t0 = time.perf_counter()
+            r = tsne(x, perplexity=perp, random_state=s_)
+            t_ours.append(time.perf_counter() - t0)
+            method = r.method
+            t0 = time.perf_counter()
+            sk = TSNE(perplexity=perp, random_state=s_, init="pca").fit(x)
+            t_theirs.append(time.perf_counter() - t0)
+            ours.append(r.kl_divergence)
+            theirs.append(float(sk.kl_divergence_))
+        a, b = np.array(ours), np.array(theirs)
+        se = float(np.std(a - b, ddof=1)) / np.sqrt(len(a))
+        out.append(f"| {n:,} | {perp:.1f} | {seeds} | {method} | {a.mean():.4f} | {b.mean():.4f} | "
+                   f"{a.mean() - b.mean():+.4f} +- {se:.4f} | {np.mean(t_ours):.3f} / {np.mean(t_theirs):.3f} |")
+        print(f"[{T}t] quality N={n}: tokgeo {a.mean():.4f} sklearn {b.mean():.4f} diff {a.mean() - b.mean():+.4f} "
+              f"+- {se:.4f}", flush=True)
+    out += ["", f"load average {load0[0]:.2f} -> {os.getloadavg()[0]:.2f}", ""]
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, action="append", help="thread counts (repeatable; default 1 and 2)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per case (min and median over them)")
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
-    ap.add_argument("--only", choices=["pca", "tsne"], action="append")
+    ap.add_argument("--only", choices=["pca", "tsne", "quality"], action="append")
+    ap.add_argument("--seeds", type=int, default=12, help="seeds per size of the small-N quality case")
     ap.add_argument("--sizes", type=int, action="append", help="t-SNE sizes (default 2000, 10000, 50257)")
     ap.add_argument("--sklearn-max", type=int, default=10000, help="largest N at which sklearn's t-SNE runs")
     ap.add_argument("--bh-max", type=int, default=10000, help="largest N for the Barnes-Hut contenders (ours and openTSNE's)")
@@ -246,6 +287,8 @@ def main() -> int:
                         lines.append(f"| {name} | {fmt_t(r['t'])} | {r['mem'] / 1e6:.0f} | {kl:.4f} | {tr:.4f} |")
                         print(f"[{T}t] t-SNE N={n} {name:22s} {fmt_t(r['t'])} s  {r['mem'] / 1e6:6.0f} MB  KL {kl:.4f}  trust {tr:.4f}", flush=True)
                     lines.append("")
+            if "quality" in cases:
+                lines += quality_rows(args, T, TSNE)
     if args.quick:
         lines.append("**Quick mode** (reduced sizes): a smoke run, not the goal measurement.")
     if args.note:

@@ -124,7 +124,9 @@ def test_user_sentences_file_and_problems(tmp_path: Path, folder: Path) -> None:
     f.write_text("# my data\nI saw her.\n\nWe met him.\nThey told her twice.\n", encoding="utf-8")
     p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f)], tmp_path)
     assert p.returncode == 2
-    assert "[1] 'We met him.'" in p.stderr and "Traceback" not in p.stderr
+    # the file's line numbers and the command line's flag, not list indices and keywords
+    assert "line 4: 'We met him.'" in p.stderr and "--lenient" in p.stderr and "Traceback" not in p.stderr
+    assert "strict=False" not in p.stderr and "[1]" not in p.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
     p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f), "--lenient"], tmp_path)
     assert p.returncode == 0, p.stderr
@@ -132,6 +134,36 @@ def test_user_sentences_file_and_problems(tmp_path: Path, folder: Path) -> None:
     assert prov["dataset"] == "s.txt" and prov["n_sentences"] == 2
     p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "x"), "--sentences", "missing.txt"], tmp_path)
     assert p.returncode == 2 and "no such file" in p.stderr
+
+
+def test_target_in_other_capitals(tmp_path: Path, folder: Path) -> None:
+    """A target present only as 'Her' names that spelling and --ignore-case (a real flag),
+    which then runs with both tokens; laminar takes the flag too."""
+    f = tmp_path / "s.txt"
+    f.write_text("She gave Her book away.\n# comment\nThey told Her twice.\nI saw Her there.\n", encoding="utf-8")
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f),
+              "--no-figures"], tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "occurs as 'Her'" in p.stderr and "--ignore-case" in p.stderr and "case_sensitive" not in p.stderr
+    assert "line 3: 'They told Her twice.'" in p.stderr
+    p = _run(["study", "rotation", "--model", str(folder), "--out", str(tmp_path / "o"), "--sentences", str(f),
+              "--ignore-case", "--no-figures"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    prov = json.loads((tmp_path / "o" / "provenance.json").read_text())
+    assert prov["n_sentences"] == 3 and prov["parameters"]["case_sensitive"] is False
+    with pytest.raises(tokgeo.errors.TargetNotFoundError) as e:
+        datasets.find_targets(["I saw Her there."], " her")
+    assert e.value.case_variants == ("Her",) and "case_sensitive=False" in str(e.value)
+    with pytest.raises(tokgeo.errors.TargetNotFoundError) as e:  # no other capitals: no case hint
+        datasets.find_targets(["I saw him there."], " her")
+    assert e.value.case_variants == () and "case_sensitive" not in str(e.value)
+    p = _run(["study", "laminar", "--model", str(folder), "--out", str(tmp_path / "l"), "--text", "Her dog saw me.",
+              "--no-figures"], tmp_path)
+    assert p.returncode == 2 and "--ignore-case" in p.stderr and "Traceback" not in p.stderr
+    p = _run(["study", "laminar", "--model", str(folder), "--out", str(tmp_path / "l"), "--text", "Her dog saw me.",
+              "--ignore-case", "--no-figures"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "(1 target," in p.stdout
 
 
 def test_no_network_and_no_local_model(tmp_path: Path) -> None:

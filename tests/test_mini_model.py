@@ -149,6 +149,25 @@ def test_rotation_study_shows_structure(mini: tokgeo.GPT2) -> None:
     assert r["t"][0] < 0 and r["p"][0] < 1e-20
 
 
+def test_qkv_matrices_are_readable(mini: tokgeo.GPT2) -> None:
+    """Trained targets' keys all point one way (every within cosine > 0 at layer 2): the
+    within-matrix panels then share a min..1 sequential scale instead of a -1..1 one that
+    paints them one colour, and the panels' values spread over that scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    r = tokgeo.studies.QKVSimilarity(mini, layer=2, progress=False).run()
+    within = np.concatenate([r[f"values_{p}_target"] for p in ("QQ", "KK", "VV")])
+    assert within.min() > 0.0  # measured: 0.6 and up
+    fig = r.plot("matrices")
+    panels = [a for a in fig.axes if a.get_images()][:3]
+    lo, hi = panels[0].get_images()[0].get_clim()
+    assert 0 < lo <= within.min() and hi == 1.0
+    # the VV panel spans at least a third of its colour scale (on -1..1 it was < 0.2 of it)
+    vv = r["sim_VV_target"]
+    assert (vv.max() - vv.min()) / (hi - lo) > 1 / 3
+
+
 # --- by name -------------------------------------------------------------------------------
 # A packaged name ("tokgeo-mini" -> tokgeo/data/models/tokgeo-mini/, tokgeo.hub) loads
 # with the hub unreachable and gives the same model as the folder.

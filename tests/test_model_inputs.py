@@ -38,6 +38,10 @@ def test_ids_that_do_not_fit_name_the_element(model: tokgeo.GPT2) -> None:
         model.run([[[1, 2]]])
     with pytest.raises(InvalidTypeError, match=r"inputs\[0\]\[1\] is float"):
         model.run([[1, 2.5]])
+    with pytest.raises(InvalidTypeError, match=r"inputs\[1\] is float 2.5"):  # one sequence: the float is named
+        model.run([1, 2.5])
+    with pytest.raises(InvalidTypeError, match=r"inputs\[1\] is int: .*not a mixture"):
+        model.run([[1, 2], 3])
     with pytest.raises(TokenIdError, match=r"\[0, 1\] = 18446744073709551615"):
         model.run(np.array([[1, 2**64 - 1]], dtype=np.uint64))
 

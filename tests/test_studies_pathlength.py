@@ -88,5 +88,12 @@ def test_the_ln_f_step_is_named_and_the_resid_numbers_shown(folder) -> None:  # 
     rows = res.tables()["steps"]
     assert [r["step_includes_ln_f"] for r in rows[:3]] == [False, False, True]
     assert rows[2]["step_resid"] == pytest.approx(raw[0, 2], rel=1e-4)
+    corr = res.tables()["correlations"]
+    assert [r["hidden_step_includes_ln_f"] for r in corr] == [False, False, True]
+    ax = res.plot("correlations").axes[0]  # the ln_f block is marked in the figure's legend
+    assert any("through ln_f" in t.get_text() for t in ax.get_legend().get_texts())
     raw_res = PathLength(str(folder), text, convention="resid", progress=False).run()
     assert "NOTE" not in raw_res.summary() and not any(r["step_includes_ln_f"] for r in raw_res.tables()["steps"])
+    assert not any(r["hidden_step_includes_ln_f"] for r in raw_res.tables()["correlations"])
+    ax = raw_res.plot("correlations").axes[0]
+    assert not any("ln_f" in t.get_text() for t in ax.get_legend().get_texts())

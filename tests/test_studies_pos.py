@@ -163,6 +163,11 @@ def test_nouns_vs_adjectives_matches_reference(folder) -> None:  # type: ignore[
     steps, pos = _reference_groups(folder, sentences, tags)
     np.testing.assert_array_equal(res["pos"], pos)
     np.testing.assert_allclose(res["step_length"], steps, rtol=1e-5, atol=1e-6)
+    raw_last = np.concatenate([np.linalg.norm(np.diff(states(folder, s, "resid")[0], axis=1), axis=-1)[:, -1]
+                               for s in sentences])  # the last step without ln_f
+    np.testing.assert_allclose(res["path_length_resid"], steps[:, :-1].sum(axis=1) + raw_last, rtol=1e-5)
+    rep = res.summary()
+    assert "ln_f" in rep and "Cohen's d" in rep and rep.count(" *\n") == 1
     noun, adj = pos == "NOUN", pos == "ADJ"
     ps = []
     for l in range(steps.shape[1]):

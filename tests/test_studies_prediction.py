@@ -23,10 +23,12 @@ def folder():  # type: ignore[no-untyped-def]
 def test_lengths_predictions_and_correlations_match_reference(folder, convention) -> None:  # type: ignore[no-untyped-def]
     texts = [DEFAULT_TEXT, "A small boat drifted slowly towards the dark and rocky shore."]
     res = PathPrediction(str(folder), texts, convention=convention, progress=False, batch_size=2).run()
-    plen, lp, rank, ent, first, has_next = [], [], [], [], [], []
+    plen, raw, lp, rank, ent, first, has_next = [], [], [], [], [], [], []
     for t in texts:
         h, act, ids = states(folder, t, convention)
         plen.append(np.linalg.norm(np.diff(h, axis=1), axis=-1).sum(axis=1))
+        hr, _, _ = states(folder, t, "resid")  # the raw residual stream: the last step without ln_f
+        raw.append(np.linalg.norm(np.diff(hr, axis=1), axis=-1).sum(axis=1))
         logits = act["logits"]  # [T, V]
         ls = special.log_softmax(logits, axis=-1)
         T = len(ids)
@@ -35,8 +37,17 @@ def test_lengths_predictions_and_correlations_match_reference(folder, convention
         ent.append(stats.entropy(special.softmax(logits, axis=-1), axis=-1))
         first.append(np.arange(T) == 0)
         has_next.append(np.arange(T) < T - 1)
-    plen, lp, rank, ent, first, has_next = (np.concatenate(x) for x in (plen, lp, rank, ent, first, has_next))
+    plen, raw, lp, rank, ent, first, has_next = (np.concatenate(x) for x in (plen, raw, lp, rank, ent, first, has_next))
     np.testing.assert_allclose(res["path_length"], plen, rtol=1e-5)
+    np.testing.assert_allclose(res["path_length_resid"], raw, rtol=1e-5)
+    rep = res.summary()
+    if convention == "hidden_states":  # the totals include the ln_f step: said, with the raw numbers beside
+        assert "NOTE" in rep and "ln_f" in rep and f"{raw.mean():.4f}" in rep
+        assert all(r["total_includes_ln_f"] for r in res.tables()["correlations"])
+        r = stats.pearsonr(raw[has_next], lp[has_next]).statistic
+        assert float(res["pearson_logprob_next_resid"]) == pytest.approx(r, abs=1e-4)
+    else:
+        assert "NOTE" not in rep and not any(r["total_includes_ln_f"] for r in res.tables()["correlations"])
     np.testing.assert_allclose(res["logprob_next"], lp, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(res["entropy"], ent, rtol=1e-5)
     # ranks among 50257 near-equal random logits: float32 rounding may swap a few neighbours
@@ -65,7 +76,7 @@ def test_prediction_figures_and_bad_input(folder, tmp_path) -> None:  # type: ig
     fig = res.plot("scatter")
     labels = [a.get_ylabel() for a in fig.axes]
     assert "ln p(actual next token) (nats)" in labels and "next-token entropy (nats)" in labels
-    assert all(a.get_xlabel() == "total path length (Euclidean)" for a in fig.axes)
+    assert all(a.get_xlabel() == "total path length (Euclidean), last step through ln_f" for a in fig.axes)
     assert fig.axes[1].get_yscale() == "log"
     assert "3 blocks" in fig._suptitle.get_text()
     assert {p.name for p in res.save(tmp_path)} >= {"scatter.png", "by_layer.png", "tokens.png", "tokens.csv",

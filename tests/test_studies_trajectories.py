@@ -44,6 +44,9 @@ def test_projection_and_shape_match_reference(folder, exclude_first) -> None:  #
     steps = np.diff(h, axis=1)
     length = np.linalg.norm(steps, axis=-1).sum(axis=1)
     np.testing.assert_allclose(res["length"], length, rtol=1e-5)
+    hr = states(folder, DEFAULT_TEXT, "resid")[0]  # the raw residual stream: its last step skips ln_f
+    np.testing.assert_allclose(res["path_length_resid"], np.linalg.norm(np.diff(hr, axis=1), axis=-1).sum(axis=1), rtol=1e-5)
+    assert "ln_f" in res.summary() and "path_length_resid" in res.tables()["shape"][0]
     np.testing.assert_allclose(res["straightness"], np.linalg.norm(h[:, -1] - h[:, 0], axis=-1) / length, rtol=1e-5)
     turn = angle(steps[:, :-1], steps[:, 1:])
     np.testing.assert_allclose(res["curvature"], turn.mean(axis=1), atol=2e-3)

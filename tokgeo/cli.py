@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
@@ -82,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                         "default: the built-in 54 'her' sentences (pathlength: each line is one text; embedding: not used)")
     s.add_argument("--target", default=" her", help="target word or token id (rotation, qkv; default ' her')")
     s.add_argument("--lenient", action="store_true", help="drop sentences where the target is unusable instead of failing")
+    s.add_argument("--ignore-case", action="store_true",
+                   help="rotation, qkv, laminar: match the target word in any capitalisation (' her' and ' Her')")
     s.add_argument("--layer", type=int, default=None, help="block index (qkv: default 6; embedding: the attention map's block)")
     s.add_argument("--head", type=int, default=0, help="attention head for the embedding lesson's attention map")
     s.add_argument("--text", default=None, help="the text for pathlength or the sentence for embedding")
@@ -189,7 +192,11 @@ def _tokens(args: argparse.Namespace, out: TextIO) -> int:
             out.write("note: matplotlib is not installed, so no figures are drawn (pip install matplotlib)\n")
             figures = False
     result = study.run()
-    out.write(result.summary() + "\n\n")
+    try:
+        out.write(result.summary() + "\n\n")
+    except BrokenPipeError:  # the reader left (`| head`): the results are still written
+        _save(result, folder, figures, args.dpi)
+        raise
     written = _save(result, folder, figures, args.dpi)
     out.write(f"wrote {len(written)} files to {folder}:\n")
     for p in written:
@@ -246,6 +253,31 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
+def _unusable_lines(e: Any, args: argparse.Namespace, line_numbers: list[int] | None) -> str:
+    """The command line's version of a TargetNotFoundError: the file's line numbers and
+    the flags that help, instead of list indices and keyword arguments."""
+    if not e.problems or line_numbers is None and args.sentences:
+        return str(e)
+    where = f"of {args.sentences}" if args.sentences else "of the built-in sentences"
+    lines = []
+    for p in e.problems[:20]:
+        at = f"line {line_numbers[p.index]}" if line_numbers is not None else f"sentence {p.index + 1}"
+        lines.append(f"  {at}: {p.text!r}: {p.reason} ({p.detail})")
+    if len(e.problems) > 20:
+        lines.append(f"  ... and {len(e.problems) - 20} more")
+    usable = e.n_sentences - len(e.problems)
+    msg = (f"the target {args.target!r} is not usable in {len(e.problems)} of {e.n_sentences} sentences {where}:\n"
+           + "\n".join(lines))
+    if usable > 0 and not args.lenient:
+        msg += "\nFix or remove these lines, or add --lenient to drop them (the run then lists their line numbers)."
+    elif usable == 0:
+        msg += "\nNo sentence is usable: check the target's spelling and case."
+    if e.case_variants and not args.ignore_case:
+        msg += (f"\nThe target occurs as {', '.join(map(repr, e.case_variants))}: add --ignore-case to match "
+                "every capitalisation.")
+    return msg
+
+
 def _target(value: str) -> str | int:
     v = value.strip()
     if v.isdigit():
@@ -264,13 +296,13 @@ def _load_model(name: str) -> Any:
         if looks_local:
             raise _UsageError(
                 f"cannot load the model at {name!r}: {e}\n"
-                "--model PATH must be a folder holding config.json, model.safetensors (or its shards), "
-                "vocab.json and merges.txt."
+                "--model PATH must be a folder holding config.json and model.safetensors (or its shards); "
+                "its vocab.json and merges.txt are used when present, GPT-2's tokenizer otherwise."
             ) from None
         raise _UsageError(
             f"cannot load the model {name!r}: it is not in the local cache and could not be downloaded.\n"
             f"  detail: {e}\n"
-            "Pass --model PATH (a folder with config.json, model.safetensors, vocab.json and merges.txt); "
+            "Pass --model PATH (a folder with config.json and model.safetensors); "
             "the message above says how to get one without network; offline, --model tokgeo-mini "
             "(a small trained GPT-2 shipped inside tokgeo) runs every lesson."
         ) from None
@@ -318,6 +350,7 @@ def _tokenize(args: argparse.Namespace, out: TextIO) -> int:
 
 def _study(args: argparse.Namespace, out: TextIO) -> int:
     from . import studies
+    from .errors import TargetNotFoundError
 
     name = args.name
     model_name = args.model or LESSON_MODELS[name]
@@ -350,11 +383,13 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     study: Any
     if name == "rotation":
         study = studies.Rotation(model, sentences, _target(args.target), convention=args.convention, seed=args.seed,
-                                 batch_size=args.batch_size, strict=not args.lenient, progress=progress,
+                                 batch_size=args.batch_size, strict=not args.lenient,
+                                 case_sensitive=not args.ignore_case, progress=progress,
                                  dataset_name=dataset_name, paired=args.paired)
     elif name == "qkv":
         study = studies.QKVSimilarity(model, sentences, _target(args.target), layer=6 if args.layer is None else args.layer,
-                                      batch_size=args.batch_size, strict=not args.lenient, progress=progress,
+                                      batch_size=args.batch_size, strict=not args.lenient,
+                                      case_sensitive=not args.ignore_case, progress=progress,
                                       dataset_name=dataset_name)
     elif name == "pathlength":
         text: Any = args.text if args.text is not None else sentences
@@ -373,13 +408,20 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
             kw["sentence"] = args.text
         study = studies.EmbeddingGeometry(model, layer=args.layer, head=args.head, convention=args.convention,
                                           seed=args.seed, progress=progress, center=args.center, ddof=args.ddof, **kw)
-    result = study.run()
+    try:
+        result = study.run()
+    except TargetNotFoundError as e:
+        raise _UsageError(_unusable_lines(e, args, line_numbers)) from None
     dropped = result.provenance.parameters.get("dropped") if hasattr(result.provenance, "parameters") else None
     if dropped and line_numbers is not None:
         lines = ", ".join(str(line_numbers[i]) for i in dropped if 0 <= i < len(line_numbers))
         out.write(f"note: --lenient dropped {len(dropped)} sentence(s) of {args.sentences}, at line(s) {lines}\n")
     # The result is computed: print it before anything can fail, then write the files.
-    out.write(result.summary() + "\n\n")
+    try:
+        out.write(result.summary() + "\n\n")
+    except BrokenPipeError:  # the reader left (`| head`): the results are still written
+        _save(result, folder, figures, args.dpi)
+        raise
     try:
         written = _save(result, folder, figures, args.dpi)
     except OSError as e:
@@ -424,7 +466,8 @@ def _new_study(studies: Any, name: str, model: Any, args: argparse.Namespace, se
         client = Client(args.scheduler)  # type: ignore[no-untyped-call]
     run = dict(batch_size=args.batch_size, progress=progress, dataset_name=dataset_name)
     if name == "laminar":
-        return studies.Laminar(model, texts, target=args.target.strip() or "her", convention=args.convention,
+        return studies.Laminar(model, texts, target=args.target.strip() or "her", case_sensitive=not args.ignore_case,
+                               convention=args.convention,
                                memory_budget=args.memory_budget, client=client, **run)
     if name == "prediction":
         return studies.PathPrediction(model, texts, convention=args.convention, memory_budget=args.memory_budget,
@@ -445,6 +488,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    with warnings.catch_warnings():  # restores the caller's warning display (tests call main())
+        warnings.showwarning = _show_warning
+        return _main(args)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """Warnings on the command line: one line, no source code quoted."""
+    (file or sys.stderr).write(f"tokgeo: warning: {message}\n")
+
+
+def _main(args: argparse.Namespace) -> int:
     from .errors import TokgeoError
 
     try:
@@ -467,6 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tokgeo: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # the output's reader has gone (`tokgeo ... | head`): stop quietly, as other Unix tools do
+        # (stdout goes to /dev/null so that the interpreter's final flush cannot fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -322,14 +322,22 @@ def find_targets(
         how = (
             "Fix or remove these sentences, or pass strict=False to drop them with a warning."
             if kept
-            else "No sentence is usable: check the target's spelling and case "
-            "(case_sensitive=False matches 'Her' too)."
+            else "No sentence is usable: check the target's spelling and case."
         )
+        seen: list[str] = []
+        if word is not None and case_sensitive:
+            other = re.compile(r"(?<!\w)" + re.escape(word) + r"(?!\w)", re.IGNORECASE)
+            seen = sorted({m.group(0) for p in problems for m in other.finditer(p.text)} - {word})
+            if seen:
+                how += (f" The target occurs as {', '.join(map(repr, seen))} in some of them: "
+                        "case_sensitive=False matches every capitalisation.")
         err = TargetNotFoundError(
             f"target {label} is not usable in {len(problems)} of {len(items)} sentences:\n"
             f"{lines}\n{how}"
         )
-        err.problems = tuple(problems)  # type: ignore[attr-defined]
+        err.problems = tuple(problems)
+        err.n_sentences = len(items)
+        err.case_variants = tuple(seen)
         raise err
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)

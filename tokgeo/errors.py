@@ -30,6 +30,8 @@ them onto these classes.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "TokgeoError",
     "InvalidInputError",
@@ -101,7 +103,21 @@ class MemoryBudgetError(TokgeoError, MemoryError):
 
 
 class TargetNotFoundError(TokgeoError, LookupError):
-    """A target token or word is missing from a sentence."""
+    """A target token or word is missing from a sentence.
+
+    Raised by :func:`tokgeo.datasets.find_targets` with these attributes filled in:
+
+    Attributes:
+        problems: one :class:`tokgeo.datasets.TargetProblem` per unusable sentence
+            (its ``index`` is the sentence's position in the input list).
+        n_sentences: how many sentences were given.
+        case_variants: other capitalisations of the target word found in the unusable
+            sentences (``("Her",)``), which ``case_sensitive=False`` would match.
+    """
+
+    problems: tuple[Any, ...] = ()
+    n_sentences: int = 0
+    case_variants: tuple[str, ...] = ()
 
 from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
 

@@ -572,7 +572,9 @@ class GPT2:
             batch = self.tokenizer.encode_batch(list(inputs), padding_side=padding_side)
             return _from_mask(_id_array(batch.ids, "Batch.ids"), np.asarray(batch.mask), batch.padding_side, batch, "Batch.mask")
         if isinstance(inputs, Sequence) and len(inputs) > 0:
-            flat = all(_is_int(t) for t in inputs)
+            # one sequence unless some element is itself a sequence (then a batch of them), so that
+            # [1, 2.5] names inputs[1], the float, rather than calling the 1 a stray scalar
+            flat = not any(isinstance(t, (Sequence, np.ndarray)) and not isinstance(t, (str, bytes)) for t in inputs)
             rows = [_id_row(inputs, "inputs")] if flat else [_id_row(r, f"inputs[{b}]") for b, r in enumerate(inputs)]
             B, T = len(rows), max(len(r) for r in rows)
             if T == 0:

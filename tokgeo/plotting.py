@@ -14,7 +14,9 @@ is shown by ``fig`` or ``display(fig)``.  The functions below leave their figure
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+import math
+
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -227,8 +229,17 @@ def scatter(
     return _finish(a, title, xlabel, ylabel)
 
 
-def _overlap(b1: Any, b2: Any) -> bool:
-    return bool(b1.x0 < b2.x1 and b2.x0 < b1.x1 and b1.y0 < b2.y1 and b2.y0 < b1.y1)
+def _overlap(b1: Any, b2: Any, pad: float = 0.0) -> bool:
+    return bool(b1.x0 < b2.x1 + pad and b2.x0 < b1.x1 + pad and b1.y0 < b2.y1 + pad and b2.y0 < b1.y1 + pad)
+
+
+#: label offsets tried, in points: eight directions close to the point first, then sixteen
+#: directions further out (those get a thin leader line back to their point)
+_NEAR = tuple((dx * r, dy * r) for r in (2, 5, 9, 14) for dx, dy in
+              ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)))
+_FAR = tuple((r * math.cos(a), r * math.sin(a)) for r in (20, 28, 38, 50, 64, 80, 100, 125)
+             for a in (2 * math.pi * k / 16 + math.pi / 16 for k in range(16)))
+_LEADER = 17.0  # points: offsets at least this far are drawn with a leader line
 
 
 def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: float = 8.0,
@@ -236,48 +247,71 @@ def place_labels(ax: Axes, x: Any, y: Any, labels: Sequence[str], fontsize: floa
     """Write ``labels[i]`` next to the point (x[i], y[i]) so that no two labels overlap.
 
     A greedy placement on the rendered text extents: each label tries offsets in eight
-    directions at growing distance and keeps the first that overlaps no label placed
-    before it (and stays inside the axes); a label that finds no free place is drawn at the
-    least crowded candidate, or left out with ``drop_overlapping=True`` (for maps with
-    hundreds of labels, where a few must give way).  The figure's layout is settled first,
-    and the labels are kept out of the layout, so their positions stay valid when saved.
-    Returns the Text objects drawn."""
+    directions close to its point, then sixteen directions further out (up to 125 points,
+    with a thin leader line back to the point), and takes the first place that overlaps no
+    label placed before it (with a one-pixel gap) and stays inside the axes.  A label that
+    finds no free place at all is left out with ``drop_overlapping=True`` (for maps with
+    hundreds of labels, where a few must give way; only the near places are tried then) and
+    otherwise drawn at its least crowded place: the only case in which labels overlap.  The
+    figure's layout is settled first and the labels are kept out of it, so their positions
+    stay valid when saved.  Returns the Text objects drawn."""
     fig = ax.figure
     fig.canvas.draw()  # settle the (constrained) layout before measuring
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     box = ax.get_window_extent(renderer)
-    dirs = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
-    cands = [(dx * r, dy * r) for r in (2, 5, 9, 14, 20, 28, 38) for dx, dy in dirs]
+    px = fig.dpi / 72.0  # pixels per point
+    cands = _NEAR if drop_overlapping else _NEAR + _FAR
     placed: list[Any] = []
     texts: list[Any] = []
-    for xi, yi, lab in zip(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), labels):
-        best: tuple[int, Any] | None = None
-        for k, (ox, oy) in enumerate(cands):
-            t = ax.annotate(lab, (xi, yi), xytext=(ox, oy), textcoords="offset points", fontsize=fontsize,
-                            ha="left" if ox > 0 else "right" if ox < 0 else "center",
-                            va="bottom" if oy > 0 else "top" if oy < 0 else "center")
-            t.set_in_layout(False)
-            bb = t.get_window_extent(renderer)
-            inside = bb.x0 >= box.x0 and bb.x1 <= box.x1 and bb.y0 >= box.y0 and bb.y1 <= box.y1
-            hits = sum(_overlap(bb, p) for p in placed) + (0 if inside else 1)
-            if hits == 0:
-                if best is not None:
-                    best[1].remove()
-                best = (0, t)
-                break
+    xy = ax.transData.transform(np.column_stack([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)]))
+    for (xi, yi), (ax_x, ax_y), lab in zip(np.column_stack([np.asarray(x, dtype=np.float64),
+                                                            np.asarray(y, dtype=np.float64)]), xy, labels):
+        # the label's size once; each candidate's box follows by arithmetic
+        probe = ax.text(0, 0, lab, fontsize=fontsize)
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width, ext.height
+        best: tuple[int, float, float] | None = None
+        for ox, oy in cands:
+            cx, cy = ax_x + ox * px, ax_y + oy * px
+            x0 = cx if ox > 0.5 else cx - w if ox < -0.5 else cx - w / 2
+            y0 = cy if oy > 0.5 else cy - h if oy < -0.5 else cy - h / 2
+            inside = x0 >= box.x0 and x0 + w <= box.x1 and y0 >= box.y0 and y0 + h <= box.y1
+            bb = _Box(x0, y0, x0 + w, y0 + h)
+            hits = sum(_overlap(bb, p, 1.0) for p in placed) + (0 if inside else 1)
             if best is None or hits < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (hits, t)
-            else:
-                t.remove()
-        t = best[1]  # type: ignore[index]  # (cands is not empty)
-        if drop_overlapping and best[0] > 0:  # type: ignore[index]
-            t.remove()
+                best = (hits, ox, oy)
+            if hits == 0:
+                break
+        assert best is not None  # cands is not empty
+        hits, ox, oy = best
+        if drop_overlapping and hits > 0:
             continue
+        far = math.hypot(ox, oy) >= _LEADER
+        t = ax.annotate(lab, (xi, yi), xytext=(ox, oy), textcoords="offset points", fontsize=fontsize,
+                        ha="left" if ox > 0.5 else "right" if ox < -0.5 else "center",
+                        va="bottom" if oy > 0.5 else "top" if oy < -0.5 else "center",
+                        arrowprops=dict(arrowstyle="-", color="0.55", linewidth=0.5, shrinkA=0, shrinkB=2)
+                        if far else None)
+        t.set_in_layout(False)
         texts.append(t)
-        placed.append(t.get_window_extent(renderer))
+        placed.append(_text_box(t, renderer))
     return texts
+
+
+def _text_box(t: Any, renderer: Any) -> Any:
+    """The label's own box (an Annotation's extent also covers its leader line)."""
+    from matplotlib.text import Text
+
+    t.update_positions(renderer)  # an annotation's text is placed at draw time
+    return Text.get_window_extent(t, renderer)
+
+
+class _Box(NamedTuple):
+    x0: float
+    y0: float
+    x1: float
+    y1: float
 
 
 def bars(

@@ -74,7 +74,8 @@ class _VocabTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (unseen tokens get :attr:`unk_id`)."""
-        return self.encode_with_offsets(text)[0].tolist()
+        ids: list[int] = self.encode_with_offsets(text)[0].tolist()
+        return ids
 
     def tokens(self, ids: Iterable[int]) -> list[str]:
         """The token string of each id.

@@ -215,6 +215,25 @@ class StudyResult:
     def __contains__(self, name: object) -> bool:
         return name in self._arrays
 
+    @property
+    def includes_ln_f(self) -> bool:
+        """True under the hidden_states convention: the last block's step ends after the
+        final LayerNorm ln_f, a rescaling that is not the block's update."""
+        return bool(getattr(self.provenance, "convention", None) == "hidden_states")
+
+    def ln_f_note(self, total: str = "path_length", raw: str = "path_length_resid",
+                  mask: np.ndarray | None = None) -> list[str]:
+        """Report lines saying that the totals include the ln_f step, with the raw residual
+        stream's mean beside them (nothing under convention resid)."""
+        if not self.includes_ln_f or raw not in self:
+            return []
+        m = slice(None) if mask is None else mask
+        L = int(self.provenance.model_config.get("n_layer", 0))
+        return [f"NOTE: convention hidden_states: the last step (h({L}) - h({L - 1}), out of the last block) ends after the final LayerNorm "
+                f"ln_f, a rescaling, and is counted in the totals (mean total {fmt(float(np.mean(self[total][m])))}); "
+                f"in the raw residual stream (no ln_f; --convention resid) the mean total is "
+                f"{fmt(float(np.mean(self[raw][m])))}. CSV column {raw} gives it per token."]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._arrays)
 

@@ -204,12 +204,14 @@ class Study:
             raise InvalidInputError(f"{what} {int(layer)} is out of range: {self.label} has blocks 0..{L - 1}")
         return int(layer)
 
-    def _set_sentences(self, sentences: str | Sequence[str] | None, target: str | int, strict: bool) -> None:
+    def _set_sentences(self, sentences: str | Sequence[str] | None, target: str | int, strict: bool,
+                       case_sensitive: bool = True) -> None:
         """Stores the data arguments of the studies that follow a target word in sentences
         (one string is one sentence)."""
         self.sentences = None if sentences is None else [sentences] if isinstance(sentences, str) else list(sentences)
         self.target = target
         self.strict = strict
+        self.case_sensitive = bool(case_sensitive)
 
     def _set_run_options(
         self, batch_size: int | None, progress: bool | None, memory_budget: int | None, dataset_name: str | None
@@ -233,14 +235,12 @@ class Study:
         return Provenance(study=study, model=self.label, model_config={k: int(v) for k, v in cfg.items()},
                           **model_origin(self.model), **fields)
 
-    def targets(
-        self,
-        sentences: Sequence[str] | None,
-        target: str | int,
-        strict: bool,
-        dataset_name: str | None,
-    ) -> TargetSet:
-        tok = self.model.tokenizer
-        if sentences is None:
-            return find_targets(her_sentences(), target, tok, strict=strict, name=HER_SENTENCES_NAME)
-        return find_targets(sentences, target, tok, strict=strict, name=dataset_name or "user sentences")
+    def targets(self) -> TargetSet:
+        """The target located in the stored sentences (see :meth:`_set_sentences`) with the
+        model's tokenizer."""
+        tok, cs = self.model.tokenizer, self.case_sensitive
+        if self.sentences is None:
+            return find_targets(her_sentences(), self.target, tok, strict=self.strict, case_sensitive=cs,
+                                name=HER_SENTENCES_NAME)
+        return find_targets(self.sentences, self.target, tok, strict=self.strict, case_sensitive=cs,
+                            name=self.dataset_name or "user sentences")

@@ -50,6 +50,8 @@ MEASURES: dict[str, str] = {
     "update_angle": "[tokens, L-1] angle between the updates D(l) = h(l) - h(l-1) and D(l+1), degrees",
     "update_norm": "[tokens, L] ||D(l)|| (same as step_length; kept for the angle lessons)",
     "endpoint_distance": "[tokens] ||h(L) - h(0)||: the straight-line distance from start to end",
+    "last_step_resid": "[tokens] the last block's step in the raw residual stream, without the final "
+                       "LayerNorm ln_f (under convention resid: step_length's last column)",
     "logprob_next": "[tokens] natural log-probability of the actual next token (NaN for a text's last token)",
     "rank_next": "[tokens] rank of the actual next token among the vocabulary, 1 = most likely (0 for the last token)",
     "entropy": "[tokens] entropy of the next-token distribution, nats",
@@ -180,6 +182,8 @@ def _capture(convention: str, n_layer: int, measures: Sequence[str], per_text: P
     names: list[str] = []
     if per_text is not None or any(m not in _LOGIT_MEASURES for m in measures):
         names += hidden_capture(convention, n_layer)
+    if "last_step_resid" in measures and convention == "hidden_states":
+        names.append(f"blocks.{n_layer - 1}.hook_resid_post")  # the last state before ln_f
     if any(m in _LOGIT_MEASURES for m in measures):
         names.append("logits")
     return names
@@ -204,12 +208,15 @@ def _measure_cache(cache: Any, rows: Sequence[np.ndarray], measures: Sequence[st
             del d
         if "endpoint_distance" in measures:
             per["endpoint_distance"] = np.asarray(metrics.euclidean(h[-1], h[0]))[None]  # [1, B, T]
+        if "last_step_resid" in measures:
+            raw_last = cache["resid_post", -1] if convention == "hidden_states" else h[-1]
+            per["last_step_resid"] = np.asarray(metrics.euclidean(raw_last, h[-2]))[None]  # [1, B, T]
         for j, r in enumerate(rows):
             T = len(r)
             for m in measures:
                 if m in per:
                     v = per[m][:, j, :T].T  # [T, k]
-                    out[j][m] = np.ascontiguousarray(v[:, 0] if m == "endpoint_distance" else v)
+                    out[j][m] = np.ascontiguousarray(v[:, 0] if m in ("endpoint_distance", "last_step_resid") else v)
             if per_text is not None:
                 for k, v in per_text(np.ascontiguousarray(np.swapaxes(h[:, j, :T], 0, 1))).items():
                     out[j][k] = np.asarray(v)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError, InvalidTypeError
-from ._base import fmt
+from ._base import fmt, fmt_p
 from ._corpus import TokenResult, TokenStudy, title_prefix
 from ._stats import holm, mean_ci
 
@@ -50,10 +50,11 @@ DEFAULT_TEXT = (
 
 
 def token_group(texts: Sequence[str], text_index: np.ndarray, start: np.ndarray, end: np.ndarray,
-                words: Sequence[str]) -> np.ndarray:
-    """[tokens] bool: the token's span (leading spaces ignored) lies inside a whole-word,
-    case-sensitive match of one of ``words``."""
-    pats = [re.compile(r"(?<!\w)" + re.escape(w.strip()) + r"(?!\w)") for w in words]
+                words: Sequence[str], case_sensitive: bool = True) -> np.ndarray:
+    """[tokens] bool: the token's span (leading spaces ignored) lies inside a whole-word
+    match of one of ``words`` (case-sensitive unless ``case_sensitive=False``)."""
+    flags = 0 if case_sensitive else re.IGNORECASE
+    pats = [re.compile(r"(?<!\w)" + re.escape(w.strip()) + r"(?!\w)", flags) for w in words]
     spans: list[list[tuple[int, int]]] = []
     for t in texts:
         spans.append([(m.start(), m.end()) for p in pats for m in p.finditer(t)])
@@ -76,7 +77,9 @@ class Laminar(TokenStudy):
             the first text, the statistics pool every token.
         corpus: instead of ``text``: a UTF-8 file (one text per line) or an iterable of
             texts, run in chunks keeping only the per-token angles.
-        target: the group's word (a str) or words (a list), default ``"her"``.
+        target: the group's word (a str) or words (a list), default ``"her"``, matched as
+            whole words.
+        case_sensitive: False also counts the words with other capitals (``"Her"``).
         sharp_deg: the update angle above which a turn counts as sharp (degrees).
         equal_var: False (default) for Welch's t-test, True for Student's.
         convention, batch_size, memory_budget, progress, client, dataset_name: see
@@ -87,7 +90,8 @@ class Laminar(TokenStudy):
     default_text = DEFAULT_TEXT
 
     def __init__(self, model: Any = None, text: str | Sequence[str] | None = None, *, corpus: Any = None,
-                 target: str | Sequence[str] = "her", sharp_deg: float = 90.0, equal_var: bool = False,
+                 target: str | Sequence[str] = "her", case_sensitive: bool = True, sharp_deg: float = 90.0,
+                 equal_var: bool = False,
                  convention: str = "hidden_states", batch_size: int | None = None,
                  memory_budget: int | None = None, progress: bool | None = None, client: Any = None,
                  dataset_name: str | None = None) -> None:
@@ -97,6 +101,7 @@ class Laminar(TokenStudy):
         if not words or not all(isinstance(w, str) and w.strip() for w in words):
             raise InvalidTypeError("target must be a word or a list of words (non-empty strings)")
         self.target = [w.strip() for w in words]
+        self.case_sensitive = bool(case_sensitive)
         if not 0.0 < float(sharp_deg) < 180.0:
             raise InvalidInputError(f"sharp_deg must be between 0 and 180 degrees, got {sharp_deg!r}")
         self.sharp_deg = float(sharp_deg)
@@ -105,10 +110,15 @@ class Laminar(TokenStudy):
     def run(self) -> LaminarResult:
         tab = self._measure(("update_angle", "state_angle", "update_norm"), "laminar flow")
         L = tab.n_layer
-        group = token_group(tab.texts, tab["text_index"], tab["start"], tab["end"], self.target)
+        group = token_group(tab.texts, tab["text_index"], tab["start"], tab["end"], self.target, self.case_sensitive)
         if not group.any():
-            raise InvalidInputError(f"no token of the text(s) belongs to the target {self.target!r}: "
-                                    "give a target word that occurs in the text (whole word, case-sensitive)")
+            how = "give a target word that occurs in the text"
+            if self.case_sensitive and token_group(tab.texts, tab["text_index"], tab["start"], tab["end"],
+                                                   self.target, False).any():
+                how = ("it occurs with other capitals: pass case_sensitive=False "
+                       "(--ignore-case on the command line)")
+            raise InvalidInputError(f"no token of the text(s) belongs to the target {self.target!r} (whole words, "
+                                    f"{'case-sensitive' if self.case_sensitive else 'any case'}): {how}")
         if group.all():
             raise InvalidInputError("every token belongs to the target group: nothing to compare it with")
         a: dict[str, np.ndarray] = {
@@ -153,7 +163,7 @@ class Laminar(TokenStudy):
         desc["sharp_rest"] = f"[L-1] the same for the other tokens"
         prov = self._provenance("Laminar", tab, target=" ".join(self.target), parameters={
             "sharp_deg": self.sharp_deg, "test": "Student" if self.equal_var else "Welch",
-            "correction": "Holm across layers"})
+            "case_sensitive": self.case_sensitive, "correction": "Holm across layers"})
         return LaminarResult(prov, a, desc, self._token_labels(tab), tab.texts, self.sharp_deg)
 
 
@@ -209,14 +219,16 @@ class LaminarResult(TokenResult):
             f"rest {fmt(np.nanmean(self['state_angle'][~g]))} deg",
             f"sharp turns (update angle > {self.sharp_deg:g} deg): target {fmt(float(np.mean(self['sharp_group'])))}, "
             f"rest {fmt(float(np.mean(self['sharp_rest'])))} (fraction, mean over layers)",
-            f"{test}'s t-test per layer, target vs rest; Holm correction across layers.",
+            f"{test}'s t-test per layer, target vs rest; Holm correction across layers; "
+            "d = Cohen's d (target - rest, in pooled SDs).",
             "",
-            "update angle D(l) vs D(l+1):",
+            "update angle D(l) vs D(l+1), mean degrees" + (" (* = D(L) is the step through ln_f)" if self.includes_ln_f else "") + ":",
             "    l  target    rest       t      p_holm      d",
         ]
         for k, l in enumerate(self["update_layers"]):
             out.append(f"{l:5d} {self['mean_update_group'][k]:7.2f} {self['mean_update_rest'][k]:7.2f} "
-                       f"{self['t_update'][k]:7.3f} {fmt(self['p_holm_update'][k]):>10} {self['d_update'][k]:6.3f}")
+                       f"{self['t_update'][k]:7.3f} {fmt_p(self['p_holm_update'][k]):>10} {self['d_update'][k]:6.3f}"
+                       + (" *" if self.includes_ln_f and k == len(self["update_layers"]) - 1 else ""))
         return out
 
     def _first(self) -> np.ndarray:

@@ -191,12 +191,6 @@ class PathLengthResult(StudyResult):
         self.tokens = list(tokens)
         self.texts = tuple(texts)
 
-    @property
-    def includes_ln_f(self) -> bool:
-        """True under ``convention="hidden_states"``: the last hidden step ends after the
-        final LayerNorm ln_f, a rescaling that is not a block's update."""
-        return self.provenance.convention == "hidden_states"
-
     def key_stats(self) -> list[tuple[str, str]]:
         out = [("tokens", str(len(self.tokens))), ("mean path length", fmt(self["path_length"].mean()))]
         if self.includes_ln_f:
@@ -220,7 +214,7 @@ class PathLengthResult(StudyResult):
                 })
         corr = []
         for l in self["layers"]:
-            row: dict[str, Any] = {"layer": int(l)}
+            row: dict[str, Any] = {"layer": int(l), "hidden_step_includes_ln_f": bool(self.includes_ln_f and l == L - 1)}
             for k in ("attn", "mlp"):
                 for suffix in ("", "_no_first"):
                     for m in ("pearson", "spearman"):
@@ -324,6 +318,10 @@ class PathLengthResult(StudyResult):
 
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.axhline(0.0, color="0.6", linewidth=0.8)
+        if self.includes_ln_f:  # the last hidden step is a LayerNorm rescaling, not the block's update alone
+            last = int(x[-1])
+            a.axvspan(last - 0.4, last + 0.4, color="0.88", zorder=0,
+                      label=f"block {last}: the hidden step goes through ln_f")
         a.legend()
         a.set_xlabel("layer")
         a.set_ylabel("Pearson r across tokens")

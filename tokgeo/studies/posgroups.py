@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import StudyResult, fmt
+from ._base import StudyResult, fmt, fmt_p
 from ._corpus import TokenStudy, read_corpus, title_prefix
 from ._stats import bonferroni, holm, mean_ci
 from .pos import UPOS_TAGS, _check_tag, default_pos_sentences, tag_texts, token_tags
@@ -119,7 +119,7 @@ class NounsAdjectives(TokenStudy):
         if tagged is None:
             tagged = tag_texts(self.texts, nlp=self.nlp, spacy_model=self.spacy_model)
             self._check_groups(tagged)
-        tab = self._measure(("step_length",), "path length by POS")
+        tab = self._measure(("step_length", "last_step_resid"), "path length by POS")
         L = tab.n_layer
         pos_parts, word_parts = [], []
         for i, tg in enumerate(tagged):
@@ -131,6 +131,7 @@ class NounsAdjectives(TokenStudy):
         pos = np.concatenate(pos_parts)
         word = np.concatenate(word_parts)
         steps = tab["step_length"]
+        raw_last = tab["last_step_resid"]  # the last step without ln_f (hidden_states)
         text_index = tab["text_index"]
         if self.unit == "word":
             keys = [(int(t), int(w)) for t, w in zip(text_index, word)]
@@ -140,10 +141,12 @@ class NounsAdjectives(TokenStudy):
                     uniq.setdefault(key, []).append(k)
             idx = list(uniq.values())
             steps = np.stack([steps[ix].mean(axis=0) for ix in idx])
+            raw_last = np.array([raw_last[ix].mean() for ix in idx])
             pos = np.array([pos[ix[0]] for ix in idx], dtype=str)
             text_index = np.array([text_index[ix[0]] for ix in idx])
             word = np.array([word[ix[0]] for ix in idx])
         total = steps.sum(axis=1)
+        raw_total = total - steps[:, -1] + raw_last
         cum = np.cumsum(steps, axis=1)
         ga, gb = self.groups
         ma, mb = pos == ga, pos == gb
@@ -152,11 +155,15 @@ class NounsAdjectives(TokenStudy):
                 raise InvalidInputError(f"the sentences hold {int(m.sum())} {g} {self.unit}(s): at least 2 are needed "
                                         "for a t-test; give more sentences")
         a: dict[str, np.ndarray] = {"step_length": steps, "cumulative_length": cum, "path_length": total,
+                                    "path_length_resid": raw_total,
                                     "pos": pos, "text_index": text_index, "word_index": word,
                                     "layers": np.arange(1, L + 1), "groups": np.array(self.groups, dtype=str)}
         u = self.unit
         desc = {"step_length": f"[{u}s, L] ||h(l) - h(l-1)||, Euclidean", "cumulative_length": f"[{u}s, L] path length after block l",
-                "path_length": f"[{u}s] total path length", "pos": f"[{u}s] universal POS tag",
+                "path_length": f"[{u}s] total path length"
+                + ("; the last step ends after the final LayerNorm ln_f (hidden_states)" if self.convention == "hidden_states" else ""),
+                "path_length_resid": f"[{u}s] total path length of the raw residual stream (last step without ln_f)",
+                "pos": f"[{u}s] universal POS tag",
                 "text_index": f"[{u}s] which sentence", "word_index": f"[{u}s] word in its sentence (-1/-2: none)",
                 "layers": "[L] block l", "groups": "[2] the compared tags"}
         for g, m in (("a", ma), ("b", mb)):
@@ -227,6 +234,7 @@ class NounsAdjectivesResult(StudyResult):
                 r["token"] = self.tokens[k]
             r["pos"] = str(self["pos"][k])
             r["path_length"] = float(self["path_length"][k])
+            r["path_length_resid"] = float(self["path_length_resid"][k])
             for l in range(self["step_length"].shape[1]):
                 r[f"step_{l + 1}"] = float(self["step_length"][k, l])
             rows.append(r)
@@ -237,7 +245,8 @@ class NounsAdjectivesResult(StudyResult):
                            f"mean_{self._gb}": float(self["mean_b"][k]),
                            f"ci_low_{self._gb}": float(self["ci_low_b"][k]), f"ci_high_{self._gb}": float(self["ci_high_b"][k]),
                            "t": float(self["t"][k]), "df": float(self["df"][k]), "p": float(self["p"][k]),
-                           "p_adjusted": float(self["p_adjusted"][k]), "cohen_d": float(self["d"][k])})
+                           "p_adjusted": float(self["p_adjusted"][k]), "cohen_d": float(self["d"][k]),
+                           "step_includes_ln_f": bool(self.includes_ln_f and k == len(self["layers"]) - 1)})
         tags = [{"pos": str(t), "n": int(n), "mean_path_length": float(m), "ci_low": float(lo), "ci_high": float(hi)}
                 for t, n, m, lo, hi in zip(self["tags"], self["tag_n"], self["tag_mean"], self["tag_ci_low"], self["tag_ci_high"])]
         return {"tokens": rows, "layers": layers, "tags": tags}
@@ -252,15 +261,23 @@ class NounsAdjectivesResult(StudyResult):
             f"({ga}: {na}, {gb}: {nb}); tags from {p['tagger']}.",
             f"total path length: {ga} {fmt(float(self['path_length'][pos == ga].mean()))}, "
             f"{gb} {fmt(float(self['path_length'][pos == gb].mean()))}; {p['test']} t = {fmt(float(self['total_t']))}, "
-            f"df = {fmt(float(self['total_df']))}, p = {fmt(float(self['total_p']))}, d = {fmt(float(self['total_d']))}",
+            f"df = {fmt(float(self['total_df']))}, p = {fmt_p(self['total_p'])}, d = {fmt(float(self['total_d']))}",
             f"per layer: {p['test']}'s t-test, {p['correction'].capitalize()} correction across "
             f"{len(self['layers'])} layers; {int((self['p_adjusted'] < 0.05).sum())} layer(s) with adjusted p < 0.05",
             "",
+            f"step of block l: mean per group, t, adjusted p, and d = Cohen's d ({ga} - {gb}, in pooled SDs)"
+            + ("; * = the step through ln_f" if self.includes_ln_f else ""),
             f"    l  mean {ga:5s} mean {gb:5s}       t   p_adjusted       d",
         ]
+        L = len(self["layers"])
         for k, l in enumerate(self["layers"]):
             out.append(f"{l:5d} {self['mean_a'][k]:10.4f} {self['mean_b'][k]:10.4f} {self['t'][k]:7.3f} "
-                       f"{fmt(self['p_adjusted'][k]):>12} {self['d'][k]:7.3f}")
+                       f"{fmt_p(self['p_adjusted'][k]):>12} {self['d'][k]:7.3f}"
+                       + (" *" if self.includes_ln_f and k == L - 1 else ""))
+        if self.includes_ln_f:
+            out += ["", *self.ln_f_note(),
+                    f"  raw totals per group: {ga} {fmt(float(self['path_length_resid'][pos == ga].mean()))}, "
+                    f"{gb} {fmt(float(self['path_length_resid'][pos == gb].mean()))}"]
         out += ["", "  tag       n   mean path length [95% CI]"]
         for t, n, m, lo, hi in zip(self["tags"], self["tag_n"], self["tag_mean"], self["tag_ci_low"], self["tag_ci_high"]):
             out.append(f"  {t:6s} {n:5d}   {m:.4f} [{lo:.4f}, {hi:.4f}]")
@@ -273,7 +290,7 @@ class NounsAdjectivesResult(StudyResult):
         a.violinplot(data, showmedians=True)
         a.set_xticks(np.arange(1, len(tags) + 1), labels=[f"{t}\n(n={len(d)})" for t, d in zip(tags, data)], fontsize=8)
         a.set_xlabel("universal POS tag")
-        a.set_ylabel("total path length (Euclidean, all blocks)")
+        a.set_ylabel("total path length (Euclidean, all blocks)" + ("\nlast step through ln_f" if self.includes_ln_f else ""))
         a.set_title(f"{title_prefix(self.provenance)}: path length by part of speech")
         return a.figure  # type: ignore[return-value]
 
@@ -282,11 +299,11 @@ class NounsAdjectivesResult(StudyResult):
         data = [self["path_length"][self["pos"] == g] for g in (ga, gb)]
         a = plotting.new_axes(ax, figsize=(5, 4.8))
         a.boxplot(data, tick_labels=[f"{ga} (n={len(data[0])})", f"{gb} (n={len(data[1])})"])
-        a.set_ylabel("total path length (Euclidean, all blocks)")
+        a.set_ylabel("total path length (Euclidean, all blocks)" + ("\nlast step through ln_f" if self.includes_ln_f else ""))
         a.set_xlabel("part of speech")
         p = self.provenance.parameters
         a.set_title(f"{title_prefix(self.provenance)}: {ga} vs {gb}\n{p['test']} t = {float(self['total_t']):.2f}, "
-                    f"p = {fmt(float(self['total_p']))}, d = {float(self['total_d']):.2f}", fontsize=10)
+                    f"p = {fmt_p(self['total_p'])}, d = {float(self['total_d']):.2f}", fontsize=10)
         return a.figure  # type: ignore[return-value]
 
     def _plot_layers(self, ax: Axes | None = None) -> Figure:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import metrics, plotting
 from ..errors import InvalidInputError
-from ._base import fmt
+from ._base import fmt, fmt_p
 from ._corpus import TokenResult, TokenStudy, title_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,9 +61,11 @@ class PathPrediction(TokenStudy):
     default_text = DEFAULT_TEXT
 
     def run(self) -> PathPredictionResult:
-        tab = self._measure(("step_length", "logprob_next", "rank_next", "entropy"), "path length & prediction")
+        tab = self._measure(("step_length", "last_step_resid", "logprob_next", "rank_next", "entropy"),
+                            "path length & prediction")
         L = tab.n_layer
         cum = np.cumsum(tab["step_length"], axis=1)
+        raw_total = cum[:, -1] - tab["step_length"][:, -1] + tab["last_step_resid"]
         has_next = np.ones(tab.n_tokens, dtype=bool)
         last = np.r_[tab["text_index"][1:] != tab["text_index"][:-1], True]
         has_next[last] = False
@@ -71,6 +73,7 @@ class PathPrediction(TokenStudy):
             raise InvalidInputError("the text(s) have fewer than 3 tokens with a next token: give a longer text")
         a: dict[str, np.ndarray] = {
             "step_length": tab["step_length"], "cumulative_length": cum, "path_length": cum[:, -1].copy(),
+            "path_length_resid": raw_total,
             "logprob_next": tab["logprob_next"], "rank_next": tab["rank_next"].astype(np.int64),
             "log_rank": np.where(has_next, np.log(np.maximum(tab["rank_next"], 1)), np.nan),
             "entropy": tab["entropy"], "has_next": has_next,
@@ -80,7 +83,9 @@ class PathPrediction(TokenStudy):
         desc = {
             "step_length": "[tokens, L] ||h(l) - h(l-1)||, Euclidean",
             "cumulative_length": "[tokens, L] path length after block l (column L-1: the total)",
-            "path_length": "[tokens] total path length",
+            "path_length": "[tokens] total path length"
+            + ("; the last step ends after the final LayerNorm ln_f (hidden_states)" if self.convention == "hidden_states" else ""),
+            "path_length_resid": "[tokens] total path length of the raw residual stream (the last step without ln_f)",
             "logprob_next": "[tokens] ln p(actual next token); NaN for a text's last token",
             "rank_next": "[tokens] rank of the actual next token (1 = most likely); 0 for a text's last token",
             "log_rank": "[tokens] ln(rank_next); NaN for a text's last token",
@@ -100,6 +105,8 @@ class PathPrediction(TokenStudy):
                     c = fn(a["path_length"][mask], yy)
                     a[f"{method}_{y}{suffix}"] = np.asarray(c.statistic, dtype=np.float64)
                     a[f"{method}_{y}{suffix}_p"] = np.asarray(c.pvalue, dtype=np.float64)
+                    c = fn(raw_total[mask], yy)  # the same without the ln_f step
+                    a[f"{method}_{y}{suffix}_resid"] = np.asarray(c.statistic, dtype=np.float64)
                     # the cumulative length after every block vs the prediction
                     cl = fn(cum[mask], np.broadcast_to(yy[:, None], (n, L)), axis=0)
                     a[f"{method}_{y}{suffix}_by_layer"] = np.atleast_1d(cl.statistic)
@@ -107,6 +114,8 @@ class PathPrediction(TokenStudy):
                 desc[f"pearson_{y}{suffix}"] = f"[] Pearson r, total path length vs {y} ({what})"
                 desc[f"spearman_{y}{suffix}"] = f"[] Spearman rho, total path length vs {y} ({what})"
                 desc[f"pearson_{y}{suffix}_p"] = desc[f"spearman_{y}{suffix}_p"] = "[] two-sided p-value"
+                desc[f"pearson_{y}{suffix}_resid"] = f"[] Pearson r, raw residual stream's total vs {y} ({what})"
+                desc[f"spearman_{y}{suffix}_resid"] = f"[] Spearman rho, raw residual stream's total vs {y} ({what})"
                 desc[f"pearson_{y}{suffix}_by_layer"] = f"[L] Pearson r, cumulative length after block l vs {y} ({what})"
                 desc[f"spearman_{y}{suffix}_by_layer"] = f"[L] Spearman rho, cumulative length after block l vs {y} ({what})"
         prov = self._provenance("PathPrediction", tab)
@@ -124,13 +133,16 @@ class PathPredictionResult(TokenResult):
     plot_kinds = ("scatter", "by_layer", "tokens")
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        rows = self.token_rows(**{k: k for k in ("path_length", "logprob_next", "rank_next", "entropy", "has_next")})
+        rows = self.token_rows(**{k: k for k in ("path_length", "path_length_resid", "logprob_next", "rank_next",
+                                                   "entropy", "has_next")})
         corr = []
         for y in PREDICTIONS:
             for suffix, which in (("", "all"), ("_no_first", "without first token")):
                 for m in ("pearson", "spearman"):
                     corr.append({"prediction": y, "tokens": which, "method": m,
-                                 "statistic": float(self[f"{m}_{y}{suffix}"]), "pvalue": float(self[f"{m}_{y}{suffix}_p"])})
+                                 "statistic": float(self[f"{m}_{y}{suffix}"]), "pvalue": float(self[f"{m}_{y}{suffix}_p"]),
+                                 "statistic_resid": float(self[f"{m}_{y}{suffix}_resid"]),
+                                 "total_includes_ln_f": self.includes_ln_f})
         return {"tokens": rows, "correlations": corr}
 
     def summary_lines(self) -> list[str]:
@@ -144,10 +156,15 @@ class PathPredictionResult(TokenResult):
         ]
         for y in PREDICTIONS:
             out.append(
-                f"  {y:13s} {fmt(float(self[f'pearson_{y}']))} ({fmt(float(self[f'pearson_{y}_p']))}) -> "
-                f"{fmt(float(self[f'pearson_{y}_no_first']))} ({fmt(float(self[f'pearson_{y}_no_first_p']))});  "
-                f"{fmt(float(self[f'spearman_{y}']))} ({fmt(float(self[f'spearman_{y}_p']))}) -> "
-                f"{fmt(float(self[f'spearman_{y}_no_first']))} ({fmt(float(self[f'spearman_{y}_no_first_p']))})")
+                f"  {y:13s} {fmt(float(self[f'pearson_{y}']))} ({fmt_p(self[f'pearson_{y}_p'])}) -> "
+                f"{fmt(float(self[f'pearson_{y}_no_first']))} ({fmt_p(self[f'pearson_{y}_no_first_p'])});  "
+                f"{fmt(float(self[f'spearman_{y}']))} ({fmt_p(self[f'spearman_{y}_p'])}) -> "
+                f"{fmt(float(self[f'spearman_{y}_no_first']))} ({fmt_p(self[f'spearman_{y}_no_first_p'])})")
+        if self.includes_ln_f:
+            out += ["", *self.ln_f_note(),
+                    "  Pearson r with the raw total [all -> without first token]: " + "; ".join(
+                        f"{y} {fmt(float(self[f'pearson_{y}_resid']))} -> {fmt(float(self[f'pearson_{y}_no_first_resid']))}"
+                        for y in PREDICTIONS)]
         return out
 
     def _plot_scatter(self, ax: Axes | None = None) -> Figure:
@@ -167,7 +184,7 @@ class PathPredictionResult(TokenResult):
                 a.set_yscale("log")
             else:
                 a.ticklabel_format(axis="y", useOffset=False)
-            a.set_xlabel("total path length (Euclidean)")
+            a.set_xlabel("total path length (Euclidean)" + (", last step through ln_f" if self.includes_ln_f else ""))
             a.set_ylabel(ylabel)
             a.set_title(f"r = {self[f'pearson_{y}']:.2f} (no 1st: {self[f'pearson_{y}_no_first']:.2f}), "
                         f"rho = {self[f'spearman_{y}']:.2f}", fontsize=9)
@@ -192,7 +209,7 @@ class PathPredictionResult(TokenResult):
         a = plotting.new_axes(ax, figsize=(max(6.4, 0.35 * len(rows) + 2), 4.8))
         pos = np.arange(len(rows))
         a.bar(pos, self["path_length"][rows], color="C0", alpha=0.7, label="total path length")
-        a.set_ylabel("total path length (Euclidean)")
+        a.set_ylabel("total path length (Euclidean)" + ("\nlast step through ln_f" if self.includes_ln_f else ""))
         a.set_xticks(pos, labels=[repr(self.tokens[r])[1:-1] for r in rows], rotation=90)
         a.set_xlabel("token (text 0)")
         b = a.twinx()

@@ -9,6 +9,8 @@ structures of Q, K and V agree (scatter plots and correlations over sentence pai
 
 from __future__ import annotations
 
+import math
+
 from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
@@ -40,7 +42,8 @@ class QKVSimilarity(Study):
             string is one sentence.
         target: the target word or token id (default ``" her"``).
         layer: the block whose c_attn output is read (default 6).
-        batch_size, strict, progress, dataset_name, memory_budget: as in :class:`Rotation`.
+        batch_size, strict, case_sensitive, progress, dataset_name, memory_budget: as in
+            :class:`Rotation`.
 
     Within-matrices (QQ, KK, VV) are symmetric with ones on the diagonal; their
     distributions use the pairs i < j.  Across-matrices (QK: q of sentence i vs k of
@@ -63,19 +66,20 @@ class QKVSimilarity(Study):
         layer: int = 6,
         batch_size: int | None = None,
         strict: bool = True,
+        case_sensitive: bool = True,
         progress: bool | None = None,
         dataset_name: str | None = None,
         memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
-        self._set_sentences(sentences, target, strict)
+        self._set_sentences(sentences, target, strict, case_sensitive)
         self.layer = layer
         self._set_run_options(batch_size, progress, memory_budget, dataset_name)
 
     def run(self) -> QKVResult:
         """Capture the c_attn output at the layer for every sentence and compare."""
         layer = self.check_layer(self.layer)
-        ts = self.targets(self.sentences, self.target, self.strict, self.dataset_name)
+        ts = self.targets()
         n, C = len(ts), self.model.config.n_embd
         if n < 2:
             raise InvalidInputError("QKVSimilarity compares sentences: give at least 2")
@@ -121,7 +125,8 @@ class QKVSimilarity(Study):
             n_sentences=n,
             target=ts.target,
             seed=None,
-            parameters={"layer": layer, "dropped": [p.index for p in ts.dropped]},
+            parameters={"layer": layer, "case_sensitive": self.case_sensitive,
+                        "dropped": [p.index for p in ts.dropped]},
         )
         return QKVResult(prov, arrays, desc, layer)
 
@@ -213,15 +218,26 @@ class QKVResult(StudyResult):
         for g, name in zip(groups, ("within Q, K, V", "across Q, K, V")):
             if not g:
                 continue
-            lim = 1.0 if g[0][0] == g[0][1] else limit(g)
+            lo, hi, cmap = -1.0, 1.0, "RdBu_r"
+            if g[0][0] == g[0][1]:
+                # within-matrices: the pairs i < j set the scale (the diagonal is 1 by definition).
+                # When every cosine is positive (trained models: all targets point one way) a
+                # -1..1 scale paints the panels one colour; a sequential min..1 scale shows them
+                off = np.concatenate([self[f"values_{p}_{token}"] for p in g])
+                off = off[np.isfinite(off)]
+                if off.size and float(off.min()) > 0.0:
+                    lo, hi, cmap = math.floor(float(off.min()) * 100) / 100, 1.0, "viridis"
+            else:
+                hi = limit(g)
+                lo = -hi
             im: Any = None  # set by the loop: g is not empty
             gaxes = [a for a, p in zip(axes, pairs) if p in g]
             for a, p in zip(gaxes, g):
-                plotting.heatmap(self[f"sim_{p}_{token}"], ax=a, vmin=-lim, vmax=lim, cmap="RdBu_r", colorbar=False,
+                plotting.heatmap(self[f"sim_{p}_{token}"], ax=a, vmin=lo, vmax=hi, cmap=cmap, colorbar=False,
                                  xlabel=f"{p[1]} of sentence j", ylabel=f"{p[0]} of sentence i", title=f"{p} ({token})")
                 im = a.get_images()[0]
             cb = fig.colorbar(im, ax=gaxes)
-            cb.set_label(f"cosine, {name}" + (f" (-{lim:.2g}..{lim:.2g})" if lim < 1 else ""))
+            cb.set_label(f"cosine, {name}" + (f" ({lo:.2g}..{hi:.2g})" if (lo, hi) != (-1.0, 1.0) else ""))
         if pair is None:
             fig.suptitle(f"Cosine similarity of {token} Q, K, V at layer {self.layer} ({short_model(self.provenance.model)})")
         return fig

@@ -48,6 +48,8 @@ class Rotation(Study):
         batch_size: sentences per forward pass (default 16; smaller chunks are tried when
             the memory budget refuses a run).
         strict: unusable sentences raise (True) or are dropped with a warning (False).
+        case_sensitive: False also matches the target with other capitals (``" her"`` and
+            ``" Her"``, two different tokens, both followed).
         progress: show progress (tqdm when installed).
         dataset_name: a name for your sentences, recorded in the provenance.
         memory_budget: bytes a forward pass may use (default: the memory available now);
@@ -78,12 +80,13 @@ class Rotation(Study):
         paired: bool = False,
         batch_size: int | None = None,
         strict: bool = True,
+        case_sensitive: bool = True,
         progress: bool | None = None,
         dataset_name: str | None = None,
         memory_budget: int | None = None,
     ) -> None:
         super().__init__(model)
-        self._set_sentences(sentences, target, strict)
+        self._set_sentences(sentences, target, strict, case_sensitive)
         self.convention = check_convention(convention)
         self.seed = check_seed(seed)
         if not 0.0 < float(confidence) < 1.0:
@@ -98,7 +101,7 @@ class Rotation(Study):
         Returns:
             A :class:`RotationResult`.
         """
-        ts = self.targets(self.sentences, self.target, self.strict, self.dataset_name)
+        ts = self.targets()
         n, L = len(ts), self.model.config.n_layer
         lengths = ts.lengths
         rng = np.random.default_rng(self.seed)
@@ -177,7 +180,8 @@ class Rotation(Study):
             n_sentences=n,
             target=ts.target,
             seed=self.seed,
-            parameters={"confidence": self.confidence, "paired": self.paired, "dropped": [p.index for p in ts.dropped]},
+            parameters={"confidence": self.confidence, "paired": self.paired, "case_sensitive": self.case_sensitive,
+                        "dropped": [p.index for p in ts.dropped]},
         )
         return RotationResult(prov, arrays, desc, ts.sentences, ts.previous_words)
 
@@ -307,6 +311,9 @@ class RotationResult(StudyResult):
         a.bar(x[~sig], t[~sig], color="0.65", label="Holm-corrected p >= 0.05")
         a.bar(x[sig], t[sig], color="C3", label="Holm-corrected p < 0.05")
         a.axhline(0.0, color="0.3", linewidth=0.8)
+        from matplotlib.ticker import MaxNLocator
+
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
         a.legend(title=f"Holm-Bonferroni over {len(x)} layers")
         return a.figure  # type: ignore[return-value]
 

@@ -88,7 +88,7 @@ class Trajectories(TokenStudy):
         k = self.n_components
         skip = 1 if self.exclude_first else 0
         keep: PerText = _TextPCA(k, skip) if self.fit == "text" else _states
-        measures = ("step_length", "endpoint_distance") + (("update_angle",) if L > 1 else ())
+        measures = ("step_length", "endpoint_distance", "last_step_resid") + (("update_angle",) if L > 1 else ())
         tab = self._measure(measures, "trajectories", per_text=keep)
         counts = np.bincount(tab["text_index"], minlength=len(tab.texts))
         for i, n in enumerate(counts):
@@ -113,6 +113,7 @@ class Trajectories(TokenStudy):
         a: dict[str, np.ndarray] = {
             "projection": proj, "explained_variance_ratio": evr,
             "step_length": steps, "length": length, "endpoint_distance": end,
+            "path_length_resid": length - steps[:, -1] + tab["last_step_resid"],
             "straightness": end / length, "turning_angle": turn,
             "curvature": turn.mean(axis=1) if L > 1 else np.full(len(length), np.nan),
             "curvature_per_length": turn.sum(axis=1) / length,
@@ -121,7 +122,10 @@ class Trajectories(TokenStudy):
         desc = {
             "projection": f"[tokens, L+1, {k}] every state on the principal components (PCA units = Euclidean)",
             "explained_variance_ratio": f"[texts or 1, {k}] variance ratio of each component",
-            "step_length": "[tokens, L] ||h(l) - h(l-1)||", "length": "[tokens] trajectory length",
+            "step_length": "[tokens, L] ||h(l) - h(l-1)||",
+            "length": "[tokens] trajectory length"
+            + ("; the last step ends after the final LayerNorm ln_f (hidden_states)" if self.convention == "hidden_states" else ""),
+            "path_length_resid": "[tokens] trajectory length in the raw residual stream (last step without ln_f)",
             "endpoint_distance": "[tokens] ||h(L) - h(0)||", "straightness": "[tokens] endpoint distance / length (0..1]",
             "turning_angle": "[tokens, L-1] angle between consecutive steps, degrees",
             "curvature": "[tokens] mean turning angle, degrees",
@@ -181,7 +185,8 @@ class TrajectoriesResult(TokenResult):
     plot_kinds = ("pca2d", "pca3d", "shape")
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
-        shape = self.token_rows(length="length", endpoint_distance="endpoint_distance", straightness="straightness",
+        shape = self.token_rows(length="length", path_length_resid="path_length_resid",
+                                endpoint_distance="endpoint_distance", straightness="straightness",
                                 curvature_deg="curvature", curvature_per_length="curvature_per_length")
         proj = []
         k = self["projection"].shape[2]
@@ -208,7 +213,7 @@ class TrajectoriesResult(TokenResult):
         for i in range(min(len(self.tokens), 40)):
             out.append(f"{int(self['position'][i]):5d}  {self.tokens[i]!r:15s} {self['length'][i]:8.3f} "
                        f"{self['straightness'][i]:13.3f} {self['curvature'][i]:15.2f}")
-        return out
+        return out + ([""] + self.ln_f_note("length") if self.includes_ln_f else [])
 
     def _rows(self, text: int) -> np.ndarray:
         rows = np.flatnonzero(self["text_index"] == text)
