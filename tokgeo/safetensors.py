@@ -207,32 +207,27 @@ class _Reader:
             self.fd = -1
 
 
+def _bf16_refused(where: str, info: TensorInfo) -> InvalidTypeError:
+    return InvalidTypeError(
+        f"safetensors {where}: tensor {info.name!r} is BF16, which NumPy has no dtype for: pass "
+        "bf16='float32' to convert it exactly (a copy) or bf16='uint16' for the raw bit patterns"
+    )
+
+
 def _finish(handle: "_C.SafetensorsHandle", info: TensorInfo, bf16: str, unaligned: str,
             reader: Optional[_Reader] = None) -> np.ndarray:
-    if reader is not None:
-        out = reader.read(handle, info)
-        if info.dtype == "BF16":
-            if bf16 == "error":
-                raise InvalidTypeError(
-                    f"safetensors {handle.path!r}: tensor {info.name!r} is BF16, which NumPy has no dtype for: "
-                    "pass bf16='float32' to convert it exactly or bf16='uint16' for the raw bit patterns"
-                )
-            if bf16 == "float32":
-                return _bf16_to_float32(out)
-        return out
-    arr: np.ndarray = handle.view(info.name)
     where = f"{handle.path!r}" if handle.path is not None else "buffer"
-    if info.dtype == "BF16":
-        if bf16 == "error":
-            raise InvalidTypeError(
-                f"safetensors {where}: tensor {info.name!r} is BF16, which NumPy has no dtype for: pass "
-                "bf16='float32' to convert it exactly (a copy) or bf16='uint16' for the raw bit patterns (a view)"
-            )
-        if bf16 == "float32":
-            # the conversion reads element by element: alignment does not matter
-            out = _bf16_to_float32(arr)
-            out.setflags(write=False)
-            return out
+    if info.dtype == "BF16" and bf16 == "error":
+        raise _bf16_refused(where, info)
+    if reader is not None:  # copy=True: a private array read with pread
+        out = reader.read(handle, info)
+        return _bf16_to_float32(out) if info.dtype == "BF16" and bf16 == "float32" else out
+    arr: np.ndarray = handle.view(info.name)
+    if info.dtype == "BF16" and bf16 == "float32":
+        # the conversion reads element by element: alignment does not matter
+        out = _bf16_to_float32(arr)
+        out.setflags(write=False)
+        return out
     if arr.size and not arr.flags.aligned:
         if unaligned == "error":
             raise FormatError(

@@ -111,7 +111,7 @@ class NounsAdjectives(TokenStudy):
             if missing:
                 raise InvalidInputError(
                     f"sentence [{i}] {tg.text!r} has no {' and no '.join(missing)} word: every sentence must contain "
-                    f"both {self.groups[0]} and {self.groups[1]} (pass strict=False to keep it)"
+                    f"both {self.groups[0]} and {self.groups[1]} (pass strict=False, --lenient on the command line, to keep it)"
                 )
 
     def run(self) -> NounsAdjectivesResult:
