@@ -229,10 +229,11 @@ class StudyResult:
             return []
         m = slice(None) if mask is None else mask
         L = int(self.provenance.model_config.get("n_layer", 0))
-        return [f"NOTE: convention hidden_states: the last step (h({L}) - h({L - 1}), out of the last block) ends after the final LayerNorm "
-                f"ln_f, a rescaling, and is counted in the totals (mean total {fmt(float(np.mean(self[total][m])))}); "
-                f"in the raw residual stream (no ln_f; --convention resid) the mean total is "
-                f"{fmt(float(np.mean(self[raw][m])))}. CSV column {raw} gives it per token."]
+        return [f"NOTE: convention hidden_states: the last step (h({L}) - h({L - 1}), out of the last block) ends after",
+                f"  the final LayerNorm ln_f, a rescaling, and is counted in the totals (mean total "
+                f"{fmt(float(np.mean(self[total][m])))});",
+                f"  in the raw residual stream (no ln_f; --convention resid) the mean total is "
+                f"{fmt(float(np.mean(self[raw][m])))} (CSV column {raw}, per token)."]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._arrays)
