@@ -14,7 +14,9 @@ and after.  Every contender's output is checked on the same yardstick first:
   * t-SNE (2-D, perplexity 30, 750 iterations = 250 exaggerated + 500) at N = 2,000,
     10,000 and 50,257 of embedding-like data: tokgeo's default (method="auto", sklearn's
     schedule and learning rate N / 48), tokgeo FFT and Barnes-Hut with openTSNE's learning
-    rate N / 12, openTSNE FFT and BH (its defaults: learning rate N / 12; the BH rows up to
+    rate N / 12 (from 20,000 points, where tokgeo's default neighbour search is the
+    approximate one, also FFT with the exact neighbours, and the approximate graph's edge
+    and P-mass recall against the exact one), openTSNE FFT and BH (its defaults: learning rate N / 12; the BH rows up to
     --bh-max, default 10,000) and sklearn (BH; up to --sklearn-max, default 10,000).  The KL divergence of every
     final map is computed the same way here (tokgeo's sparse P on the 90 nearest
     neighbours, exact Q normaliser summed over all pairs in blocks), and trustworthiness
@@ -54,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 import tokgeo  # noqa: E402
 from tokgeo import _C  # noqa: E402
-from tokgeo._reduce import choose_tsne_method, pca, trustworthiness, tsne  # noqa: E402
+from tokgeo._reduce import choose_tsne_method, choose_tsne_neighbors, pca, trustworthiness, tsne  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -109,11 +111,37 @@ def embedding_like(n: int, d: int, seed: int = 0) -> np.ndarray:
     return x + centres[rng.integers(0, 20, n)]
 
 
+_EXACT_P: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def exact_affinities(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tokgeo's sparse P from the exact neighbours (perplexity 30), computed once per data set."""
+    key = (id(x), *x.shape)
+    if key not in _EXACT_P:
+        _EXACT_P.clear()
+        _EXACT_P[key] = _C._tsne_affinities(np.ascontiguousarray(x), 1, 0, 30.0, 0, 0)
+    return _EXACT_P[key]
+
+
+def neighbour_recall(x: np.ndarray) -> tuple[float, float]:
+    """Share of the exact affinity graph's edges (and of P's mass) that the approximate
+    neighbour search's graph has."""
+    import scipy.sparse as sp
+
+    n = len(x)
+    ei, ej, ev = exact_affinities(x)
+    ai, aj, av = _C._tsne_affinities(np.ascontiguousarray(x), 1, 0, 30.0, 1, 0)
+    e = sp.csr_matrix((ev, ej, ei), shape=(n, n))
+    a = sp.csr_matrix((np.ones_like(av), aj, ai), shape=(n, n))
+    both = e.multiply(a)
+    return float(both.nnz / e.nnz), float(both.sum() / e.sum())
+
+
 def kl_same_way(x: np.ndarray, emb: np.ndarray) -> float:
     """KL(P || Q): P = tokgeo's symmetrised sparse affinities (perplexity 30, 90 nearest
     neighbours, as Barnes-Hut and openTSNE use), Q = Student-t over ALL pairs (exact
     normaliser, blocked)."""
-    indptr, indices, values = _C._tsne_affinities(np.ascontiguousarray(x), 1, 0, 30.0)
+    indptr, indices, values = exact_affinities(x)
     y = np.asarray(emb, dtype=np.float64)
     n = len(y)
     rows = np.repeat(np.arange(n), np.diff(indptr))
@@ -255,10 +283,19 @@ def main() -> int:
                     x = embedding_like(n, 768 if n > 2000 else 100, seed=n)
                     lr = n / 12.0  # openTSNE's learning rate ("auto": N / exaggeration)
                     auto = choose_tsne_method(n)
+                    nbrs = choose_tsne_neighbors(n)
                     cont: dict[str, Callable[[], Any]] = {
-                        f"tokgeo auto ({auto}), sklearn's learning rate N/48": lambda: tsne(x, max_iter=iters, random_state=0).embedding,
-                        "tokgeo FFT, learning rate N/12": lambda: tsne(x, method="fft", learning_rate=lr, max_iter=iters, random_state=0).embedding,
+                        f"tokgeo auto ({auto}, {nbrs} neighbours), sklearn's learning rate N/48": lambda: tsne(
+                            x, max_iter=iters, random_state=0
+                        ).embedding,
+                        f"tokgeo FFT, learning rate N/12 ({nbrs} neighbours)": lambda: tsne(
+                            x, method="fft", learning_rate=lr, max_iter=iters, random_state=0
+                        ).embedding,
                     }
+                    if nbrs == "approximate":
+                        cont["tokgeo FFT, learning rate N/12 (exact neighbours)"] = lambda: tsne(
+                            x, method="fft", learning_rate=lr, max_iter=iters, random_state=0, neighbors="exact"
+                        ).embedding
                     if n <= args.bh_max:
                         cont["tokgeo Barnes-Hut, learning rate N/12"] = lambda: tsne(
                             x, method="barnes_hut", learning_rate=lr, max_iter=iters, random_state=0
@@ -286,6 +323,10 @@ def main() -> int:
                         tr = trust_sample(x, r["out"])
                         lines.append(f"| {name} | {fmt_t(r['t'])} | {r['mem'] / 1e6:.0f} | {kl:.4f} | {tr:.4f} |")
                         print(f"[{T}t] t-SNE N={n} {name:22s} {fmt_t(r['t'])} s  {r['mem'] / 1e6:6.0f} MB  KL {kl:.4f}  trust {tr:.4f}", flush=True)
+                    if nbrs == "approximate":
+                        edges, mass = neighbour_recall(x)
+                        lines += ["", f"Approximate neighbours: {edges:.4f} of the exact affinity graph's edges, {mass:.4f} of P's mass."]
+                        print(f"[{T}t] approximate neighbours: edge recall {edges:.4f}, P-mass recall {mass:.4f}", flush=True)
                     lines.append("")
             if "quality" in cases:
                 lines += quality_rows(args, T, TSNE)

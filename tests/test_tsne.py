@@ -15,7 +15,7 @@ import pytest
 
 import tokgeo
 from tokgeo import _C
-from tokgeo._reduce import TSNE_FFT_MIN_SAMPLES, trustworthiness, tsne
+from tokgeo._reduce import TSNE_APPROX_MIN_SAMPLES, TSNE_FFT_MIN_SAMPLES, trustworthiness, tsne
 from tokgeo.reference.reduce import joint_probabilities_reference, trustworthiness_reference, tsne_reference
 from tokgeo.errors import InvalidInputError, InvalidTypeError
 
@@ -256,6 +256,106 @@ def test_affinities_with_duplicate_rows_are_finite() -> None:
     # >= sum_j p_{j|i} / (2n) = 1 / (2n)
     other = np.setdiff1d(np.arange(len(x)), dup)[0]
     assert p[other, dup].sum() >= 1.0 / (2 * len(x)) * (1 - 1e-9)
+
+
+# ----------------------------------------------------------------------------- approximate neighbours
+
+
+def spectrum_like(n: int, d: int, seed: int) -> np.ndarray:
+    """Embedding-like rows: a decaying spectrum 1 / sqrt(1 + i), randomly rotated, plus 20
+    clusters (the data of benchmarks/bench_reduce.py)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    x = (rng.standard_normal((n, d)) / np.sqrt(1.0 + np.arange(d))) @ q.T
+    return (x + 0.3 * rng.standard_normal((20, d))[rng.integers(0, 20, n)]).astype(np.float32)
+
+
+def edge_recall(x: np.ndarray, metric: int = 0, seed: int = 0) -> tuple[float, float, np.ndarray]:
+    """(share of the exact affinity graph's edges the approximate one has, share of P's mass
+    on them, the approximate P dense)."""
+    n = len(x)
+    exact = dense_from_csr(*_C._tsne_affinities(x, 2, metric, 30.0, 0, 0), n)
+    approx = dense_from_csr(*_C._tsne_affinities(x, 2, metric, 30.0, 1, seed), n)
+    both = (exact > 0) & (approx > 0)
+    return both.sum() / (exact > 0).sum(), exact[both].sum() / exact.sum(), approx
+
+
+@pytest.mark.parametrize("metric", [0, 1])
+def test_approximate_neighbours_find_the_exact_graph(metric: int) -> None:
+    """The approximate search (random-projection forest + one neighbours-of-neighbours round)
+    against the exact search, which is tested against sklearn and long double: on 6,000 x 96
+    embedding-like rows it finds >= 99% of the affinity graph's edges and >= 99.9% of P's mass
+    (measured: 0.9989 / 0.99992 Euclidean, 0.9988 / 0.99993 cosine); P stays a symmetric
+    distribution."""
+    x = spectrum_like(6000, 96, seed=3)
+    edges, mass, p = edge_recall(x, metric)
+    assert edges >= 0.99 and mass >= 0.999, (edges, mass)
+    assert np.isfinite(p).all() and p.sum() == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_array_equal(p, p.T)
+
+
+def test_approximate_neighbours_with_duplicate_rows() -> None:
+    """15% of the rows identical (as untrained tokens in a W_E): the forest cannot split the
+    copies by direction, splits them by index, and P stays finite with the copies' mass.
+    (Which of the equidistant copies become neighbours differs from the exact search's
+    lowest-index choice, so edge recall is no measure here; the C test counts a neighbour
+    as found when it is as near as the exact k-th, and finds >= 97% with copies.)"""
+    x, dup = with_duplicates(3000, 1)
+    _, _, p = edge_recall(x)
+    assert np.isfinite(p).all() and p.sum() == pytest.approx(1.0, abs=1e-9)
+    other = np.setdiff1d(np.arange(len(x)), dup)[0]
+    assert p[other, dup].sum() >= 1.0 / (2 * len(x)) * (1 - 1e-9)
+
+
+def test_approximate_neighbours_same_bits_at_any_thread_count() -> None:
+    x = spectrum_like(2500, 40, seed=4)
+    before = tokgeo.get_num_threads()
+    try:
+        out = []
+        for t in (1, 2, 3):
+            tokgeo.set_num_threads(t)
+            out.append(tsne(x, neighbors="approximate", random_state=5, max_iter=260).embedding)
+    finally:
+        tokgeo.set_num_threads(before)
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+    a = _C._tsne_affinities(x, 2, 0, 30.0, 1, 5)
+    b = _C._tsne_affinities(x, 2, 0, 30.0, 1, 6)  # another forest
+    assert all(np.array_equal(u, v) for u, v in zip(a, _C._tsne_affinities(x, 2, 0, 30.0, 1, 5)))
+    assert not all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+def test_approximate_neighbours_reach_the_exact_quality() -> None:
+    """The same t-SNE with either search: KL (on the exact P, computed the same way) within 1%
+    and trustworthiness within 0.002."""
+    x = spectrum_like(4000, 64, seed=8)
+    ex = tsne(x, neighbors="exact", max_iter=500)
+    ap = tsne(x, neighbors="approximate", max_iter=500)
+    assert ex.neighbors == "exact" and ap.neighbors == "approximate"
+    ip, ix, v = _C._tsne_affinities(x, 2, 0, 30.0, 0, 0)
+
+    def kl(y: np.ndarray) -> float:
+        rows = np.repeat(np.arange(len(y)), np.diff(ip))
+        d2 = ((y[rows] - y[ix]) ** 2).sum(1)
+        sq = (y * y).sum(1)
+        z = (1.0 / (1.0 + np.maximum(sq[:, None] + sq[None, :] - 2 * y @ y.T, 0))).sum() - len(y)
+        return float((v * np.log(v)).sum() + (v * np.log1p(d2)).sum() + np.log(z))
+
+    assert kl(ap.embedding) <= 1.01 * kl(ex.embedding), (kl(ap.embedding), kl(ex.embedding))
+    t_ex, t_ap = trustworthiness(x, ex.embedding, 5), trustworthiness(x, ap.embedding, 5)
+    assert t_ap >= t_ex - 0.002, (t_ap, t_ex)
+
+
+def test_auto_neighbours_rule() -> None:
+    from tokgeo.metrics import choose_tsne_neighbors
+
+    assert choose_tsne_neighbors(TSNE_APPROX_MIN_SAMPLES - 1) == "exact"
+    assert choose_tsne_neighbors(TSNE_APPROX_MIN_SAMPLES) == "approximate"
+    assert choose_tsne_neighbors(50_257) == "approximate"
+    x = blobs(120, d=5, seed=2)
+    assert tsne(x, max_iter=250).neighbors == "exact"
+    assert tsne(x, method="exact", neighbors="approximate", max_iter=250).neighbors == "exact"  # all pairs
+    with pytest.raises(InvalidInputError, match="neighbors must be 'auto', 'exact' or 'approximate'"):
+        tsne(x, neighbors="annoy")  # type: ignore[arg-type]
 
 
 @pytest.mark.slow

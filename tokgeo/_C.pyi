@@ -179,13 +179,19 @@ def _tsne(
     n_iter_without_progress: int,
     min_grad_norm: float,
     angle: float,
+    approximate: int = 0,
+    seed: int = 0,
     /,
 ) -> tuple[_F64, float, int]:
     """t-SNE of x [N, D] from y0 [N, dim] (method 0 exact, 1 Barnes-Hut, 2 FFT; metric 0
-    Euclidean, 1 cosine): (embedding [N, dim], final KL divergence, last iteration index)."""
+    Euclidean, 1 cosine; approximate 1: the approximate neighbour search seeded by seed):
+    (embedding [N, dim], final KL divergence, last iteration index)."""
 
-def _tsne_affinities(x: ArrayLike, method: int, metric: int, perplexity: float, /) -> tuple[_I64, _I64, _F64]:
-    """Symmetric t-SNE affinities of x [N, D] as CSR: (indptr [N + 1], indices, values)."""
+def _tsne_affinities(
+    x: ArrayLike, method: int, metric: int, perplexity: float, approximate: int = 0, seed: int = 0, /
+) -> tuple[_I64, _I64, _F64]:
+    """Symmetric t-SNE affinities of x [N, D] as CSR: (indptr [N + 1], indices, values);
+    approximate 1: neighbours from the approximate search seeded by seed."""
 
 def _trustworthiness(x: ArrayLike, embedding: ArrayLike, k: int, /) -> float:
     """Trustworthiness in [0, 1] of embedding [N, d] of x [N, D] with k neighbours."""

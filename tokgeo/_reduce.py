@@ -18,7 +18,8 @@ The exact PCA is deterministic.  Randomized PCA and t-SNE depend only on ``rando
 ``random_state=None`` means the fixed seed 0, so repeated calls give identical results.  Use
 ``random_state=numpy.random.default_rng()`` or any int for other draws.  t-SNE with the
 same seed gives bitwise-identical embeddings at any number of threads
-(:func:`tokgeo.set_num_threads`), for every method and init, and PCA gives identical bits
+(:func:`tokgeo.set_num_threads`), for every method, init and neighbour search (the
+approximate search's random trees are drawn from ``random_state``), and PCA gives identical bits
 too: every per-point sum runs in a fixed order whichever thread computes it, global sums
 are added serially, and every BLIS product (input distances, Gram matrices, the
 eigensolver's updates) is cut into tiles whose size depends only on the shapes, each
@@ -273,6 +274,9 @@ class TSNEResult:
         method: ``"exact"``, ``"barnes_hut"`` or ``"fft"``: the method actually used
             (``"auto"`` resolved, see :func:`choose_tsne_method`).
         learning_rate: the learning rate actually used.
+        neighbors: ``"exact"`` or ``"approximate"``: how the neighbours behind P were found
+            (``"auto"`` resolved, see :func:`choose_tsne_neighbors`; ``"exact"`` for
+            ``method="exact"``, which uses all pairs).
     """
 
     embedding: np.ndarray
@@ -281,6 +285,7 @@ class TSNEResult:
     perplexity_used: float
     method: str
     learning_rate: float
+    neighbors: str = "exact"
 
 
 def _pca_init(arr: np.ndarray, n_components: int, seed: int) -> np.ndarray:
@@ -316,6 +321,24 @@ def choose_tsne_method(n_samples: int) -> Literal["barnes_hut", "fft"]:
     return "fft" if int(n_samples) >= TSNE_FFT_MIN_SAMPLES else "barnes_hut"
 
 
+TSNE_APPROX_MIN_SAMPLES = 20_000
+
+
+def choose_tsne_neighbors(n_samples: int) -> Literal["exact", "approximate"]:
+    """The neighbour search ``tsne(neighbors="auto")`` uses for ``n_samples`` points.
+
+    ``"exact"`` below :data:`TSNE_APPROX_MIN_SAMPLES` (20,000) samples, where it costs a few
+    seconds at most (1.7 s at 10,000 x 768 on one core); ``"approximate"`` from there on,
+    where the exact search's n^2 d products dominate the run (25-44 s of a t-SNE of
+    50,257 x 768 on one core, against 6-7 s approximate).  The approximate search (a forest
+    of 16 random-projection trees with leaves of at most 256 rows, then one round of
+    neighbours-of-neighbours, then the distances of the kept candidates in float64) found
+    99.0% of the exact affinity graph's edges, holding 99.7% of P's mass, on
+    embedding-like data of 50,257 x 768 (``benchmarks/bench_reduce.py`` prints it).
+    """
+    return "approximate" if int(n_samples) >= TSNE_APPROX_MIN_SAMPLES else "exact"
+
+
 def tsne(
     x: object,
     n_components: int = 2,
@@ -331,6 +354,7 @@ def tsne(
     metric: Literal["euclidean", "cosine"] = "euclidean",
     n_iter_without_progress: int = 300,
     min_grad_norm: float = 1e-7,
+    neighbors: Literal["auto", "exact", "approximate"] = "auto",
 ) -> TSNEResult:
     """t-SNE embedding of ``x`` [n_samples, n_features] (van der Maaten & Hinton, 2008).
 
@@ -356,8 +380,16 @@ def tsne(
             embedding length, at least 64 boxes), O(n) plus an FFT of the grid per
             iteration; its error in the repulsion equals openTSNE's (~1e-2 relative at
             spans of ~100).  Both use sparse P from the ``floor(3 * perplexity + 1)`` exact
-            nearest neighbours (one blocked BLIS search).  ``"exact"``: all pairs, O(n^2),
+            nearest neighbours (see ``neighbors``).  ``"exact"``: all pairs, O(n^2),
             any ``n_components`` up to 16.
+        neighbors: how Barnes-Hut and FFT find those neighbours.  ``"exact"``: a blocked
+            float32 BLIS search with a rigorous error bound, then float64 (O(n^2 d)).
+            ``"approximate"``: random-projection trees and a neighbours-of-neighbours round
+            (about n * 5,000 distances), seeded by ``random_state``; a few neighbours may be
+            missed, their place taken by the next nearest found.  ``"auto"`` (default):
+            exact below 20,000 samples, approximate from there on, see
+            :func:`choose_tsne_neighbors` for the rule and the measured recall.  Both are
+            deterministic at any thread count.
         metric: ``"euclidean"`` (squared distances in P, as sklearn) or ``"cosine"``
             (``1 - cos``, unsquared).
         max_iter: total iterations (>= 250 like sklearn, or fewer to shorten the
@@ -380,6 +412,8 @@ def tsne(
         raise InvalidInputError(f"method must be 'auto', 'barnes_hut', 'fft' or 'exact', got {method!r}")
     if metric not in ("euclidean", "cosine"):
         raise InvalidInputError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
+    if neighbors not in ("auto", "exact", "approximate"):
+        raise InvalidInputError(f"neighbors must be 'auto', 'exact' or 'approximate', got {neighbors!r}")
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
         raise InvalidTypeError("n_components must be an int")
     n_components = int(n_components)
@@ -420,6 +454,10 @@ def tsne(
     if not (isinstance(learning_rate, str) or lr > 0):
         raise InvalidInputError(f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}")
     seed = _seed(random_state)
+    if method == "exact":
+        neighbors = "exact"  # all pairs: no neighbour search
+    elif neighbors == "auto":
+        neighbors = choose_tsne_neighbors(n)
     if lowered:
         warnings.warn(
             f"perplexity={requested:g} is too large for {n} samples (it must stay below n_samples, and tokgeo keeps "
@@ -450,8 +488,18 @@ def tsne(
         int(n_iter_without_progress),
         float(min_grad_norm),
         float(angle),
+        1 if neighbors == "approximate" else 0,
+        seed,
     )
-    return TSNEResult(embedding=emb, kl_divergence=float(kl), n_iter=int(nit), perplexity_used=perp, method=method, learning_rate=lr)
+    return TSNEResult(
+        embedding=emb,
+        kl_divergence=float(kl),
+        n_iter=int(nit),
+        perplexity_used=perp,
+        method=method,
+        learning_rate=lr,
+        neighbors=neighbors,
+    )
 
 
 def trustworthiness(x: object, embedding: object, n_neighbors: int = 5) -> float:

@@ -61,6 +61,7 @@ __all__ = [
     "PCAResult",
     "tsne",
     "choose_tsne_method",
+    "choose_tsne_neighbors",
     "TSNEResult",
     "trustworthiness",
     "cosine_similarity",
@@ -776,7 +777,15 @@ def entropy(logits: ArrayLike, axis: int = -1, base: Optional[float] = None) -> 
 
 # ---------------------------------------------------------------------------------------
 # PCA and t-SNE are implemented in tokgeo/_reduce.py (C: csrc/reduce/pca.c, csrc/reduce/tsne.c) and offered here.
-from ._reduce import PCAResult, TSNEResult, choose_tsne_method, pca, trustworthiness, tsne  # noqa: E402
+from ._reduce import (  # noqa: E402
+    PCAResult,
+    TSNEResult,
+    choose_tsne_method,
+    choose_tsne_neighbors,
+    pca,
+    trustworthiness,
+    tsne,
+)
 
 from ._dir import public_dir as _public_dir  # noqa: E402  (dir() shows __all__ only)
 

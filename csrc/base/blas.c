@@ -43,6 +43,14 @@ void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff
             single_thread ? 1 : 0);
 }
 
+void tg_ssyrk_lower(size_t m, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float beta, float *c,
+                    ptrdiff_t rsc, ptrdiff_t csc) {
+    if (m == 0) return;
+    rntm_t rntm = BLIS_RNTM_INITIALIZER; /* single-threaded */
+    bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k, &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, &beta, c,
+                 (inc_t)rsc, (inc_t)csc, NULL, &rntm);
+}
+
 tg_status tg_bench_sgemm(size_t m, size_t n, size_t k, int reps, double *seconds) {
     size_t ba, bb, bc;
     if (m == 0 || n == 0 || k == 0 || reps < 1) return tg_fail(TG_ERR_VALUE, "m, n, k and reps must be positive");

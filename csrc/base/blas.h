@@ -37,6 +37,12 @@ void tg_gemm(tg_dtype dtype, tg_blas_trans ta, tg_blas_trans tb, size_t m, size_
 void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
               ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, bool single_thread);
 
+/* Lower triangle (diagonal included) of C[m, m] = alpha * A[m, k] @ A^T + beta * C in
+ * float32, any element strides; the strict upper triangle is not written.  Single-threaded
+ * (for calls inside our OpenMP regions). */
+void tg_ssyrk_lower(size_t m, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float beta, float *c,
+                    ptrdiff_t rsc, ptrdiff_t csc);
+
 /* Benchmark entry point (the reference rate for the all-pairs routines): times `reps` plain
  * sgemm calls C[m,n] = A[m,k] B[k,n] on internal buffers; *seconds: wall time of the calls.
  * TG_ERR_VALUE for a zero size or reps < 1, TG_ERR_OVERFLOW, TG_ERR_NOMEM. */

@@ -8,9 +8,10 @@
  *                                                      mean [d], total_variance)
  *   _pca_transform(x, mean | None, components)     -> projection [n, k]
  *   _tsne(x, y0, method (0 exact, 1 Barnes-Hut, 2 FFT), metric, perplexity, early_exaggeration, exaggeration_iter,
- *         learning_rate, max_iter, n_iter_without_progress, min_grad_norm, angle)
+ *         learning_rate, max_iter, n_iter_without_progress, min_grad_norm, angle[, approximate, seed])
  *                                                  -> (embedding [n, dim], kl, n_iter)
- *   _tsne_affinities(x, method, metric, perplexity) -> (indptr, indices, values)  CSR
+ *   _tsne_affinities(x, method, metric, perplexity[, approximate, seed]) -> (indptr, indices, values)  CSR
+ *     (approximate: 1 = the approximate neighbour search, seeded by seed)
  *   _trustworthiness(x, emb, k)                     -> float
  * x arguments: 2-D float32/float64 ndarrays in native byte order, aligned, with strides that
  * are multiples of the item size (any order, sliced, negative strides: read in place).
@@ -146,8 +147,10 @@ static PyObject *py_tsne(PyObject *self, PyObject *args) {
     int method, metric;
     double perp, exag, lr, mgn, angle;
     Py_ssize_t exag_iter, max_iter, nwp;
-    if (!PyArg_ParseTuple(args, "OOiiddndnndd", &xo, &yo, &method, &metric, &perp, &exag, &exag_iter, &lr, &max_iter,
-                          &nwp, &mgn, &angle))
+    int approx = 0;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTuple(args, "OOiiddndnndd|iK", &xo, &yo, &method, &metric, &perp, &exag, &exag_iter, &lr, &max_iter,
+                          &nwp, &mgn, &angle, &approx, &seed))
         return NULL;
     (void)0;
     tg_view x;
@@ -171,7 +174,9 @@ static PyObject *py_tsne(PyObject *self, PyObject *args) {
                            (size_t)max_iter,
                            (size_t)nwp,
                            mgn,
-                           angle};
+                           angle,
+                           approx ? TG_NEIGHBORS_APPROX : TG_NEIGHBORS_EXACT,
+                           (uint64_t)seed};
     double kl = 0.0;
     size_t nit = 0;
     tg_status st;
@@ -191,7 +196,9 @@ static PyObject *py_tsne_affinities(PyObject *self, PyObject *args) {
     PyObject *xo;
     int method, metric;
     double perp;
-    if (!PyArg_ParseTuple(args, "Oiid", &xo, &method, &metric, &perp)) return NULL;
+    int approx = 0;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTuple(args, "Oiid|iK", &xo, &method, &metric, &perp, &approx, &seed)) return NULL;
     tg_view x;
     if (view_from_array(xo, "x", &x) < 0) return NULL;
     tg_tsne_options opt;
@@ -200,6 +207,8 @@ static PyObject *py_tsne_affinities(PyObject *self, PyObject *args) {
     opt.metric = metric == 1 ? TG_METRIC_COSINE : TG_METRIC_EUCLIDEAN;
     opt.dim = 2;
     opt.perplexity = perp;
+    opt.neighbors = approx ? TG_NEIGHBORS_APPROX : TG_NEIGHBORS_EXACT;
+    opt.seed = (uint64_t)seed;
     size_t *indptr = NULL, *indices = NULL;
     double *values = NULL;
     tg_status st;

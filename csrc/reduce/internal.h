@@ -171,6 +171,13 @@ tg_status tg_red_eigh_top(double *a, size_t n, size_t k, double *w, double *vecs
 tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
                      size_t *nbr, double *dist, size_t *n_fallback);
 void tg_red_knn_row(const double *row, size_t n, size_t self, size_t k, double *hd, size_t *hi);
+/* tg_red_knn_approx: as tg_red_knn (same arguments, outputs and ordering of each row's
+ * answer), but the neighbours are found by a forest of random-projection trees and rounds of
+ * neighbours-of-neighbours (knn.c explains both), so a few may be missed (their place taken
+ * by the next nearest found).  The trees' random choices come from `seed`; the result is the
+ * same at any thread count.  Same errors as tg_red_knn. */
+tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
+                            uint64_t seed, size_t *nbr, double *dist);
 
 /* ---- thread-count independent products (reduce/tiled_blas.c) ----
  * Row-major C[m x n] = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n; element (i, p)

@@ -298,7 +298,8 @@ static tg_status sparse_affinities(const double *a, const double *sq, size_t n, 
         st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour graph");
         goto done;
     }
-    st = tg_red_knn(a, sq, n, d, k, opt->metric, nbr, pc, NULL);
+    st = opt->neighbors == TG_NEIGHBORS_APPROX ? tg_red_knn_approx(a, sq, n, d, k, opt->metric, opt->seed, nbr, pc)
+                                               : tg_red_knn(a, sq, n, d, k, opt->metric, nbr, pc, NULL);
     if (st != TG_OK) goto done;
 #pragma omp parallel for schedule(dynamic, 64)
     for (ptrdiff_t ii = 0; ii < (ptrdiff_t)n; ii++) {
@@ -392,6 +393,8 @@ static tg_status check_options(const tg_view *x, const tg_tsne_options *opt, boo
         return tg_fail(TG_ERR_VALUE, "t-SNE: unknown method %d", (int)opt->method);
     if (opt->metric != TG_METRIC_EUCLIDEAN && opt->metric != TG_METRIC_COSINE)
         return tg_fail(TG_ERR_VALUE, "t-SNE: unknown metric %d", (int)opt->metric);
+    if (opt->neighbors != TG_NEIGHBORS_EXACT && opt->neighbors != TG_NEIGHBORS_APPROX)
+        return tg_fail(TG_ERR_VALUE, "t-SNE: unknown neighbour search %d", (int)opt->neighbors);
     if (!(opt->perplexity >= 1.0) || !(opt->perplexity < (double)n))
         return tg_fail(TG_ERR_VALUE, "perplexity must be >= 1 and < n_samples (%zu), got %g", n, opt->perplexity);
     if (opt->method != TG_TSNE_EXACT && n > (size_t)INT32_MAX / 8)

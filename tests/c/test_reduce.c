@@ -213,7 +213,7 @@ static void test_tsne_runs(void) {
     uint64_t s = 5;
     for (int i = 0; i < N * 2; i++) y0[i] = 1e-4 * frand(&s);
     tg_view v = view2(x, TG_F64, N, D, D, 1);
-    tg_tsne_options opt = {TG_TSNE_EXACT, TG_METRIC_EUCLIDEAN, 2, 5.0, 4.0, 100, 10.0, 500, 300, 1e-7, 0.5};
+    tg_tsne_options opt = {TG_TSNE_EXACT, TG_METRIC_EUCLIDEAN, 2, 5.0, 4.0, 100, 10.0, 500, 300, 1e-7, 0.5, TG_NEIGHBORS_EXACT, 0};
     for (int m = 0; m < 3; m++) {
         opt.method = m == 2 ? TG_TSNE_FFT : m ? TG_TSNE_BARNES_HUT : TG_TSNE_EXACT;
         double kl = -1, kl2 = -1;
@@ -262,7 +262,7 @@ static void test_tsne_affinities_and_errors(void) {
     double x[N * D];
     make_clusters(x, N, D);
     tg_view v = view2(x, TG_F64, N, D, D, 1);
-    tg_tsne_options opt = {TG_TSNE_BARNES_HUT, TG_METRIC_EUCLIDEAN, 2, 4.0, 12.0, 250, 50.0, 300, 300, 1e-7, 0.5};
+    tg_tsne_options opt = {TG_TSNE_BARNES_HUT, TG_METRIC_EUCLIDEAN, 2, 4.0, 12.0, 250, 50.0, 300, 300, 1e-7, 0.5, TG_NEIGHBORS_EXACT, 0};
     for (int m = 0; m < 2; m++) {
         opt.method = m ? TG_TSNE_EXACT : TG_TSNE_BARNES_HUT;
         size_t *ip = NULL, *ix = NULL;
@@ -553,6 +553,93 @@ static void test_knn(void) {
     CHECK_STATUS(tg_red_knn(a, sq, 2, 3, 2, TG_METRIC_EUCLIDEAN, nbr, dist, NULL), TG_ERR_VALUE);
 }
 
+/* The approximate search against the exact one (tested above against long double): the
+ * share of the exact neighbours it finds, the same bits at 1 and 2 threads, its distances
+ * those of the returned rows, ascending, no self, no repeats. */
+static void knn_approx_case(size_t n, size_t d, size_t k, double dup_frac, tg_tsne_metric metric, double min_recall) {
+    double *a = malloc(sizeof(double) * n * d), *sq = malloc(sizeof(double) * n);
+    size_t *nb = malloc(sizeof(size_t) * n * k), *nb1 = malloc(sizeof(size_t) * n * k), *ne = malloc(sizeof(size_t) * n * k);
+    double *dd = malloc(sizeof(double) * n * k), *dd1 = malloc(sizeof(double) * n * k), *de = malloc(sizeof(double) * n * k);
+    unsigned char *seen = calloc(n, 1);
+    CHECK(a && sq && nb && nb1 && ne && dd && dd1 && de && seen);
+    if (!(a && sq && nb && nb1 && ne && dd && dd1 && de && seen)) goto out;
+    uint64_t s = 21;
+    for (size_t i = 0; i < n; i++) /* 8 clusters with a decaying spectrum */
+        for (size_t c = 0; c < d; c++) a[i * d + c] = 4.0 * (double)((i * 7 + c) % 8 == 0) * (double)(i % 8) + frand(&s) / (1.0 + (double)c);
+    for (size_t i = 0; i < (size_t)(dup_frac * (double)n); i++)
+        if (1 + 3 * (i + 2) < n) memcpy(a + (1 + 3 * (i + 2)) * d, a + d, sizeof(double) * d);
+    for (size_t i = 0; i < n; i++) {
+        double t = 0;
+        for (size_t c = 0; c < d; c++) t += a[i * d + c] * a[i * d + c];
+        if (metric == TG_METRIC_COSINE) {
+            for (size_t c = 0; c < d; c++) a[i * d + c] /= sqrt(t);
+            t = 1.0;
+        }
+        sq[i] = t;
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    CHECK_OK(tg_red_knn_approx(a, sq, n, d, k, metric, 7, nb, dd));
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    CHECK_OK(tg_red_knn_approx(a, sq, n, d, k, metric, 7, nb1, dd1));
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    CHECK(memcmp(nb, nb1, sizeof(size_t) * n * k) == 0 && memcmp(dd, dd1, sizeof(double) * n * k) == 0);
+    CHECK_OK(tg_red_knn(a, sq, n, d, k, metric, ne, de, NULL));
+    size_t found = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t q = 0; q < k; q++) {
+            const size_t j = nb[i * k + q];
+            if (j >= n || j == i || seen[j]) bad++;
+            if (j < n) seen[j] = 1;
+            if (q && dd[i * k + q] < dd[i * k + q - 1]) bad++;
+            long double t = 0;
+            for (size_t c = 0; c < d && j < n; c++) {
+                const long double u = (long double)a[i * d + c] - a[j * d + c];
+                t += metric == TG_METRIC_COSINE ? (long double)a[i * d + c] * a[j * d + c] : u * u;
+            }
+            if (metric == TG_METRIC_COSINE) t = t < 1.0L ? 1.0L - t : 0.0L;
+            if (fabsl((long double)dd[i * k + q] - t) > 1e-12L * (metric == TG_METRIC_COSINE ? 1.0L : de[i * k + k - 1] + 1.0L)) bad++;
+            /* a neighbour as near as the exact k-th counts as found (ties among copies) */
+            if (dd[i * k + q] <= de[i * k + k - 1] * (1.0 + 1e-12) + 1e-300) found++;
+        }
+        for (size_t q = 0; q < k; q++)
+            if (nb[i * k + q] < n) seen[nb[i * k + q]] = 0;
+    }
+    const double recall = (double)found / (double)(n * k);
+    CHECK(bad == 0 && recall >= min_recall);
+    if (bad || recall < min_recall)
+        fprintf(stderr, "  approx n %zu d %zu k %zu dup %g metric %d: recall %.4f, %zu bad entries\n", n, d, k, dup_frac,
+                (int)metric, recall, bad);
+out:
+    free(a);
+    free(sq);
+    free(nb);
+    free(nb1);
+    free(ne);
+    free(dd);
+    free(dd1);
+    free(de);
+    free(seen);
+}
+
+static void test_knn_approx(void) {
+    knn_approx_case(3000, 32, 91, 0.0, TG_METRIC_EUCLIDEAN, 0.97);
+    knn_approx_case(2000, 24, 31, 0.0, TG_METRIC_COSINE, 0.97);
+    knn_approx_case(1500, 16, 91, 0.3, TG_METRIC_EUCLIDEAN, 0.97); /* 450 copies of row 1 */
+    knn_approx_case(200, 8, 199, 0.0, TG_METRIC_EUCLIDEAN, 1.0);   /* one leaf: the exact search */
+    knn_approx_case(300, 8, 299, 0.0, TG_METRIC_EUCLIDEAN, 1.0);   /* k = n - 1 past one leaf */
+    double a[6] = {0, 0, 0, 1, 1, 1}, sq[2] = {0, 3}, dist[2];
+    size_t nbr[2];
+    CHECK_STATUS(tg_red_knn_approx(a, sq, 2, 3, 0, TG_METRIC_EUCLIDEAN, 0, nbr, dist), TG_ERR_VALUE);
+    CHECK_STATUS(tg_red_knn_approx(a, sq, 2, 3, 2, TG_METRIC_EUCLIDEAN, 0, nbr, dist), TG_ERR_VALUE);
+}
+
 TG_TEST_MAIN(TG_CASE(test_eigh_known), TG_CASE(test_orthonormalize), TG_CASE(test_pca_line_and_views),
              TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors),
-             TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion), TG_CASE(test_knn))
+             TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion), TG_CASE(test_knn),
+             TG_CASE(test_knn_approx))

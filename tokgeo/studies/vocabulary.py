@@ -173,13 +173,14 @@ class VocabularyMap(Study):
             "explained_variance_ratio": np.asarray(p.explained_variance_ratio),
         }
         method_used = None
+        neighbors_used = None
         kl = None
         if self.do_tsne:
             res = tsne(proj, 2, perplexity=self.perplexity, method=self.method,  # type: ignore[arg-type]
                        learning_rate=self.learning_rate, max_iter=self.max_iter,  # type: ignore[arg-type]
                        random_state=self.seed)
             arrays["tsne"] = np.asarray(res.embedding)
-            method_used, kl = res.method, res.kl_divergence
+            method_used, neighbors_used, kl = res.method, res.neighbors, res.kl_divergence
         texts = [b.decode("utf-8", errors="replace") for b in raw]
         desc = {
             "token_ids": f"[{m}] token id of each point (the lowest id of the tokens sharing its row)",
@@ -194,7 +195,7 @@ class VocabularyMap(Study):
             target=None, seed=self.seed if self.do_tsne else None,
             parameters={"n_tokens": n, "n_points": m, "pca_dims": k, "perplexity": self.perplexity, "max_iter": self.max_iter,
                         "learning_rate": self.learning_rate, "method": method_used or self.method,
-                        "n_labels": self.n_labels, "kl_divergence": kl},
+                        "neighbors": neighbors_used, "n_labels": self.n_labels, "kl_divergence": kl},
         )
         return VocabularyMapResult(prov, arrays, desc, texts, self.n_labels)
 
@@ -229,7 +230,8 @@ class VocabularyMapResult(StudyResult):
         out = [("tokens", str(self.provenance.parameters.get("n_tokens"))), ("points (distinct rows)", str(len(self.tokens))),
                ("variance on 2 PCs", fmt(float(np.sum(self["explained_variance_ratio"][:2]))))]
         if "tsne" in self:
-            out.append(("t-SNE", f"{p.get('method')}, KL {fmt(p.get('kl_divergence'))}"))
+            nb = f" ({p['neighbors']} neighbours)" if p.get("neighbors") else ""
+            out.append(("t-SNE", f"{p.get('method')}{nb}, KL {fmt(p.get('kl_divergence'))}"))
         return out
 
     def summary_lines(self) -> list[str]:
