@@ -423,42 +423,15 @@ done:
 
 enum { AK_LEAF = 256, AK_TREES = 16, AK_PASSES = 1, AK_M = 16, AK_M2 = 40, AK_EXTRA = 16 };
 
-typedef struct ak_heaps {
-    size_t k2;
-    double *dv;    /* [n][k2] approximate distances, max-heap per row on (dist, idx) */
-    size_t *iv;    /* [n][k2] */
-    uint32_t *cnt; /* [n] */
-} ak_heaps;
-
-/* offers (dv, jv) to heap i; the caller has made sure that jv is not in it */
-static inline void ak_push(ak_heaps *h, size_t i, double dv, size_t jv) {
-    const size_t k2 = h->k2;
-    double *l = h->dv + i * k2;
-    size_t *j = h->iv + i * k2;
-    const uint32_t c = h->cnt[i];
-    if (c < k2) {
-        l[c] = dv;
-        j[c] = jv;
-        h->cnt[i] = c + 1;
-        if (c + 1 == k2)
-            for (size_t p = k2 / 2 + 1; p-- > 0;) heap_sift_down(l, j, k2, p);
-        return;
-    }
-    if (!worse(l[0], j[0], dv, jv)) return;
-    l[0] = dv;
-    j[0] = jv;
-    heap_sift_down(l, j, k2, 0);
-}
+/* The approximate search keeps its candidates in the exact search's heaps (knn_heaps, kpush,
+ * kthreshold), with approximate distances in place of lower bounds; kpush does not look for
+ * repeats, so every candidate is first checked against the marks ak_mark leaves. */
 
 /* marks heap i's members in stamp [n] with `mark` (the thread's, fresh for each use) */
-static inline void ak_mark(const ak_heaps *h, size_t i, size_t *stamp, size_t mark) {
+static inline void ak_mark(const knn_heaps *h, size_t i, size_t *stamp, size_t mark) {
     stamp[i] = mark;
-    const size_t *j = h->iv + i * h->k2;
+    const size_t *j = h->j + i * h->k2;
     for (uint32_t t = 0; t < h->cnt[i]; t++) stamp[j[t]] = mark;
-}
-
-static inline double ak_threshold(const ak_heaps *h, size_t i) {
-    return h->cnt[i] == h->k2 ? h->dv[i * h->k2] : INFINITY;
 }
 
 typedef struct projv {
@@ -551,7 +524,7 @@ static void ak_tree(const float *x, size_t n, size_t d, uint64_t seed, uint32_t 
 /* every pair of one leaf, rows[0 .. m): G [AK_LEAF][d], D [AK_LEAF][AK_LEAF], dv [AK_LEAF]
  * and stamp [n] scratch, *mark the thread's stamp counter.  Row r is offered its leaf-mates
  * in the leaf's order, skipping those its heap already holds. */
-static void ak_leaf(ak_heaps *h, const float *x, const double *sqf, size_t d, tg_tsne_metric metric,
+static void ak_leaf(knn_heaps *h, const float *x, const double *sqf, size_t d, tg_tsne_metric metric,
                     const uint32_t *rows, size_t m, float *G, float *D, double *dv, size_t *stamp, size_t *mark) {
     for (size_t t = 0; t < m; t++) memcpy(G + t * d, x + (size_t)rows[t] * d, sizeof(float) * d);
     tg_ssyrk_lower(m, d, 1.0f, G, (ptrdiff_t)d, 1, 0.0f, D, (ptrdiff_t)m, 1);
@@ -566,23 +539,23 @@ static void ak_leaf(ak_heaps *h, const float *x, const double *sqf, size_t d, tg
         }
         const size_t mk = ++*mark;
         ak_mark(h, i, stamp, mk);
-        double thr = ak_threshold(h, i);
+        double thr = kthreshold(h, i);
         for (size_t c = 0; c < m; c++) {
             if (c == r || dv[c] > thr) continue;
             const size_t j = rows[c];
             if (stamp[j] == mk) continue;
-            ak_push(h, i, dv[c], j);
-            thr = ak_threshold(h, i);
+            kpush(h, i, dv[c], j);
+            thr = kthreshold(h, i);
         }
     }
 }
 
 /* heap i as a list nearest first into out [k2] (its count returned); scratch pr [k2] */
-static size_t ak_sorted(const ak_heaps *h, size_t i, size_t *out, dpair *pr) {
+static size_t ak_sorted(const knn_heaps *h, size_t i, size_t *out, dpair *pr) {
     const size_t c = h->cnt[i];
     for (size_t t = 0; t < c; t++) {
-        pr[t].d = h->dv[i * h->k2 + t];
-        pr[t].j = h->iv[i * h->k2 + t];
+        pr[t].d = h->l[i * h->k2 + t];
+        pr[t].j = h->j[i * h->k2 + t];
     }
     qsort(pr, c, sizeof(dpair), dpair_cmp);
     for (size_t t = 0; t < c; t++) out[t] = pr[t].j;
@@ -607,11 +580,11 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
                          (double)T * ((double)AK_LEAF * (double)(d + AK_LEAF) * 4.0 + (double)n * 16.0);
     tg_status st = tg_red_check_budget(bytes, "the approximate t-SNE neighbour search", "use fewer samples");
     if (st != TG_OK) return st;
-    ak_heaps h = {k2, NULL, NULL, NULL};
+    knn_heaps h = {n, k2, NULL, NULL, NULL};
     float *xf = tg_alloc_aligned(sizeof(float) * nd);
     double *sqf = malloc(sizeof(double) * n), *mean = calloc(d, sizeof(double));
-    h.dv = malloc(sizeof(double) * nk2);
-    h.iv = malloc(sizeof(size_t) * nk2);
+    h.l = malloc(sizeof(double) * nk2);
+    h.j = malloc(sizeof(size_t) * nk2);
     h.cnt = calloc(n, sizeof(uint32_t));
     /* trees: AK_TREES permutations and leaf lists, built in parallel (each from its own seed) */
     uint32_t *perm = malloc(sizeof(uint32_t) * nt);
@@ -631,7 +604,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
     size_t *shortr = malloc(sizeof(size_t) * n), nshort = 0; /* rows with fewer than k candidates */
     unsigned char *seen = malloc(n);
     size_t *marks = calloc((size_t)T * 8, sizeof(size_t)); /* each thread's stamp counter, a cache line apart */
-    if (!xf || !sqf || !mean || !h.dv || !h.iv || !h.cnt || !perm || !leaves || !nleaf || !pv || !w || !stack || !G ||
+    if (!xf || !sqf || !mean || !h.l || !h.j || !h.cnt || !perm || !leaves || !nleaf || !pv || !w || !stack || !G ||
         !D || !snap || !stamp || !cand || !prs || !lst || !dvs || !marks || !shortr || !seen) {
         st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour search (%zu x %zu)", n, d);
         goto done;
@@ -712,7 +685,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
             for (size_t t = 0; t < nc; t++) {
                 const size_t j = cd[t];
                 const double dot = (double)ak_dot(xi, xf + j * d, d);
-                ak_push(&h, i, cosine ? 1.0 - dot : sqf[i] + sqf[j] - 2.0 * dot, j);
+                kpush(&h, i, cosine ? 1.0 - dot : sqf[i] + sqf[j] - 2.0 * dot, j);
             }
         }
     }
@@ -730,7 +703,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
             continue;
         }
         for (size_t t = 0; t < c; t++) {
-            const size_t j = h.iv[i * k2 + t];
+            const size_t j = h.j[i * k2 + t];
             pr[t].d = exact_distance(a + i * d, a + j * d, d, metric);
             pr[t].j = j;
         }
@@ -752,8 +725,8 @@ done:
     free(xf);
     free(sqf);
     free(mean);
-    free(h.dv);
-    free(h.iv);
+    free(h.l);
+    free(h.j);
     free(h.cnt);
     free(perm);
     free(leaves);

@@ -430,16 +430,10 @@ static int kref_cmp(const void *pa, const void *pb) {
     if (a->d != b->d) return a->d < b->d ? -1 : 1;
     return (a->j > b->j) - (a->j < b->j);
 }
-static void knn_case(size_t n, size_t d, size_t k, double offset, double dup_frac, tg_tsne_metric metric,
-                     size_t want_fallback_min) {
-    double *a = malloc(sizeof(double) * n * d), *sq = malloc(sizeof(double) * n);
-    size_t *nbr = malloc(sizeof(size_t) * n * k), *nbr1 = malloc(sizeof(size_t) * n * k);
-    double *dist = malloc(sizeof(double) * n * k), *dist1 = malloc(sizeof(double) * n * k);
-    kref *ref = malloc(sizeof(kref) * n);
-    uint64_t s = 11 + n + d;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < d; c++) a[i * d + c] = offset + ((i % 5) == 0 ? 3.0 : 1.0) * frand(&s);
-    for (size_t i = 0; i < (size_t)(dup_frac * (double)n); i++) /* rows 7, 10, 13, ... copy row 1 */
+/* Rows 7, 10, 13, ... (a share dup_frac of n) become copies of row 1; cosine: rows scaled to
+ * unit norm; sq [n] gets the squared norms. */
+static void copies_and_norms(double *a, double *sq, size_t n, size_t d, double dup_frac, tg_tsne_metric metric) {
+    for (size_t i = 0; i < (size_t)(dup_frac * (double)n); i++)
         if (1 + 3 * (i + 2) < n) memcpy(a + (1 + 3 * (i + 2)) * d, a + d, sizeof(double) * d);
     for (size_t i = 0; i < n; i++) {
         double t = 0;
@@ -450,6 +444,18 @@ static void knn_case(size_t n, size_t d, size_t k, double offset, double dup_fra
         }
         sq[i] = t;
     }
+}
+
+static void knn_case(size_t n, size_t d, size_t k, double offset, double dup_frac, tg_tsne_metric metric,
+                     size_t want_fallback_min) {
+    double *a = malloc(sizeof(double) * n * d), *sq = malloc(sizeof(double) * n);
+    size_t *nbr = malloc(sizeof(size_t) * n * k), *nbr1 = malloc(sizeof(size_t) * n * k);
+    double *dist = malloc(sizeof(double) * n * k), *dist1 = malloc(sizeof(double) * n * k);
+    kref *ref = malloc(sizeof(kref) * n);
+    uint64_t s = 11 + n + d;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < d; c++) a[i * d + c] = offset + ((i % 5) == 0 ? 3.0 : 1.0) * frand(&s);
+    copies_and_norms(a, sq, n, d, dup_frac, metric);
     size_t nfb = 0, nfb1 = 0;
 #ifdef _OPENMP
     omp_set_num_threads(2);
@@ -566,17 +572,7 @@ static void knn_approx_case(size_t n, size_t d, size_t k, double dup_frac, tg_ts
     uint64_t s = 21;
     for (size_t i = 0; i < n; i++) /* 8 clusters with a decaying spectrum */
         for (size_t c = 0; c < d; c++) a[i * d + c] = 4.0 * (double)((i * 7 + c) % 8 == 0) * (double)(i % 8) + frand(&s) / (1.0 + (double)c);
-    for (size_t i = 0; i < (size_t)(dup_frac * (double)n); i++)
-        if (1 + 3 * (i + 2) < n) memcpy(a + (1 + 3 * (i + 2)) * d, a + d, sizeof(double) * d);
-    for (size_t i = 0; i < n; i++) {
-        double t = 0;
-        for (size_t c = 0; c < d; c++) t += a[i * d + c] * a[i * d + c];
-        if (metric == TG_METRIC_COSINE) {
-            for (size_t c = 0; c < d; c++) a[i * d + c] /= sqrt(t);
-            t = 1.0;
-        }
-        sq[i] = t;
-    }
+    copies_and_norms(a, sq, n, d, dup_frac, metric);
 #ifdef _OPENMP
     omp_set_num_threads(2);
 #endif
