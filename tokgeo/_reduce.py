@@ -379,13 +379,13 @@ def tsne(
             openTSNE's ``"fft"``: 3 interpolation nodes per box and axis, one box per unit of
             embedding length, at least 64 boxes), O(n) plus an FFT of the grid per
             iteration; its error in the repulsion equals openTSNE's (~1e-2 relative at
-            spans of ~100).  Both use sparse P from the ``floor(3 * perplexity + 1)`` exact
+            spans of ~100).  Both use sparse P from the ``floor(3 * perplexity + 1)``
             nearest neighbours (see ``neighbors``).  ``"exact"``: all pairs, O(n^2),
             any ``n_components`` up to 16.
         neighbors: how Barnes-Hut and FFT find those neighbours.  ``"exact"``: a blocked
             float32 BLIS search with a rigorous error bound, then float64 (O(n^2 d)).
             ``"approximate"``: random-projection trees and a neighbours-of-neighbours round
-            (about n * 5,000 distances), seeded by ``random_state``; a few neighbours may be
+            (at most about 4,700 distances per point), seeded by ``random_state``; a few neighbours may be
             missed, their place taken by the next nearest found.  ``"auto"`` (default):
             exact below 20,000 samples, approximate from there on, see
             :func:`choose_tsne_neighbors` for the rule and the measured recall.  Both are
