@@ -149,6 +149,7 @@ def test_whole_vocabulary_of_mini_is_its_distinct_rows(mini: tokgeo.GPT2) -> Non
     assert res["tsne"].shape == (8193, 2) and np.isfinite(res["tsne"]).all()
     assert sorted(res["shared"])[-2:] == [1, 42065] and res["shared"].sum() == 50257
     assert res.provenance.parameters["method"] == "fft"
+    assert res.provenance.parameters["neighbors"] == "exact"  # 8,193 distinct rows
 
 
 def test_whole_gpt2_shaped_vocabulary_runs_the_fft_gradient(tmp_path: Path) -> None:
@@ -159,6 +160,7 @@ def test_whole_gpt2_shaped_vocabulary_runs_the_fft_gradient(tmp_path: Path) -> N
     assert res["tsne"].shape == (50257, 2) and np.isfinite(res["tsne"]).all()
     assert (res["shared"] == 1).all()
     assert res.provenance.parameters["method"] == "fft"
+    assert res.provenance.parameters["neighbors"] == "approximate"  # 50,257 distinct rows
     assert res.provenance.parameters["kl_divergence"] > 0
 
 

@@ -274,9 +274,10 @@ class TSNEResult:
         method: ``"exact"``, ``"barnes_hut"`` or ``"fft"``: the method actually used
             (``"auto"`` resolved, see :func:`choose_tsne_method`).
         learning_rate: the learning rate actually used.
-        neighbors: ``"exact"`` or ``"approximate"``: how the neighbours behind P were found
+        neighbors: ``"exact"`` or ``"approximate"``: the neighbour search asked for
             (``"auto"`` resolved, see :func:`choose_tsne_neighbors`; ``"exact"`` for
-            ``method="exact"``, which uses all pairs).
+            ``method="exact"``, which uses all pairs).  ``"approximate"`` includes the case
+            where its sample check failed and the exact search gave the answer.
     """
 
     embedding: np.ndarray
@@ -334,7 +335,11 @@ def choose_tsne_neighbors(n_samples: int) -> Literal["exact", "approximate"]:
     of 16 random-projection trees with leaves of at most 256 rows, then one round of
     neighbours-of-neighbours, then the distances of the kept candidates in float64) found
     99.0% of the exact affinity graph's edges, holding 99.7% of P's mass, on
-    embedding-like data of 50,257 x 768 (``benchmarks/bench_reduce.py`` prints it).
+    embedding-like data of 50,257 x 768 (``benchmarks/bench_reduce.py`` prints it).  It
+    checks itself: 256 rows drawn from the seed are also searched exactly, and when the
+    approximate answer holds fewer than 95% of their neighbours (data without structure,
+    such as isotropic noise: the PCA-50 of a random-weight W_E gave 53%) every row is
+    searched exactly instead, so the result is never worse than that check allows.
     """
     return "approximate" if int(n_samples) >= TSNE_APPROX_MIN_SAMPLES else "exact"
 
@@ -386,7 +391,9 @@ def tsne(
             float32 BLIS search with a rigorous error bound, then float64 (O(n^2 d)).
             ``"approximate"``: random-projection trees and a neighbours-of-neighbours round
             (at most about 4,700 distances per point), seeded by ``random_state``; a few neighbours may be
-            missed, their place taken by the next nearest found.  ``"auto"`` (default):
+            missed, their place taken by the next nearest found; when a 256-row sample
+            checked exactly shows less than 95% found, the exact search runs instead.
+            ``"auto"`` (default):
             exact below 20,000 samples, approximate from there on, see
             :func:`choose_tsne_neighbors` for the rule and the measured recall.  Both are
             deterministic at any thread count.

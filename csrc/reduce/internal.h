@@ -175,9 +175,11 @@ void tg_red_knn_row(const double *row, size_t n, size_t self, size_t k, double *
  * answer), but the neighbours are found by a forest of random-projection trees and rounds of
  * neighbours-of-neighbours (knn.c explains both), so a few may be missed (their place taken
  * by the next nearest found).  The trees' random choices come from `seed`; the result is the
- * same at any thread count.  Same errors as tg_red_knn. */
+ * same at any thread count.  A sample of 256 rows is checked against the exact search: below
+ * 95% of their neighbours found, the answer is the exact search's (tg_red_knn).  *recall_out
+ * (when non-NULL): the sample's recall (1 when n is one leaf).  Same errors as tg_red_knn. */
 tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
-                            uint64_t seed, size_t *nbr, double *dist);
+                            uint64_t seed, size_t *nbr, double *dist, double *recall_out);
 
 /* ---- thread-count independent products (reduce/tiled_blas.c) ----
  * Row-major C[m x n] = alpha op(A) op(B) + beta C, op(A) m x k, op(B) k x n; element (i, p)

@@ -219,9 +219,10 @@ static void col_pass(knn_heaps *h, const float *D, size_t r0, size_t r1, const d
     }
 }
 
-/* float64 search of the listed rows against all rows (step 3) */
+/* float64 search of the listed rows against all rows (step 3).  The answer for rows[s] goes
+ * to row rows[s] of nbr/dist ([n, k]), or to row s when compact ([m, k]). */
 static tg_status fallback_rows(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
-                               const size_t *rows, size_t m, size_t *nbr, double *dist) {
+                               const size_t *rows, size_t m, size_t *nbr, double *dist, bool compact) {
     const size_t bs = KNN_BLOCK < m ? KNN_BLOCK : m;
     const int T = tg_red_max_threads();
     double *g = malloc(sizeof(double) * bs * d);
@@ -244,12 +245,12 @@ static tg_status fallback_rows(const double *a, const double *sq, size_t n, size
 #pragma omp parallel for schedule(dynamic, 4)
         for (ptrdiff_t t = 0; t < (ptrdiff_t)cnt; t++) {
             const int tid = tg_red_thread_id();
-            const size_t i = rows[s + (size_t)t];
+            const size_t i = rows[s + (size_t)t], r = compact ? s + (size_t)t : i;
             const double *o = e + (size_t)t * n;
             tg_red_knn_row(o, n, i, k, hd + (size_t)tid * k, hi + (size_t)tid * k);
             for (size_t c = 0; c < k; c++) {
-                nbr[i * k + c] = hi[(size_t)tid * k + c];
-                dist[i * k + c] = hd[(size_t)tid * k + c];
+                nbr[r * k + c] = hi[(size_t)tid * k + c];
+                dist[r * k + c] = hd[(size_t)tid * k + c];
             }
         }
     }
@@ -372,7 +373,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
         for (size_t i = 0; i < n; i++)
             if (cnt[i]) fail[w++] = i;
         free(cnt);
-        st = fallback_rows(a, sq, n, d, k, metric, fail, nfail, nbr, dist);
+        st = fallback_rows(a, sq, n, d, k, metric, fail, nfail, nbr, dist, false);
     }
 done:
     if (n_fallback) *n_fallback = nfail;
@@ -415,13 +416,17 @@ done:
  * order fixed by the seed and the data (trees in order, then the rounds), so the result is
  * the same at any thread count.  The trees' random choices come from `seed` alone.
  * Rows whose heap holds fewer than k candidates (k beyond a leaf's size) are searched
- * exactly (fallback_rows).  Measured on embedding-like data of 50,257 x 768 (perplexity 30,
+ * exactly (fallback_rows).  Then 256 rows drawn from the seed are searched exactly too: when
+ * the approximate answer holds fewer than 95% of their neighbours, the data are too hard for
+ * the forest (isotropic noise: the PCA-50 of a random-weight W_E gave 53%) and the exact
+ * search runs for every row instead.  Measured on embedding-like data of 50,257 x 768 (perplexity 30,
  * k = 91): 99.0% of the exact affinity graph's edges found, 99.7% of P's mass, in 6-7 s
  * instead of 25-44 s on one core (tests/test_tsne.py and tests/c/test_reduce.c check the
  * recall on smaller data; benchmarks/bench_reduce.py prints it at 50,257).
  * ====================================================================================== */
 
-enum { AK_LEAF = 256, AK_TREES = 16, AK_PASSES = 1, AK_M = 16, AK_M2 = 40, AK_EXTRA = 16 };
+enum { AK_LEAF = 256, AK_TREES = 16, AK_PASSES = 1, AK_M = 16, AK_M2 = 40, AK_EXTRA = 16, AK_CHECK = 256 };
+#define AK_MIN_RECALL 0.95
 
 /* The approximate search keeps its candidates in the exact search's heaps (knn_heaps, kpush,
  * kthreshold), with approximate distances in place of lower bounds; kpush does not look for
@@ -563,7 +568,8 @@ static size_t ak_sorted(const knn_heaps *h, size_t i, size_t *out, dpair *pr) {
 }
 
 tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t d, size_t k, tg_tsne_metric metric,
-                            uint64_t seed, size_t *nbr, double *dist) {
+                            uint64_t seed, size_t *nbr, double *dist, double *recall_out) {
+    if (recall_out) *recall_out = 1.0;
     if (n < 2 || k < 1 || k > n - 1) return tg_fail(TG_ERR_VALUE, "kNN: need 1 <= k (%zu) < n (%zu)", k, n);
     if (n > UINT32_MAX) return tg_fail(TG_ERR_OVERFLOW, "kNN: more than 2^32 rows");
     if (n <= AK_LEAF + 1) return tg_red_knn(a, sq, n, d, k, metric, nbr, dist, NULL); /* one leaf: all pairs */
@@ -719,7 +725,46 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
         size_t w_ = 0;
         for (size_t i = 0; i < n; i++)
             if (seen[i]) shortr[w_++] = i;
-        st = fallback_rows(a, sq, n, d, k, metric, shortr, nshort, nbr, dist);
+        st = fallback_rows(a, sq, n, d, k, metric, shortr, nshort, nbr, dist, false);
+    }
+    /* 4. the check: a sample of AK_CHECK rows (drawn from the seed) searched exactly; when the
+     *    approximate answer holds fewer than AK_MIN_RECALL of their neighbours (neighbours as
+     *    near as the exact k-th count, for ties), the data are too hard for the forest (e.g.
+     *    isotropic noise of high intrinsic dimension) and every row is searched exactly. */
+    if (st == TG_OK) {
+        const size_t m = n < AK_CHECK ? n : AK_CHECK;
+        size_t *rows = malloc(sizeof(size_t) * m), *en = malloc(sizeof(size_t) * m * k);
+        double *ed = malloc(sizeof(double) * m * k);
+        if (!rows || !en || !ed) {
+            st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour search");
+        } else {
+            tg_rng rng;
+            tg_rng_seed(&rng, seed ^ 0x636865636bull);
+            memset(seen, 0, n);
+            size_t got = 0;
+            while (got < m) { /* distinct rows, sorted below */
+                const size_t i = (size_t)(tg_rng_next(&rng) % n);
+                if (!seen[i]) {
+                    seen[i] = 1;
+                    got++;
+                }
+            }
+            got = 0;
+            for (size_t i = 0; i < n && got < m; i++)
+                if (seen[i]) rows[got++] = i;
+            st = fallback_rows(a, sq, n, d, k, metric, rows, m, en, ed, true);
+            size_t found = 0;
+            for (size_t s = 0; s < m && st == TG_OK; s++) {
+                const double kth = ed[s * k + k - 1];
+                for (size_t q = 0; q < k; q++) found += dist[rows[s] * k + q] <= kth + 1e-12 * (fabs(kth) + 1e-300);
+            }
+            const double recall = (double)found / (double)(m * k);
+            if (recall_out) *recall_out = recall;
+            if (st == TG_OK && recall < AK_MIN_RECALL) st = tg_red_knn(a, sq, n, d, k, metric, nbr, dist, NULL);
+        }
+        free(rows);
+        free(en);
+        free(ed);
     }
 done:
     free(xf);

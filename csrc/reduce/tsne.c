@@ -298,7 +298,7 @@ static tg_status sparse_affinities(const double *a, const double *sq, size_t n, 
         st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour graph");
         goto done;
     }
-    st = opt->neighbors == TG_NEIGHBORS_APPROX ? tg_red_knn_approx(a, sq, n, d, k, opt->metric, opt->seed, nbr, pc)
+    st = opt->neighbors == TG_NEIGHBORS_APPROX ? tg_red_knn_approx(a, sq, n, d, k, opt->metric, opt->seed, nbr, pc, NULL)
                                                : tg_red_knn(a, sq, n, d, k, opt->metric, nbr, pc, NULL);
     if (st != TG_OK) goto done;
 #pragma omp parallel for schedule(dynamic, 64)

@@ -134,8 +134,9 @@ typedef enum tg_tsne_metric { TG_METRIC_EUCLIDEAN = 0, TG_METRIC_COSINE = 1 } tg
  * projection trees and a neighbours-of-neighbours round, then float64 distances of the
  * candidates: 6-7 s instead of 25-44 s for 50,257 x 768 on one core, 99.0% of the exact
  * affinity graph's edges and 99.7% of its mass on embedding-like data, printed by
- * benchmarks/bench_reduce.py).  Both are deterministic at any thread count; the approximate
- * search also depends on `seed`. */
+ * benchmarks/bench_reduce.py; when 256 rows checked exactly show less than 95% of their
+ * neighbours found, the exact search runs instead).  Both are deterministic at any thread
+ * count; the approximate search also depends on `seed`. */
 typedef enum tg_tsne_neighbors { TG_NEIGHBORS_EXACT = 0, TG_NEIGHBORS_APPROX = 1 } tg_tsne_neighbors;
 
 typedef struct tg_tsne_options {
