@@ -123,6 +123,11 @@ static int dpair_cmp(const void *pa, const void *pb) {
     return (a->j > b->j) - (a->j < b->j);
 }
 
+static int size_cmp(const void *pa, const void *pb) {
+    const size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    return (a > b) - (a < b);
+}
+
 static int dbl_cmp(const void *pa, const void *pb) {
     const double a = *(const double *)pa, b = *(const double *)pb;
     return (a > b) - (a < b);
@@ -363,16 +368,7 @@ tg_status tg_red_knn(const double *a, const double *sq, size_t n, size_t d, size
     /* 3. the rows the filter could not certify, in float64 (sorted: the same order at any
      *    thread count, although each row's answer does not depend on it) */
     if (nfail) {
-        size_t *cnt = calloc(n, sizeof(size_t));
-        if (!cnt) {
-            st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour search");
-            goto done;
-        }
-        for (size_t t = 0; t < nfail; t++) cnt[fail[t]] = 1;
-        size_t w = 0;
-        for (size_t i = 0; i < n; i++)
-            if (cnt[i]) fail[w++] = i;
-        free(cnt);
+        qsort(fail, nfail, sizeof(size_t), size_cmp);
         st = fallback_rows(a, sq, n, d, k, metric, fail, nfail, nbr, dist, false);
     }
 done:
@@ -610,6 +606,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
     size_t *shortr = malloc(sizeof(size_t) * n), nshort = 0; /* rows with fewer than k candidates */
     unsigned char *seen = malloc(n);
     size_t *marks = calloc((size_t)T * 8, sizeof(size_t)); /* each thread's stamp counter, a cache line apart */
+    bool redo_exact = false; /* the check failed: the exact search answers, after the frees below */
     if (!xf || !sqf || !mean || !h.l || !h.j || !h.cnt || !perm || !leaves || !nleaf || !pv || !w || !stack || !G ||
         !D || !snap || !stamp || !cand || !prs || !lst || !dvs || !marks || !shortr || !seen) {
         st = tg_fail(TG_ERR_NOMEM, "t-SNE: out of memory for the neighbour search (%zu x %zu)", n, d);
@@ -720,11 +717,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
         }
     }
     if (nshort) { /* sorted, so that the same calls are made at any thread count */
-        memset(seen, 0, n);
-        for (size_t t = 0; t < nshort; t++) seen[shortr[t]] = 1;
-        size_t w_ = 0;
-        for (size_t i = 0; i < n; i++)
-            if (seen[i]) shortr[w_++] = i;
+        qsort(shortr, nshort, sizeof(size_t), size_cmp);
         st = fallback_rows(a, sq, n, d, k, metric, shortr, nshort, nbr, dist, false);
     }
     /* 4. the check: a sample of AK_CHECK rows (drawn from the seed) searched exactly; when the
@@ -746,12 +739,10 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
                 const size_t i = (size_t)(tg_rng_next(&rng) % n);
                 if (!seen[i]) {
                     seen[i] = 1;
-                    got++;
+                    rows[got++] = i;
                 }
             }
-            got = 0;
-            for (size_t i = 0; i < n && got < m; i++)
-                if (seen[i]) rows[got++] = i;
+            qsort(rows, m, sizeof(size_t), size_cmp);
             st = fallback_rows(a, sq, n, d, k, metric, rows, m, en, ed, true);
             size_t found = 0;
             for (size_t s = 0; s < m && st == TG_OK; s++) {
@@ -760,7 +751,7 @@ tg_status tg_red_knn_approx(const double *a, const double *sq, size_t n, size_t 
             }
             const double recall = (double)found / (double)(m * k);
             if (recall_out) *recall_out = recall;
-            if (st == TG_OK && recall < AK_MIN_RECALL) st = tg_red_knn(a, sq, n, d, k, metric, nbr, dist, NULL);
+            redo_exact = st == TG_OK && recall < AK_MIN_RECALL;
         }
         free(rows);
         free(en);
@@ -790,5 +781,6 @@ done:
     free(marks);
     free(shortr);
     free(seen);
+    if (redo_exact) st = tg_red_knn(a, sq, n, d, k, metric, nbr, dist, NULL);
     return st;
 }
