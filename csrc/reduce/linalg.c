@@ -3,9 +3,10 @@
  * reductions (PCA, the randomized range finder, t-SNE's PCA initialisation).
  *
  * tg_eigh:
- *   1. Householder tridiagonalisation A = Q T Q^T on the full (both triangles) matrix.  Each
- *      step's rank-2 update is deferred and fused with the next step's matrix-vector product,
- *      so the trailing block is streamed once per step; rows are split across threads.
+ *   1. Householder tridiagonalisation A = Q T Q^T on the lower triangle.  Each step's rank-2
+ *      update is deferred and fused with the next step's symmetric matrix-vector product, so
+ *      the trailing triangle is streamed once per step; its rows are cut into a fixed number
+ *      of chunks of equal area, shared among threads.
  *      Reflector j is stored in row j of `a`, right of the diagonal.
  *   2. Q^T is accumulated in place (backward, M <- M H_j, in blocks of 32 reflectors applied
  *      as I - V T^T V^T with two BLIS gemms), row i of `a` becoming column i of Q.
@@ -29,29 +30,58 @@
 #include <omp.h>
 #endif
 
-/* rows r in [r0, n): apply pending rank-2 update (pv, pw: may be NULL) to columns [c0, n),
- * then p[r] = tau * (row . v) with v indexed from c0. */
-TG_HOT static void tridiag_fused(double *a, size_t n, size_t c0, const double *pv, const double *pw,
-                                 const double *v, double tau, double *p) {
-    const ptrdiff_t r0 = (ptrdiff_t)c0, nn = (ptrdiff_t)n;
-    const size_t len = n - c0;
-    /* a parallel region only when there is enough work per row set to pay for it */
-#pragma omp parallel for schedule(static) if (len > 256)
-    for (ptrdiff_t r = r0; r < nn; r++) {
-        double *row = a + (size_t)r * n + c0;
+/* Row chunks of one tridiagonalisation step: a fixed number (by the block's size, never by
+ * the thread count), so that every sum is taken in the same order whatever the team. */
+enum { TRI_CHUNKS = 8 };
+
+/* One tridiagonalisation step on rows [r0, r1) of the trailing block (rows and columns >= c0),
+ * lower triangle only: applies the pending rank-2 update a -= pv pw^T + pw pv^T (pv NULL: none)
+ * to a[r][c0..r], copies the updated a[r][c0] to col[r] (the next step's column), and
+ * accumulates y = A v from the lower triangle (v indexed from c0): row r's own sum into y[r],
+ * its transposed terms into y[c0..r).  y[c0..r1) must be zero on entry.  Eight explicit
+ * partial sums per row: the loop vectorises and its order (hence the bits) is fixed. */
+TG_HOT static void tridiag_rows(double *a, size_t n, size_t c0, size_t r0, size_t r1, const double *pv,
+                                const double *pw, const double *v, double *col, double *y) {
+    double *restrict yc = y + c0;
+    const double *restrict vv = v;
+    for (size_t r = r0; r < r1; r++) {
+        double *restrict row = a + r * n + c0;
+        const size_t len = r - c0, len8 = len & ~(size_t)7; /* len entries left of the diagonal */
+        const double vr = vv[len];
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         double s = 0.0;
         if (pv) {
-            const double vr = pv[r], wr = pw[r];
-            const double *pvc = pv + c0, *pwc = pw + c0;
-            for (size_t k = 0; k < len; k++) {
-                double x = row[k] - (vr * pwc[k] + wr * pvc[k]);
+            const double pr = pv[r], wr = pw[r];
+            const double *restrict pvc = pv + c0, *restrict pwc = pw + c0;
+            for (size_t k = 0; k < len8; k += 8)
+                for (size_t u = 0; u < 8; u++) {
+                    const double x = row[k + u] - (pr * pwc[k + u] + wr * pvc[k + u]);
+                    row[k + u] = x;
+                    acc[u] += x * vv[k + u];
+                    yc[k + u] += x * vr;
+                }
+            for (size_t k = len8; k <= len; k++) { /* the tail and the diagonal (k = len) */
+                const double x = row[k] - (pr * pwc[k] + wr * pvc[k]);
                 row[k] = x;
-                s += x * v[k];
+                s += x * vv[k];
+                if (k < len) yc[k] += x * vr;
             }
         } else {
-            for (size_t k = 0; k < len; k++) s += row[k] * v[k];
+            for (size_t k = 0; k < len8; k += 8)
+                for (size_t u = 0; u < 8; u++) {
+                    const double x = row[k + u];
+                    acc[u] += x * vv[k + u];
+                    yc[k + u] += x * vr;
+                }
+            for (size_t k = len8; k <= len; k++) {
+                const double x = row[k];
+                s += x * vv[k];
+                if (k < len) yc[k] += x * vr;
+            }
         }
-        p[r] = tau * s;
+        s += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        yc[len] += s;
+        col[r] = row[0];
     }
 }
 
@@ -93,26 +123,40 @@ static tg_status symmetrize_checked(double *a, size_t n, const char *who) {
     return TG_OK;
 }
 
-/* Householder tridiagonalisation of the symmetric a (n x n, both triangles, n >= 2):
+/* Householder tridiagonalisation of the symmetric a (n x n, both triangles on entry, n >= 2):
  * A = Q T Q^T, Q = H_0 H_1 ... H_{n-3}, H_j = I - tau[j] v_j v_j^T.  Out: d[n] the diagonal of
  * T, e[n] its off-diagonal (e[n-1] = 0), tau[n-2], and v_j in row j of `a` at columns j+1..n-1
- * (its first entry, 1, stored).  buf: 4n doubles of scratch.  TG_ERR_INTERRUPTED possible. */
+ * (its first entry, 1, stored); the rest of `a` is left as scratch.  Only the lower triangle
+ * of the trailing block is updated, and each step's rank-2 update is deferred and fused with
+ * the next step's symmetric matrix-vector product, so the block is streamed once per step
+ * (half of it).  buf: 4n doubles of scratch.  TG_ERR_INTERRUPTED possible. */
 static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, double *tau, double *buf) {
-    double *pv = buf, *pw = buf + n, *v = buf + 2 * n;
-    double *rc = buf + 3 * n; /* scratch for the matrix-vector product */
+    double *pv = buf, *pw = buf + n, *v = buf + 2 * n, *p = buf + 3 * n;
+    size_t ybn;
+    if (!tg_mul_size(TRI_CHUNKS + 1, n, &ybn) || ybn > SIZE_MAX / sizeof(double))
+        return tg_fail(TG_ERR_OVERFLOW, "eigendecomposition: n = %zu too large", n);
+    double *yb = malloc(ybn * sizeof(double)); /* TRI_CHUNKS partial products, then the saved column */
+    if (!yb) return tg_fail(TG_ERR_NOMEM, "eigendecomposition: out of memory (n = %zu)", n);
+    double *col = yb + (size_t)TRI_CHUNKS * n;
     int pending = 0;
     for (size_t j = 0; j + 2 < n; j++) {
-        if (tg_interrupted()) return TG_ERR_INTERRUPTED;
-        double *rowj = a + j * n;
+        if (tg_interrupted()) {
+            free(yb);
+            return TG_ERR_INTERRUPTED;
+        }
+        /* column j, rows j..n-1, with every update applied: p[j..n) */
         if (pending)
-            for (size_t k = j; k < n; k++) rowj[k] -= pv[j] * pw[k] + pw[j] * pv[k];
-        d[j] = rowj[j];
+            for (size_t r = j; r < n; r++) p[r] = col[r] - (pv[r] * pw[j] + pw[r] * pv[j]);
+        else
+            for (size_t r = j; r < n; r++) p[r] = a[r * n + j];
+        d[j] = p[j];
         const size_t c0 = j + 1, len = n - c0;
-        double alpha = rowj[c0], xnorm2 = 0.0, scale = 0.0;
-        for (size_t k = 1; k < len; k++) scale = fmax(scale, fabs(rowj[c0 + k]));
+        const double *x = p + c0;
+        double alpha = x[0], xnorm2 = 0.0, scale = 0.0;
+        for (size_t k = 1; k < len; k++) scale = fmax(scale, fabs(x[k]));
         if (scale > 0.0) {
             for (size_t k = 1; k < len; k++) {
-                double t = rowj[c0 + k] / scale;
+                double t = x[k] / scale;
                 xnorm2 += t * t;
             }
         }
@@ -127,14 +171,33 @@ static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, doubl
             beta = -copysign(hypot(alpha, xnorm), alpha);
             t_j = (beta - alpha) / beta;
             double inv = 1.0 / (alpha - beta);
-            for (size_t k = 1; k < len; k++) v[k] = rowj[c0 + k] * inv;
+            for (size_t k = 1; k < len; k++) v[k] = x[k] * inv;
         }
         e[j] = beta;
         tau[j] = t_j;
-        for (size_t k = 0; k < len; k++) rowj[c0 + k] = v[k]; /* store the reflector */
-        /* fused: pending update of rows/cols >= c0, then p = tau * A v into pv-sized temp */
-        double *p = rc; /* scratch for p (indexed globally) */
-        tridiag_fused(a, n, c0, pending ? pv : NULL, pending ? pw : NULL, v, t_j, p);
+        memcpy(a + j * n + c0, v, sizeof(double) * len); /* store the reflector */
+        /* the pending update of the block's lower triangle, fused with y = A v */
+        const size_t nch = len > 256 ? TRI_CHUNKS : 1;
+        size_t bound[TRI_CHUNKS + 1]; /* rows of chunk q: [bound[q], bound[q + 1]), equal areas */
+        bound[0] = c0;
+        for (size_t q = 1; q < nch; q++) {
+            size_t b = c0 + (size_t)((double)len * sqrt((double)q / (double)nch));
+            bound[q] = b < bound[q - 1] ? bound[q - 1] : b > n ? n : b;
+        }
+        bound[nch] = n;
+#pragma omp parallel for schedule(static) if (nch > 1)
+        for (ptrdiff_t q = 0; q < (ptrdiff_t)nch; q++) {
+            double *yq = yb + (size_t)q * n;
+            const size_t q0 = bound[q], q1 = bound[q + 1];
+            memset(yq + c0, 0, sizeof(double) * (q1 - c0));
+            tridiag_rows(a, n, c0, q0, q1, pending ? pv : NULL, pending ? pw : NULL, v, col, yq);
+        }
+        for (size_t i = c0; i < n; i++) { /* p = tau * sum of the chunks' parts, in chunk order */
+            double sum = 0.0;
+            for (size_t q = 0; q < nch; q++)
+                if (i < bound[q + 1]) sum += yb[q * n + i];
+            p[i] = t_j * sum;
+        }
         double dot = 0.0;
         for (size_t k = 0; k < len; k++) dot += p[c0 + k] * v[k];
         const double K = 0.5 * t_j * dot;
@@ -146,18 +209,18 @@ static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, doubl
     }
     {
         const size_t j = n - 2;
-        double *r0 = a + j * n, *r1 = a + (j + 1) * n;
         if (pending) {
-            r0[j] -= 2.0 * pv[j] * pw[j];
-            r0[j + 1] -= pv[j] * pw[j + 1] + pw[j] * pv[j + 1];
-            r1[j + 1] -= 2.0 * pv[j + 1] * pw[j + 1];
+            d[j] = col[j] - 2.0 * pv[j] * pw[j];
+            e[j] = col[j + 1] - (pv[j + 1] * pw[j] + pw[j + 1] * pv[j]);
+            d[j + 1] = a[(j + 1) * n + j + 1] - 2.0 * pv[j + 1] * pw[j + 1];
+        } else {
+            d[j] = a[j * n + j];
+            e[j] = a[(j + 1) * n + j];
+            d[j + 1] = a[(j + 1) * n + j + 1];
         }
-        d[j] = r0[j];
-        e[j] = r0[j + 1];
-        d[j + 1] = r1[j + 1];
         e[j + 1] = 0.0;
     }
-
+    free(yb);
     return TG_OK;
 }
 
