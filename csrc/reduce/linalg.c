@@ -35,49 +35,35 @@
 enum { TRI_CHUNKS = 8 };
 
 /* One tridiagonalisation step on rows [r0, r1) of the trailing block (rows and columns >= c0),
- * lower triangle only: applies the pending rank-2 update a -= pv pw^T + pw pv^T (pv NULL: none)
- * to a[r][c0..r], copies the updated a[r][c0] to col[r] (the next step's column), and
- * accumulates y = A v from the lower triangle (v indexed from c0): row r's own sum into y[r],
- * its transposed terms into y[c0..r).  y[c0..r1) must be zero on entry.  Eight explicit
- * partial sums per row: the loop vectorises and its order (hence the bits) is fixed. */
+ * lower triangle only: applies the pending rank-2 update a -= pv pw^T + pw pv^T (zero vectors
+ * before the first step leave `a` as it is) to a[r][c0..r], copies the updated a[r][c0] to
+ * col[r] (the next step's column), and accumulates y = A v from the lower triangle (v indexed
+ * from c0): row r's own sum into y[r], its transposed terms into y[c0..r).  y[c0..r1) must be
+ * zero on entry.  Eight explicit partial sums per row: the loop vectorises and its order
+ * (hence the bits) is fixed. */
 TG_HOT static void tridiag_rows(double *a, size_t n, size_t c0, size_t r0, size_t r1, const double *pv,
                                 const double *pw, const double *v, double *col, double *y) {
     double *restrict yc = y + c0;
     const double *restrict vv = v;
+    const double *restrict pvc = pv + c0, *restrict pwc = pw + c0;
     for (size_t r = r0; r < r1; r++) {
         double *restrict row = a + r * n + c0;
         const size_t len = r - c0, len8 = len & ~(size_t)7; /* len entries left of the diagonal */
-        const double vr = vv[len];
+        const double vr = vv[len], pr = pv[r], wr = pw[r];
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         double s = 0.0;
-        if (pv) {
-            const double pr = pv[r], wr = pw[r];
-            const double *restrict pvc = pv + c0, *restrict pwc = pw + c0;
-            for (size_t k = 0; k < len8; k += 8)
-                for (size_t u = 0; u < 8; u++) {
-                    const double x = row[k + u] - (pr * pwc[k + u] + wr * pvc[k + u]);
-                    row[k + u] = x;
-                    acc[u] += x * vv[k + u];
-                    yc[k + u] += x * vr;
-                }
-            for (size_t k = len8; k <= len; k++) { /* the tail and the diagonal (k = len) */
-                const double x = row[k] - (pr * pwc[k] + wr * pvc[k]);
-                row[k] = x;
-                s += x * vv[k];
-                if (k < len) yc[k] += x * vr;
+        for (size_t k = 0; k < len8; k += 8)
+            for (size_t u = 0; u < 8; u++) {
+                const double x = row[k + u] - (pr * pwc[k + u] + wr * pvc[k + u]);
+                row[k + u] = x;
+                acc[u] += x * vv[k + u];
+                yc[k + u] += x * vr;
             }
-        } else {
-            for (size_t k = 0; k < len8; k += 8)
-                for (size_t u = 0; u < 8; u++) {
-                    const double x = row[k + u];
-                    acc[u] += x * vv[k + u];
-                    yc[k + u] += x * vr;
-                }
-            for (size_t k = len8; k <= len; k++) {
-                const double x = row[k];
-                s += x * vv[k];
-                if (k < len) yc[k] += x * vr;
-            }
+        for (size_t k = len8; k <= len; k++) { /* the tail and the diagonal (k = len) */
+            const double x = row[k] - (pr * pwc[k] + wr * pvc[k]);
+            row[k] = x;
+            s += x * vv[k];
+            if (k < len) yc[k] += x * vr;
         }
         s += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         yc[len] += s;
@@ -138,6 +124,7 @@ static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, doubl
     double *yb = malloc(ybn * sizeof(double)); /* TRI_CHUNKS partial products, then the saved column */
     if (!yb) return tg_fail(TG_ERR_NOMEM, "eigendecomposition: out of memory (n = %zu)", n);
     double *col = yb + (size_t)TRI_CHUNKS * n;
+    memset(pv, 0, sizeof(double) * 2 * n); /* pv, pw: no update is pending before the first step */
     int pending = 0;
     for (size_t j = 0; j + 2 < n; j++) {
         if (tg_interrupted()) {
@@ -190,7 +177,7 @@ static tg_status tridiagonalize(double *a, size_t n, double *d, double *e, doubl
             double *yq = yb + (size_t)q * n;
             const size_t q0 = bound[q], q1 = bound[q + 1];
             memset(yq + c0, 0, sizeof(double) * (q1 - c0));
-            tridiag_rows(a, n, c0, q0, q1, pending ? pv : NULL, pending ? pw : NULL, v, col, yq);
+            tridiag_rows(a, n, c0, q0, q1, pv, pw, v, col, yq);
         }
         for (size_t i = c0; i < n; i++) { /* p = tau * sum of the chunks' parts, in chunk order */
             double sum = 0.0;
