@@ -456,3 +456,106 @@ def test_randomized_pca_at_extreme_scales_matches_sklearn(dtype: type, scale: fl
         np.testing.assert_allclose(np.asarray(r.explained_variance_ratio), ref.explained_variance_ratio_, rtol=1e-5)
         proj = np.abs(np.asarray(r.projection) / scale)
         np.testing.assert_allclose(proj, np.abs(ref.transform(u)), rtol=1e-4, atol=1e-4 * np.abs(ref.transform(u)).max())
+
+
+# ----------------------------------------------------------------------------- large float32 input
+# n d^2 >= 2^33 with float32 input (a vocabulary's embeddings): the subspace comes from a float32
+# Gram matrix, then a float64 Rayleigh-Ritz step on the data (tokgeo/reduce.h).  16,000 x 768 is
+# the smallest GPT-2-wide input past the rule.
+
+LARGE = (16000, 768)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+@pytest.mark.parametrize("rate", [0.995, 0.97])
+def test_large_float32_exact_matches_numpy_eigh(rate: float) -> None:
+    """Eigenvalues as the float64 route's (measured 2e-15 / 3e-15 relative), mean and total
+    variance as float64 sums, orthonormal components within 1e-7 of numpy's (measured 1e-8)."""
+    x = decaying_data(*LARGE, seed=5, rate=rate, dtype=np.float32)  # column means ~3, spread ~1
+    ref = pca_reference(x, 40)
+    r = pca(x, 40)
+    assert r.method == "exact"
+    assert _rel(r.eigenvalues, ref["eigenvalues"]) < 1e-11
+    np.testing.assert_allclose(r.mean, ref["mean"], rtol=1e-12, atol=1e-12 * np.abs(x).max())
+    assert r.total_variance == pytest.approx(float(ref["total_variance"]), rel=1e-12)
+    np.testing.assert_allclose(r.components @ r.components.T, np.eye(40), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r.components, ref["components"], rtol=0, atol=1e-7)
+    assert r.projection is not None
+    scale = np.sqrt(ref["eigenvalues"][0])
+    np.testing.assert_allclose(r.projection, ref["projection"], rtol=0, atol=1e-6 * scale)
+
+
+def test_large_float32_embedding_like_spectrum() -> None:
+    """Slowly decaying (1/j) spectrum with clusters, as bench_reduce's W_E stand-in: eigenvalues
+    to 1e-11 relative (measured 2.4e-13 at 50,257 x 768), components to 5e-7 (measured 9e-8)."""
+    rng = np.random.default_rng(0)
+    n, d = LARGE
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    x = (rng.standard_normal((n, d), dtype=np.float32) / np.sqrt(1.0 + np.arange(d, dtype=np.float32))) @ q.T.astype(np.float32)
+    x += (rng.standard_normal((20, d)).astype(np.float32) * 0.3)[rng.integers(0, 20, n)]
+    ref = pca_reference(x, 50)
+    r = pca(x, 50, projection=False)
+    assert _rel(r.eigenvalues, ref["eigenvalues"]) < 1e-11
+    np.testing.assert_allclose(r.components, ref["components"], rtol=0, atol=5e-7)
+
+
+def test_large_float32_graded_spectrum_falls_back_to_float64() -> None:
+    """A spectrum spanning 8 decades inside the top 40 (0.8 per component): a float32 Gram matrix
+    cannot locate the small components (forced, its Ritz values were off by 5e-3 relative and the
+    first 20 components by 2e-6); the error estimate sends it to the float64 route, as accurate
+    as numpy's own (measured 1e-15 of the top eigenvalue, components 2e-13)."""
+    x = decaying_data(*LARGE, seed=5, rate=0.8, dtype=np.float32)
+    ref = pca_reference(x, 40)
+    r = pca(x, 40)
+    w0 = ref["eigenvalues"]
+    np.testing.assert_allclose(r.eigenvalues, w0, rtol=0, atol=1e-13 * w0[0])
+    np.testing.assert_allclose(r.components[:20], ref["components"][:20], rtol=0, atol=1e-10)
+
+
+def test_large_float32_mean_not_represented_by_first_block_falls_back() -> None:
+    """Sorted data whose first block's mean is far from the whole mean (shifted by it, the
+    float32 products would lose the subspace: components off by 7e-4 when forced): the float64
+    route, whose components agree with numpy's to 1e-10 (measured 2e-11)."""
+    x = decaying_data(*LARGE, seed=6, rate=0.97, dtype=np.float32)
+    x[:4000] += 40.0
+    ref = pca_reference(x, 20)
+    r = pca(x, 20)
+    w0 = ref["eigenvalues"]
+    np.testing.assert_allclose(r.eigenvalues, w0, rtol=0, atol=1e-13 * w0[0])
+    np.testing.assert_allclose(r.components, ref["components"], rtol=0, atol=1e-10)
+
+
+def test_large_float32_bit_identical_across_threads_and_layouts() -> None:
+    """The float32 Gram matrix is one BLIS ssyrk per block threaded by BLIS, which never splits
+    the sum: the same bits at 1, 2 and 3 threads, and for a strided (copied) view."""
+    x = decaying_data(*LARGE, seed=7, rate=0.97, dtype=np.float32)
+    before = tokgeo.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2, 3):
+            tokgeo.set_num_threads(t)
+            outs.append(pca(x, 30))
+        tokgeo.set_num_threads(2)
+        outs.append(pca(np.asfortranarray(x), 30))
+    finally:
+        tokgeo.set_num_threads(before)
+    for o in outs[1:]:
+        assert np.array_equal(o.eigenvalues, outs[0].eigenvalues)
+        assert np.array_equal(o.components, outs[0].components)
+        assert o.projection is not None and outs[0].projection is not None
+        assert np.array_equal(o.projection, outs[0].projection)
+        assert np.array_equal(o.mean, outs[0].mean) and o.total_variance == outs[0].total_variance
+
+
+def test_large_float32_nonfinite_entry_is_reported() -> None:
+    x = decaying_data(*LARGE, seed=8, dtype=np.float32)
+    x[12345, 67] = np.nan
+    with pytest.raises(InvalidInputError, match=r"x\[12345, 67\] is NaN"):
+        pca(x, 10)
+    x[12345, 67] = 1.0
+    x[9000, 5] = np.inf
+    with pytest.raises(InvalidInputError, match=r"x\[9000, 5\] is infinite"):
+        pca(x, 10)

@@ -71,6 +71,19 @@ TG_HOT static void tridiag_rows(double *a, size_t n, size_t c0, size_t r0, size_
     }
 }
 
+/* y <- (I - tau v v^T) y for v, y of length len: one Householder reflector on one vector.
+ * Eight explicit partial sums for the dot product: the loop vectorises, in a fixed order. */
+TG_HOT static void reflect(const double *restrict v, double *restrict y, size_t len, double tau) {
+    const size_t len8 = len & ~(size_t)7;
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t t = 0; t < len8; t += 8)
+        for (size_t u = 0; u < 8; u++) acc[u] += v[t + u] * y[t + u];
+    double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (size_t t = len8; t < len; t++) s += v[t] * y[t];
+    s *= tau;
+    for (size_t t = 0; t < len; t++) y[t] -= s * v[t];
+}
+
 /* Applies rotations rot[t] (t = 0..count-1) on row pairs (idx[t], idx[t]+1) of the n x n
  * row-major matrix a: new_i = c a_i - s a_{i+1}, new_{i+1} = s a_i + c a_{i+1}. */
 TG_HOT static void apply_rotations(double *a, size_t n, const size_t *idx, const double *cs, const double *sn,
@@ -233,9 +246,23 @@ typedef struct rot_batch {
  * EISPACK's tql2, to the norm of the tridiagonal matrix.  The second test matters for a
  * cluster of (near-)zero eigenvalues (rank-deficient data: fewer samples than dimensions,
  * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
- * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver. */
+ * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver.
+ * Without rb, T is first scaled by a power of two (exact) to a norm in [0.5, 1), so that
+ * sqrt(f^2 + g^2) can stand for hypot (half the time; no square can overflow, and one
+ * that underflows is below DBL_EPSILON of the other term), and scaled back at the end. */
 static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
-    const double tnorm = tridiag_norm(d, e, n);
+    double tnorm = tridiag_norm(d, e, n);
+    const bool scaled = rb == NULL && tnorm > 0.0 && isfinite(tnorm);
+    int ex = 0;
+    if (scaled) {
+        (void)frexp(tnorm, &ex);
+        for (size_t i = 0; i < n; i++) {
+            d[i] = ldexp(d[i], -ex);
+            e[i] = ldexp(e[i], -ex);
+        }
+        tnorm = ldexp(tnorm, -ex);
+    }
+#define TG_QL_HYPOT(a, b) (scaled ? sqrt((a) * (a) + (b) * (b)) : hypot((a), (b)))
     for (size_t l = 0; l < n; l++) {
         if (tg_interrupted()) return TG_ERR_INTERRUPTED;
         int iter = 0;
@@ -253,13 +280,13 @@ static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
                     rb->count = 0;
                 }
                 double g = (d[l + 1] - d[l]) / (2.0 * e[l]);
-                double r = hypot(g, 1.0);
+                double r = TG_QL_HYPOT(g, 1.0);
                 g = d[m] - d[l] + e[l] / (g + copysign(r, g));
                 double s = 1.0, c = 1.0, p = 0.0;
                 int underflow = 0;
                 for (size_t i = m; i-- > l;) {
                     double f = s * e[i], b = c * e[i];
-                    r = hypot(f, g);
+                    r = TG_QL_HYPOT(f, g);
                     e[i + 1] = r;
                     if (r == 0.0) {
                         d[i + 1] -= p;
@@ -288,6 +315,9 @@ static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
             }
         } while (m != l);
     }
+#undef TG_QL_HYPOT
+    if (scaled)
+        for (size_t i = 0; i < n; i++) d[i] = ldexp(d[i], ex);
     if (rb) {
         apply_rotations(rb->a, rb->n, rb->idx, rb->c, rb->s, rb->count);
         rb->count = 0;
@@ -586,15 +616,7 @@ tg_status tg_red_eigh_top(double *a, size_t n, size_t k, double *w, double *vecs
 #pragma omp parallel for schedule(static) if (k * n * n > 2000000)
     for (ptrdiff_t jj = 0; jj < (ptrdiff_t)k; jj++) {
         double *x = vecs + (size_t)jj * n;
-        for (size_t r = n - 2; r-- > 0;) {
-            const double *v = a + r * n + r + 1;
-            double *y = x + r + 1;
-            const size_t len = n - r - 1;
-            double s = 0.0;
-            for (size_t t = 0; t < len; t++) s += v[t] * y[t];
-            s *= tau[r];
-            for (size_t t = 0; t < len; t++) y[t] -= s * v[t];
-        }
+        for (size_t r = n - 2; r-- > 0;) reflect(a + r * n + r + 1, x + r + 1, n - r - 1, tau[r]);
     }
 done:
     free(buf);

@@ -177,6 +177,78 @@ static void test_pca_line_and_views(void) {
     CHECK(fabs(tvy - tr) < 1e-12 * tr);
 }
 
+/* Exact PCA of large float32 input (n d^2 >= TG_PCA_MIXED_MIN_MADDS): the float32 Gram
+ * matrix + float64 Rayleigh-Ritz route, against the float64 route on the same values as
+ * doubles.  Data: a geometric spectrum (rate per component) in random directions, column
+ * means ~5.  A graded spectrum (rate 0.6) takes the fallback: bit-identical to float64 input. */
+static void pca_f32_case(double rate, bool expect_fallback) {
+    enum { N = 16384, D = 768, K = 24, DW = D + 5 };
+    float *xf = malloc(sizeof(float) * N * DW);
+    double *xd = malloc(sizeof(double) * N * D);
+    double *ev = malloc(sizeof(double) * K), *evd = malloc(sizeof(double) * K), *ev2 = malloc(sizeof(double) * K);
+    double *comp = malloc(sizeof(double) * K * D), *compd = malloc(sizeof(double) * K * D);
+    double *comp2 = malloc(sizeof(double) * K * D);
+    double *mean = malloc(sizeof(double) * D), *meand = malloc(sizeof(double) * D), *mean2 = malloc(sizeof(double) * D);
+    double *dirs = malloc(sizeof(double) * 8 * D);
+    CHECK(xf && xd && ev && evd && ev2 && comp && compd && comp2 && mean && meand && mean2 && dirs);
+    uint64_t s = 11;
+    for (int t = 0; t < 8 * D; t++) dirs[t] = frand(&s);
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < D; c++) {
+            /* coordinate c: scale rate^c, a noise floor, and a periodic pattern (8 fixed rows) */
+            const double z = frand(&s) * pow(rate, (double)c) + 0.01 * frand(&s);
+            xf[(size_t)i * DW + c] = (float)(5.0 + z + 0.3 * dirs[(size_t)(c % 8) * D + (size_t)(i % D)]);
+        }
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < D; c++) xd[(size_t)i * D + c] = (double)xf[(size_t)i * DW + c];
+    tg_pca_options opt = {TG_PCA_EXACT, true, 0, 10, 7};
+    double tv, tvd, tv2;
+    tg_view vf = view2(xf, TG_F32, N, D, DW, 1), vd = view2(xd, TG_F64, N, D, D, 1);
+    CHECK_OK(tg_pca(&vf, K, &opt, ev, comp, mean, &tv));
+    CHECK_OK(tg_pca(&vd, K, &opt, evd, compd, meand, &tvd));
+    bool same = memcmp(ev, evd, sizeof(double) * K) == 0 && memcmp(comp, compd, sizeof(double) * K * D) == 0;
+    CHECK(same == expect_fallback);
+    double e_ev = 0, e_comp = 0, e_mean = 0;
+    for (int j = 0; j < K; j++) e_ev = fmax(e_ev, fabs(ev[j] - evd[j]) / evd[j]);
+    for (int t = 0; t < K * D; t++) e_comp = fmax(e_comp, fabs(comp[t] - compd[t]));
+    for (int c = 0; c < D; c++) e_mean = fmax(e_mean, fabs(mean[c] - meand[c]) / fabs(meand[c]));
+    CHECK(e_ev < 1e-11);
+    CHECK(e_comp < 1e-6);
+    CHECK(e_mean < 1e-13);
+    CHECK(fabs(tv - tvd) < 1e-12 * tvd);
+    /* the same values through a column stride of 1 in a Fortran-ordered copy: the same bits */
+    float *xt = malloc(sizeof(float) * N * D);
+    CHECK(xt != NULL);
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < D; c++) xt[(size_t)c * N + (size_t)i] = xf[(size_t)i * DW + c];
+    tg_view vt = view2(xt, TG_F32, N, D, 1, N);
+    CHECK_OK(tg_pca(&vt, K, &opt, ev2, comp2, mean2, &tv2));
+    CHECK(memcmp(ev, ev2, sizeof(double) * K) == 0 && memcmp(comp, comp2, sizeof(double) * K * D) == 0);
+    CHECK(tv == tv2);
+    /* a NaN deep inside is reported at its position */
+    xf[(size_t)12001 * DW + 17] = NAN;
+    CHECK_STATUS(tg_pca(&vf, K, &opt, ev, comp, mean, &tv), TG_ERR_VALUE);
+    CHECK(strstr(tg_last_error(), "x[12001, 17] is NaN") != NULL);
+    free(xt);
+    free(xf);
+    free(xd);
+    free(ev);
+    free(evd);
+    free(ev2);
+    free(comp);
+    free(compd);
+    free(comp2);
+    free(mean);
+    free(meand);
+    free(mean2);
+    free(dirs);
+}
+
+static void test_pca_float32_large(void) {
+    pca_f32_case(0.97, false);
+    pca_f32_case(0.6, true);
+}
+
 static void test_pca_errors(void) {
     double x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     double ev[4], comp[16], mean[4], tv;
@@ -663,6 +735,7 @@ static void test_knn_approx(void) {
 }
 
 TG_TEST_MAIN(TG_CASE(test_eigh_known), TG_CASE(test_orthonormalize), TG_CASE(test_pca_line_and_views),
+             TG_CASE(test_pca_float32_large),
              TG_CASE(test_pca_errors), TG_CASE(test_tsne_runs), TG_CASE(test_tsne_affinities_and_errors),
              TG_CASE(test_fft_block), TG_CASE(test_fitsne_repulsion), TG_CASE(test_knn),
              TG_CASE(test_knn_approx))

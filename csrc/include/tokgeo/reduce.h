@@ -6,7 +6,8 @@
  * Inputs are tg_view matrices [n, d] (float32 or float64, any element strides, including
  * zero and negative ones); they are read through their strides, never copied whole: the
  * routines convert bounded row blocks to float64 as they go.  Every output buffer is owned
- * by the caller, row-major and contiguous.  All accumulation is in double.
+ * by the caller, row-major and contiguous.  All accumulation is in double, except inside the
+ * float32 Gram-matrix products of PCA described below (summed in double every block).
  *
  * Threads: our OpenMP loops follow tg_set_num_threads(); BLIS is only called single-threaded,
  * on tiles that those loops share out (never nested inside another of our parallel
@@ -19,7 +20,9 @@
  * give each per-point sum a fixed order whichever thread computes it and add global sums
  * serially, and every BLIS product is cut into tiles fixed by the shapes, each computed by
  * a single-threaded BLIS call (reduce/tiled_blas.c), so no output entry depends on how BLIS would
- * have split the work.  Hot loops are compiled twice (baseline and x86-64-v3): machines
+ * have split the work; the one exception, the float32 Gram matrix of exact PCA on large
+ * input, is one BLIS ssyrk call on BLIS's native path, which never splits an entry's sum
+ * (tiled_blas.c).  Hot loops are compiled twice (baseline and x86-64-v3): machines
  * with and without AVX2 differ in the last bits.
  */
 #ifndef TG_REDUCE_H
@@ -62,6 +65,16 @@ tg_status tg_orthonormalize_rows(double *q, size_t k, size_t m);
  *     eigenvectors by inverse iteration re-orthogonalised within clusters of close
  *     eigenvalues, k back-transforms), else the full eigendecomposition (tg_eigh); either
  *     agrees with LAPACK to ~1e-12 relative.
+ *     Large float32 input (n >= d, 2k <= d, n d^2 >= TG_PCA_MIXED_MIN_MADDS, e.g. a
+ *     vocabulary's embeddings) takes a faster route to the same float64 answer: the
+ *     subspace is found from a float32 Gram matrix (BLIS ssyrk, twice the rate of dsyrk,
+ *     uncentred, accumulated in float64 every 1024 rows, centred afterwards), then a
+ *     float64 Rayleigh-Ritz step on the data (Y = Xc V, eigenpairs of Y^T Y) gives the
+ *     eigenvalues of the float64 covariance to ~1e-12 relative (the error is the square of
+ *     the subspace's) and the components to ~1e-7 (the float32 rounding of the input moves
+ *     them as much); mean and total variance are float64 sums as on the other route.  When
+ *     the mean dominates the spread (n |mean|^2 > 100 x the centred trace) it falls back to
+ *     the float64 Gram.  Convert the input to float64 to keep the float64 Gram throughout.
  *   TG_PCA_RANDOMIZED: the same Gram (for float32 input its blocks are multiplied in
  *     float32 by BLIS ssyrk and accumulated in float64 every 1024 rows: relative error
  *     ~1e-6, far below what the randomized approximation itself allows), then the
@@ -81,6 +94,10 @@ tg_status tg_orthonormalize_rows(double *q, size_t k, size_t m);
  * entry finite.  Errors: TG_ERR_VALUE (shape, k, non-finite entry, with the position),
  * TG_ERR_TYPE (dtype), TG_ERR_OVERFLOW, TG_ERR_NOMEM, TG_ERR_INTERRUPTED. */
 typedef enum tg_pca_method { TG_PCA_EXACT = 0, TG_PCA_RANDOMIZED = 1 } tg_pca_method;
+
+/* n d^2 (multiply-adds of the Gram matrix, 2^33: ~0.2 s of dsyrk) from which exact PCA of float32
+ * input takes the float32-Gram + float64 Rayleigh-Ritz route described above. */
+#define TG_PCA_MIXED_MIN_MADDS 8589934592.0
 
 typedef struct tg_pca_options {
     tg_pca_method method;
