@@ -175,7 +175,8 @@ def pca(
             float64 Rayleigh-Ritz step on the data.  Its eigenvalues agree with numpy's to
             ~1e-13 relative (their error is the square of the subspace's), mean and total
             variance are float64 sums as on the other route, and the components agree to
-            ~1e-7 (unit vectors; measured 1e-8 to 9e-8).  Where its own error estimate
+            a few 1e-7 (unit vectors; measured 1e-8 to 9e-8 on decaying spectra, 3.6e-7 on
+            isotropic noise, whose eigenvalues are ~1e-3 apart).  Where its own error estimate
             exceeds 1e-10 relative (spectra spanning many decades within the top k, close
             eigenvalues at k) it falls back to the float64 Gram matrix.  Pass float64
             input to keep the float64 Gram matrix throughout.  ``"randomized"`` forms the

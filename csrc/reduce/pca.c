@@ -300,7 +300,7 @@ static void f32_block(const tg_view *x, bool direct, size_t b0, size_t cnt, floa
  * Pass 2 reads x again in float64, centred: Y = Xc V^T and B = Y^T Y, both in float64; the
  * eigenpairs of B (Rayleigh-Ritz) give the eigenvalues of the float64 covariance with an error
  * of the order of the square of the subspace's (measured 2.4e-13 relative on 50,257 x 768,
- * against 2e-7 for the float32 Gram matrix alone), the components are V rotated by B's
+ * against ~3e-7 for the float32 Gram matrix alone), the components are V rotated by B's
  * eigenvectors, and the trace is the float64 sum of squares.
  * If the data's mean is still far from s (n |mu - s|^2 > the centred trace: the first block
  * did not represent the rest), or if the estimated error of an eigenvalue exceeds
