@@ -248,8 +248,9 @@ typedef struct rot_batch {
  * repeated rows), where d[m] = d[m+1] = 0 and the relative test can never pass; it changes
  * no eigenvalue by more than DBL_EPSILON * ||T||, the backward error of the whole solver.
  * Without rb, T is first scaled by a power of two (exact) to a norm in [0.5, 1), so that
- * sqrt(f^2 + g^2) can stand for hypot (half the time; no square can overflow, and one
- * that underflows is below DBL_EPSILON of the other term), and scaled back at the end. */
+ * sqrt(f^2 + g^2) can stand for hypot (half the time): no square can overflow, and one
+ * underflows only for entries below 1e-154 ||T||, whose rounding stays far below the
+ * solver's DBL_EPSILON ||T||.  The eigenvalues are scaled back at the end. */
 static tg_status ql_iterate(double *d, double *e, size_t n, rot_batch *rb) {
     double tnorm = tridiag_norm(d, e, n);
     const bool scaled = rb == NULL && tnorm > 0.0 && isfinite(tnorm);
