@@ -44,9 +44,10 @@ void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff
 }
 
 void tg_ssyrk_lower(size_t m, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float beta, float *c,
-                    ptrdiff_t rsc, ptrdiff_t csc) {
+                    ptrdiff_t rsc, ptrdiff_t csc, int threads) {
     if (m == 0) return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER; /* single-threaded */
+    rntm_t rntm = BLIS_RNTM_INITIALIZER; /* default-initialised: single-threaded */
+    if (threads > 1) bli_rntm_set_num_threads((dim_t)threads, &rntm);
     bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k, &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, &beta, c,
                  (inc_t)rsc, (inc_t)csc, NULL, &rntm);
 }

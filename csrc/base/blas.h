@@ -38,10 +38,14 @@ void tg_sgemm(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff
               ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc, bool single_thread);
 
 /* Lower triangle (diagonal included) of C[m, m] = alpha * A[m, k] @ A^T + beta * C in
- * float32, any element strides; the strict upper triangle is not written.  Single-threaded
- * (for calls inside our OpenMP regions). */
+ * float32, any element strides; the strict upper triangle is not written.  threads <= 1:
+ * single-threaded (for calls inside our OpenMP regions); more: BLIS splits the product among
+ * that many threads itself.  Its native (non-"sup") path cuts the output into whole
+ * micro-tiles and never splits the k loop, so each entry is the same micro-kernel sum at any
+ * thread count: the same bits at 1, 2 and 3 threads for m, k >= 256 (exact PCA's float32 Gram
+ * matrix; tests/test_pca.py, test_large_float32_bit_identical_across_threads_and_layouts). */
 void tg_ssyrk_lower(size_t m, size_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float beta, float *c,
-                    ptrdiff_t rsc, ptrdiff_t csc);
+                    ptrdiff_t rsc, ptrdiff_t csc, int threads);
 
 /* Benchmark entry point (the reference rate for the all-pairs routines): times `reps` plain
  * sgemm calls C[m,n] = A[m,k] B[k,n] on internal buffers; *seconds: wall time of the calls.

@@ -198,10 +198,6 @@ void tg_red_dsyrk_lower(bool ta, size_t m, size_t k, double alpha, const double 
                         size_t ldc);
 void tg_red_ssyrk_lower(bool ta, size_t m, size_t k, float alpha, const float *a, size_t lda, float beta, float *c,
                         size_t ldc);
-/* The same product for A^T A (A k x m, row i at a + i * lda) as one BLIS call threaded by
- * BLIS with our thread count (tiled_blas.c says why its bits do not depend on it); m, k >= 256. */
-void tg_red_ssyrk_lower_whole(size_t m, size_t k, float alpha, const float *a, size_t lda, float beta, float *c,
-                              size_t ldc);
 
 /* ---- FFT-accelerated interpolation for the 2-D t-SNE repulsion (reduce/tsne_fft.c) ----
  * A workspace for n points (2 <= n < 2^32) whose grids run on nthreads OpenMP threads;

@@ -528,7 +528,7 @@ static void ak_tree(const float *x, size_t n, size_t d, uint64_t seed, uint32_t 
 static void ak_leaf(knn_heaps *h, const float *x, const double *sqf, size_t d, tg_tsne_metric metric,
                     const uint32_t *rows, size_t m, float *G, float *D, double *dv, size_t *stamp, size_t *mark) {
     for (size_t t = 0; t < m; t++) memcpy(G + t * d, x + (size_t)rows[t] * d, sizeof(float) * d);
-    tg_ssyrk_lower(m, d, 1.0f, G, (ptrdiff_t)d, 1, 0.0f, D, (ptrdiff_t)m, 1);
+    tg_ssyrk_lower(m, d, 1.0f, G, (ptrdiff_t)d, 1, 0.0f, D, (ptrdiff_t)m, 1, 1);
     const int cosine = metric == TG_METRIC_COSINE;
     for (size_t r = 0; r < m; r++) {
         const size_t i = rows[r];

@@ -99,22 +99,3 @@ TG_DEFINE_GEMM(tg_red_sgemm, float, bli_sgemm_ex)
 
 TG_DEFINE_SYRK(tg_red_dsyrk_lower, double, bli_dgemm_ex, bli_dsyrk_ex)
 TG_DEFINE_SYRK(tg_red_ssyrk_lower, float, bli_sgemm_ex, bli_ssyrk_ex)
-
-/* The lower triangle of C[m x m] = alpha A^T A + beta C for A k x m (row i of A at
- * a + i * lda): one BLIS ssyrk call threaded by BLIS itself with our thread count, for the
- * float32 Gram matrix of exact PCA.  BLIS's native (non-"sup") path divides the output
- * among its threads in whole micro-tiles and never splits the k loop, so every entry is the
- * same micro-kernel sum whatever the thread count (the same bits at 1, 2 and 3 threads:
- * tests/test_pca.py, test_large_float32_bit_identical_across_threads_and_layouts); the tiles
- * above cost 15-20% of the rate on this shape (0.38-0.42 against 0.32-0.34 s for the float32
- * Gram matrix of 50,257 x 768 at 1 thread, Zen 4).
- * Callers keep m and k >= 256 so that the product is never a "small" one. */
-void tg_red_ssyrk_lower_whole(size_t m, size_t k, float alpha, const float *a, size_t lda, float beta, float *c,
-                              size_t ldc) {
-    if (m == 0) return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(tg_red_max_threads(), &rntm);
-    float al = alpha, be = beta;
-    bli_ssyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)k, &al, (float *)a, 1, (inc_t)lda, &be, c,
-                 (inc_t)ldc, 1, NULL, &rntm);
-}
