@@ -170,11 +170,11 @@ def test_threads_do_not_change_the_result(lines: list[str]) -> None:
     assert np.array_equal(a.merge_log.count, b.merge_log.count)
 
 
-CHUNK = 256 << 10  # FILE_CHUNK_MIN in bpe_train.c: a few-MB file is read in chunks of this size
+CHUNK = 64 << 10  # FILE_CHUNK_MIN in bpe_train.c: a file of a few MB is read in chunks of this size
 
 
 def chunk_edge_corpus(rng: np.random.Generator) -> bytes:
-    """About 3 MB of lines placed around the chunk boundaries the 2- and 3-thread reads use: a
+    """About 750 KB of lines placed around the chunk boundaries the 2- and 3-thread reads use: a
     line starting exactly at one, a newline just past one, a line longer than two chunks, a
     two-byte character across one, CRLF and empty lines, and a last line without a newline."""
     words = ["the", " quick", " brown", " fox", " é", " Việt", " 中文", " книга", " 😀", " 123", "\t", "  "]
@@ -350,6 +350,19 @@ def test_existing_files_survive_a_failed_training(tmp_path: Path) -> None:
         tokgeo.train_bpe([""], 270, out_dir=tmp_path)
     assert ((tmp_path / "vocab.json").read_bytes(), (tmp_path / "merges.txt").read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["merges.txt", "vocab.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_get_the_mode_open_gives(tmp_path: Path, umask: int) -> None:
+    """vocab.json and merges.txt are readable as files written by open() are (0o666 less the
+    umask), not 0o600 as a temporary file is made."""
+    old = os.umask(umask)
+    try:
+        tokgeo.train_bpe(["hello hello world"], 270, out_dir=tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("vocab.json", "merges.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_save_into_unwritable_place_leaves_nothing(tmp_path: Path) -> None:

@@ -270,6 +270,9 @@ def test_save_writes_atomically(folder, tmp_path: Path) -> None:  # type: ignore
     assert sorted(p.name for p in files) == sorted(p.name for p in (tmp_path / "out").iterdir())
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     assert tokgeo.__version__ in (tmp_path / "out" / "report.txt").read_text()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in files} == {0o666 & ~umask}  # as open() makes them
 
 
 def test_results_and_studies_in_jupyter(folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -20,12 +20,28 @@ __all__ = ["atomic_write", "format_bytes", "check_seed"]
 def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; when the block ends without an
     exception the file is renamed onto ``path`` (atomic on POSIX), otherwise it is removed.
-    So a reader never sees a partial file and an error never leaves one.  Text is UTF-8 with
-    newlines written as given."""
+    So a reader never sees a partial file and an error never leaves one.  The file gets the
+    mode a plain ``open`` would give (0o666 less the umask).  Text is UTF-8 with newlines
+    written as given.  Not flushed to the disk (no fsync), as ``open``: a crash of this
+    process never leaves a half-written file, but after a power loss the file may be
+    missing, empty or the previous one."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = p.parent / f".{p.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"cannot create a temporary file beside {p}")
     try:
-        f: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        try:
+            f: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        except BaseException:
+            os.close(fd)
+            raise
         with f:
             yield f
         os.replace(tmp, p)

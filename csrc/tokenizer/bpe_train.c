@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,7 +38,7 @@
 
 #define NONE UINT32_MAX
 #define FILE_BLOCK ((size_t)8 << 20)     /* a pipe is read in blocks of this size */
-#define FILE_CHUNK_MIN ((uint64_t)256 << 10) /* a regular file in chunks of this size or more, */
+#define FILE_CHUNK_MIN ((uint64_t)64 << 10) /* a regular file in chunks of this size or more, */
 #define FILE_CHUNK_MAX ((uint64_t)8 << 20)   /* and at most this size */
 
 size_t tg_pretoken_len_pattern(int pattern, const uint8_t *s, size_t n) {
@@ -632,11 +633,14 @@ static void count_chunk(wtable *w, int pattern, int fd, uint64_t lo, uint64_t hi
         start = (size_t)(e - b->p) + 1;
         if (start == end) return;
     }
-    if ((uint64_t)got == hi - from) { /* the last line may run on past hi */
+    if ((uint64_t)got == hi - from) { /* the last line may run on past hi: read on in steps
+                                         * of 4 KiB, doubling up to 1 MiB */
+        size_t step = (size_t)4 << 10;
         while (b->p[end - 1] != '\n') {
-            ssize_t more = read_at(fd, b, end, from + end, (size_t)1 << 16, &r->err);
+            ssize_t more = read_at(fd, b, end, from + end, step, &r->err);
             if (more < 0) return;
             if (more == 0) break;
+            if (step < ((size_t)1 << 20)) step *= 2;
             const uint8_t *e = memchr(b->p + end, '\n', (size_t)more);
             end = e ? (size_t)(e - b->p) + 1 : end + (size_t)more;
         }
@@ -651,8 +655,9 @@ static void count_chunk(wtable *w, int pattern, int fd, uint64_t lo, uint64_t hi
 static tg_status feed_regular(tg_bpe_trainer *t, int fd, uint64_t size, const char *path) {
     if (size == 0) return TG_OK;
     int nt = t->threads;
-    /* about eight chunks per thread, so that a thread that drew slow text is not waited for */
-    uint64_t csize = size / ((uint64_t)nt * 8) + 1;
+    /* about 32 chunks per thread, so that a thread that drew slow text is not waited for
+     * long: the threads finish within a chunk's time of each other */
+    uint64_t csize = size / ((uint64_t)nt * 32) + 1;
     if (csize < FILE_CHUNK_MIN) csize = FILE_CHUNK_MIN;
     if (csize > FILE_CHUNK_MAX) csize = FILE_CHUNK_MAX;
     uint64_t nc64 = (size + csize - 1) / csize;
@@ -1384,14 +1389,29 @@ tg_status tg_bpe_trainer_merges_txt(const tg_bpe_trainer *t, char **buf, size_t 
     return TG_OK;
 }
 
-/* Writes buf to a new temporary file in dir; its path into tmp (caller unlinks / renames). */
+/* Writes buf to a new temporary file in dir; its path into tmp (caller unlinks / renames).
+ * The file is created with mode 0666 less the umask, as fopen and tokgeo's Python
+ * atomic_write give, and is not fsync'd (neither is the Python side's): the rename keeps a
+ * reader from ever seeing a partial file, which is the promise. */
 static tg_status write_temp(const char *dir, const char *name, const char *buf, size_t len, char *tmp, size_t tmp_cap) {
-    int k = snprintf(tmp, tmp_cap, "%s/.%s.tmp-XXXXXX", dir, name);
-    if (k < 0 || (size_t)k >= tmp_cap) return tg_fail(TG_ERR_VALUE, "output folder path too long: %s", dir);
-    int fd = mkstemp(tmp);
+    static atomic_uint serial = 0;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned tag = atomic_fetch_add(&serial, 1) * 2654435761u ^ (unsigned)ts.tv_nsec;
+        int k = snprintf(tmp, tmp_cap, "%s/.%s.%ld-%08x.tmp", dir, name, (long)getpid(), tag);
+        if (k < 0 || (size_t)k >= tmp_cap) {
+            tmp[0] = '\0';
+            return tg_fail(TG_ERR_VALUE, "output folder path too long: %s", dir);
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
+        int e = errno;
         tmp[0] = '\0';
-        return tg_fail(TG_ERR_IO, "cannot create a file in %s: %s", dir, strerror(errno));
+        return tg_fail(TG_ERR_IO, "cannot create a file in %s: %s", dir, strerror(e));
     }
     size_t done = 0;
     while (done < len) {
@@ -1404,12 +1424,6 @@ static tg_status write_temp(const char *dir, const char *name, const char *buf, 
         }
         done += (size_t)w;
     }
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        int e = errno;
-        close(fd);
-        return tg_fail(TG_ERR_IO, "cannot flush %s/%s: %s", dir, name, strerror(e));
-    }
-    fchmod(fd, 0644);
     if (close(fd) != 0) return tg_fail(TG_ERR_IO, "cannot close %s/%s: %s", dir, name, strerror(errno));
     return TG_OK;
 }

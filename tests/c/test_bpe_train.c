@@ -114,8 +114,8 @@ static void test_files_and_tokenizer(void) {
     rmdir(dir);
 }
 
-/* A file of ~2 MB read in 256 KiB chunks by 3 threads (lines across chunk boundaries, one
- * line longer than two chunks, multi-byte characters) counts what the same lines fed as
+/* A file of ~2 MB read in 64 KiB chunks by 3 threads (lines across chunk boundaries, one
+ * line longer than nine chunks, multi-byte characters) counts what the same lines fed as
  * texts count; a bad byte past the first chunks is named by line and offset. */
 static void test_file_in_chunks(void) {
     char dir[] = "/tmp/tg_bpe_chunks_XXXXXX";
@@ -136,7 +136,7 @@ static void test_file_in_chunks(void) {
     unsigned r = 12345;
     while (n < ((size_t)2 << 20)) {
         starts[nlines++] = n;
-        if (nlines == 100) { /* one line of ~640 KB: over two whole chunks */
+        if (nlines == 100) { /* one line of ~1 MB: over many whole chunks */
             while (n < ((size_t)1 << 20)) n += (size_t)snprintf(data + n, cap - n, " spans");
         } else {
             r = r * 1103515245u + 12345u;

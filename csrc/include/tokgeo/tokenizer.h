@@ -323,8 +323,9 @@ tg_status tg_bpe_trainer_vocab_json(const tg_bpe_trainer *t, char **buf, size_t 
 tg_status tg_bpe_trainer_merges_txt(const tg_bpe_trainer *t, char **buf, size_t *len);
 
 /* Writes dir/vocab.json and dir/merges.txt (dir must exist).  Each file is written to a
- * temporary file in dir, flushed to disk and renamed over the target, so a failure leaves
- * no partial file behind (the temporaries are removed). */
+ * temporary file in dir (mode 0666 less the umask) and renamed over the target, so a reader
+ * never sees a partial file and a failure leaves none behind (the temporaries are removed).
+ * The files are not fsync'd: after a power loss one may be missing, empty or the previous one. */
 tg_status tg_bpe_trainer_save(const tg_bpe_trainer *t, const char *dir);
 
 /* A tokenizer for the trained vocabulary (as tg_tokenizer_load of the saved files). */
