@@ -184,8 +184,6 @@ done:
     return st;
 }
 
-/* Top-k eigenpairs of the symmetric m x m matrix G by the randomized range finder.
- * vals[k] descending, vecs[k*m] rows. */
 /* vals[j] = w[l-1-j] and vecs[j] = U[l-1-j] Q for j < k: the top k Ritz pairs, from the
  * eigenpairs (w ascending [l], U rows [l, l]) of the l x l projected matrix and the basis
  * Q [l, m] it was projected on; vecs [k, m]. */
@@ -204,6 +202,8 @@ static void ritz_vectors(const double *U, const double *w, const double *Q, size
     }
 }
 
+/* Top-k eigenpairs of the symmetric m x m matrix G by the randomized range finder.
+ * vals[k] descending, vecs[k*m] rows. */
 static tg_status randomized_eig(const double *G, size_t m, size_t k, const tg_pca_options *opt, double *vals,
                                 double *vecs) {
     size_t l = k + opt->n_oversamples;
